@@ -1,0 +1,113 @@
+"""cty types and their JSON form (the `type` bytes in a schema attribute)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+class CtyType:
+    """Base of all types; subclasses are frozen dataclasses, so types compare by value."""
+
+    def to_json(self) -> Any:
+        raise NotImplementedError
+
+    def json_bytes(self) -> bytes:
+        return json.dumps(self.to_json(), separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Primitive(CtyType):
+    name: str  # "string" | "number" | "bool" | "dynamic"
+
+    def to_json(self) -> Any:
+        return self.name
+
+    def __repr__(self) -> str:
+        return self.name.upper()
+
+
+STRING = Primitive("string")
+NUMBER = Primitive("number")
+BOOL = Primitive("bool")
+# The "any type" placeholder: values of this type carry their concrete type on the wire.
+DYNAMIC = Primitive("dynamic")
+
+
+@dataclass(frozen=True)
+class ListType(CtyType):
+    element: CtyType
+
+    def to_json(self) -> Any:
+        return ["list", self.element.to_json()]
+
+
+@dataclass(frozen=True)
+class SetType(CtyType):
+    element: CtyType
+
+    def to_json(self) -> Any:
+        return ["set", self.element.to_json()]
+
+
+@dataclass(frozen=True)
+class MapType(CtyType):
+    element: CtyType
+
+    def to_json(self) -> Any:
+        return ["map", self.element.to_json()]
+
+
+@dataclass(frozen=True)
+class ObjectType(CtyType):
+    attributes: tuple[tuple[str, CtyType], ...]
+    optional: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, attributes: dict[str, CtyType], optional: frozenset[str] = frozenset()) -> ObjectType:
+        return cls(tuple(sorted(attributes.items())), optional)
+
+    @property
+    def attribute_types(self) -> dict[str, CtyType]:
+        return dict(self.attributes)
+
+    def to_json(self) -> Any:
+        attrs = {name: t.to_json() for name, t in self.attributes}
+        if self.optional:
+            return ["object", attrs, sorted(self.optional)]
+        return ["object", attrs]
+
+
+@dataclass(frozen=True)
+class TupleType(CtyType):
+    elements: tuple[CtyType, ...]
+
+    def to_json(self) -> Any:
+        return ["tuple", [t.to_json() for t in self.elements]]
+
+
+_PRIMITIVES = {p.name: p for p in (STRING, NUMBER, BOOL, DYNAMIC)}
+_COLLECTIONS = {"list": ListType, "set": SetType, "map": MapType}
+
+
+def type_from_json(raw: Any) -> CtyType:
+    """Parse cty's JSON type notation (already decoded from JSON, or as bytes/str)."""
+    if isinstance(raw, bytes | str) and not (isinstance(raw, str) and raw in _PRIMITIVES):
+        raw = json.loads(raw)
+    if isinstance(raw, str):
+        try:
+            return _PRIMITIVES[raw]
+        except KeyError:
+            raise ValueError(f"unknown primitive type {raw!r}") from None
+    if not isinstance(raw, list) or not raw:
+        raise ValueError(f"invalid type notation {raw!r}")
+    kind = raw[0]
+    if kind in _COLLECTIONS and len(raw) == 2:
+        return _COLLECTIONS[kind](type_from_json(raw[1]))
+    if kind == "object" and len(raw) in (2, 3):
+        optional = frozenset(raw[2]) if len(raw) == 3 else frozenset()
+        return ObjectType.of({k: type_from_json(v) for k, v in raw[1].items()}, optional)
+    if kind == "tuple" and len(raw) == 2:
+        return TupleType(tuple(type_from_json(t) for t in raw[1]))
+    raise ValueError(f"invalid type notation {raw!r}")

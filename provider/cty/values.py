@@ -1,0 +1,96 @@
+"""Value helpers: the unknown marker, dynamic values, and type-aware equality."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final
+
+from provider.cty.types import (
+    DYNAMIC,
+    CtyType,
+    ListType,
+    MapType,
+    ObjectType,
+    SetType,
+    TupleType,
+)
+
+
+class Unknown:
+    """A value Terraform does not know yet (it becomes known during apply)."""
+
+    _instance: Unknown | None = None
+
+    def __new__(cls) -> Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __reduce__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Final = Unknown()
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A value of a dynamically typed attribute, with the concrete type it carries."""
+
+    type: CtyType
+    value: Any
+
+
+def is_known(value: Any) -> bool:
+    return value is not UNKNOWN
+
+
+def wholly_known(value: Any) -> bool:
+    """True when neither the value nor anything nested in it is unknown."""
+    if value is UNKNOWN:
+        return False
+    if isinstance(value, Typed):
+        return wholly_known(value.value)
+    if isinstance(value, dict):
+        return all(wholly_known(v) for v in value.values())
+    if isinstance(value, list):
+        return all(wholly_known(v) for v in value)
+    return True
+
+
+def _canonical(value: Any) -> Any:
+    """A hashable, order-normalised form used to compare set elements."""
+    if isinstance(value, dict):
+        return ("d", tuple(sorted((k, _canonical(v)) for k, v in value.items())))
+    if isinstance(value, list):
+        return ("l", tuple(_canonical(v) for v in value))
+    if isinstance(value, Typed):
+        return ("t", value.type, _canonical(value.value))
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return ("n", Decimal(value).normalize())
+    return (type(value).__name__, value)
+
+
+def values_equal(a: Any, b: Any, type_: CtyType = DYNAMIC) -> bool:
+    """Equality as Terraform sees it: sets ignore order, numbers compare exactly."""
+    if a is UNKNOWN or b is UNKNOWN:
+        return a is b
+    if a is None or b is None:
+        return a is b
+    if isinstance(type_, SetType):
+        return sorted(map(repr, map(_canonical, a))) == sorted(map(repr, map(_canonical, b)))
+    if isinstance(type_, ListType):
+        return len(a) == len(b) and all(values_equal(x, y, type_.element) for x, y in zip(a, b))
+    if isinstance(type_, TupleType):
+        return len(a) == len(b) and all(
+            values_equal(x, y, t) for x, y, t in zip(a, b, type_.elements)
+        )
+    if isinstance(type_, MapType):
+        return a.keys() == b.keys() and all(values_equal(a[k], b[k], type_.element) for k in a)
+    if isinstance(type_, ObjectType):
+        return all(values_equal(a.get(k), b.get(k), t) for k, t in type_.attributes)
+    return _canonical(a) == _canonical(b)

@@ -1,0 +1,41 @@
+"""The standard `timeouts { create = "30m" }` block, as Terraform users know it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provider.cty import STRING
+from provider.framework.duration import parse_duration
+from provider.framework.schema import Attribute, Block, NestedBlock, Nesting
+from provider.framework.validators import duration
+
+OPERATIONS = ("create", "read", "update", "delete")
+
+
+def timeouts_block(**defaults: str) -> NestedBlock:
+    """A `timeouts` block with one optional attribute per named operation.
+
+    Keyword arguments give each operation's default, e.g. create="30m".
+    """
+    unknown = set(defaults) - set(OPERATIONS)
+    if unknown:
+        raise ValueError(f"unknown timeout operations: {sorted(unknown)}")
+    attributes = {
+        op: Attribute(
+            STRING,
+            optional=True,
+            description=f"How long {op} may take (default {default}).",
+            validators=(duration,),
+        )
+        for op, default in defaults.items()
+    }
+    return NestedBlock(Block(attributes, description="Limits for long operations."), Nesting.SINGLE)
+
+
+def timeout_for(value: dict[str, Any] | None, operation: str, default: str | None) -> float | None:
+    """Seconds allowed for `operation`: the configured value, else the default."""
+    block = (value or {}).get("timeouts")
+    configured = block.get(operation) if isinstance(block, dict) else None
+    if isinstance(configured, str):
+        return parse_duration(configured)
+    return parse_duration(default) if default else None

@@ -1,0 +1,72 @@
+"""go-plugin's handshake: the magic cookie, protocol negotiation, the socket
+and the line Terraform reads from our stdout."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
+MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
+CORE_PROTOCOL_VERSION = 1
+SUPPORTED_PROTOCOLS = (5, 6)
+# Restricts what we offer, so tests can pin a protocol version.
+RESTRICT_ENV = "TARMAK_PROVIDER_PROTOCOLS"
+
+NOT_A_PROGRAM = (
+    "This binary is a plugin. These are not meant to be executed directly.\n"
+    "It is the Terraform provider for Tarmak: Terraform runs it when a configuration\n"
+    'uses source = "jetstack/tarmak". See the README for how to install it.\n'
+)
+
+
+class HandshakeError(Exception):
+    pass
+
+
+def cookie_present(env: Mapping[str, str]) -> bool:
+    return env.get(MAGIC_COOKIE_KEY) == MAGIC_COOKIE_VALUE
+
+
+def offered_protocols(env: Mapping[str, str]) -> tuple[int, ...]:
+    restrict = env.get(RESTRICT_ENV, "").strip()
+    if not restrict:
+        return SUPPORTED_PROTOCOLS
+    wanted = {int(v) for v in restrict.split(",") if v.strip()}
+    return tuple(v for v in SUPPORTED_PROTOCOLS if v in wanted)
+
+
+def negotiate(env: Mapping[str, str]) -> int:
+    """The highest version both sides speak. The client's list has no order."""
+    offered = offered_protocols(env)
+    client = env.get("PLUGIN_PROTOCOL_VERSIONS", "").strip()
+    if not client:
+        return max(offered)
+    wanted = {int(v) for v in client.split(",") if v.strip().isdigit()}
+    common = wanted.intersection(offered)
+    if not common:
+        raise HandshakeError(
+            f"Terraform speaks plugin protocol {client}; this provider offers "
+            f"{', '.join(map(str, offered))}. Use a Terraform release that supports one of them."
+        )
+    return max(common)
+
+
+@dataclass(frozen=True)
+class SocketPlace:
+    directory: str
+    path: str
+
+
+def private_socket(env: Mapping[str, str]) -> SocketPlace:
+    """A short socket path inside a fresh 0700 directory (Unix paths max ~104 bytes)."""
+    base = env.get("PLUGIN_UNIX_SOCKET_DIR") or "/tmp"
+    directory = tempfile.mkdtemp(prefix="tfp-", dir=base)
+    os.chmod(directory, 0o700)
+    return SocketPlace(directory, os.path.join(directory, "p.sock"))
+
+
+def handshake_line(protocol: int, socket_path: str, server_cert: str = "") -> str:
+    return f"{CORE_PROTOCOL_VERSION}|{protocol}|unix|{socket_path}|grpc|{server_cert}\n"

@@ -1,0 +1,130 @@
+"""Start the gRPC server the way go-plugin expects and run until told to stop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+
+from provider._generated import (
+    grpc_controller_pb2_grpc,
+    grpc_health_pb2_grpc,
+    grpc_stdio_pb2_grpc,
+    tfplugin5_pb2,
+    tfplugin5_pb2_grpc,
+    tfplugin6_pb2,
+    tfplugin6_pb2_grpc,
+)
+from provider.framework.provider import Provider
+from provider.framework.runner import ProviderRunner
+from provider.server import handshake
+from provider.server.plugin_services import Controller, Health, Stdio
+from provider.server.servicer import PROTOCOL_5, PROTOCOL_6, ProtocolAdapter, ProviderServicerCore
+
+log = logging.getLogger(__name__)
+
+# Blocking resources hold a worker each while they wait, so leave room for
+# terraform -parallelism plus everything waiting at once.
+MAX_WORKERS = int(os.environ.get("TARMAK_PROVIDER_MAX_WORKERS", "512"))
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+GRPC_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+]
+
+
+def serve(
+    provider: Provider,
+    address: str,
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Run `provider` as a Terraform plugin. `address` is its registry source
+    address (e.g. registry.terraform.io/jetstack/tarmak), used by --debug."""
+    argv = sys.argv[1:] if argv is None else argv
+    env = os.environ if env is None else env
+    _configure_logging(env)
+    debug = "--debug" in argv
+    if not debug and not handshake.cookie_present(env):
+        sys.stderr.write(handshake.NOT_A_PROGRAM)
+        return 1
+    try:
+        protocol = handshake.negotiate({} if debug else env)
+    except handshake.HandshakeError as err:
+        sys.stderr.write(f"{err}\n")
+        return 1
+
+    stopping = threading.Event()
+    runner = ProviderRunner(provider)
+    server = grpc.server(ThreadPoolExecutor(max_workers=MAX_WORKERS), options=GRPC_OPTIONS)
+    core_module, names, register = (
+        (tfplugin6_pb2, PROTOCOL_6, tfplugin6_pb2_grpc.add_ProviderServicer_to_server)
+        if protocol == 6
+        else (tfplugin5_pb2, PROTOCOL_5, tfplugin5_pb2_grpc.add_ProviderServicer_to_server)
+    )
+    register(ProtocolAdapter(ProviderServicerCore(runner, core_module, names)), server)
+    grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(Controller(stopping.set), server)
+    grpc_stdio_pb2_grpc.add_GRPCStdioServicer_to_server(Stdio(stopping), server)
+    grpc_health_pb2_grpc.add_HealthServicer_to_server(Health(), server)
+
+    place = handshake.private_socket(env)
+    cert = ""
+    if env.get("PLUGIN_CLIENT_CERT") and not debug:
+        from provider.server.tls import server_credentials  # only TLS needs cryptography
+
+        credentials, cert = server_credentials()
+        server.add_secure_port(f"unix:{place.path}", credentials)
+    else:
+        server.add_insecure_port(f"unix:{place.path}")
+    server.start()
+
+    # Under Terraform, Ctrl-C reaches us as StopProvider; run by hand (--debug) it stops us.
+    signal.signal(signal.SIGINT, (lambda *_: stopping.set()) if debug else signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    if debug:
+        _print_reattach(address, protocol, place.path)
+    else:
+        sys.stdout.write(handshake.handshake_line(protocol, place.path, cert))
+        sys.stdout.flush()
+    try:
+        while not stopping.wait(3600):
+            pass
+    finally:
+        runner.stop()
+        server.stop(grace=1).wait(2)
+        shutil.rmtree(place.directory, ignore_errors=True)
+    return 0
+
+
+def _print_reattach(address: str, protocol: int, socket_path: str) -> None:
+    value = {
+        address: {
+            "Protocol": "grpc",
+            "ProtocolVersion": protocol,
+            "Pid": os.getpid(),
+            "Test": True,
+            "Addr": {"Network": "unix", "String": socket_path},
+        }
+    }
+    print("Provider started. To attach Terraform, set in your shell:\n")
+    print(f"    export TF_REATTACH_PROVIDERS='{json.dumps(value, separators=(',', ':'))}'\n")
+    print("Press Ctrl-C to stop the provider.", flush=True)
+
+
+def _configure_logging(env: Mapping[str, str]) -> None:
+    """Log to stderr, which go-plugin copies into Terraform's log (TF_LOG)."""
+    level_name = (env.get("TF_LOG_PROVIDER") or env.get("TF_LOG") or "").upper()
+    level = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO}.get(
+        level_name, logging.WARNING
+    )
+    logging.basicConfig(
+        stream=sys.stderr, level=level, format="[%(levelname)s] %(name)s: %(message)s"
+    )

@@ -1,0 +1,80 @@
+"""Framework values to wire messages. The only place paths and diagnostics
+take their wire shape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from types import ModuleType
+from typing import Any
+
+from provider.cty import CtyType, msgpack_codec
+from provider.framework.diagnostics import Diagnostic, Severity
+from provider.framework.path import AttributeName, Path
+from provider.framework.schema import Block, Schema
+
+
+def dynamic_value(pb: ModuleType, value: Any, type_: CtyType) -> Any:
+    return pb.DynamicValue(msgpack=msgpack_codec.encode(value, type_))
+
+
+def attribute_path(pb: ModuleType, path: Path) -> Any:
+    steps = []
+    for step in path.steps:
+        if isinstance(step, AttributeName):
+            steps.append(pb.AttributePath.Step(attribute_name=step.name))
+        elif isinstance(step.key, int):
+            steps.append(pb.AttributePath.Step(element_key_int=step.key))
+        else:
+            steps.append(pb.AttributePath.Step(element_key_string=step.key))
+    return pb.AttributePath(steps=steps)
+
+
+def diagnostics(pb: ModuleType, items: Iterable[Diagnostic]) -> list[Any]:
+    out = []
+    for diag in items:
+        severity = (
+            pb.Diagnostic.ERROR if diag.severity is Severity.ERROR else pb.Diagnostic.WARNING
+        )
+        message = pb.Diagnostic(severity=severity, summary=diag.summary, detail=diag.detail)
+        if diag.path is not None:
+            message.attribute.CopyFrom(attribute_path(pb, diag.path))
+        out.append(message)
+    return out
+
+
+def schema(pb: ModuleType, value: Schema) -> Any:
+    return pb.Schema(version=value.version, block=_block(pb, value.block))
+
+
+def _block(pb: ModuleType, block: Block) -> Any:
+    attributes = [
+        pb.Schema.Attribute(
+            name=name,
+            type=attr.type.json_bytes(),
+            description=attr.description,
+            description_kind=pb.MARKDOWN,
+            required=attr.required,
+            optional=attr.optional,
+            computed=attr.computed,
+            sensitive=attr.sensitive,
+            deprecated=bool(attr.deprecation_message),
+        )
+        for name, attr in block.attributes.items()
+    ]
+    block_types = [
+        pb.Schema.NestedBlock(
+            type_name=name,
+            block=_block(pb, nested.block),
+            nesting=nested.nesting.value,
+            min_items=nested.min_items,
+            max_items=nested.max_items,
+        )
+        for name, nested in block.blocks.items()
+    ]
+    return pb.Schema.Block(
+        attributes=attributes,
+        block_types=block_types,
+        description=block.description,
+        description_kind=pb.MARKDOWN,
+        deprecated=block.deprecated,
+    )

@@ -1,0 +1,151 @@
+"""A small provider used only by the tests, served by the real protocol core.
+
+`testing_thing` keeps its objects as JSON files in the provider's `store_dir`,
+so tests can see what Terraform created and change it behind Terraform's back
+(drift). `testing_slow` waits for a while, so tests can interrupt or time out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from provider.cty import NUMBER, STRING, MapType
+from provider.framework import (
+    Attribute,
+    Block,
+    ConfigureRequest,
+    ConfigureResponse,
+    CreateRequest,
+    CreateResponse,
+    DeleteRequest,
+    DeleteResponse,
+    ImportRequest,
+    ImportResponse,
+    Provider,
+    ReadRequest,
+    ReadResponse,
+    Resource,
+    Schema,
+    UpdateRequest,
+    UpdateResponse,
+    timeouts_block,
+)
+from provider.framework.validators import dns_label
+from provider.server import serve
+
+
+class Store:
+    def __init__(self, directory: str) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def put(self, object_id: str, data: dict[str, Any]) -> None:
+        (self.directory / f"{object_id}.json").write_text(json.dumps(data))
+
+    def get(self, object_id: str) -> dict[str, Any] | None:
+        path = self.directory / f"{object_id}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def delete(self, object_id: str) -> None:
+        (self.directory / f"{object_id}.json").unlink(missing_ok=True)
+
+
+class Thing(Resource):
+    type_name = "testing_thing"
+    schema = Schema(
+        Block(
+            attributes={
+                "name": Attribute(STRING, required=True, force_new=True, validators=(dns_label,)),
+                "value": Attribute(STRING, optional=True),
+                "tags": Attribute(MapType(STRING), optional=True),
+                "size": Attribute(NUMBER, optional=True, computed=True, default=1),
+                "id": Attribute(STRING, computed=True, stable=True),
+                "revision": Attribute(NUMBER, computed=True),
+                "secret": Attribute(STRING, computed=True, sensitive=True, stable=True),
+            },
+            blocks={"timeouts": timeouts_block(create="1m")},
+        )
+    )
+    timeout_defaults = {"create": "1m"}
+    store: Store
+
+    def configure(self, provider_data: Any) -> None:
+        self.store = provider_data
+
+    def _record(self, state: dict[str, Any]) -> None:
+        self.store.put(state["id"], {k: state[k] for k in ("name", "value", "tags", "size", "revision", "secret")})
+
+    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+        state = dict(req.plan)
+        state.update(id=f"thing-{secrets.token_hex(4)}", revision=1, secret=secrets.token_hex(8))
+        self._record(state)
+        resp.state = state
+
+    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+        stored = self.store.get(req.state["id"])
+        if stored is not None:
+            resp.state = {**req.state, **stored}
+
+    def update(self, req: UpdateRequest, resp: UpdateResponse) -> None:
+        state = dict(req.plan)
+        state["revision"] = req.prior_state["revision"] + 1
+        self._record(state)
+        resp.state = state
+
+    def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
+        self.store.delete(req.state["id"])
+
+    def import_state(self, req: ImportRequest, resp: ImportResponse) -> None:
+        if self.store.get(req.id) is None:
+            resp.diagnostics.add_error("Cannot import", f"No testing_thing has the id {req.id!r}.")
+            return
+        resp.state = {"id": req.id}
+
+
+class Slow(Resource):
+    type_name = "testing_slow"
+    schema = Schema(
+        Block(
+            attributes={
+                "seconds": Attribute(NUMBER, required=True, force_new=True),
+                "id": Attribute(STRING, computed=True),
+            },
+            blocks={"timeouts": timeouts_block(create="10m")},
+        )
+    )
+    timeout_defaults = {"create": "10m"}
+
+    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+        req.context.sleep(float(req.plan["seconds"]), "the slow thing to finish")
+        resp.state = {**req.plan, "id": "slow"}
+
+    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+        resp.state = dict(req.state)
+
+    def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
+        pass
+
+
+class TestingProvider(Provider):
+    type_name = "testing"
+    schema = Schema(Block(attributes={"store_dir": Attribute(STRING, required=True)}))
+
+    def configure(self, req: ConfigureRequest, resp: ConfigureResponse) -> None:
+        resp.provider_data = Store(req.config["store_dir"])
+
+    def resources(self) -> list[Resource]:
+        return [Thing(), Slow()]
+
+
+def main() -> None:
+    sys.exit(serve(TestingProvider(), "registry.terraform.io/test/testing"))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
