@@ -71,7 +71,10 @@ def from_plain(raw: Any, type_: CtyType, where: str = "") -> Any:
     if isinstance(type_, TupleType):
         if not isinstance(raw, list) or len(raw) != len(type_.elements):
             raise DecodeError(f"{label}: expected a tuple of {len(type_.elements)}")
-        return [from_plain(v, t, f"{where}[{i}]") for i, (v, t) in enumerate(zip(raw, type_.elements))]
+        return [
+            from_plain(v, t, f"{where}[{i}]")
+            for i, (v, t) in enumerate(zip(raw, type_.elements, strict=True))
+        ]
     if isinstance(type_, MapType):
         if not isinstance(raw, dict):
             raise DecodeError(f"{label}: expected a map")
@@ -80,7 +83,8 @@ def from_plain(raw: Any, type_: CtyType, where: str = "") -> Any:
         if not isinstance(raw, dict):
             raise DecodeError(f"{label}: expected an object")
         return {
-            k: from_plain(raw.get(k), t, f"{where}.{k}" if where else k) for k, t in type_.attributes
+            k: from_plain(raw.get(k), t, f"{where}.{k}" if where else k)
+            for k, t in type_.attributes
         }
     raise DecodeError(f"cannot decode type {type_!r}")
 
@@ -91,7 +95,8 @@ def _dump(value: Any, type_: CtyType) -> str:
     if value is None:
         return "null"
     if type_ == DYNAMIC:
-        return f'{{"value":{_dump(value.value, value.type)},"type":{json.dumps(value.type.to_json())}}}'
+        inner = _dump(value.value, value.type)
+        return f'{{"value":{inner},"type":{json.dumps(value.type.to_json())}}}'
     if type_ == NUMBER:
         return str(value) if isinstance(value, int) else format(value, "f")
     if type_ in (STRING, BOOL):
@@ -99,7 +104,7 @@ def _dump(value: Any, type_: CtyType) -> str:
     if isinstance(type_, ListType | SetType):
         return "[" + ",".join(_dump(v, type_.element) for v in value) + "]"
     if isinstance(type_, TupleType):
-        return "[" + ",".join(_dump(v, t) for v, t in zip(value, type_.elements)) + "]"
+        return "[" + ",".join(_dump(v, t) for v, t in zip(value, type_.elements, strict=True)) + "]"
     if isinstance(type_, MapType):
         items = (f"{json.dumps(k)}:{_dump(v, type_.element)}" for k, v in value.items())
         return "{" + ",".join(items) + "}"

@@ -116,14 +116,18 @@ def _from_wire(raw: Any, type_: CtyType, where: str) -> Any:
         _expect(raw, list, where)
         if len(raw) != len(type_.elements):
             raise DecodeError(f"{where or 'value'}: tuple needs {len(type_.elements)} elements")
-        return [_from_wire(v, t, f"{where}[{i}]") for i, (v, t) in enumerate(zip(raw, type_.elements))]
+        return [
+            _from_wire(v, t, f"{where}[{i}]")
+            for i, (v, t) in enumerate(zip(raw, type_.elements, strict=True))
+        ]
     if isinstance(type_, MapType):
         _expect(raw, dict, where)
         return {k: _from_wire(v, type_.element, f"{where}[{k!r}]") for k, v in raw.items()}
     if isinstance(type_, ObjectType):
         _expect(raw, dict, where)
         return {
-            k: _from_wire(raw.get(k), t, f"{where}.{k}" if where else k) for k, t in type_.attributes
+            k: _from_wire(raw.get(k), t, f"{where}.{k}" if where else k)
+            for k, t in type_.attributes
         }
     raise DecodeError(f"cannot decode type {type_!r}")
 

@@ -65,7 +65,9 @@ class ObjectType(CtyType):
     optional: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, attributes: dict[str, CtyType], optional: frozenset[str] = frozenset()) -> ObjectType:
+    def of(
+        cls, attributes: dict[str, CtyType], optional: frozenset[str] = frozenset()
+    ) -> ObjectType:
         return cls(tuple(sorted(attributes.items())), optional)
 
     @property

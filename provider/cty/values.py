@@ -84,10 +84,12 @@ def values_equal(a: Any, b: Any, type_: CtyType = DYNAMIC) -> bool:
     if isinstance(type_, SetType):
         return sorted(map(repr, map(_canonical, a))) == sorted(map(repr, map(_canonical, b)))
     if isinstance(type_, ListType):
-        return len(a) == len(b) and all(values_equal(x, y, type_.element) for x, y in zip(a, b))
+        return len(a) == len(b) and all(
+            values_equal(x, y, type_.element) for x, y in zip(a, b, strict=True)
+        )
     if isinstance(type_, TupleType):
         return len(a) == len(b) and all(
-            values_equal(x, y, t) for x, y, t in zip(a, b, type_.elements)
+            values_equal(x, y, t) for x, y, t in zip(a, b, type_.elements, strict=True)
         )
     if isinstance(type_, MapType):
         return a.keys() == b.keys() and all(values_equal(a[k], b[k], type_.element) for k in a)

@@ -65,14 +65,18 @@ def plan_change(
         if block.force_new
         and not values_equal(prior.get(name), planned.get(name), block.cty_type())
     ]
-    changed = requires_replace or any(
-        not values_equal(prior.get(name), planned.get(name), attr.type)
-        for name, attr in attributes.items()
-        if name not in _IGNORED_FOR_CHANGES and not (attr.computed and config.get(name) is None)
-    ) or any(
-        not values_equal(prior.get(name), planned.get(name), block.cty_type())
-        for name, block in schema.block.blocks.items()
-        if name not in _IGNORED_FOR_CHANGES
+    changed = (
+        requires_replace
+        or any(
+            not values_equal(prior.get(name), planned.get(name), attr.type)
+            for name, attr in attributes.items()
+            if name not in _IGNORED_FOR_CHANGES and not (attr.computed and config.get(name) is None)
+        )
+        or any(
+            not values_equal(prior.get(name), planned.get(name), block.cty_type())
+            for name, block in schema.block.blocks.items()
+            if name not in _IGNORED_FOR_CHANGES
+        )
     )
     if changed:
         for name in unconfigured_computed:

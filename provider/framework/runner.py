@@ -106,7 +106,9 @@ class ProviderRunner:
                     return out
                 raw = resource.upgrade_state(version, raw)
             known = resource.schema.cty_type().attribute_types
-            out.state = json_codec.from_plain({k: raw.get(k) for k in known}, resource.schema.cty_type())
+            out.state = json_codec.from_plain(
+                {k: raw.get(k) for k in known}, resource.schema.cty_type()
+            )
         return out
 
     def read(self, type_name: str, state: res.State, private: bytes) -> Outcome:
@@ -177,7 +179,8 @@ class ProviderRunner:
             unknown = sorted(k for k, v in out.state.items() if not wholly_known(v))
             out.diagnostics.add_error(
                 "Unknown value after apply",
-                f"{type_name} left {', '.join(unknown)} unknown after apply. This is a provider bug.",
+                f"{type_name} left {', '.join(unknown)} unknown after apply. "
+                "This is a provider bug.",
             )
         return out
 
@@ -198,13 +201,17 @@ class ProviderRunner:
             )
             return out
         resp = res.ImportResponse()
-        ctx = Context(self.stop_event, timeout_for(None, "read", resource.timeout_defaults.get("read")))
+        ctx = Context(
+            self.stop_event, timeout_for(None, "read", resource.timeout_defaults.get("read"))
+        )
         with _guard(resp.diagnostics, f"importing {type_name}"):
             resource.import_state(res.ImportRequest(import_id, ctx), resp)
         out.diagnostics = resp.diagnostics
         out.state = _complete(resource.schema, resp.state)
         if out.state is None and not out.diagnostics.has_error():
-            out.diagnostics.add_error("Nothing imported", f"No {type_name} has the ID {import_id!r}.")
+            out.diagnostics.add_error(
+                "Nothing imported", f"No {type_name} has the ID {import_id!r}."
+            )
         return out
 
     # ---- data sources -------------------------------------------------------------

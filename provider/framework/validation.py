@@ -10,13 +10,17 @@ from provider.framework.path import Path
 from provider.framework.schema import Block, Nesting
 
 
-def validate_block(block: Block, value: dict[str, Any] | None, base: Path | None = None) -> Diagnostics:
+def validate_block(
+    block: Block, value: dict[str, Any] | None, base: Path | None = None
+) -> Diagnostics:
     diags = Diagnostics()
     _walk(block, value, base, diags)
     return diags
 
 
-def _walk(block: Block, value: dict[str, Any] | None, base: Path | None, diags: Diagnostics) -> None:
+def _walk(
+    block: Block, value: dict[str, Any] | None, base: Path | None, diags: Diagnostics
+) -> None:
     if not isinstance(value, dict):
         return
     for name, attr in block.attributes.items():

@@ -21,7 +21,7 @@ class Controller(grpc_controller_pb2_grpc.GRPCControllerServicer):
     def __init__(self, shutdown: Callable[[], None]) -> None:
         self._shutdown = shutdown
 
-    def Shutdown(self, request: Any, context: Any) -> Any:  # noqa: N802 (gRPC name)
+    def Shutdown(self, request: Any, context: Any) -> Any:
         self._shutdown()
         return grpc_controller_pb2.Empty()
 
@@ -33,14 +33,14 @@ class Stdio(grpc_stdio_pb2_grpc.GRPCStdioServicer):
     def __init__(self, stopping: threading.Event) -> None:
         self._stopping = stopping
 
-    def StreamStdio(self, request: Any, context: Any) -> Iterator[Any]:  # noqa: N802
+    def StreamStdio(self, request: Any, context: Any) -> Iterator[Any]:
         while not self._stopping.wait(1.0) and context.is_active():
             pass
         return iter(())
 
 
 class Health(grpc_health_pb2_grpc.HealthServicer):
-    def Check(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def Check(self, request: Any, context: Any) -> Any:
         return grpc_health_pb2.HealthCheckResponse(
             status=grpc_health_pb2.HealthCheckResponse.SERVING
         )

@@ -112,7 +112,9 @@ class ProviderServicerCore:
     def validate_provider_config(self, request: Any, context: Any) -> Any:
         response_cls = self._message(self.names.validate_provider).Response
         config = from_proto.dynamic_value(request.config, self.runner.provider.schema.cty_type())
-        response = response_cls(diagnostics=self._diags(self.runner.validate_provider_config(config)))
+        response = response_cls(
+            diagnostics=self._diags(self.runner.validate_provider_config(config))
+        )
         if self.names.version == 5:  # protocol 5 echoes the (unchanged) configuration
             response.prepared_config.CopyFrom(request.config)
         return response
@@ -213,7 +215,9 @@ class ProviderServicerCore:
     def import_resource_state(self, request: Any, context: Any) -> Any:
         pb = self.pb
         if request.type_name not in self.runner.resources:
-            return self._unknown_type(pb.ImportResourceState.Response, "resource", request.type_name)
+            return self._unknown_type(
+                pb.ImportResourceState.Response, "resource", request.type_name
+            )
         type_ = self.runner.resource_schema(request.type_name).cty_type()
         out = self.runner.import_state(request.type_name, request.id)
         imported = []

@@ -32,9 +32,7 @@ def attribute_path(pb: ModuleType, path: Path) -> Any:
 def diagnostics(pb: ModuleType, items: Iterable[Diagnostic]) -> list[Any]:
     out = []
     for diag in items:
-        severity = (
-            pb.Diagnostic.ERROR if diag.severity is Severity.ERROR else pb.Diagnostic.WARNING
-        )
+        severity = pb.Diagnostic.ERROR if diag.severity is Severity.ERROR else pb.Diagnostic.WARNING
         message = pb.Diagnostic(severity=severity, summary=diag.summary, detail=diag.detail)
         if diag.path is not None:
             message.attribute.CopyFrom(attribute_path(pb, diag.path))

@@ -78,7 +78,10 @@ class Thing(Resource):
         self.store = provider_data
 
     def _record(self, state: dict[str, Any]) -> None:
-        self.store.put(state["id"], {k: state[k] for k in ("name", "value", "tags", "size", "revision", "secret")})
+        self.store.put(
+            state["id"],
+            {k: state[k] for k in ("name", "value", "tags", "size", "revision", "secret")},
+        )
 
     def create(self, req: CreateRequest, resp: CreateResponse) -> None:
         state = dict(req.plan)

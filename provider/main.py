@@ -1,0 +1,18 @@
+"""Entry point: `terraform-provider-tarmak`, launched by Terraform."""
+
+from __future__ import annotations
+
+import sys
+
+ADDRESS = "registry.terraform.io/jetstack/tarmak"
+
+
+def main() -> None:
+    from provider.server import serve
+    from provider.tarmak import TarmakProvider
+
+    sys.exit(serve(TarmakProvider(), ADDRESS))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Shared fixtures: the Terraform binaries and protocol versions to test against."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devenv.terraform_binary import TerraformBinary, terraform_binaries
+from tests.e2e.harness import Terraform, build_mirror
+
+BINARIES = terraform_binaries()
+
+
+@pytest.fixture(scope="session")
+def cli_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_mirror(tmp_path_factory.mktemp("mirror"))
+
+
+@pytest.fixture(params=BINARIES, ids=[f"tf{b.version_text}" for b in BINARIES])
+def terraform_binary(request: pytest.FixtureRequest) -> TerraformBinary:
+    return request.param
+
+
+@pytest.fixture(params=[5, 6], ids=["proto5", "proto6"])
+def protocol(request: pytest.FixtureRequest) -> int:
+    return request.param
+
+
+@pytest.fixture
+def terraform(
+    terraform_binary: TerraformBinary, protocol: int, cli_config: Path, tmp_path: Path
+) -> Iterator[Terraform]:
+    """A Terraform working directory, run by each binary over each protocol."""
+    yield Terraform(
+        terraform_binary.path,
+        tmp_path / "work",
+        cli_config,
+        {"TARMAK_PROVIDER_PROTOCOLS": str(protocol)},
+    )
+
+
+@pytest.fixture
+def terraform_latest(cli_config: Path, tmp_path: Path) -> Terraform:
+    """One run with the newest Terraform found and its preferred protocol."""
+    return Terraform(BINARIES[-1].path, tmp_path / "work", cli_config)

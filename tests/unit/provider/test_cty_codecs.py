@@ -1,0 +1,160 @@
+"""Round trips of every cty type through the msgpack and JSON codecs."""
+
+from __future__ import annotations
+
+import string
+from decimal import Decimal
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from provider.cty import (
+    BOOL,
+    DYNAMIC,
+    NUMBER,
+    STRING,
+    UNKNOWN,
+    CtyType,
+    ListType,
+    MapType,
+    ObjectType,
+    SetType,
+    TupleType,
+    Typed,
+    json_codec,
+    msgpack_codec,
+    type_from_json,
+    values_equal,
+)
+from provider.cty.msgpack_codec import DecodeError
+
+names = st.text(string.ascii_lowercase + "_", min_size=1, max_size=6)
+
+primitive_types = st.sampled_from([STRING, NUMBER, BOOL])
+types: st.SearchStrategy[CtyType] = st.recursive(
+    primitive_types,
+    lambda inner: st.one_of(
+        inner.map(ListType),
+        inner.map(SetType),
+        inner.map(MapType),
+        st.dictionaries(names, inner, max_size=4).map(ObjectType.of),
+        st.lists(inner, max_size=3).map(lambda ts: TupleType(tuple(ts))),
+    ),
+    max_leaves=6,
+)
+
+numbers = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(
+        lambda d: d != d.to_integral_value()
+    ),
+)
+
+
+def values_of(type_: CtyType, allow_unknown: bool) -> st.SearchStrategy[Any]:
+    leaf: st.SearchStrategy[Any]
+    if type_ == STRING:
+        leaf = st.text(max_size=8)
+    elif type_ == NUMBER:
+        leaf = numbers
+    elif type_ == BOOL:
+        leaf = st.booleans()
+    elif isinstance(type_, ListType | SetType):
+        leaf = st.lists(values_of(type_.element, allow_unknown), max_size=3)
+    elif isinstance(type_, MapType):
+        leaf = st.dictionaries(names, values_of(type_.element, allow_unknown), max_size=3)
+    elif isinstance(type_, ObjectType):
+        leaf = st.fixed_dictionaries({k: values_of(t, allow_unknown) for k, t in type_.attributes})
+    elif isinstance(type_, TupleType):
+        leaf = st.tuples(*(values_of(t, allow_unknown) for t in type_.elements)).map(list)
+    else:
+        raise AssertionError(type_)
+    extras = [st.none()] + ([st.just(UNKNOWN)] if allow_unknown else [])
+    return st.one_of(leaf, *extras)
+
+
+@st.composite
+def typed_values(draw: st.DrawFn, allow_unknown: bool) -> tuple[CtyType, Any]:
+    type_ = draw(types)
+    return type_, draw(values_of(type_, allow_unknown))
+
+
+def normalise(value: Any) -> Any:
+    """Integral decimals decode as ints: compare numbers by value."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    if isinstance(value, list):
+        return [normalise(v) for v in value]
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    return value
+
+
+@given(typed_values(allow_unknown=True))
+def test_msgpack_round_trip(case: tuple[CtyType, Any]) -> None:
+    type_, value = case
+    decoded = msgpack_codec.decode(msgpack_codec.encode(value, type_), type_)
+    assert normalise(decoded) == normalise(value)
+
+
+@given(typed_values(allow_unknown=False))
+def test_json_round_trip(case: tuple[CtyType, Any]) -> None:
+    type_, value = case
+    decoded = json_codec.decode(json_codec.encode(value, type_), type_)
+    assert normalise(decoded) == normalise(value)
+
+
+@given(types)
+def test_type_json_round_trip(type_: CtyType) -> None:
+    assert type_from_json(type_.json_bytes()) == type_
+
+
+def test_numbers_keep_full_precision() -> None:
+    big = Decimal("3.14159265358979323846264338327950288419716939937510")
+    wire = msgpack_codec.encode(big, NUMBER)
+    assert msgpack.unpackb(wire) == str(big), "beyond float64 numbers travel as strings"
+    assert msgpack_codec.decode(wire, NUMBER) == big
+    assert msgpack_codec.decode(msgpack_codec.encode(2**80, NUMBER), NUMBER) == 2**80
+    assert msgpack.unpackb(msgpack_codec.encode(Decimal("0.5"), NUMBER)) == 0.5
+
+
+def test_unknown_is_extension_zero_and_refined_unknown_decodes() -> None:
+    assert msgpack_codec.encode(UNKNOWN, STRING) == b"\xd4\x00\x00"
+    # Terraform >= 1.3 may send refinements as extension type 12
+    refined = msgpack.packb(msgpack.ExtType(12, b"\x81\x01\xc3"))
+    assert msgpack_codec.decode(refined, STRING) is UNKNOWN
+
+
+def test_dynamic_values_carry_their_type() -> None:
+    value = Typed(ListType(STRING), ["a", "b"])
+    wire = msgpack_codec.encode(value, DYNAMIC)
+    assert msgpack.unpackb(wire) == [b'["list","string"]', ["a", "b"]]
+    assert msgpack_codec.decode(wire, DYNAMIC) == value
+    assert json_codec.decode(json_codec.encode(value, DYNAMIC), DYNAMIC) == value
+
+
+def test_object_attributes_missing_on_the_wire_are_null() -> None:
+    type_ = ObjectType.of({"a": STRING, "b": NUMBER})
+    assert msgpack_codec.decode(msgpack.packb({"a": "x"}), type_) == {"a": "x", "b": None}
+
+
+@pytest.mark.parametrize(
+    ("wire", "type_", "message"),
+    [
+        (msgpack.packb(1), STRING, "expected string"),
+        (msgpack.packb({"a": True}), ObjectType.of({"a": NUMBER}), "a: expected number, got bool"),
+        (b"\xc1", STRING, "invalid msgpack"),
+    ],
+)
+def test_decode_errors_say_where(wire: bytes, type_: CtyType, message: str) -> None:
+    with pytest.raises(DecodeError, match=message):
+        msgpack_codec.decode(wire, type_)
+
+
+def test_set_equality_ignores_order() -> None:
+    type_ = SetType(ObjectType.of({"n": NUMBER}))
+    assert values_equal([{"n": 1}, {"n": 2}], [{"n": 2}, {"n": Decimal("1.0")}], type_)
+    assert not values_equal([{"n": 1}], [{"n": 2}], type_)

@@ -1,0 +1,72 @@
+"""Invariants the runner enforces around resource code."""
+
+from __future__ import annotations
+
+from provider.cty import STRING
+from provider.framework import (
+    Attribute,
+    Block,
+    CreateRequest,
+    CreateResponse,
+    Provider,
+    ReadRequest,
+    ReadResponse,
+    Resource,
+    Schema,
+)
+from provider.framework.runner import ProviderRunner
+
+
+class Broken(Resource):
+    type_name = "x_broken"
+    schema = Schema(Block({"id": Attribute(STRING, computed=True)}))
+
+    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+        raise KeyError("boom")
+
+    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+        resp.diagnostics.add_error("Backend unreachable")
+
+
+class Silent(Broken):
+    type_name = "x_silent"
+
+    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+        pass
+
+
+class X(Provider):
+    type_name = "x"
+
+    def resources(self) -> list[Resource]:
+        return [Broken(), Silent()]
+
+
+def test_exception_becomes_error_diagnostic() -> None:
+    out = ProviderRunner(X()).apply("x_broken", None, {"id": None}, {"id": None}, b"")
+    (diag,) = out.diagnostics
+    assert diag.summary == "Unexpected error while creating x_broken"
+    assert "KeyError" in diag.detail and "bug in the provider" in diag.detail
+
+
+def test_missing_state_after_create_is_reported() -> None:
+    out = ProviderRunner(X()).apply("x_silent", None, {"id": None}, {"id": None}, b"")
+    assert [d.summary for d in out.diagnostics] == ["Missing state after create"]
+
+
+def test_failed_read_never_drops_the_object() -> None:
+    out = ProviderRunner(X()).read("x_broken", {"id": "i-1"}, b"")
+    assert out.state == {"id": "i-1"}
+    assert out.diagnostics.has_error()
+
+
+def test_stop_cancels_waits() -> None:
+    runner = ProviderRunner(X())
+    runner.stop()
+    ctx = runner._context({}, "create", Broken())
+    try:
+        ctx.sleep(30, "nothing")
+    except Exception as err:
+        assert "Cancelled while waiting for nothing" in str(err)
+    else:
+        raise AssertionError("sleep should have been cancelled")
