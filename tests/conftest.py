@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from devenv.environment import LocalEnvironment
 from devenv.terraform_binary import TerraformBinary, terraform_binaries
+from devenv.vault import OpenBaoServer, VaultEndpoint, external_vault
 from tests.e2e.harness import Terraform, build_mirror
 
 BINARIES = terraform_binaries()
@@ -45,3 +47,27 @@ def terraform(
 def terraform_latest(cli_config: Path, tmp_path: Path) -> Terraform:
     """One run with the newest Terraform found and its preferred protocol."""
     return Terraform(BINARIES[-1].path, tmp_path / "work", cli_config)
+
+
+# ---- the local environment (issue: real OpenBao, sshd bastion, wing) -------------
+
+
+@pytest.fixture(scope="session")
+def local_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEnvironment]:
+    env = LocalEnvironment.start(tmp_path_factory.mktemp("devenv"))
+    yield env
+    env.stop()
+
+
+@pytest.fixture
+def fresh_tls_vault(local_env: LocalEnvironment, tmp_path: Path) -> Iterator[OpenBaoServer]:
+    """An uninitialised TLS OpenBao of its own, for tests that initialise it."""
+    server = OpenBaoServer(tmp_path / "vault", dev=False, ca=local_env.ca).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def vault(local_env: LocalEnvironment) -> VaultEndpoint:
+    """An initialised, unsealed Vault: VAULT_ADDR/VAULT_TOKEN when set, else OpenBao -dev."""
+    return external_vault() or local_env.vault_dev.endpoint

@@ -1,0 +1,1 @@
+"""The Tarmak side: launches tarmak-connector and serves the provider's calls."""

@@ -1,0 +1,162 @@
+"""SSH to the bastion with paramiko, and local port forwards through it.
+
+The bastion's host key must already be known (a known_hosts file): an unknown
+or changed key is refused, never accepted automatically.
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import socket
+import threading
+from dataclasses import dataclass
+
+import paramiko
+
+log = logging.getLogger(__name__)
+
+
+class BastionError(Exception):
+    """Connecting to or through the bastion failed; the message names host and port."""
+
+
+@dataclass(frozen=True)
+class SSHSettings:
+    host: str
+    port: int
+    username: str
+    key_path: str
+    known_hosts_path: str
+    connect_timeout: float = 10.0
+
+
+class BastionConnection:
+    def __init__(self, settings: SSHSettings) -> None:
+        self.settings = settings
+        self._client = paramiko.SSHClient()
+        self._forwards: list[LocalForward] = []
+
+    def connect(self) -> BastionConnection:
+        s = self.settings
+        client = self._client
+        try:
+            client.load_host_keys(s.known_hosts_path)
+            client.set_missing_host_key_policy(paramiko.RejectPolicy())
+            client.connect(
+                s.host,
+                port=s.port,
+                username=s.username,
+                key_filename=s.key_path,
+                look_for_keys=False,
+                allow_agent=False,
+                timeout=s.connect_timeout,
+                banner_timeout=s.connect_timeout,
+                auth_timeout=s.connect_timeout,
+            )
+        except paramiko.BadHostKeyException as err:
+            client.close()
+            raise BastionError(
+                f"bastion {s.host}:{s.port} presented a host key that does not match "
+                f"{s.known_hosts_path} (got {err.key.get_name()}); refusing to connect"
+            ) from None
+        except paramiko.SSHException as err:
+            client.close()
+            raise BastionError(
+                f"SSH to bastion {s.host}:{s.port} as {s.username} failed: {err}"
+            ) from None
+        except OSError as err:
+            client.close()
+            raise BastionError(f"cannot reach bastion {s.host}:{s.port}: {err}") from None
+        return self
+
+    @property
+    def transport(self) -> paramiko.Transport:
+        transport = self._client.get_transport()
+        if transport is None or not transport.is_active():
+            raise BastionError(
+                f"SSH connection to {self.settings.host}:{self.settings.port} is closed"
+            )
+        return transport
+
+    def is_active(self) -> bool:
+        transport = self._client.get_transport()
+        return transport is not None and transport.is_active()
+
+    def open_channel(self, host: str, port: int, timeout: float = 10) -> paramiko.Channel:
+        """A direct-tcpip channel to host:port as seen from the bastion."""
+        try:
+            return self.transport.open_channel(
+                "direct-tcpip", (host, port), ("127.0.0.1", 0), timeout=timeout
+            )
+        except (paramiko.SSHException, OSError) as err:
+            bastion = f"{self.settings.host}:{self.settings.port}"
+            raise BastionError(f"bastion {bastion} cannot reach {host}:{port}: {err}") from None
+
+    def forward(self, host: str, port: int) -> LocalForward:
+        """Listen on 127.0.0.1 and tunnel each connection to host:port via the bastion."""
+        forward = LocalForward(self, host, port)
+        self._forwards.append(forward)
+        return forward
+
+    def close(self) -> None:
+        for forward in self._forwards:
+            forward.close()
+        self._client.close()
+
+    def __enter__(self) -> BastionConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalForward:
+    def __init__(self, bastion: BastionConnection, host: str, port: int) -> None:
+        self.bastion, self.host, self.port = bastion, host, port
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.local_port = int(self._listener.getsockname()[1])
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True, name=f"forward-{port}").start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                channel = self.bastion.open_channel(self.host, self.port)
+            except BastionError as err:
+                log.info("%s", err)
+                client.close()
+                continue
+            threading.Thread(target=_pump, args=(client, channel), daemon=True).start()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._listener.close()
+
+
+def _pump(sock: socket.socket, channel: paramiko.Channel) -> None:
+    """Copy bytes both ways until either side closes."""
+    try:
+        while True:
+            readable, _, _ = select.select([sock, channel], [], [], 30)
+            if sock in readable:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                channel.sendall(data)
+            if channel in readable:
+                data = channel.recv(65536)
+                if not data:
+                    break
+                sock.sendall(data)
+    except OSError:
+        pass
+    finally:
+        channel.close()
+        sock.close()

@@ -1,0 +1,183 @@
+"""Each part of the local environment works through the clients the provider uses."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import hvac
+import hvac.exceptions
+import paramiko
+import pytest
+import requests
+
+from connector.tarmak_side.ssh import BastionConnection, BastionError, SSHSettings
+from devenv.bastion import write_keypair
+from devenv.environment import LocalEnvironment
+from devenv.vault import OpenBaoServer, VaultEndpoint
+from devenv.wing import WingHealth, WingStandIn
+from tests.e2e.harness import ROOT
+
+
+def hvac_client(endpoint: VaultEndpoint) -> hvac.Client:
+    return hvac.Client(url=endpoint.address, token=endpoint.token, verify=endpoint.ca_cert or True)
+
+
+def health_code(endpoint: VaultEndpoint) -> int:
+    response = hvac_client(endpoint).sys.read_health_status(method="GET")
+    return 200 if isinstance(response, dict) else response.status_code
+
+
+def test_dev_vault_is_initialised_unsealed_and_active(local_env: LocalEnvironment) -> None:
+    endpoint = local_env.vault_dev.endpoint
+    assert health_code(endpoint) == 200
+    assert hvac_client(endpoint).is_authenticated()
+
+
+def test_tls_vault_starts_uninitialised_then_init_and_unseal(
+    fresh_tls_vault: OpenBaoServer,
+) -> None:
+    endpoint = fresh_tls_vault.endpoint
+    assert endpoint.address.startswith("https://127.0.0.1:")
+    client = hvac_client(endpoint)
+    assert health_code(endpoint) == 501
+    keys = client.sys.initialize(secret_shares=1, secret_threshold=1)
+    assert health_code(endpoint) == 503
+    client.sys.submit_unseal_key(keys["keys"][0])
+    assert health_code(endpoint) == 200
+    client.token = keys["root_token"]
+    assert client.is_authenticated()
+
+
+def test_tls_vault_is_trusted_only_through_the_throwaway_ca(fresh_tls_vault: OpenBaoServer) -> None:
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"{fresh_tls_vault.endpoint.address}/v1/sys/health", timeout=5)
+
+
+def test_kv_v2_check_and_set(vault: VaultEndpoint) -> None:
+    client = hvac_client(vault)
+    mount = f"devenv-{secrets.token_hex(4)}"
+    client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    try:
+        kv = client.secrets.kv.v2
+        kv.create_or_update_secret("counter", {"n": 1}, cas=0, mount_point=mount)
+        kv.create_or_update_secret("counter", {"n": 2}, cas=1, mount_point=mount)
+        with pytest.raises(hvac.exceptions.InvalidRequest) as stale:
+            kv.create_or_update_secret("counter", {"n": 3}, cas=1, mount_point=mount)
+        assert "check-and-set parameter did not match the current version" in str(stale.value)
+        read = kv.read_secret_version("counter", mount_point=mount, raise_on_deleted_version=True)
+        assert read["data"]["data"] == {"n": 2} and read["data"]["metadata"]["version"] == 2
+    finally:
+        client.sys.disable_secrets_engine(mount)
+
+
+def ssh_settings(env: LocalEnvironment, known_hosts: str | None = None) -> SSHSettings:
+    access = env.bastion.access
+    return SSHSettings(
+        access.host,
+        access.port,
+        access.username,
+        access.key_path,
+        known_hosts or access.known_hosts_path,
+    )
+
+
+def test_paramiko_logs_in_with_the_generated_key(local_env: LocalEnvironment) -> None:
+    with BastionConnection(ssh_settings(local_env)).connect() as bastion:
+        assert bastion.is_active()
+        assert bastion.transport.get_username() == local_env.bastion.access.username
+
+
+def test_changed_host_key_is_refused(local_env: LocalEnvironment, tmp_path: Path) -> None:
+    impostor = write_keypair(tmp_path / "other", "impostor").split()[:2]
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{local_env.bastion.port} {' '.join(impostor)}\n")
+    with pytest.raises(BastionError, match="does not match"):
+        BastionConnection(ssh_settings(local_env, str(known))).connect()
+
+
+def test_unknown_host_key_is_refused(local_env: LocalEnvironment, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    with pytest.raises(BastionError, match="failed"):
+        BastionConnection(ssh_settings(local_env, str(empty))).connect()
+
+
+def test_direct_tcpip_reaches_the_wing_behind_the_bastion(local_env: LocalEnvironment) -> None:
+    wing_port = int(local_env.wing_url.split(":")[2].split("/")[0])
+    with BastionConnection(ssh_settings(local_env)).connect() as bastion:
+        forward = bastion.forward("127.0.0.1", wing_port)
+        url = f"https://127.0.0.1:{forward.local_port}/healthz"
+        response = requests.get(url, verify=str(local_env.ca.cert_path), timeout=5)
+        assert (response.status_code, response.text) == (200, "ok")
+        channel = bastion.open_channel("127.0.0.1", wing_port)
+        assert isinstance(channel, paramiko.Channel)
+        channel.close()
+
+
+def test_wing_switches_between_healthy_unhealthy_and_absent(local_env: LocalEnvironment) -> None:
+    wing = WingStandIn(local_env.ca.issue("wing-switch")).start()
+    ca = str(local_env.ca.cert_path)
+    try:
+        assert requests.get(wing.url, verify=ca, timeout=5).text == "ok"
+        wing.set(WingHealth.UNHEALTHY)
+        assert requests.get(wing.url, verify=ca, timeout=5).status_code == 503
+        wing.set(WingHealth.ABSENT)
+        with pytest.raises(requests.ConnectionError):
+            requests.get(wing.url, verify=ca, timeout=5)
+        wing.set(WingHealth.HEALTHY)
+        assert requests.get(wing.url, verify=ca, timeout=5).text == "ok"
+    finally:
+        wing.stop()
+
+
+def test_cli_up_env_down_twice_in_a_row(tmp_path: Path) -> None:
+    directory = tmp_path / "env"
+    for _ in range(2):  # the second run must not trip over the first one's leftovers
+        cli = [sys.executable, "-m", "devenv"]
+        up = subprocess.run(
+            [*cli, "up", "--dir", str(directory)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert up.returncode == 0, up.stderr
+        exports = dict(
+            line.removeprefix("export ").split("=", 1) for line in up.stdout.splitlines()
+        )
+        assert set(exports) >= {
+            "VAULT_ADDR",
+            "VAULT_TOKEN",
+            "VAULT_CACERT",
+            "TARMAK_DEVENV_SSH_KEY",
+        }
+        env_again = subprocess.run(
+            [*cli, "env", "--dir", str(directory)], cwd=ROOT, capture_output=True, text=True
+        )
+        assert env_again.stdout == up.stdout
+        endpoint = VaultEndpoint(exports["VAULT_ADDR"], exports["VAULT_TOKEN"])
+        assert health_code(endpoint) == 200
+        wing = requests.get(
+            exports["TARMAK_DEVENV_WING_URL"], verify=exports["VAULT_CACERT"], timeout=5
+        )
+        assert wing.text == "ok"
+        pids = [int(p) for p in json.loads((directory / "state.json").read_text())["pids"]]
+        down = subprocess.run([*cli, "down", "--dir", str(directory)], cwd=ROOT, timeout=60)
+        assert down.returncode == 0
+        for pid in pids:
+            assert not os.path.exists(f"/proc/{pid}") or _zombie(pid), (
+                f"process {pid} survived down"
+            )
+        assert not directory.exists()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True
