@@ -2,11 +2,103 @@
 
 from __future__ import annotations
 
-from provider.framework import Provider, Resource
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from provider.cty import STRING, UNKNOWN
+from provider.framework import (
+    Attribute,
+    Block,
+    ConfigureRequest,
+    ConfigureResponse,
+    Provider,
+    Resource,
+    Schema,
+)
+from provider.vault_kv import VaultSettings
+
+DEFAULT_SOCKET = "/tmp/tarmak-connector.sock"
+SOCKET_ENV = "TARMAK_CONNECTOR_SOCKET"
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """What resources receive from the provider block (after env fallbacks)."""
+
+    vault: VaultSettings | None
+    vault_problem: str
+    socket_path: str
+
+
+def _setting(config: dict[str, Any], name: str, env: str) -> str | None:
+    value = config.get(name)
+    if value is None or value is UNKNOWN or value == "":
+        value = os.environ.get(env) or None
+    return value
 
 
 class TarmakProvider(Provider):
     type_name = "tarmak"
+    schema = Schema(
+        Block(
+            attributes={
+                "vault_address": Attribute(
+                    STRING,
+                    optional=True,
+                    description="Vault address for `tarmak_hostname` (default: `VAULT_ADDR`).",
+                ),
+                "vault_token": Attribute(
+                    STRING,
+                    optional=True,
+                    sensitive=True,
+                    description="Vault token for `tarmak_hostname` (default: `VAULT_TOKEN`).",
+                ),
+                "vault_ca_cert": Attribute(
+                    STRING,
+                    optional=True,
+                    description="PEM file of the CA that signed Vault's certificate "
+                    "(default: `VAULT_CACERT`).",
+                ),
+                "vault_namespace": Attribute(
+                    STRING,
+                    optional=True,
+                    description="Vault Enterprise namespace (default: `VAULT_NAMESPACE`).",
+                ),
+                "socket_path": Attribute(
+                    STRING,
+                    optional=True,
+                    description="Unix socket of `tarmak-connector` (default: "
+                    f"`{SOCKET_ENV}`, else `{DEFAULT_SOCKET}`).",
+                ),
+            },
+            description="Resources that wait for Tarmak, and unique hostnames from Vault.",
+        )
+    )
+
+    def configure(self, req: ConfigureRequest, resp: ConfigureResponse) -> None:
+        config = req.config or {}
+        address = _setting(config, "vault_address", "VAULT_ADDR")
+        token = _setting(config, "vault_token", "VAULT_TOKEN")
+        vault = None
+        problem = ""
+        if address and token:
+            vault = VaultSettings(
+                address=address.rstrip("/"),
+                token=token,
+                ca_cert=_setting(config, "vault_ca_cert", "VAULT_CACERT"),
+                namespace=_setting(config, "vault_namespace", "VAULT_NAMESPACE"),
+            )
+        else:
+            missing = [n for n, v in (("vault_address", address), ("vault_token", token)) if not v]
+            problem = (
+                f"Vault is not configured: set {' and '.join(missing)} in the provider block "
+                "(or VAULT_ADDR / VAULT_TOKEN in the environment)."
+            )
+        socket_path = _setting(config, "socket_path", SOCKET_ENV) or DEFAULT_SOCKET
+        resp.provider_data = ProviderSettings(vault, problem, socket_path)
 
     def resources(self) -> list[Resource]:
-        return []
+        from provider.resources import all_resources
+
+        return all_resources()

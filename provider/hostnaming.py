@@ -1,0 +1,180 @@
+"""Unique hostnames from a counter in Vault's KV v2 engine, with check-and-set.
+
+Layout under the mount (default `hostnaming`):
+
+    counters/<application>/<role>/<environment>          {"last": N}
+    allocations/<application>/<role>/<environment>/<N>  who/when/name of number N
+    names/<name>                                         the allocation a name belongs to
+
+Allocating reads the counter and writes last+1 with `cas` = the version read
+(0 when the key never existed). Only a CAS conflict is retried, with jittered
+backoff; any other Vault error fails at once. The allocation record and name
+index are written with cas=0, so a number or a name can never be handed out
+twice, even after it is released (delete soft-deletes the records; the
+counter never goes back). With `reuse_released`, a released number is claimed
+again by a CAS write on its own record.
+
+When the counter's newest version was deleted, the seed proof of concept kept
+writing cas=0 and failed forever. Here the next cas is the metadata's
+current_version and the last number is recovered from the newest readable
+version and the allocation records.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import random
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from provider.vault_kv import KV2, CasConflict, Entry
+
+DEFAULT_FORMAT = "{application}-{role}-{environment}-vm{number}"
+DEFAULT_MOUNT = "hostnaming"
+# For tests and demonstrations only: write without check-and-set (unsafe).
+UNSAFE_NO_CAS_ENV = "TARMAK_HOSTNAMING_UNSAFE_DISABLE_CAS"
+
+
+@dataclass(frozen=True)
+class HostnameKey:
+    application: str
+    role: str
+    environment: str
+
+    @property
+    def path(self) -> str:
+        return f"{self.application}/{self.role}/{self.environment}"
+
+
+@dataclass(frozen=True)
+class Allocation:
+    key: HostnameKey
+    number: int
+    name: str
+    cas_retries: int = 0
+
+
+def render(name_format: str, key: HostnameKey, number: int) -> str:
+    return name_format.format(
+        application=key.application, role=key.role, environment=key.environment, number=number
+    )
+
+
+class Hostnaming:
+    def __init__(
+        self,
+        kv: KV2,
+        *,
+        sleep: Callable[[float], None],
+        use_cas: bool | None = None,
+    ) -> None:
+        self.kv = kv
+        self._sleep = sleep  # cancellable and bounded by the caller's deadline
+        self.use_cas = (os.environ.get(UNSAFE_NO_CAS_ENV) != "1") if use_cas is None else use_cas
+
+    def _cas(self, version: int) -> int | None:
+        return version if self.use_cas else None
+
+    def allocate(self, key: HostnameKey, name_format: str, reuse_released: bool) -> Allocation:
+        """A number and name no one else holds; retries only CAS conflicts."""
+        retries = 0
+        backoff = 0.01
+        while True:
+            try:
+                if reuse_released:
+                    reused = self._claim_released(key, name_format)
+                    if reused is not None:
+                        return reused
+                number = self._bump_counter(key)
+                name = render(name_format, key, number)
+                if self._claim(key, number, name, 0, name_format):
+                    return Allocation(key, number, name, retries)
+            except CasConflict:
+                pass  # lost a race: read again
+            retries += 1
+            self._sleep(random.uniform(0, backoff))
+            backoff = min(backoff * 2, 0.5)
+
+    def _bump_counter(self, key: HostnameKey) -> int:
+        path = f"counters/{key.path}"
+        entry = self.kv.read(path)
+        if entry.exists:
+            assert entry.data is not None
+            last = int(entry.data.get("last", 0))
+        else:
+            version = entry.version or self.kv.current_version(path)
+            if version:  # the newest version was deleted: recover, do not restart at 1
+                last = self._recover_last(key, path)
+            else:
+                last = 0
+            entry = Entry(version, None)
+        self.kv.write(path, {"last": last + 1}, cas=self._cas(entry.version))
+        return last + 1
+
+    def _recover_last(self, key: HostnameKey, path: str) -> int:
+        last = 0
+        for version in sorted(self.kv.versions(path), reverse=True):
+            data = self.kv.read_version(path, version)
+            if data is not None:
+                last = int(data.get("last", 0))
+                break
+        allocated = [int(n) for n in self.kv.list(f"allocations/{key.path}/") if n.isdigit()]
+        return max([last, *allocated])
+
+    def _claim(
+        self, key: HostnameKey, number: int, name: str, record_version: int, name_format: str
+    ) -> bool:
+        """Take number `number` (CAS on its record), then its name; False if the name is
+        live elsewhere (a format shared between keys), which burns the number."""
+        record = {
+            "application": key.application,
+            "role": key.role,
+            "environment": key.environment,
+            "number": number,
+            "name": name,
+            "format": name_format,
+            "mount": self.kv.mount,
+            "allocated_at": datetime.datetime.now(datetime.UTC).isoformat(),
+            "allocated_by": f"terraform-provider-tarmak pid {os.getpid()} on {socket.gethostname()}",
+        }
+        self.kv.write(f"allocations/{key.path}/{number}", record, cas=self._cas(record_version))
+        name_entry = self.kv.read(f"names/{name}")
+        if name_entry.exists:
+            return False
+        try:
+            self.kv.write(f"names/{name}", record, cas=self._cas(name_entry.version))
+        except CasConflict:
+            return False
+        return True
+
+    def _claim_released(self, key: HostnameKey, name_format: str) -> Allocation | None:
+        """The lowest released number of `key`, claimed again (reuse mode only)."""
+        for entry_name in sorted(self.kv.list(f"allocations/{key.path}/"), key=_numeric):
+            if not entry_name.isdigit():
+                continue
+            entry = self.kv.read(f"allocations/{key.path}/{entry_name}")
+            if entry.exists:
+                continue
+            number = int(entry_name)
+            name = render(name_format, key, number)
+            try:
+                if self._claim(key, number, name, entry.version, name_format):
+                    return Allocation(key, number, name)
+            except CasConflict:
+                continue  # someone else reclaimed it first
+        return None
+
+    def lookup(self, name: str) -> dict[str, Any] | None:
+        """The live allocation record of `name`, or None when it was released."""
+        return self.kv.read(f"names/{name}").data
+
+    def release(self, key: HostnameKey, number: int, name: str) -> None:
+        self.kv.delete_latest(f"names/{name}")
+        self.kv.delete_latest(f"allocations/{key.path}/{number}")
+
+
+def _numeric(name: str) -> tuple[int, str]:
+    return (int(name), "") if name.isdigit() else (0, name)

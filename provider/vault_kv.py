@@ -1,0 +1,172 @@
+"""A small typed view of Vault's KV version 2 engine, over hvac.
+
+Errors from hvac and requests are translated here, at the edge, into
+`VaultError` with a message a Terraform user can act on, or `CasConflict`
+when a check-and-set write lost a race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import hvac
+import hvac.exceptions
+import requests
+
+
+class VaultError(Exception):
+    """Vault refused or could not be reached; the message says which and where."""
+
+
+class CasConflict(Exception):
+    """Someone else wrote the key since we read it."""
+
+
+@dataclass(frozen=True)
+class VaultSettings:
+    address: str
+    token: str
+    ca_cert: str | None = None
+    namespace: str | None = None
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One key: its current version (0 when it never existed) and data (None when deleted)."""
+
+    version: int
+    data: dict[str, Any] | None
+
+    @property
+    def exists(self) -> bool:
+        return self.data is not None
+
+
+def client_for(settings: VaultSettings) -> hvac.Client:
+    return hvac.Client(
+        url=settings.address,
+        token=settings.token,
+        verify=settings.ca_cert or True,
+        namespace=settings.namespace or None,
+        timeout=settings.timeout,
+    )
+
+
+class KV2:
+    def __init__(self, client: hvac.Client, mount: str) -> None:
+        self.client = client
+        self.mount = mount
+        self._adapter = client.adapter
+
+    def _where(self, path: str) -> str:
+        return f"{self.mount}/data/{path} at {self.client.url}"
+
+    def read(self, path: str) -> Entry:
+        with self._translated(path):
+            try:
+                response = self._adapter.get(f"/v1/{self.mount}/data/{path}")
+            except hvac.exceptions.InvalidPath as err:
+                # 404: never written, or its latest version is deleted/destroyed
+                body = _json_errors(err)
+                metadata = (body or {}).get("data", {}) or {}
+                return Entry(int((metadata.get("metadata") or {}).get("version") or 0), None)
+        data = response["data"]
+        return Entry(int(data["metadata"]["version"]), data["data"])
+
+    def current_version(self, path: str) -> int:
+        """The newest version number, also when that version is deleted (0: none)."""
+        with self._translated(path):
+            try:
+                response = self._adapter.get(f"/v1/{self.mount}/metadata/{path}")
+            except hvac.exceptions.InvalidPath:
+                return 0
+        return int(response["data"]["current_version"])
+
+    def versions(self, path: str) -> dict[int, dict[str, Any]]:
+        with self._translated(path):
+            try:
+                response = self._adapter.get(f"/v1/{self.mount}/metadata/{path}")
+            except hvac.exceptions.InvalidPath:
+                return {}
+        return {int(v): meta for v, meta in response["data"]["versions"].items()}
+
+    def read_version(self, path: str, version: int) -> dict[str, Any] | None:
+        with self._translated(path):
+            try:
+                response = self._adapter.get(
+                    f"/v1/{self.mount}/data/{path}", params={"version": version}
+                )
+            except hvac.exceptions.InvalidPath:
+                return None
+        return response["data"]["data"]
+
+    def write(self, path: str, data: dict[str, Any], cas: int | None) -> int:
+        """Write `data`; with `cas`, only if the current version is still `cas`."""
+        body: dict[str, Any] = {"data": data}
+        if cas is not None:
+            body["options"] = {"cas": cas}
+        with self._translated(path):
+            try:
+                response = self._adapter.post(f"/v1/{self.mount}/data/{path}", json=body)
+            except hvac.exceptions.InvalidRequest as err:
+                if "check-and-set" in str(err):
+                    raise CasConflict(path) from None
+                raise
+        return int(response["data"]["version"])
+
+    def delete_latest(self, path: str) -> None:
+        """Soft-delete the newest version; metadata and history stay."""
+        with self._translated(path):
+            try:
+                self._adapter.delete(f"/v1/{self.mount}/data/{path}")
+            except hvac.exceptions.InvalidPath:
+                pass
+
+    def list(self, path: str) -> list[str]:
+        with self._translated(path):
+            try:
+                response = self._adapter.list(f"/v1/{self.mount}/metadata/{path}")
+            except hvac.exceptions.InvalidPath:
+                return []
+        return list((response or {}).get("data", {}).get("keys", []))
+
+    @contextmanager
+    def _translated(self, path: str) -> Iterator[None]:
+        where = self._where(path)
+        try:
+            yield
+        except hvac.exceptions.InvalidPath as err:
+            raise VaultError(
+                f"Vault has no KV version 2 mount at {self.mount!r} ({err}); enable it with "
+                f"`vault secrets enable -path={self.mount} kv-v2`"
+            ) from None
+        except hvac.exceptions.Forbidden:
+            raise VaultError(
+                f"permission denied on {where}: the token needs read, create, update, "
+                f"list and delete on {self.mount}/data/* and {self.mount}/metadata/*"
+            ) from None
+        except hvac.exceptions.VaultDown:
+            raise VaultError(f"Vault at {self.client.url} is sealed or in maintenance") from None
+        except hvac.exceptions.Unauthorized:
+            raise VaultError(f"Vault at {self.client.url} rejected the token") from None
+        except hvac.exceptions.InvalidRequest as err:
+            raise VaultError(f"Vault rejected a request on {where}: {err}") from None
+        except hvac.exceptions.VaultError as err:
+            raise VaultError(f"Vault error on {where}: {err}") from None
+        except requests.exceptions.SSLError as err:
+            raise VaultError(
+                f"TLS verification of Vault at {self.client.url} failed ({err}); "
+                "set vault_ca_cert or VAULT_CACERT to the CA that signed it"
+            ) from None
+        except requests.exceptions.RequestException as err:
+            raise VaultError(f"cannot reach Vault at {self.client.url}: {err}") from None
+
+
+def _json_errors(err: hvac.exceptions.VaultError) -> dict[str, Any] | None:
+    """The decoded body of the error response (a 404 of KV v2 still carries metadata)."""
+    body = getattr(err, "json", None)
+    return body if isinstance(body, dict) else None

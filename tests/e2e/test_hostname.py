@@ -1,0 +1,240 @@
+"""tarmak_hostname end to end: real terraform, real OpenBao (or VAULT_ADDR)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import hvac
+import pytest
+
+from devenv.processes import free_port
+from devenv.vault import VaultEndpoint
+from tests.e2e.harness import Terraform
+
+pytestmark = [pytest.mark.e2e, pytest.mark.vault]
+
+
+def config(count: int = 1, extra: str = "", provider: str = "") -> str:
+    return f"""
+        terraform {{
+          required_providers {{
+            tarmak = {{ source = "jetstack/tarmak" }}
+          }}
+        }}
+        provider "tarmak" {{
+          {provider}
+        }}
+        variable "mount" {{
+          type = string
+        }}
+        resource "tarmak_hostname" "web" {{
+          count       = {count}
+          application = "web"
+          role        = "frontend"
+          environment = "prod"
+          kv_mount    = var.mount
+          {extra}
+        }}
+        output "names" {{
+          value = tarmak_hostname.web[*].name
+        }}
+    """
+
+
+@pytest.fixture
+def kv(vault: VaultEndpoint) -> Iterator[tuple[hvac.Client, str]]:
+    client = hvac.Client(url=vault.address, token=vault.token, verify=vault.ca_cert or True)
+    mount = f"hostnaming-{secrets.token_hex(4)}"
+    client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    yield client, mount
+    client.sys.disable_secrets_engine(mount)
+
+
+def vault_terraform(terraform: Terraform, vault: VaultEndpoint, mount: str) -> Terraform:
+    terraform.env.update(vault.env())
+    terraform.env["TF_VAR_mount"] = mount
+    return terraform
+
+
+def test_lifecycle_never_reuses_numbers(
+    terraform: Terraform, vault: VaultEndpoint, kv: tuple[hvac.Client, str]
+) -> None:
+    client, mount = kv
+    tf = vault_terraform(terraform, vault, mount)
+    tf.write(config(count=3))
+    tf.init()
+    tf.apply()
+    names = tf.outputs()["names"]  # allocated in parallel, so in any order
+    assert sorted(names) == [f"web-frontend-prod-vm{n}" for n in (1, 2, 3)]
+    assert tf.plan_exit_code() == 0
+
+    record = client.secrets.kv.v2.read_secret_version(
+        f"names/{names[1]}", mount_point=mount, raise_on_deleted_version=True
+    )["data"]["data"]
+    assert record["name"] == names[1] and "allocated_at" in record and "allocated_by" in record
+
+    # import by <mount>/<name>
+    number = tf.state()["tarmak_hostname.web[1]"]["number"]
+    tf.run("state", "rm", "tarmak_hostname.web[1]")
+    tf.run("import", "tarmak_hostname.web[1]", f"{mount}/{names[1]}")
+    assert tf.state()["tarmak_hostname.web[1]"]["number"] == number
+    assert "0 added, 0 changed, 0 destroyed" in tf.apply().stdout
+
+    # released elsewhere: read notices, terraform plans a new one
+    client.secrets.kv.v2.delete_latest_version_of_secret(f"names/{names[2]}", mount_point=mount)
+    assert tf.plan_exit_code() == 2
+
+    tf.destroy()
+    deleted = client.secrets.kv.v2.read_secret_version(
+        f"names/{names[0]}", mount_point=mount, raise_on_deleted_version=False
+    )
+    assert deleted["data"]["data"] is None, "destroy releases the name"
+    tf.apply()
+    assert sorted(tf.outputs()["names"]) == [f"web-frontend-prod-vm{n}" for n in (4, 5, 6)]
+    tf.destroy()
+
+
+def test_reuse_released_numbers_when_asked(
+    terraform_latest: Terraform, vault: VaultEndpoint, kv: tuple[hvac.Client, str]
+) -> None:
+    tf = vault_terraform(terraform_latest, vault, kv[1])
+    tf.write(config(count=2, extra="reuse_released_numbers = true"))
+    tf.init()
+    tf.apply()
+    tf.run("destroy", "-auto-approve", "-target=tarmak_hostname.web[0]")
+    tf.apply()
+    assert sorted(tf.outputs()["names"]) == ["web-frontend-prod-vm1", "web-frontend-prod-vm2"]
+
+
+def test_deleted_counter_version_and_cas_required_mount(
+    terraform_latest: Terraform, vault: VaultEndpoint, kv: tuple[hvac.Client, str]
+) -> None:
+    client, mount = kv
+    client.secrets.kv.v2.configure(cas_required=True, mount_point=mount)
+    tf = vault_terraform(terraform_latest, vault, mount)
+    tf.write(config(count=2))
+    tf.init()
+    tf.apply()
+    client.secrets.kv.v2.delete_latest_version_of_secret(
+        "counters/web/frontend/prod", mount_point=mount
+    )
+    tf.write(config(count=3))
+    tf.apply()
+    assert sorted(tf.outputs()["names"]) == [f"web-frontend-prod-vm{n}" for n in (1, 2, 3)]
+
+
+def test_explicit_provider_settings_and_custom_format(
+    terraform_latest: Terraform, vault: VaultEndpoint, kv: tuple[hvac.Client, str]
+) -> None:
+    tf = terraform_latest
+    tf.env["TF_VAR_mount"] = kv[1]
+    settings = f'vault_address = "{vault.address}"\nvault_token = "{vault.token}"'
+    if vault.ca_cert:
+        settings += f'\nvault_ca_cert = "{vault.ca_cert}"'
+    tf.write(config(extra='format = "{role}{number}-{environment}"', provider=settings))
+    tf.init()
+    tf.apply()
+    assert tf.outputs()["names"] == ["frontend1-prod"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "attribute", "summary"),
+    [
+        ('format = "{application}-{role}"', "format", "must contain {number}"),
+        ('format = "{application}_{number}"', "format", "Invalid DNS label"),
+    ],
+)
+def test_bad_format_names_the_attribute(
+    terraform_latest: Terraform, extra: str, attribute: str, summary: str
+) -> None:
+    terraform_latest.env["TF_VAR_mount"] = "hostnaming"
+    terraform_latest.write(config(extra=extra))
+    terraform_latest.init()
+    result = terraform_latest.run("validate", check=False)
+    assert result.returncode == 1 and summary in result.output
+    assert f"{attribute} " in result.output and "Traceback" not in result.output
+
+
+def test_bad_label_names_the_attribute(terraform: Terraform) -> None:
+    terraform.env["TF_VAR_mount"] = "hostnaming"
+    terraform.write(config().replace('application = "web"', 'application = "Web_App"'))
+    terraform.init()
+    result = terraform.run("validate", check=False)
+    assert result.returncode == 1
+    assert "Invalid DNS label" in result.output and "application is 'Web_App'" in result.output
+
+
+def test_vault_down_is_a_clear_error_and_writes_nothing(terraform_latest: Terraform) -> None:
+    tf = terraform_latest
+    tf.env.update(VAULT_ADDR=f"http://127.0.0.1:{free_port()}", VAULT_TOKEN="t", TF_VAR_mount="m")
+    tf.write(config())
+    tf.init()
+    result = tf.apply(check=False)
+    assert result.returncode == 1
+    assert "Cannot allocate a hostname" in result.output and "cannot reach Vault" in result.output
+    assert tf.state() == {}
+
+
+def test_missing_vault_settings_are_named(terraform_latest: Terraform) -> None:
+    tf = terraform_latest
+    tf.env.update(VAULT_ADDR="", VAULT_TOKEN="", TF_VAR_mount="m")
+    tf.write(config())
+    tf.init()
+    result = tf.apply(check=False)
+    assert "vault_address and vault_token" in result.output
+
+
+def test_forbidden_token_fails_at_once(
+    terraform_latest: Terraform, vault: VaultEndpoint, kv: tuple[hvac.Client, str]
+) -> None:
+    client, mount = kv
+    client.sys.create_or_update_policy(
+        "read-nothing", 'path "sys/nothing" { capabilities = ["read"] }'
+    )
+    weak = client.auth.token.create(policies=["read-nothing"], ttl="10m")["auth"]["client_token"]
+    tf = vault_terraform(terraform_latest, VaultEndpoint(vault.address, weak, vault.ca_cert), mount)
+    tf.write(config())
+    tf.init()
+    result = tf.apply(check=False, timeout=60)
+    assert result.returncode == 1 and "permission denied" in result.output
+
+
+def run_parallel_applies(
+    cli_config: Path, binary: str, base: Path, vault: VaultEndpoint, mount: str, env: dict[str, str]
+) -> list[str]:
+    def one(index: int) -> list[str]:
+        tf = Terraform(
+            binary, base / f"ws{index}", cli_config, {**vault.env(), **env, "TF_VAR_mount": mount}
+        )
+        tf.write(config(count=25))
+        tf.init()
+        tf.apply(timeout=600)
+        return tf.outputs()["names"]
+
+    with ThreadPoolExecutor(8) as pool:
+        return [name for names in pool.map(one, range(8)) for name in names]
+
+
+def test_eight_concurrent_applies_get_two_hundred_distinct_names(
+    cli_config: Path, tmp_path: Path, vault: VaultEndpoint, kv: tuple[hvac.Client, str]
+) -> None:
+    from tests.conftest import BINARIES
+
+    names = run_parallel_applies(cli_config, BINARIES[-1].path, tmp_path, vault, kv[1], {})
+    numbers = sorted(int(re.sub(r".*vm", "", n)) for n in names)
+    assert numbers == list(range(1, 201))
+
+
+def test_without_cas_the_same_load_produces_duplicates(
+    cli_config: Path, tmp_path: Path, vault: VaultEndpoint, kv: tuple[hvac.Client, str]
+) -> None:
+    """Proves the concurrency test above can fail: CAS is what makes names unique."""
+    from tests.conftest import BINARIES
+
+    unsafe = {"TARMAK_HOSTNAMING_UNSAFE_DISABLE_CAS": "1"}
+    names = run_parallel_applies(cli_config, BINARIES[-1].path, tmp_path, vault, kv[1], unsafe)
+    assert len(names) == 200 and len(set(names)) < 200
