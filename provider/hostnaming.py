@@ -106,10 +106,8 @@ class Hostnaming:
             last = int(entry.data.get("last", 0))
         else:
             version = entry.version or self.kv.current_version(path)
-            if version:  # the newest version was deleted: recover, do not restart at 1
-                last = self._recover_last(key, path)
-            else:
-                last = 0
+            # a deleted newest version: recover the last number, never restart at 1
+            last = self._recover_last(key, path) if version else 0
             entry = Entry(version, None)
         self.kv.write(path, {"last": last + 1}, cas=self._cas(entry.version))
         return last + 1
@@ -138,7 +136,7 @@ class Hostnaming:
             "format": name_format,
             "mount": self.kv.mount,
             "allocated_at": datetime.datetime.now(datetime.UTC).isoformat(),
-            "allocated_by": f"terraform-provider-tarmak pid {os.getpid()} on {socket.gethostname()}",
+            "allocated_by": f"terraform-provider-tarmak (pid {os.getpid()}, {socket.gethostname()})",
         }
         self.kv.write(f"allocations/{key.path}/{number}", record, cas=self._cas(record_version))
         name_entry = self.kv.read(f"names/{name}")

@@ -8,7 +8,7 @@ when a check-and-set write lost a race.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,11 +120,8 @@ class KV2:
 
     def delete_latest(self, path: str) -> None:
         """Soft-delete the newest version; metadata and history stay."""
-        with self._translated(path):
-            try:
-                self._adapter.delete(f"/v1/{self.mount}/data/{path}")
-            except hvac.exceptions.InvalidPath:
-                pass
+        with self._translated(path), suppress(hvac.exceptions.InvalidPath):
+            self._adapter.delete(f"/v1/{self.mount}/data/{path}")
 
     def list(self, path: str) -> list[str]:
         with self._translated(path):

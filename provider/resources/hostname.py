@@ -27,7 +27,7 @@ from provider.framework.context import Context
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.path import Path
 from provider.framework.validators import dns_label
-from provider.hostnaming import DEFAULT_FORMAT, DEFAULT_MOUNT, Hostnaming, HostnameKey
+from provider.hostnaming import DEFAULT_FORMAT, DEFAULT_MOUNT, HostnameKey, Hostnaming
 from provider.tarmak import ProviderSettings
 from provider.vault_kv import KV2, VaultError, client_for
 
