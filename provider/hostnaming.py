@@ -36,6 +36,7 @@ DEFAULT_FORMAT = "{application}-{role}-{environment}-vm{number}"
 DEFAULT_MOUNT = "hostnaming"
 # For tests and demonstrations only: write without check-and-set (unsafe).
 UNSAFE_NO_CAS_ENV = "TARMAK_HOSTNAMING_UNSAFE_DISABLE_CAS"
+_WHO = f"terraform-provider-tarmak (pid {os.getpid()}, {socket.gethostname()})"
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class Hostnaming:
             "format": name_format,
             "mount": self.kv.mount,
             "allocated_at": datetime.datetime.now(datetime.UTC).isoformat(),
-            "allocated_by": f"terraform-provider-tarmak (pid {os.getpid()}, {socket.gethostname()})",
+            "allocated_by": _WHO,
         }
         self.kv.write(f"allocations/{key.path}/{number}", record, cas=self._cas(record_version))
         name_entry = self.kv.read(f"names/{name}")
