@@ -16,6 +16,7 @@ from provider.framework import (
     Resource,
     Schema,
 )
+from provider.tarmak_client import TarmakClient
 from provider.vault_kv import VaultSettings
 
 DEFAULT_SOCKET = "/tmp/tarmak-connector.sock"
@@ -29,6 +30,7 @@ class ProviderSettings:
     vault: VaultSettings | None
     vault_problem: str
     socket_path: str
+    tarmak: TarmakClient
 
 
 def _setting(config: dict[str, Any], name: str, env: str) -> str | None:
@@ -96,7 +98,9 @@ class TarmakProvider(Provider):
                 "(or VAULT_ADDR / VAULT_TOKEN in the environment)."
             )
         socket_path = _setting(config, "socket_path", SOCKET_ENV) or DEFAULT_SOCKET
-        resp.provider_data = ProviderSettings(vault, problem, socket_path)
+        resp.provider_data = ProviderSettings(
+            vault, problem, socket_path, TarmakClient(socket_path)
+        )
 
     def resources(self) -> list[Resource]:
         from provider.resources import all_resources

@@ -67,6 +67,11 @@ class Result:
     def output(self) -> str:
         return self.stdout + self.stderr
 
+    @property
+    def text(self) -> str:
+        """The output with Terraform's line wrapping undone, for matching sentences."""
+        return " ".join(self.output.split())
+
 
 @dataclass
 class Terraform:

@@ -155,8 +155,8 @@ def test_bad_format_names_the_attribute(
     terraform_latest.write(config(extra=extra))
     terraform_latest.init()
     result = terraform_latest.run("validate", check=False)
-    assert result.returncode == 1 and summary in result.output
-    assert f"{attribute} " in result.output and "Traceback" not in result.output
+    assert result.returncode == 1 and summary in result.text
+    assert f"{attribute} " in result.text and "Traceback" not in result.text
 
 
 def test_bad_label_names_the_attribute(terraform: Terraform) -> None:
@@ -165,7 +165,7 @@ def test_bad_label_names_the_attribute(terraform: Terraform) -> None:
     terraform.init()
     result = terraform.run("validate", check=False)
     assert result.returncode == 1
-    assert "Invalid DNS label" in result.output and "application is 'Web_App'" in result.output
+    assert "Invalid DNS label" in result.text and "application is 'Web_App'" in result.text
 
 
 def test_vault_down_is_a_clear_error_and_writes_nothing(terraform_latest: Terraform) -> None:
@@ -175,7 +175,7 @@ def test_vault_down_is_a_clear_error_and_writes_nothing(terraform_latest: Terraf
     tf.init()
     result = tf.apply(check=False)
     assert result.returncode == 1
-    assert "Cannot allocate a hostname" in result.output and "cannot reach Vault" in result.output
+    assert "Cannot allocate a hostname" in result.text and "cannot reach Vault" in result.text
     assert tf.state() == {}
 
 
@@ -185,7 +185,7 @@ def test_missing_vault_settings_are_named(terraform_latest: Terraform) -> None:
     tf.write(config())
     tf.init()
     result = tf.apply(check=False)
-    assert "vault_address and vault_token" in result.output
+    assert "vault_address and vault_token" in result.text
 
 
 def test_forbidden_token_fails_at_once(
@@ -200,7 +200,7 @@ def test_forbidden_token_fails_at_once(
     tf.write(config())
     tf.init()
     result = tf.apply(check=False, timeout=60)
-    assert result.returncode == 1 and "permission denied" in result.output
+    assert result.returncode == 1 and "permission denied" in result.text
 
 
 def run_parallel_applies(

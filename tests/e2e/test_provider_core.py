@@ -108,8 +108,8 @@ def test_import_of_missing_object_is_a_clear_error(terraform: Terraform, tmp_pat
     terraform.init()
     result = terraform.run("import", "testing_thing.a", "thing-nope", check=False)
     assert result.returncode != 0
-    assert "No testing_thing has the id 'thing-nope'" in result.output
-    assert "Traceback" not in result.output
+    assert "No testing_thing has the id 'thing-nope'" in result.text
+    assert "Traceback" not in result.text
 
 
 def test_bad_configuration_names_the_attribute(terraform: Terraform, tmp_path: Path) -> None:
@@ -117,9 +117,9 @@ def test_bad_configuration_names_the_attribute(terraform: Terraform, tmp_path: P
     terraform.init()
     result = terraform.run("validate", check=False)
     assert result.returncode == 1
-    assert "Invalid DNS label" in result.output
+    assert "Invalid DNS label" in result.text
     assert 'name  = "Not_A_Label"' in result.output, "Terraform points at the attribute"
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.text
 
 
 def slow_config(seconds: int, timeout: str | None = None) -> str:
@@ -145,7 +145,7 @@ def test_timeout_names_what_was_waited_for(terraform: Terraform) -> None:
     terraform.init()
     result = terraform.apply(check=False)
     assert result.returncode == 1
-    assert "Timed out after 2s waiting for the slow thing to finish" in result.output
+    assert "Timed out after 2s waiting for the slow thing to finish" in result.text
 
 
 def test_invalid_timeout_is_a_diagnostic(terraform_latest: Terraform) -> None:
@@ -153,7 +153,7 @@ def test_invalid_timeout_is_a_diagnostic(terraform_latest: Terraform) -> None:
     terraform_latest.init()
     result = terraform_latest.run("validate", check=False)
     assert result.returncode == 1
-    assert "Invalid duration" in result.output and "timeouts.create" in result.output
+    assert "Invalid duration" in result.text and "timeouts.create" in result.text
 
 
 def test_ctrl_c_stops_a_waiting_create_within_two_seconds(terraform: Terraform) -> None:

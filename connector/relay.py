@@ -1,0 +1,130 @@
+"""tarmak-connector's relay: provider connections on a Unix socket <-> one stdio stream.
+
+Each accepted provider connection becomes a channel on stdout (OPEN, its
+messages, CLOSE); messages from stdin are routed back to their channel's
+connection. The relay never looks inside messages. When stdin ends (Tarmak
+went away) it closes everything and exits; providers keep their requests
+and re-send them to the next connector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import sys
+from typing import BinaryIO
+
+from connector.protocol import (
+    NEED_DATA,
+    ChannelClosed,
+    ChannelOpened,
+    Connection,
+    Message,
+    ProtocolError,
+)
+from connector.unix import SocketSecurityError, check_peer, listen_private, remove_private
+
+log = logging.getLogger("tarmak-connector")
+READ_SIZE = 256 * 1024
+
+
+class Relay:
+    def __init__(self, stdout: asyncio.StreamWriter | _PipeWriter) -> None:
+        self._stdout = stdout
+        self._stdio = Connection()
+        self._channels: dict[int, asyncio.StreamWriter] = {}
+        self._ids = itertools.count(1)
+
+    async def handle_provider(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        try:
+            check_peer(writer.get_extra_info("socket"), "a provider connection")
+        except SocketSecurityError as err:
+            log.warning("%s", err)
+            writer.close()
+            return
+        channel = next(self._ids)
+        self._channels[channel] = writer
+        self._emit(ChannelOpened(channel))
+        log.info("provider connected (channel %d)", channel)
+        incoming = Connection()
+        try:
+            while data := await reader.read(READ_SIZE):
+                incoming.receive_data(data)
+                while (event := incoming.next_event()) is not NEED_DATA:
+                    if isinstance(event, Message):
+                        self._emit(Message(channel, event.payload))
+        except (ProtocolError, ConnectionError) as err:
+            log.warning("provider connection %d: %s", channel, err)
+        finally:
+            if self._channels.pop(channel, None) is not None:
+                self._emit(ChannelClosed(channel))
+            writer.close()
+            log.info("provider disconnected (channel %d)", channel)
+
+    def _emit(self, event: ChannelOpened | Message | ChannelClosed) -> None:
+        self._stdout.write(self._stdio.send(event))
+
+    def from_tarmak(self, data: bytes) -> None:
+        """Route bytes read from stdin to provider connections."""
+        self._stdio.receive_data(data)
+        while (event := self._stdio.next_event()) is not NEED_DATA:
+            writer = self._channels.get(event.channel)
+            if writer is None:
+                continue  # that provider already left; it will re-send
+            if isinstance(event, Message):
+                writer.write(self._stdio.send(Message(0, event.payload)))
+            elif isinstance(event, ChannelClosed):
+                self._channels.pop(event.channel, None)
+                writer.close()
+
+    def close_all(self) -> None:
+        for writer in self._channels.values():
+            writer.close()
+        self._channels.clear()
+
+
+class _PipeWriter:
+    """Blocking writes to stdout from the event loop (small frames, a pipe)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> None:
+        self._stream.write(data)
+        self._stream.flush()
+
+
+async def run(
+    socket_path: str, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None
+) -> int:
+    stdin = stdin or sys.stdin.buffer
+    relay = Relay(_PipeWriter(stdout or sys.stdout.buffer))
+    try:
+        listener = listen_private(socket_path)
+    except (SocketSecurityError, OSError) as err:
+        log.error("cannot listen on %s: %s", socket_path, err)
+        return 1
+    server = await asyncio.start_unix_server(relay.handle_provider, sock=listener)
+    log.info("listening on %s (pid %d)", socket_path, os.getpid())
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=READ_SIZE)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+    try:
+        while True:
+            data = await reader.read(READ_SIZE)
+            if not data:
+                log.info("stdin closed: Tarmak went away, exiting")
+                return 0
+            try:
+                relay.from_tarmak(data)
+            except ProtocolError as err:
+                log.error("bad data from Tarmak: %s", err)
+                return 1
+    finally:
+        server.close()
+        relay.close_all()
+        remove_private(socket_path)

@@ -1,0 +1,36 @@
+"""`tarmak-connector`: run inside the Terraform container by Tarmak
+(`docker exec -i CONTAINER tarmak-connector`). Logs go to stderr only."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+DEFAULT_SOCKET = "/tmp/tarmak-connector.sock"
+SOCKET_ENV = "TARMAK_CONNECTOR_SOCKET"
+
+
+def main(argv: list[str] | None = None) -> None:
+    from connector.relay import run
+
+    parser = argparse.ArgumentParser(prog="tarmak-connector", description=__doc__)
+    parser.add_argument(
+        "--socket",
+        default=os.environ.get(SOCKET_ENV, DEFAULT_SOCKET),
+        help=f"Unix socket the provider connects to (env {SOCKET_ENV}, default {DEFAULT_SOCKET})",
+    )
+    parser.add_argument("--verbose", "-v", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="tarmak-connector: %(message)s",
+    )
+    sys.exit(asyncio.run(run(args.socket)))
+
+
+if __name__ == "__main__":
+    main()

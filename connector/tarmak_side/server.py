@@ -1,0 +1,208 @@
+"""Serve the provider's requests arriving from a connector, exactly once each.
+
+Requests are identified by the id the provider gave them. A request re-sent
+after the connector came back joins the work already under way (or gets the
+answer already computed), so nothing is done or answered twice. Handlers run
+on worker threads; they wait through `Call.sleep`, which a `$/cancel` from
+the provider (or shutdown) interrupts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from connector.protocol import (
+    PROTOCOL_VERSION,
+    ChannelClosed,
+    Connection,
+    ErrorCode,
+    Event,
+    Message,
+    Method,
+    ProtocolError,
+    Request,
+    Response,
+    RpcError,
+    decode,
+    encode,
+    version_mismatch,
+)
+
+log = logging.getLogger(__name__)
+TARMAK_SIDE_VERSION = "0.1.0"
+COMPLETED_KEPT = 4096
+
+
+class OperationFailed(Exception):
+    """A handler's failure; the message names what failed (host, port, Vault status)."""
+
+
+class CallCancelled(Exception):
+    pass
+
+
+@dataclass
+class Call:
+    id: str
+    method: str
+    params: dict[str, Any]
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def sleep(self, seconds: float) -> None:
+        if self.cancelled.wait(seconds):
+            raise CallCancelled(self.id)
+
+    def deadline(self, default: float = 30.0) -> float:
+        """When a waiting handler should answer "not ready yet" (params.wait_seconds)."""
+        return time.monotonic() + float(self.params.get("wait_seconds", default))
+
+
+Handler = Callable[[Call], dict[str, Any]]
+# A connector process's channel: (generation of the connector, channel id).
+Route = tuple[int, int]
+
+
+@dataclass
+class _Work:
+    call: Call
+    waiting: set[Route] = field(default_factory=set)
+
+
+class RequestServer:
+    def __init__(self, handlers: Mapping[str, Handler], workers: int = 256) -> None:
+        self._handlers = dict(handlers)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tarmak-call")
+        self._lock = threading.Lock()
+        self._inflight: dict[str, _Work] = {}
+        self._completed: OrderedDict[str, Response] = OrderedDict()
+        self._output: tuple[int, BinaryIO] | None = None
+        self._encoder = Connection()
+
+    # ---- connector lifecycle --------------------------------------------------
+
+    def attach(self, generation: int, stdin: BinaryIO) -> None:
+        """A new connector process: answers now go to its stdin."""
+        with self._lock:
+            self._output = (generation, stdin)
+            for work in self._inflight.values():
+                work.waiting = {r for r in work.waiting if r[0] == generation}
+
+    def detach(self, generation: int) -> None:
+        with self._lock:
+            if self._output and self._output[0] == generation:
+                self._output = None
+            for work in self._inflight.values():
+                work.waiting = {r for r in work.waiting if r[0] != generation}
+
+    def shutdown(self) -> None:
+        with self._lock:
+            for work in self._inflight.values():
+                work.call.cancelled.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ---- events from the connector ----------------------------------------------
+
+    def on_event(self, generation: int, event: Event) -> None:
+        if isinstance(event, ChannelClosed):
+            with self._lock:
+                for work in self._inflight.values():
+                    work.waiting.discard((generation, event.channel))
+            return
+        if not isinstance(event, Message):
+            return  # ChannelOpened: nothing to do until a request arrives
+        route = (generation, event.channel)
+        try:
+            message = decode(event.payload)
+        except ProtocolError as err:
+            log.warning("unreadable message on channel %d: %s", event.channel, err)
+            return
+        if not isinstance(message, Request):
+            return
+        mismatch = version_mismatch(message)
+        if mismatch is not None:
+            self._send(route, mismatch)
+            return
+        if message.method == Method.CANCEL:
+            self._cancel(str(message.params.get("id", "")))
+        elif message.id is None:
+            return  # an unknown notification
+        elif message.method == Method.PING:
+            self._send(route, self._pong(message))
+        else:
+            self._start_or_join(route, message)
+
+    def _pong(self, request: Request) -> Response:
+        assert request.id is not None
+        log.info("provider %s connected", request.params.get("provider_version", "?"))
+        return Response(
+            request.id,
+            result={"protocol_version": PROTOCOL_VERSION, "tarmak_version": TARMAK_SIDE_VERSION},
+        )
+
+    def _start_or_join(self, route: Route, request: Request) -> None:
+        assert request.id is not None
+        with self._lock:
+            done = self._completed.get(request.id)
+            if done is None:
+                work = self._inflight.get(request.id)
+                if work is not None:
+                    work.waiting.add(route)
+                    return
+                handler = self._handlers.get(request.method)
+                if handler is not None:
+                    call = Call(request.id, request.method, request.params)
+                    self._inflight[request.id] = _Work(call, {route})
+        if done is not None:
+            self._send(route, done)
+        elif handler is None:
+            error = RpcError(ErrorCode.METHOD_NOT_FOUND, f"unknown method {request.method!r}")
+            self._send(route, Response(request.id, error=error))
+        else:
+            self._pool.submit(self._run, handler, call)
+
+    def _run(self, handler: Handler, call: Call) -> None:
+        try:
+            response = Response(call.id, result=handler(call))
+        except CallCancelled:
+            response = Response(
+                call.id, error=RpcError(ErrorCode.FAILED, "cancelled by the provider")
+            )
+        except OperationFailed as err:
+            response = Response(call.id, error=RpcError(ErrorCode.FAILED, str(err)))
+        except Exception as err:
+            log.exception("%s failed", call.method)
+            response = Response(
+                call.id, error=RpcError(ErrorCode.INTERNAL_ERROR, f"{type(err).__name__}: {err}")
+            )
+        with self._lock:
+            work = self._inflight.pop(call.id, None)
+            self._completed[call.id] = response
+            while len(self._completed) > COMPLETED_KEPT:
+                self._completed.popitem(last=False)
+            routes = set(work.waiting) if work else set()
+        for route in routes:
+            self._send(route, response)
+
+    def _cancel(self, request_id: str) -> None:
+        with self._lock:
+            work = self._inflight.get(request_id)
+        if work is not None:
+            work.call.cancelled.set()
+
+    def _send(self, route: Route, response: Response) -> None:
+        with self._lock:
+            output = self._output
+            if output is None or output[0] != route[0]:
+                return  # that connector is gone; the provider will ask again
+            try:
+                output[1].write(self._encoder.send(Message(route[1], encode(response))))
+                output[1].flush()
+            except (OSError, ValueError):
+                pass

@@ -1,0 +1,26 @@
+"""The methods the Tarmak side answers, wired to the code that does the work."""
+
+from __future__ import annotations
+
+from connector.protocol import Method
+from connector.tarmak_side.config import EnvironmentConfig
+from connector.tarmak_side.server import Handler
+from connector.tarmak_side.vault_cluster import VaultClusters
+from connector.tarmak_side.wing import BastionChecker
+
+
+class TarmakServices:
+    def __init__(self, config: EnvironmentConfig) -> None:
+        self.bastion = BastionChecker(config.bastion)
+        self.vault = VaultClusters(config, self.bastion)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            Method.BASTION_INSTANCE_STATUS: self.bastion.wait_ready,
+            Method.VAULT_CLUSTER_STATUS: self.vault.cluster_status,
+            Method.VAULT_CLUSTER_INIT_STATUS: self.vault.init_status,
+            Method.VAULT_INSTANCE_ROLE: self.vault.instance_role,
+        }
+
+    def close(self) -> None:
+        self.bastion.close()

@@ -1,0 +1,91 @@
+"""Is the wing API server on the bastion up? Checked over SSH, never directly."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.parse
+import warnings
+from typing import Any
+
+import requests
+import urllib3
+
+from connector.tarmak_side.config import BastionConfig
+from connector.tarmak_side.server import Call, OperationFailed
+from connector.tarmak_side.ssh import BastionConnection, BastionError, SSHSettings
+
+
+class BastionChecker:
+    """Keeps one SSH connection per bastion and reuses it between checks."""
+
+    def __init__(self, config: BastionConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._connections: dict[tuple[str, int, str], BastionConnection] = {}
+
+    def connection(self, hostname: str, username: str) -> BastionConnection:
+        c = self.config
+        host, user = c.host or hostname, c.username or username
+        key = (host, c.port, user)
+        with self._lock:
+            existing = self._connections.get(key)
+            if existing is not None and existing.is_active():
+                return existing
+            if existing is not None:
+                existing.close()
+            settings = SSHSettings(host, c.port, user, c.key_path, c.known_hosts_path)
+            connection = BastionConnection(settings).connect()
+            self._connections[key] = connection
+            return connection
+
+    def wing_status(self, hostname: str, username: str) -> tuple[bool, str]:
+        """(healthy, what was seen), through the bastion's SSH connection."""
+        url = urllib.parse.urlsplit(self.config.wing_url)
+        wing_host, wing_port = url.hostname or "127.0.0.1", url.port or 443
+        connection = self.connection(hostname, username)
+        forward = connection.forward(wing_host, wing_port)
+        try:
+            local = f"{url.scheme}://127.0.0.1:{forward.local_port}{url.path or '/'}"
+            verify: Any = self.config.wing_ca_cert or False
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                response = requests.get(local, verify=verify, timeout=5)
+        except requests.RequestException as err:
+            return (
+                False,
+                f"wing API server {self.config.wing_url} on {hostname} is not answering "
+                f"({type(err).__name__})",
+            )
+        finally:
+            forward.close()
+        if response.status_code == 200 and response.text.strip() == "ok":
+            return True, "wing API server is running"
+        return (
+            False,
+            f"wing API server {self.config.wing_url} on {hostname} answered {response.status_code}",
+        )
+
+    def wait_ready(self, call: Call) -> dict[str, Any]:
+        hostname, username = call.params["hostname"], call.params["username"]
+        deadline = call.deadline()
+        delay = 0.2
+        while True:
+            try:
+                healthy, detail = self.wing_status(hostname, username)
+            except BastionError as err:
+                if "host key" in str(err):
+                    raise OperationFailed(str(err)) from None  # never retry a key mismatch
+                healthy, detail = False, str(err)
+            if healthy:
+                return {"status": "ready", "detail": detail}
+            if not call.params.get("wait", True) or time.monotonic() + delay > deadline:
+                return {"status": "not-ready", "detail": detail}
+            call.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._connections.values():
+                connection.close()
+            self._connections.clear()

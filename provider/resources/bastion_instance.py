@@ -1,0 +1,93 @@
+"""tarmak_bastion_instance: blocks until the wing API server on the bastion runs."""
+
+from __future__ import annotations
+
+from connector.protocol import Method
+from provider.cty import STRING
+from provider.framework import (
+    Attribute,
+    Block,
+    CreateRequest,
+    CreateResponse,
+    DeleteRequest,
+    DeleteResponse,
+    ReadRequest,
+    ReadResponse,
+    Schema,
+    timeouts_block,
+)
+from provider.resources.waiting import TarmakWaitingResource
+
+
+class BastionInstance(TarmakWaitingResource):
+    type_name = "tarmak_bastion_instance"
+    schema = Schema(
+        Block(
+            description=(
+                "Waits until Tarmak has reached the bastion over SSH and its wing API server "
+                "answers. Other instances check into wing, so they should depend on this. "
+                "Destroying it only removes it from the state: the bastion itself is managed "
+                "by the resource that created the instance."
+            ),
+            attributes={
+                "hostname": Attribute(
+                    STRING,
+                    required=True,
+                    force_new=True,
+                    description="Bastion IP address or hostname.",
+                ),
+                "username": Attribute(
+                    STRING,
+                    required=True,
+                    force_new=True,
+                    description="User Tarmak logs in as over SSH.",
+                ),
+                "instance_id": Attribute(
+                    STRING,
+                    optional=True,
+                    description="ID of the bastion instance; referencing it orders this "
+                    "after the instance.",
+                ),
+                "status": Attribute(
+                    STRING, computed=True, description="`ready` once wing answers."
+                ),
+                "id": Attribute(STRING, computed=True, stable=True, description="The hostname."),
+            },
+            blocks={"timeouts": timeouts_block(create="30m", read="1m")},
+        )
+    )
+    timeout_defaults = {"create": "30m", "read": "1m"}
+
+    def _params(self, state: dict) -> dict:  # type: ignore[type-arg]
+        return {k: state[k] for k in ("hostname", "username", "instance_id")}
+
+    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+        what = f"the wing API server on bastion {req.plan['hostname']}"
+        result = self.wait_ready(
+            Method.BASTION_INSTANCE_STATUS,
+            self._params(req.plan),
+            req.context,
+            what,
+            resp.diagnostics,
+        )
+        if result is not None:
+            resp.state = {**req.plan, "status": "ready", "id": req.plan["hostname"]}
+
+    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+        resp.state = dict(req.state)
+        result = self.check_once(
+            Method.BASTION_INSTANCE_STATUS,
+            self._params(req.state),
+            req.context,
+            f"bastion {req.state['hostname']}",
+            resp.diagnostics,
+        )
+        if result is None:
+            return
+        if result.get("status") == "gone":
+            resp.state = None
+        else:
+            resp.state["status"] = result.get("status", req.state["status"])
+
+    def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
+        """Nothing to undo in Tarmak: the wait is over, the bastion is not ours to remove."""

@@ -1,0 +1,99 @@
+"""tarmak_vault_instance_role: blocks until the role's init token exists; returns it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connector.protocol import Method
+from provider.cty import STRING
+from provider.framework import (
+    Attribute,
+    Block,
+    CreateRequest,
+    CreateResponse,
+    DeleteRequest,
+    DeleteResponse,
+    ReadRequest,
+    ReadResponse,
+    Schema,
+    timeouts_block,
+)
+from provider.framework.validators import dns_label
+from provider.resources.vault_cluster import VAULT_CONNECTION_ATTRIBUTES, vault_params
+from provider.resources.waiting import TarmakWaitingResource
+
+
+class VaultInstanceRole(TarmakWaitingResource):
+    type_name = "tarmak_vault_instance_role"
+    schema = Schema(
+        Block(
+            description=(
+                "Waits until Tarmak has set up the instance role in Vault (policies, token "
+                "role `<cluster>-<role>`) and its init token exists, and returns the token. "
+                "Instances of the role use it to obtain their own tokens. Destroying it only "
+                "removes it from the state; the token stays valid in Vault."
+            ),
+            attributes={
+                "vault_cluster_name": Attribute(
+                    STRING,
+                    required=True,
+                    force_new=True,
+                    validators=(dns_label,),
+                    description="Name of the cluster, e.g. `prod`.",
+                ),
+                "role_name": Attribute(
+                    STRING,
+                    required=True,
+                    force_new=True,
+                    validators=(dns_label,),
+                    description="Instance role, e.g. `worker`.",
+                ),
+                **VAULT_CONNECTION_ATTRIBUTES,
+                "init_token": Attribute(
+                    STRING, computed=True, sensitive=True, description="The role's init token."
+                ),
+                "id": Attribute(
+                    STRING, computed=True, stable=True, description="`<cluster>/<role>`."
+                ),
+            },
+            blocks={"timeouts": timeouts_block(create="30m", read="1m")},
+        )
+    )
+    timeout_defaults = {"create": "30m", "read": "1m"}
+
+    def _params(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **vault_params(state),
+            "vault_cluster_name": state["vault_cluster_name"],
+            "role_name": state["role_name"],
+        }
+
+    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+        plan = req.plan
+        name = f"{plan['vault_cluster_name']}/{plan['role_name']}"
+        what = f"the init token of instance role {name}"
+        params = {**self._params(plan), "create": True}
+        result = self.wait_ready(
+            Method.VAULT_INSTANCE_ROLE, params, req.context, what, resp.diagnostics
+        )
+        if result is not None:
+            resp.state = {**plan, "init_token": result["init_token"], "id": name}
+
+    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+        resp.state = dict(req.state)
+        result = self.check_once(
+            Method.VAULT_INSTANCE_ROLE,
+            {**self._params(req.state), "create": False},
+            req.context,
+            f"instance role {req.state['id']}",
+            resp.diagnostics,
+        )
+        if result is None:
+            return
+        if result.get("status") == "gone":
+            resp.state = None
+        elif result.get("status") == "ready":
+            resp.state["init_token"] = result["init_token"]
+
+    def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
+        """Nothing to undo: the token stays in Vault for instances still using it."""

@@ -1,0 +1,83 @@
+"""What the three blocking resources share: ask Tarmak, and wait for "ready".
+
+Tarmak answers each call within a bounded wait ("not-ready" with what it saw,
+or "ready"); we ask again until ready, the resource's timeout, or Ctrl-C. A
+refresh never drops an object because Tarmak could not be asked: only an
+explicit "gone" from Tarmak does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connector.protocol import Method
+from provider.framework import Resource
+from provider.framework.context import Context, OperationTimedOut
+from provider.framework.diagnostics import Diagnostics
+from provider.tarmak import ProviderSettings
+from provider.tarmak_client import TarmakClient, TarmakError
+
+# Tarmak holds each call at most this long before answering "not-ready".
+CALL_WAIT_SECONDS = 20.0
+
+
+class TarmakWaitingResource(Resource):
+    settings: ProviderSettings | None = None
+
+    def configure(self, provider_data: Any) -> None:
+        self.settings = provider_data
+
+    def _client(self, diags: Diagnostics) -> TarmakClient | None:
+        if self.settings is None:
+            diags.add_error(
+                "Provider not configured", "The tarmak provider block was not configured."
+            )
+            return None
+        return self.settings.tarmak
+
+    def wait_ready(
+        self,
+        method: Method,
+        params: dict[str, Any],
+        ctx: Context,
+        waiting_for: str,
+        diags: Diagnostics,
+    ) -> dict[str, Any] | None:
+        """Ask until Tarmak says ready; None (with a diagnostic) when it cannot be."""
+        client = self._client(diags)
+        if client is None:
+            return None
+        seen = ""
+        while True:
+            remaining = ctx.remaining()
+            wait = (
+                CALL_WAIT_SECONDS
+                if remaining is None
+                else max(0.2, min(CALL_WAIT_SECONDS, remaining))
+            )
+            what = f"{waiting_for} (last seen: {seen})" if seen else waiting_for
+            try:
+                result = client.call(
+                    method, {**params, "wait": True, "wait_seconds": wait}, ctx, what
+                )
+            except TarmakError as err:
+                diags.add_error(f"Tarmak could not make {waiting_for} ready", str(err))
+                return None
+            if result.get("status") == "ready":
+                return result
+            seen = str(result.get("detail", "not ready"))
+
+    def check_once(
+        self, method: Method, params: dict[str, Any], ctx: Context, what: str, diags: Diagnostics
+    ) -> dict[str, Any] | None:
+        """Ask once, without waiting; None keeps the state as it is (with a warning)."""
+        client = self._client(diags)
+        if client is None:
+            return None
+        try:
+            return client.call(method, {**params, "wait": False}, ctx, what)
+        except OperationTimedOut as err:
+            diags.add_warning(f"Could not check {what}", f"{err} The state is kept as it was.")
+        except TarmakError as err:
+            diags.add_warning(f"Could not check {what}", f"{err}. The state is kept as it was.")
+        return None

@@ -1,0 +1,210 @@
+"""The blocking Tarmak resources end to end: real terraform, real sshd bastion,
+real OpenBao initialised and unsealed through SSH tunnels, the connector as a
+local subprocess in place of `docker exec`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import hvac
+import pytest
+
+from devenv.bastion import write_keypair
+from devenv.environment import LocalEnvironment
+from devenv.tarmak import ROLES, TarmakSide, environment_config, terraform_variables
+from devenv.vault import OpenBaoServer
+from devenv.wing import WingHealth, WingStandIn
+from tests.e2e.harness import ROOT, Terraform, interrupt
+
+pytestmark = pytest.mark.e2e
+EXAMPLE = ROOT / "examples" / "tarmak-environment" / "main.tf"
+
+
+@pytest.fixture
+def wing(local_env: LocalEnvironment) -> Iterator[WingStandIn]:
+    """A wing of this test's own, so switching it affects no other test."""
+    stand_in = WingStandIn(local_env.ca.issue("wing-e2e")).start()
+    yield stand_in
+    stand_in.stop()
+
+
+@pytest.fixture
+def tarmak(local_env: LocalEnvironment, wing: WingStandIn, tmp_path: Path) -> Iterator[TarmakSide]:
+    side = TarmakSide(environment_config(local_env, tmp_path / "state", wing.url))
+    yield side
+    side.stop()
+    shutil.rmtree(Path(side.socket_path).parent, ignore_errors=True)
+
+
+def prepare(
+    tf: Terraform, env: LocalEnvironment, vault: OpenBaoServer, side: TarmakSide
+) -> Terraform:
+    tf.env.update(terraform_variables(env, vault))
+    tf.env["TARMAK_CONNECTOR_SOCKET"] = side.socket_path
+    tf.write(EXAMPLE.read_text())
+    tf.init()
+    return tf
+
+
+def test_example_initialises_vault_and_returns_working_init_tokens(
+    terraform: Terraform,
+    local_env: LocalEnvironment,
+    fresh_tls_vault: OpenBaoServer,
+    tarmak: TarmakSide,
+    tmp_path: Path,
+) -> None:
+    tf = prepare(terraform, local_env, fresh_tls_vault, tarmak)
+    tarmak.start()
+    tf.env.update(TF_LOG="trace", TF_LOG_PATH=str(tmp_path / "terraform.log"))
+    tf.apply()
+    outputs = tf.outputs()
+    assert outputs["bastion_status"] == "ready" and outputs["vault_status"] == "ready"
+    tokens = outputs["init_tokens"]
+    assert set(tokens) == set(ROLES)
+
+    endpoint = fresh_tls_vault.endpoint
+    assert endpoint.health_status() == 200, "Tarmak initialised and unsealed the TLS OpenBao"
+    secrets_file = tmp_path / "state" / "vault-demo-vault.json"
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    for role, init_token in tokens.items():
+        client = hvac.Client(url=endpoint.address, token=init_token, verify=endpoint.ca_cert)
+        created = client.adapter.post(f"/v1/auth/token/create/demo-{role}", json={})
+        assert f"demo/{role}" in created["auth"]["policies"]
+
+    log = (tmp_path / "terraform.log").read_text()
+    provider_lines = [line for line in log.splitlines() if "terraform-provider-tarmak" in line]
+    assert provider_lines, "the provider's log lines are in Terraform's log"
+    assert not any(t in line for t in tokens.values() for line in provider_lines)
+    assert not any(t in log for t in tokens.values()), "init tokens never appear in logs"
+
+    assert tf.plan_exit_code() == 0, "a second apply is a no-op"
+    tf.destroy()
+    assert tf.state() == {}
+
+
+def test_connector_attached_late(
+    terraform_latest: Terraform,
+    local_env: LocalEnvironment,
+    fresh_tls_vault: OpenBaoServer,
+    tarmak: TarmakSide,
+) -> None:
+    tf = prepare(terraform_latest, local_env, fresh_tls_vault, tarmak)
+    apply = tf.start("apply", "-auto-approve")
+    time.sleep(3)
+    assert apply.poll() is None, "apply waits for the connector"
+    tarmak.start()
+    output, _ = apply.communicate(timeout=120)
+    assert apply.returncode == 0, output
+    assert "Resources: 4 added" in output
+
+
+def test_connector_killed_mid_apply_and_wing_unhealthy_then_healthy(
+    terraform_latest: Terraform,
+    local_env: LocalEnvironment,
+    fresh_tls_vault: OpenBaoServer,
+    tarmak: TarmakSide,
+    wing: WingStandIn,
+) -> None:
+    wing.set(WingHealth.UNHEALTHY)
+    tf = prepare(terraform_latest, local_env, fresh_tls_vault, tarmak)
+    tarmak.start()
+    apply = tf.start("apply", "-auto-approve")
+    deadline = time.monotonic() + 30
+    while wing.requests < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert wing.requests >= 2, "Tarmak polls the unhealthy wing"
+    tarmak.controller.kill_connector()  # Tarmak restarts it, the provider re-sends
+    time.sleep(1)
+    assert apply.poll() is None
+    wing.set(WingHealth.HEALTHY)
+    output, _ = apply.communicate(timeout=120)
+    assert apply.returncode == 0, output
+    assert tarmak.controller.generation >= 2, "the connector was really restarted"
+
+
+def bastion_only(timeout: str = "30m") -> str:
+    return f"""
+        terraform {{
+          required_providers {{
+            tarmak = {{ source = "jetstack/tarmak" }}
+          }}
+        }}
+        resource "tarmak_bastion_instance" "bastion" {{
+          hostname = "127.0.0.1"
+          username = "{os.environ.get("USER", "root")}"
+          timeouts {{
+            create = "{timeout}"
+          }}
+        }}
+    """
+
+
+def test_no_connector_is_a_clean_timeout(terraform: Terraform, tarmak: TarmakSide) -> None:
+    terraform.env["TARMAK_CONNECTOR_SOCKET"] = tarmak.socket_path
+    terraform.write(bastion_only(timeout="3s"))
+    terraform.init()
+    result = terraform.apply(check=False)
+    assert result.returncode == 1
+    assert "Timed out after 3s waiting for the wing API server on bastion 127.0.0.1" in result.text
+    assert f"no tarmak-connector is listening on {tarmak.socket_path}" in result.text
+    assert "Traceback" not in result.output
+
+
+def test_changed_bastion_host_key_is_refused(
+    terraform_latest: Terraform, local_env: LocalEnvironment, wing: WingStandIn, tmp_path: Path
+) -> None:
+    impostor = write_keypair(tmp_path / "impostor", "x").split()[:2]
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{local_env.bastion.port} {' '.join(impostor)}\n")
+    side = TarmakSide(
+        environment_config(local_env, tmp_path / "state", wing.url, str(known))
+    ).start()
+    try:
+        terraform_latest.env["TARMAK_CONNECTOR_SOCKET"] = side.socket_path
+        terraform_latest.write(bastion_only())
+        terraform_latest.init()
+        result = terraform_latest.apply(check=False, timeout=60)
+        assert result.returncode == 1
+        assert "does not match" in result.text and "refusing to connect" in result.text
+    finally:
+        side.stop()
+
+
+def test_ctrl_c_aborts_a_waiting_create(
+    terraform: Terraform, tarmak: TarmakSide, wing: WingStandIn
+) -> None:
+    wing.set(WingHealth.UNHEALTHY)
+    tarmak.start()
+    terraform.env["TARMAK_CONNECTOR_SOCKET"] = tarmak.socket_path
+    terraform.write(bastion_only())
+    terraform.init()
+    output, took = interrupt(terraform.start("apply", "-auto-approve"), "Creating...")
+    assert took < 2.0, f"took {took:.1f}s:\n{output}"
+    assert "Cancelled while waiting for the wing API server on bastion 127.0.0.1" in " ".join(
+        output.split()
+    )
+
+
+def test_outputs_hide_the_init_token(
+    terraform_latest: Terraform,
+    local_env: LocalEnvironment,
+    fresh_tls_vault: OpenBaoServer,
+    tarmak: TarmakSide,
+) -> None:
+    tf = prepare(terraform_latest, local_env, fresh_tls_vault, tarmak)
+    tarmak.start()
+    result = tf.apply()
+    assert "init_tokens = <sensitive>" in result.stdout
+    shown = json.loads(tf.run("show", "-json").stdout)
+    role = next(
+        r
+        for r in shown["values"]["root_module"]["resources"]
+        if r["type"] == "tarmak_vault_instance_role"
+    )
+    assert role["sensitive_values"].get("init_token") is True
