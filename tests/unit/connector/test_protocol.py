@@ -1,0 +1,160 @@
+"""The sans-IO protocol: every input fed whole, byte by byte, and with trailing bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connector.protocol import (
+    MAX_FRAME_PAYLOAD,
+    NEED_DATA,
+    PROTOCOL_VERSION,
+    ChannelClosed,
+    ChannelOpened,
+    Connection,
+    ErrorCode,
+    Event,
+    LocalProtocolError,
+    Message,
+    Method,
+    RemoteProtocolError,
+    Request,
+    Response,
+    RpcError,
+    decode,
+    encode,
+    version_mismatch,
+)
+
+
+def drain(conn: Connection) -> list[Event]:
+    events = []
+    while (event := conn.next_event()) is not NEED_DATA:
+        events.append(event)
+    return events
+
+
+def whole(data: bytes) -> list[Event]:
+    conn = Connection()
+    conn.receive_data(data)
+    return drain(conn)
+
+
+def byte_by_byte(data: bytes) -> list[Event]:
+    conn = Connection()
+    events = []
+    for i in range(len(data)):
+        conn.receive_data(data[i : i + 1])
+        events += drain(conn)
+    return events
+
+
+def with_trailing(data: bytes) -> list[Event]:
+    """A complete stream plus the start of the next frame: the tail waits for more."""
+    conn = Connection()
+    conn.receive_data(data + b"\x00\x00\x00")
+    return drain(conn)
+
+
+FEEDS: list[Callable[[bytes], list[Event]]] = [whole, byte_by_byte, with_trailing]
+SAMPLE = [ChannelOpened(1), Message(1, b'{"a":1}'), Message(2, b""), ChannelClosed(1)]
+
+
+@pytest.mark.parametrize("feed", FEEDS)
+def test_events_survive_any_split(feed: Callable[[bytes], list[Event]]) -> None:
+    sender = Connection()
+    assert feed(b"".join(sender.send(e) for e in SAMPLE)) == SAMPLE
+
+
+@pytest.mark.parametrize("feed", [whole, with_trailing])
+def test_large_messages_are_chunked_and_reassembled(feed: Callable[[bytes], list[Event]]) -> None:
+    payload = bytes(range(256)) * (3 * MAX_FRAME_PAYLOAD // 256 + 7)
+    wire = Connection().send(Message(5, payload))
+    assert wire.count(b"\x00\x00\x00\x05") >= 4, "several frames"
+    assert feed(wire) == [Message(5, payload)]
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.binary(max_size=600)), max_size=8), st.data())
+def test_interleaved_channels_reassemble(
+    messages: list[tuple[int, bytes]], data: st.DataObject
+) -> None:
+    wire = b"".join(Connection().send(Message(c, p)) for c, p in messages)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=10)))
+    conn = Connection()
+    events: list[Event] = []
+    for start, end in zip([0, *cuts], [*cuts, len(wire)], strict=True):
+        if end > start:  # an empty chunk would mean "end of stream"
+            conn.receive_data(wire[start:end])
+            events += drain(conn)
+    assert events == [Message(c, p) for c, p in messages]
+
+
+def test_message_cap_protects_memory() -> None:
+    conn = Connection(max_message=1000)
+    with pytest.raises(LocalProtocolError):
+        conn.send(Message(1, b"x" * 1001))
+    conn.receive_data(Connection().send(Message(1, b"x" * 1001)))
+    with pytest.raises(RemoteProtocolError, match="exceeds 1000"):
+        drain(conn)
+
+
+def test_oversized_frame_and_unknown_kind_are_remote_errors() -> None:
+    conn = Connection()
+    conn.receive_data(b"\x00\x00\x00\x01\x02\xff\xff\xff\xff")
+    with pytest.raises(RemoteProtocolError, match="exceeds"):
+        conn.next_event()
+    conn = Connection()
+    conn.receive_data(b"\x00\x00\x00\x01\x09\x00\x00\x00\x00")
+    with pytest.raises(RemoteProtocolError, match="unknown frame kind"):
+        conn.next_event()
+
+
+def test_stream_ending_inside_a_frame() -> None:
+    conn = Connection()
+    conn.receive_data(Connection().send(Message(1, b"hello"))[:-2])
+    conn.receive_data(b"")
+    with pytest.raises(RemoteProtocolError, match="ended inside a frame"):
+        conn.next_event()
+
+
+def test_clean_end_of_stream() -> None:
+    conn = Connection()
+    conn.receive_data(Connection().send(ChannelOpened(3)))
+    conn.receive_data(b"")
+    assert drain(conn) == [ChannelOpened(3)]
+    assert conn.ended
+
+
+def test_jsonrpc_round_trip() -> None:
+    request = Request(Method.VAULT_INSTANCE_ROLE, {"role_name": "worker"}, "abc")
+    assert decode(encode(request)) == request
+    ok = Response("abc", result={"status": "ready"})
+    assert decode(encode(ok)) == ok
+    failed = Response("abc", error=RpcError(ErrorCode.FAILED, "Vault 10.0.0.1:8200: sealed"))
+    assert decode(encode(failed)) == failed
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b'{"jsonrpc":"1.0"}',
+        b'{"jsonrpc":"2.0","method":"Ping"}',
+        b'{"jsonrpc":"2.0","tarmak_protocol":1,"id":"x"}',
+    ],
+)
+def test_malformed_messages_are_remote_errors(payload: bytes) -> None:
+    with pytest.raises(RemoteProtocolError):
+        decode(payload)
+
+
+def test_version_mismatch_reply_names_both_versions() -> None:
+    reply = version_mismatch(Request(Method.PING, {}, "1", version=PROTOCOL_VERSION + 1))
+    assert reply is not None and reply.error is not None
+    assert reply.error.code == ErrorCode.VERSION_MISMATCH
+    assert f"speaks tarmak_protocol {PROTOCOL_VERSION}" in reply.error.message
+    assert f"sent {PROTOCOL_VERSION + 1}" in reply.error.message
+    assert version_mismatch(Request(Method.PING, {}, "1")) is None

@@ -1,0 +1,111 @@
+"""The Tarmak side answers each request once, also across connector restarts."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+from connector.protocol import (
+    NEED_DATA,
+    PROTOCOL_VERSION,
+    ChannelClosed,
+    Connection,
+    ErrorCode,
+    Message,
+    Method,
+    Request,
+    Response,
+    decode,
+    encode,
+)
+from connector.tarmak_side.server import Call, RequestServer
+
+
+class Output(io.BytesIO):
+    def responses(self) -> list[tuple[int, Response]]:
+        conn = Connection()
+        conn.receive_data(self.getvalue())
+        out = []
+        while (event := conn.next_event()) is not NEED_DATA:
+            assert isinstance(event, Message)
+            message = decode(event.payload)
+            assert isinstance(message, Response)
+            out.append((event.channel, message))
+        return out
+
+
+def request(channel: int, method: str, request_id: str, version: int = PROTOCOL_VERSION) -> Message:
+    return Message(channel, encode(Request(method, {}, request_id, version)))
+
+
+def wait_for(check, limit: float = 5) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + limit
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_a_request_re_sent_after_a_restart_runs_once_and_is_answered_once() -> None:
+    release = threading.Event()
+    runs = []
+
+    def slow(call: Call) -> dict:  # type: ignore[type-arg]
+        runs.append(call.id)
+        release.wait(5)
+        return {"status": "ready"}
+
+    server = RequestServer({Method.BASTION_INSTANCE_STATUS: slow})
+    first = Output()
+    server.attach(1, first)
+    server.on_event(1, request(7, Method.BASTION_INSTANCE_STATUS, "r1"))
+    wait_for(lambda: runs == ["r1"])
+    server.detach(1)  # the connector died mid-call
+
+    second = Output()
+    server.attach(2, second)
+    server.on_event(2, request(3, Method.BASTION_INSTANCE_STATUS, "r1"))  # re-sent
+    release.set()
+    wait_for(lambda: second.responses())
+    assert runs == ["r1"], "the work ran once"
+    assert [(c, r.id, r.result) for c, r in second.responses()] == [(3, "r1", {"status": "ready"})]
+    assert first.responses() == []
+
+    server.on_event(2, request(4, Method.BASTION_INSTANCE_STATUS, "r1"))  # asked again
+    assert second.responses()[-1][1].result == {"status": "ready"}, "answered from memory"
+    assert runs == ["r1"]
+
+
+def test_closed_channel_gets_no_answer_and_cancel_interrupts() -> None:
+    started = threading.Event()
+
+    def waits(call: Call) -> dict:  # type: ignore[type-arg]
+        started.set()
+        call.sleep(30)
+        return {}
+
+    server = RequestServer({Method.VAULT_CLUSTER_STATUS: waits})
+    out = Output()
+    server.attach(1, out)
+    server.on_event(1, request(1, Method.VAULT_CLUSTER_STATUS, "c1"))
+    started.wait(5)
+    server.on_event(1, Message(1, encode(Request(Method.CANCEL, {"id": "c1"}))))
+    wait_for(lambda: out.responses())
+    assert out.responses()[0][1].error.message == "cancelled by the provider"  # type: ignore[union-attr]
+
+    server.on_event(1, request(2, Method.VAULT_CLUSTER_STATUS, "c2"))
+    server.on_event(1, ChannelClosed(2))
+    server.shutdown()
+
+
+def test_ping_version_mismatch_and_unknown_method() -> None:
+    server = RequestServer({})
+    out = Output()
+    server.attach(1, out)
+    server.on_event(1, request(1, Method.PING, "p"))
+    server.on_event(1, request(1, Method.PING, "old", version=PROTOCOL_VERSION + 1))
+    server.on_event(1, request(1, "Nope", "n"))
+    (_, pong), (_, mismatch), (_, unknown) = out.responses()
+    assert pong.result == {"protocol_version": PROTOCOL_VERSION, "tarmak_version": "0.1.0"}
+    assert mismatch.error is not None and mismatch.error.code == ErrorCode.VERSION_MISMATCH
+    assert unknown.error is not None and unknown.error.code == ErrorCode.METHOD_NOT_FOUND
