@@ -11,50 +11,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from devenv.mirror import ROOT, build_mirror
 
-# (registry address, version, module with a main() that serves the provider)
-PROVIDERS = {
-    "testing": ("registry.terraform.io/test/testing", "0.0.1", "tests.e2e.testing_provider"),
-    "tarmak": ("registry.terraform.io/jetstack/tarmak", "0.1.0", "provider.main"),
-}
-
-
-def platform() -> str:
-    machine = os.uname().machine
-    return f"{sys.platform}_{ {'x86_64': 'amd64', 'aarch64': 'arm64'}.get(machine, machine) }"
-
-
-def build_mirror(directory: Path) -> Path:
-    for name, (address, version, module) in PROVIDERS.items():
-        target = directory / address / version / platform()
-        target.mkdir(parents=True, exist_ok=True)
-        launcher = target / f"terraform-provider-{name}_v{version}"
-        launcher.write_text(
-            f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(ROOT)!r})\n"
-            f"from {module} import main\nmain()\n"
-        )
-        launcher.chmod(0o755)
-    cli_config = directory / "terraformrc"
-    cli_config.write_text(
-        textwrap.dedent(
-            f"""\
-            provider_installation {{
-              filesystem_mirror {{
-                path = "{directory}"
-              }}
-            }}
-            """
-        )
-    )
-    return cli_config
+__all__ = ["ROOT", "Result", "Terraform", "build_mirror", "interrupt"]
 
 
 @dataclass

@@ -1,0 +1,148 @@
+"""`make demo`: the whole story on one machine, printed as it happens.
+
+1. Start the local environment: sshd bastion, wing stand-in, an uninitialised
+   TLS OpenBao (the Vault cluster) and OpenBao -dev (for hostnames).
+2. Start the Tarmak side, which launches tarmak-connector as a subprocess (in
+   place of `docker exec -i CONTAINER tarmak-connector`).
+3. `terraform apply` examples/tarmak-environment: the bastion wait, Vault
+   initialised and unsealed through SSH tunnels, init tokens per role.
+4. Allocate hostnames with tarmak_hostname, apply again (no changes), destroy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import hvac
+
+from devenv.environment import LocalEnvironment
+from devenv.mirror import ROOT, build_mirror
+from devenv.tarmak import TarmakSide, environment_config, terraform_variables
+from devenv.terraform_binary import bundled_terraform
+from devenv.vault import OpenBaoServer
+
+HOSTNAMES_TF = """
+terraform {
+  required_providers {
+    tarmak = { source = "jetstack/tarmak" }
+  }
+}
+provider "tarmak" {}
+resource "tarmak_hostname" "web" {
+  count       = 3
+  application = "web"
+  role        = "frontend"
+  environment = "demo"
+}
+output "hostnames" {
+  value = tarmak_hostname.web[*].name
+}
+"""
+
+
+def say(text: str) -> None:
+    print(f"\n==> {text}", flush=True)
+
+
+def terraform(workdir: Path, env: dict[str, str], *args: str) -> str:
+    started = time.monotonic()
+    proc = subprocess.run(
+        [bundled_terraform(), *args, "-no-color"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        print(proc.stdout + proc.stderr)
+        raise SystemExit(f"terraform {args[0]} failed")
+    took = time.monotonic() - started
+    print(f"    $ terraform {' '.join(args)}   ({took:.1f}s)")
+    for line in proc.stdout.splitlines():
+        if "complete" in line.lower():
+            print(f"      {line}")
+    return proc.stdout
+
+
+def main() -> int:
+    base = Path(tempfile.mkdtemp(prefix="tarmak-demo-"))
+    say("starting the local environment (sshd bastion, wing, OpenBao TLS + dev)")
+    started = time.monotonic()
+    env = LocalEnvironment.start(base / "env")
+    print(f"    up in {time.monotonic() - started:.1f}s")
+    vault_node = env.vault_tls
+    side = TarmakSide(environment_config(env, base / "tarmak-state"))
+    try:
+        print(f"    bastion: ssh {env.bastion.access.username}@127.0.0.1 -p {env.bastion.port}")
+        status = vault_node.endpoint.health_status()
+        print(f"    Vault cluster node: {vault_node.endpoint.address} (HTTP {status}: uninitialised)")
+        cli_config = build_mirror(base / "mirror", ("tarmak",))
+        tf_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TF_", "VAULT_"))},
+            "TF_CLI_CONFIG_FILE": str(cli_config),
+            "CHECKPOINT_DISABLE": "1",
+            "TARMAK_CONNECTOR_SOCKET": side.socket_path,
+            **terraform_variables(env, vault_node),
+        }
+
+        say("starting the Tarmak side; it launches tarmak-connector and answers the provider")
+        side.start()
+        work = base / "tarmak-environment"
+        work.mkdir()
+        shutil.copy(ROOT / "examples" / "tarmak-environment" / "main.tf", work / "main.tf")
+        say("terraform apply examples/tarmak-environment")
+        terraform(work, tf_env, "init", "-input=false")
+        terraform(work, tf_env, "apply", "-auto-approve", "-input=false")
+        outputs = json.loads(terraform(work, tf_env, "output", "-json"))
+        print(f"    bastion_status = {outputs['bastion_status']['value']}")
+        print(f"    vault_status   = {outputs['vault_status']['value']}")
+        print(f"    Vault node now answers HTTP {vault_node.endpoint.health_status()} (active)")
+        check_tokens(vault_node, outputs["init_tokens"]["value"])
+        terraform(work, tf_env, "apply", "-auto-approve", "-input=false")
+
+        say("tarmak_hostname: unique names from a KV v2 counter in OpenBao -dev")
+        names = base / "hostnames"
+        names.mkdir()
+        (names / "main.tf").write_text(HOSTNAMES_TF)
+        dev = env.vault_dev.endpoint
+        hvac.Client(url=dev.address, token=dev.token).sys.enable_secrets_engine(
+            "kv", path="hostnaming", options={"version": "2"}
+        )
+        name_env = {**tf_env, **dev.env()}
+        terraform(names, name_env, "init", "-input=false")
+        terraform(names, name_env, "apply", "-auto-approve", "-input=false")
+        allocated = json.loads(terraform(names, name_env, "output", "-json"))["hostnames"]["value"]
+        print(f"    hostnames = {', '.join(allocated)}")
+
+        say("terraform destroy (both configurations)")
+        terraform(names, name_env, "destroy", "-auto-approve", "-input=false")
+        terraform(work, tf_env, "destroy", "-auto-approve", "-input=false")
+        say("done: everything above ran for real on this machine")
+        return 0
+    finally:
+        side.stop()
+        env.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def check_tokens(vault_node: OpenBaoServer, tokens: dict[str, str]) -> None:
+    """Show that each init token works, without ever printing a token."""
+    endpoint = vault_node.endpoint
+    for role, token in sorted(tokens.items()):
+        client = hvac.Client(url=endpoint.address, token=token, verify=endpoint.ca_cert)
+        created = client.adapter.post(f"/v1/auth/token/create/demo-{role}", json={})
+        policies = ", ".join(p for p in created["auth"]["policies"] if p != "default")
+        print(
+            f"    init token for {role:<6}: (sensitive) creates tokens with policies [{policies}]"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

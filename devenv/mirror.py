@@ -1,0 +1,51 @@
+"""Install providers the way users do: `terraform init` from a filesystem
+mirror (CLI config `provider_installation`), in the unpacked layout, where
+each provider is a small launcher running this checkout's Python code."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# name -> (registry address, version, module whose main() serves the provider)
+PROVIDERS = {
+    "testing": ("registry.terraform.io/test/testing", "0.0.1", "tests.e2e.testing_provider"),
+    "tarmak": ("registry.terraform.io/jetstack/tarmak", "0.1.0", "provider.main"),
+}
+
+
+def platform() -> str:
+    machine = os.uname().machine
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+    return f"{sys.platform}_{arch}"
+
+
+def build_mirror(directory: Path, names: tuple[str, ...] = tuple(PROVIDERS)) -> Path:
+    """Write the mirror and a CLI config using it; returns the CLI config's path."""
+    for name in names:
+        address, version, module = PROVIDERS[name]
+        target = directory / address / version / platform()
+        target.mkdir(parents=True, exist_ok=True)
+        launcher = target / f"terraform-provider-{name}_v{version}"
+        launcher.write_text(
+            f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+            f"from {module} import main\nmain()\n"
+        )
+        launcher.chmod(0o755)
+    cli_config = directory / "terraformrc"
+    cli_config.write_text(
+        textwrap.dedent(
+            f"""\
+            provider_installation {{
+              filesystem_mirror {{
+                path = "{directory}"
+              }}
+            }}
+            """
+        )
+    )
+    return cli_config
