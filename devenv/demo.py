@@ -82,7 +82,7 @@ def main() -> int:
     try:
         print(f"    bastion: ssh {env.bastion.access.username}@127.0.0.1 -p {env.bastion.port}")
         status = vault_node.endpoint.health_status()
-        print(f"    Vault cluster node: {vault_node.endpoint.address} (HTTP {status}: uninitialised)")
+        print(f"    Vault node: {vault_node.endpoint.address} (HTTP {status}: uninitialised)")
         cli_config = build_mirror(base / "mirror", ("tarmak",))
         tf_env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("TF_", "VAULT_"))},
