@@ -16,8 +16,8 @@ from provider.framework import (
     Resource,
     Schema,
 )
+from provider.settings import VaultSettings
 from provider.tarmak_client import TarmakClient
-from provider.vault_kv import VaultSettings
 
 DEFAULT_SOCKET = "/tmp/tarmak-connector.sock"
 SOCKET_ENV = "TARMAK_CONNECTOR_SOCKET"

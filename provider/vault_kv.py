@@ -2,7 +2,9 @@
 
 Errors from hvac and requests are translated here, at the edge, into
 `VaultError` with a message a Terraform user can act on, or `CasConflict`
-when a check-and-set write lost a race.
+when a check-and-set write lost a race. hvac (and requests) load on first use,
+not at import: most provider processes never talk to Vault, and all of them
+must start fast.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import hvac
-import hvac.exceptions
-import requests
+from provider.settings import VaultSettings
+
+if TYPE_CHECKING:
+    import hvac
 
 
 class VaultError(Exception):
@@ -23,15 +26,6 @@ class VaultError(Exception):
 
 class CasConflict(Exception):
     """Someone else wrote the key since we read it."""
-
-
-@dataclass(frozen=True)
-class VaultSettings:
-    address: str
-    token: str
-    ca_cert: str | None = None
-    namespace: str | None = None
-    timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +41,8 @@ class Entry:
 
 
 def client_for(settings: VaultSettings) -> hvac.Client:
+    import hvac
+
     return hvac.Client(
         url=settings.address,
         token=settings.token,
@@ -69,7 +65,7 @@ class KV2:
         with self._translated(path):
             try:
                 response = self._adapter.get(f"/v1/{self.mount}/data/{path}")
-            except hvac.exceptions.InvalidPath as err:
+            except _errors().InvalidPath as err:
                 # 404: never written, or its latest version is deleted/destroyed
                 body = _json_errors(err)
                 metadata = (body or {}).get("data", {}) or {}
@@ -82,7 +78,7 @@ class KV2:
         with self._translated(path):
             try:
                 response = self._adapter.get(f"/v1/{self.mount}/metadata/{path}")
-            except hvac.exceptions.InvalidPath:
+            except _errors().InvalidPath:
                 return 0
         return int(response["data"]["current_version"])
 
@@ -90,7 +86,7 @@ class KV2:
         with self._translated(path):
             try:
                 response = self._adapter.get(f"/v1/{self.mount}/metadata/{path}")
-            except hvac.exceptions.InvalidPath:
+            except _errors().InvalidPath:
                 return {}
         return {int(v): meta for v, meta in response["data"]["versions"].items()}
 
@@ -100,7 +96,7 @@ class KV2:
                 response = self._adapter.get(
                     f"/v1/{self.mount}/data/{path}", params={"version": version}
                 )
-            except hvac.exceptions.InvalidPath:
+            except _errors().InvalidPath:
                 return None
         return response["data"]["data"]
 
@@ -112,7 +108,7 @@ class KV2:
         with self._translated(path):
             try:
                 response = self._adapter.post(f"/v1/{self.mount}/data/{path}", json=body)
-            except hvac.exceptions.InvalidRequest as err:
+            except _errors().InvalidRequest as err:
                 if "check-and-set" in str(err):
                     raise CasConflict(path) from None
                 raise
@@ -120,19 +116,22 @@ class KV2:
 
     def delete_latest(self, path: str) -> None:
         """Soft-delete the newest version; metadata and history stay."""
-        with self._translated(path), suppress(hvac.exceptions.InvalidPath):
+        with self._translated(path), suppress(_errors().InvalidPath):
             self._adapter.delete(f"/v1/{self.mount}/data/{path}")
 
     def list(self, path: str) -> list[str]:
         with self._translated(path):
             try:
                 response = self._adapter.list(f"/v1/{self.mount}/metadata/{path}")
-            except hvac.exceptions.InvalidPath:
+            except _errors().InvalidPath:
                 return []
         return list((response or {}).get("data", {}).get("keys", []))
 
     @contextmanager
     def _translated(self, path: str) -> Iterator[None]:
+        import hvac.exceptions
+        import requests
+
         where = self._where(path)
         try:
             yield
@@ -161,6 +160,13 @@ class KV2:
             ) from None
         except requests.exceptions.RequestException as err:
             raise VaultError(f"cannot reach Vault at {self.client.url}: {err}") from None
+
+
+def _errors() -> Any:
+    """hvac's exception classes, loaded on first use."""
+    import hvac.exceptions
+
+    return hvac.exceptions
 
 
 def _json_errors(err: hvac.exceptions.VaultError) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -18,16 +19,13 @@ from provider._generated import (
     grpc_controller_pb2_grpc,
     grpc_health_pb2_grpc,
     grpc_stdio_pb2_grpc,
-    tfplugin5_pb2,
-    tfplugin5_pb2_grpc,
-    tfplugin6_pb2,
-    tfplugin6_pb2_grpc,
 )
 from provider.framework.provider import Provider
 from provider.framework.runner import ProviderRunner
 from provider.server import handshake
 from provider.server.plugin_services import Controller, Health, Stdio
 from provider.server.servicer import PROTOCOL_5, PROTOCOL_6, ProtocolAdapter, ProviderServicerCore
+from provider.server.tls import PendingCertificate, generate_certificate
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +44,11 @@ def serve(
     address: str,
     argv: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
+    certificate: PendingCertificate | None = None,
 ) -> int:
     """Run `provider` as a Terraform plugin. `address` is its registry source
-    address (e.g. registry.terraform.io/jetstack/tarmak), used by --debug."""
+    address (e.g. registry.terraform.io/jetstack/tarmak), used by --debug.
+    `certificate` is one already being made (see tls.start_certificate)."""
     argv = sys.argv[1:] if argv is None else argv
     env = os.environ if env is None else env
     _configure_logging(env)
@@ -65,12 +65,12 @@ def serve(
     stopping = threading.Event()
     runner = ProviderRunner(provider)
     server = grpc.server(ThreadPoolExecutor(max_workers=MAX_WORKERS), options=GRPC_OPTIONS)
-    core_module, names, register = (
-        (tfplugin6_pb2, PROTOCOL_6, tfplugin6_pb2_grpc.add_ProviderServicer_to_server)
-        if protocol == 6
-        else (tfplugin5_pb2, PROTOCOL_5, tfplugin5_pb2_grpc.add_ProviderServicer_to_server)
-    )
-    register(ProtocolAdapter(ProviderServicerCore(runner, core_module, names)), server)
+    # Only the negotiated protocol's generated code is loaded: it is costly to import.
+    messages = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2")
+    services = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2_grpc")
+    names = PROTOCOL_6 if protocol == 6 else PROTOCOL_5
+    adapter = ProtocolAdapter(ProviderServicerCore(runner, messages, names))
+    services.add_ProviderServicer_to_server(adapter, server)
     grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(Controller(stopping.set), server)
     grpc_stdio_pb2_grpc.add_GRPCStdioServicer_to_server(Stdio(stopping), server)
     grpc_health_pb2_grpc.add_HealthServicer_to_server(Health(), server)
@@ -78,10 +78,10 @@ def serve(
     place = handshake.private_socket(env)
     cert = ""
     if env.get("PLUGIN_CLIENT_CERT") and not debug:
-        from provider.server.tls import server_credentials  # only TLS needs cryptography
-
-        credentials, cert = server_credentials()
+        made = certificate.result() if certificate else generate_certificate()
+        credentials = grpc.ssl_server_credentials([(made.key_pem, made.cert_pem)])
         server.add_secure_port(f"unix:{place.path}", credentials)
+        cert = made.handshake_field
     else:
         server.add_insecure_port(f"unix:{place.path}")
     server.start()

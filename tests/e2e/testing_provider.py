@@ -134,6 +134,29 @@ class Slow(Resource):
         pass
 
 
+class Null(Resource):
+    """Does nothing, like the null provider's null_resource (for benchmarks)."""
+
+    type_name = "testing_null"
+    schema = Schema(
+        Block(
+            attributes={
+                "triggers": Attribute(MapType(STRING), optional=True, force_new=True),
+                "id": Attribute(STRING, computed=True),
+            }
+        )
+    )
+
+    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+        resp.state = {**req.plan, "id": secrets.token_hex(8)}
+
+    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+        resp.state = dict(req.state)
+
+    def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
+        pass
+
+
 class TestingProvider(Provider):
     type_name = "testing"
     schema = Schema(Block(attributes={"store_dir": Attribute(STRING, required=True)}))
@@ -142,7 +165,7 @@ class TestingProvider(Provider):
         resp.provider_data = Store(req.config["store_dir"])
 
     def resources(self) -> list[Resource]:
-        return [Thing(), Slow()]
+        return [Thing(), Slow(), Null()]
 
 
 def main() -> None:
