@@ -51,8 +51,10 @@ lint: install
 docs: install
 	$(PY) -m provider.docgen
 
+# Signing key: TARMAK_GPG_KEY_FILE (armored RSA private key) or TARMAK_GPG_KEY_ID (in GNUPGHOME).
+REGISTRY_BASE_URL ?= https://localhost:8443
 package-for-registry: install
-	$(PY) -m registry_tools.cli package $(REGISTRY_ARGS)
+	$(PY) -m registry_tools.cli package --base-url $(REGISTRY_BASE_URL) $(REGISTRY_ARGS)
 
 clean:
 	rm -rf $(GEN_DIR) dist build *.egg-info

@@ -1,0 +1,97 @@
+"""The platforms we build for, as pex "complete platforms".
+
+pex's abbreviated platforms (`--platform`) cannot evaluate every environment
+marker our dependencies use (python_full_version); a complete platform spells
+out the marker environment and the wheel tags that interpreter accepts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging import tags
+
+PYTHONS = ((3, 11), (3, 12), (3, 13))
+# glibc 2.17 (manylinux2014) covers every maintained Linux distribution.
+_LINUX_GLIBC = [(2, minor) for minor in range(17, 4, -1)]
+
+
+@dataclass(frozen=True)
+class Target:
+    os: str  # Terraform's names: linux, darwin
+    arch: str  # amd64, arm64
+
+    @property
+    def name(self) -> str:
+        return f"{self.os}_{self.arch}"
+
+    @property
+    def machine(self) -> str:
+        if self.os == "darwin":
+            return {"amd64": "x86_64", "arm64": "arm64"}[self.arch]
+        return {"amd64": "x86_64", "arm64": "aarch64"}[self.arch]
+
+    def wheel_platforms(self) -> list[str]:
+        if self.os == "linux":
+            many = [f"manylinux_{major}_{minor}_{self.machine}" for major, minor in _LINUX_GLIBC]
+            return [*many, f"manylinux2014_{self.machine}"]
+        if self.arch == "arm64":
+            return [f"macosx_{v}_0_arm64" for v in (14, 13, 12, 11)] + ["macosx_11_0_universal2"]
+        versions = [f"{v}_0" for v in (14, 13, 12, 11)] + [f"10_{m}" for m in range(15, 8, -1)]
+        return [
+            f"macosx_{v}_{arch}" for v in versions for arch in ("x86_64", "universal2", "intel")
+        ]
+
+    def complete_platform(self, python: tuple[int, int]) -> dict[str, object]:
+        major, minor = python
+        version = f"{major}.{minor}"
+        interpreter = f"cp{major}{minor}"
+        compatible = [
+            *tags.cpython_tags(python, [interpreter, "abi3", "none"], self.wheel_platforms()),
+            *tags.compatible_tags(python, interpreter, self.wheel_platforms()),
+        ]
+        return {
+            "marker_environment": {
+                "implementation_name": "cpython",
+                "implementation_version": f"{version}.0",
+                "os_name": "posix",
+                "platform_machine": self.machine,
+                "platform_python_implementation": "CPython",
+                "platform_release": "",
+                "platform_system": {"linux": "Linux", "darwin": "Darwin"}[self.os],
+                "platform_version": "",
+                "python_full_version": f"{version}.0",
+                "python_version": version,
+                "sys_platform": self.os,
+            },
+            "compatible_tags": [str(tag) for tag in compatible],
+        }
+
+
+DEFAULT_TARGETS = (
+    Target("linux", "amd64"),
+    Target("linux", "arm64"),
+    Target("darwin", "amd64"),
+    Target("darwin", "arm64"),
+)
+
+
+def parse_target(text: str) -> Target:
+    os_name, _, arch = text.partition("_")
+    target = Target(os_name, arch)
+    if target not in DEFAULT_TARGETS:
+        known = ", ".join(t.name for t in DEFAULT_TARGETS)
+        raise ValueError(f"unsupported platform {text!r}; choose from {known}")
+    return target
+
+
+def write_complete_platforms(target: Target, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for python in PYTHONS:
+        path = directory / f"{target.name}-cp{python[0]}{python[1]}.json"
+        path.write_text(json.dumps(target.complete_platform(python)))
+        paths.append(path)
+    return paths
