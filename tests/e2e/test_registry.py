@@ -283,8 +283,9 @@ def test_network_mirror_for_air_gapped_users(
     mirror_root = registry.tree.root / "mirror"
     publish_mirror(release, mirror_root, "registry.example.com", "jetstack")
     tf = registry_terraform(terraform_latest, registry, "0.1.0", "registry.example.com")
+    mirror_url = f"https://{registry.host}/mirror/"
     tf.cli_config.write_text(
-        f'provider_installation {{\n  network_mirror {{\n    url = "https://{registry.host}/mirror/"\n  }}\n}}\n'
+        f'provider_installation {{\n  network_mirror {{\n    url = "{mirror_url}"\n  }}\n}}\n'
     )
     tf.init()
     assert h1_hash(release.zip_path(LINUX)) in (tf.workdir / ".terraform.lock.hcl").read_text()
