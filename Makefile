@@ -42,6 +42,8 @@ demo: install
 
 bench: install
 	$(PY) bench/run.py
+	$(PY) bench/connector.py
+	$(PY) bench/hostnaming.py
 
 lint: install
 	$(VENV)/bin/ruff check .
