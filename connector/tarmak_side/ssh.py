@@ -10,6 +10,7 @@ import logging
 import select
 import socket
 import threading
+import weakref
 from dataclasses import dataclass
 
 import paramiko
@@ -35,7 +36,7 @@ class BastionConnection:
     def __init__(self, settings: SSHSettings) -> None:
         self.settings = settings
         self._client = paramiko.SSHClient()
-        self._forwards: list[LocalForward] = []
+        self._forwards: weakref.WeakSet[LocalForward] = weakref.WeakSet()
 
     def connect(self) -> BastionConnection:
         s = self.settings
@@ -96,11 +97,11 @@ class BastionConnection:
     def forward(self, host: str, port: int) -> LocalForward:
         """Listen on 127.0.0.1 and tunnel each connection to host:port via the bastion."""
         forward = LocalForward(self, host, port)
-        self._forwards.append(forward)
+        self._forwards.add(forward)
         return forward
 
     def close(self) -> None:
-        for forward in self._forwards:
+        for forward in list(self._forwards):
             forward.close()
         self._client.close()
 
@@ -117,27 +118,38 @@ class LocalForward:
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(16)
+        self._listener.settimeout(0.2)
         self.local_port = int(self._listener.getsockname()[1])
         self._closed = threading.Event()
         threading.Thread(target=self._accept, daemon=True, name=f"forward-{port}").start()
 
     def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            try:
-                channel = self.bastion.open_channel(self.host, self.port)
-            except BastionError as err:
-                log.info("%s", err)
-                client.close()
-                continue
-            threading.Thread(target=_pump, args=(client, channel), daemon=True).start()
+        """Only this thread closes the listener: closing a socket another thread is
+        blocked on lets the kernel hand its descriptor number to a new socket."""
+        try:
+            while not self._closed.is_set():
+                try:
+                    client, _ = self._listener.accept()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                client.settimeout(None)
+                self._connect(client)
+        finally:
+            self._listener.close()
+
+    def _connect(self, client: socket.socket) -> None:
+        try:
+            channel = self.bastion.open_channel(self.host, self.port)
+        except BastionError as err:
+            log.info("%s", err)
+            client.close()
+            return
+        threading.Thread(target=_pump, args=(client, channel), daemon=True).start()
 
     def close(self) -> None:
         self._closed.set()
-        self._listener.close()
 
 
 def _pump(sock: socket.socket, channel: paramiko.Channel) -> None:
