@@ -200,3 +200,20 @@ def test_debug_mode_serves_a_reattachable_provider(
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_data_source_reads_during_plan(terraform: Terraform, tmp_path: Path) -> None:
+    terraform.write(
+        thing_config(tmp_path / "store")
+        + """
+        data "testing_echo" "e" {
+          input = testing_thing.a.name
+        }
+        output "echo" {
+          value = data.testing_echo.e.output
+        }
+        """
+    )
+    terraform.init()
+    terraform.apply()
+    assert terraform.outputs()["echo"] == "ALPHA"

@@ -208,3 +208,28 @@ def test_outputs_hide_the_init_token(
         if r["type"] == "tarmak_vault_instance_role"
     )
     assert role["sensitive_values"].get("init_token") is True
+
+
+def test_revoked_init_token_is_recreated_on_refresh(
+    terraform_latest: Terraform,
+    local_env: LocalEnvironment,
+    fresh_tls_vault: OpenBaoServer,
+    tarmak: TarmakSide,
+    tmp_path: Path,
+) -> None:
+    tf = prepare(terraform_latest, local_env, fresh_tls_vault, tarmak)
+    tarmak.start()
+    tf.apply()
+    before = tf.outputs()["init_tokens"]
+    endpoint = fresh_tls_vault.endpoint
+    root = json.loads((tmp_path / "state" / "vault-demo-vault.json").read_text())["root_token"]
+    admin = hvac.Client(url=endpoint.address, token=root, verify=endpoint.ca_cert)
+    admin.auth.token.revoke(before["worker"])
+
+    tf.apply("-refresh-only")
+    after = tf.outputs()["init_tokens"]
+    assert after["master"] == before["master"], "a valid token is renewed and kept"
+    assert after["worker"] != before["worker"], "a revoked token is recreated"
+    worker = hvac.Client(url=endpoint.address, token=after["worker"], verify=endpoint.ca_cert)
+    created = worker.adapter.post("/v1/auth/token/create/demo-worker", json={})
+    assert "demo/worker" in created["auth"]["policies"]

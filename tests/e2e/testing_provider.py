@@ -22,6 +22,9 @@ from provider.framework import (
     ConfigureResponse,
     CreateRequest,
     CreateResponse,
+    DataSource,
+    DataSourceReadRequest,
+    DataSourceReadResponse,
     DeleteRequest,
     DeleteResponse,
     ImportRequest,
@@ -157,6 +160,23 @@ class Null(Resource):
         pass
 
 
+class Echo(DataSource):
+    """A data source: `output` is `input` upper-cased."""
+
+    type_name = "testing_echo"
+    schema = Schema(
+        Block(
+            attributes={
+                "input": Attribute(STRING, required=True),
+                "output": Attribute(STRING, computed=True),
+            }
+        )
+    )
+
+    def read(self, req: DataSourceReadRequest, resp: DataSourceReadResponse) -> None:
+        resp.state = {"input": req.config["input"], "output": req.config["input"].upper()}
+
+
 class TestingProvider(Provider):
     type_name = "testing"
     schema = Schema(Block(attributes={"store_dir": Attribute(STRING, required=True)}))
@@ -166,6 +186,9 @@ class TestingProvider(Provider):
 
     def resources(self) -> list[Resource]:
         return [Thing(), Slow(), Null()]
+
+    def data_sources(self) -> list[DataSource]:
+        return [Echo()]
 
 
 def main() -> None:

@@ -70,3 +70,34 @@ def test_stop_cancels_waits() -> None:
         assert "Cancelled while waiting for nothing" in str(err)
     else:
         raise AssertionError("sleep should have been cancelled")
+
+
+class Versioned(Resource):
+    """Schema version 2 renamed `addr` (version 1) to `address`."""
+
+    type_name = "x_versioned"
+    schema = Schema(Block({"address": Attribute(STRING, required=True)}), version=2)
+
+    def upgrade_state(self, version: int, raw: dict) -> dict:  # type: ignore[type-arg]
+        assert version == 1
+        return {"address": raw["addr"]}
+
+
+class WithVersioned(Provider):
+    type_name = "x"
+
+    def resources(self) -> list[Resource]:
+        return [Versioned(), Broken()]
+
+
+def test_upgrade_state_from_an_older_schema_version() -> None:
+    runner = ProviderRunner(WithVersioned())
+    out = runner.upgrade_state("x_versioned", 1, b'{"addr": "10.0.0.1"}')
+    assert out.state == {"address": "10.0.0.1"} and not out.diagnostics.has_error()
+    same = runner.upgrade_state("x_versioned", 2, b'{"address": "a", "gone": 1}')
+    assert same.state == {"address": "a"}, "attributes no longer in the schema are dropped"
+
+
+def test_upgrade_without_upgrader_is_a_clear_error() -> None:
+    out = ProviderRunner(WithVersioned()).upgrade_state("x_broken", 3, b"{}")
+    assert [d.summary for d in out.diagnostics] == ["State version not supported"]
