@@ -120,8 +120,6 @@ class Resource:
 
     type_name: ClassVar[str]
     schema: ClassVar[Schema]
-    # Defaults for the `timeouts` block, e.g. {"create": "30m"}.
-    timeout_defaults: ClassVar[dict[str, str]] = {}
 
     def configure(self, provider_data: Any) -> None:
         """Receive what the provider's configure step produced."""

@@ -22,7 +22,7 @@ from provider.framework.diagnostics import Diagnostics
 from provider.framework.planning import Plan, plan_change
 from provider.framework.provider import ConfigureRequest, ConfigureResponse, Provider
 from provider.framework.schema import Schema
-from provider.framework.timeouts import timeout_for
+from provider.framework.timeouts import default_timeouts, timeout_for
 from provider.framework.validation import validate_block
 
 log = logging.getLogger(__name__)
@@ -201,9 +201,7 @@ class ProviderRunner:
             )
             return out
         resp = res.ImportResponse()
-        ctx = Context(
-            self.stop_event, timeout_for(None, "read", resource.timeout_defaults.get("read"))
-        )
+        ctx = self._context(None, "read", resource)
         with _guard(resp.diagnostics, f"importing {type_name}"):
             resource.import_state(res.ImportRequest(import_id, ctx), resp)
         out.diagnostics = resp.diagnostics
@@ -224,7 +222,7 @@ class ProviderRunner:
         return Outcome(_complete(source.schema, resp.state), b"", resp.diagnostics)
 
     def _context(self, value: res.State | None, operation: str, resource: res.Resource) -> Context:
-        default = resource.timeout_defaults.get(operation)
+        default = default_timeouts(resource.schema).get(operation)
         return Context(self.stop_event, timeout_for(value, operation, default))
 
 

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from provider.cty import STRING
 from provider.framework.duration import parse_duration
-from provider.framework.schema import Attribute, Block, NestedBlock, Nesting
+from provider.framework.schema import Attribute, Block, NestedBlock, Nesting, Schema
 from provider.framework.validators import duration
 
 OPERATIONS = ("create", "read", "update", "delete")
 
 
-def timeouts_block(**defaults: str) -> NestedBlock:
+@dataclass(frozen=True)
+class TimeoutsBlock(NestedBlock):
+    """The `timeouts` block, which also knows each operation's default."""
+
+    defaults: Mapping[str, str] = field(default_factory=dict)
+
+
+def timeouts_block(**defaults: str) -> TimeoutsBlock:
     """A `timeouts` block with one optional attribute per named operation.
 
     Keyword arguments give each operation's default, e.g. create="30m".
@@ -29,7 +38,14 @@ def timeouts_block(**defaults: str) -> NestedBlock:
         )
         for op, default in defaults.items()
     }
-    return NestedBlock(Block(attributes, description="Limits for long operations."), Nesting.SINGLE)
+    block = Block(attributes, description="Limits for long operations.")
+    return TimeoutsBlock(block, Nesting.SINGLE, defaults=dict(defaults))
+
+
+def default_timeouts(schema: Schema) -> Mapping[str, str]:
+    """The defaults declared by the schema's `timeouts` block (none without one)."""
+    block = schema.block.blocks.get("timeouts")
+    return block.defaults if isinstance(block, TimeoutsBlock) else {}
 
 
 def timeout_for(value: dict[str, Any] | None, operation: str, default: str | None) -> float | None:

@@ -56,7 +56,6 @@ class BastionInstance(TarmakWaitingResource):
             blocks={"timeouts": timeouts_block(create="30m", read="1m")},
         )
     )
-    timeout_defaults = {"create": "30m", "read": "1m"}
 
     def _params(self, state: dict) -> dict:  # type: ignore[type-arg]
         return {k: state[k] for k in ("hostname", "username", "instance_id")}

@@ -95,7 +95,6 @@ class Hostname(Resource):
             blocks={"timeouts": timeouts_block(create="5m")},
         )
     )
-    timeout_defaults = {"create": "5m"}
     settings: ProviderSettings | None = None
 
     def configure(self, provider_data: Any) -> None:

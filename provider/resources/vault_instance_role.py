@@ -59,7 +59,6 @@ class VaultInstanceRole(TarmakWaitingResource):
             blocks={"timeouts": timeouts_block(create="30m", read="1m")},
         )
     )
-    timeout_defaults = {"create": "30m", "read": "1m"}
 
     def _params(self, state: dict[str, Any]) -> dict[str, Any]:
         return {

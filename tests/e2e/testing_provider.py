@@ -74,7 +74,6 @@ class Thing(Resource):
             blocks={"timeouts": timeouts_block(create="1m")},
         )
     )
-    timeout_defaults = {"create": "1m"}
     store: Store
 
     def configure(self, provider_data: Any) -> None:
@@ -124,7 +123,6 @@ class Slow(Resource):
             blocks={"timeouts": timeouts_block(create="10m")},
         )
     )
-    timeout_defaults = {"create": "10m"}
 
     def create(self, req: CreateRequest, resp: CreateResponse) -> None:
         req.context.sleep(float(req.plan["seconds"]), "the slow thing to finish")
