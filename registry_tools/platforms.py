@@ -16,6 +16,7 @@ from packaging import tags
 PYTHONS = ((3, 11), (3, 12), (3, 13))
 # glibc 2.17 (manylinux2014) covers every maintained Linux distribution.
 _LINUX_GLIBC = [(2, minor) for minor in range(17, 4, -1)]
+_MACOS_NEWEST = (14, 0)
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,8 @@ class Target:
         if self.os == "linux":
             many = [f"manylinux_{major}_{minor}_{self.machine}" for major, minor in _LINUX_GLIBC]
             return [*many, f"manylinux2014_{self.machine}"]
-        if self.arch == "arm64":
-            return [f"macosx_{v}_0_arm64" for v in (14, 13, 12, 11)] + ["macosx_11_0_universal2"]
-        versions = [f"{v}_0" for v in (14, 13, 12, 11)] + [f"10_{m}" for m in range(15, 8, -1)]
-        return [
-            f"macosx_{v}_{arch}" for v in versions for arch in ("x86_64", "universal2", "intel")
-        ]
+        # packaging's own rules: e.g. universal2 wheels built for 10.9 also run on arm64.
+        return list(tags.mac_platforms(_MACOS_NEWEST, self.machine))
 
     def complete_platform(self, python: tuple[int, int]) -> dict[str, object]:
         major, minor = python

@@ -80,3 +80,8 @@ def test_platforms() -> None:
     complete = parse_target("linux_arm64").complete_platform((3, 12))
     assert complete["marker_environment"]["python_full_version"] == "3.12.0"  # type: ignore[index]
     assert "cp312-cp312-manylinux_2_17_aarch64" in complete["compatible_tags"]  # type: ignore[operator]
+    # cryptography ships macOS arm64 support as universal2 wheels built for 10.9
+    mac = parse_target("darwin_arm64").complete_platform((3, 11))["compatible_tags"]
+    assert "cp311-abi3-macosx_10_9_universal2" in mac  # type: ignore[operator]
+    intel = parse_target("darwin_amd64").complete_platform((3, 13))["compatible_tags"]
+    assert "cp311-abi3-macosx_10_9_x86_64" in intel  # type: ignore[operator]
