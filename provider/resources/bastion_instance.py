@@ -14,9 +14,8 @@ from provider.framework import (
     ReadRequest,
     ReadResponse,
     Schema,
-    timeouts_block,
 )
-from provider.resources.waiting import TarmakWaitingResource
+from provider.resources.waiting import WAITING_TIMEOUTS, TarmakWaitingResource
 
 
 class BastionInstance(TarmakWaitingResource):
@@ -53,7 +52,7 @@ class BastionInstance(TarmakWaitingResource):
                 ),
                 "id": Attribute(STRING, computed=True, stable=True, description="The hostname."),
             },
-            blocks={"timeouts": timeouts_block(create="30m", read="1m")},
+            blocks={"timeouts": WAITING_TIMEOUTS},
         )
     )
 

@@ -17,10 +17,9 @@ from provider.framework import (
     ReadRequest,
     ReadResponse,
     Schema,
-    timeouts_block,
 )
 from provider.framework.validators import non_empty
-from provider.resources.waiting import TarmakWaitingResource
+from provider.resources.waiting import WAITING_TIMEOUTS, TarmakWaitingResource
 
 VAULT_CONNECTION_ATTRIBUTES = {
     "internal_fqdns": Attribute(
@@ -66,7 +65,7 @@ class VaultCluster(TarmakWaitingResource):
                 "status": Attribute(STRING, computed=True, description="`ready` once unsealed."),
                 "id": Attribute(STRING, computed=True, stable=True),
             },
-            blocks={"timeouts": timeouts_block(create="30m", read="1m")},
+            blocks={"timeouts": WAITING_TIMEOUTS},
         )
     )
 

@@ -16,11 +16,10 @@ from provider.framework import (
     ReadRequest,
     ReadResponse,
     Schema,
-    timeouts_block,
 )
 from provider.framework.validators import dns_label
 from provider.resources.vault_cluster import VAULT_CONNECTION_ATTRIBUTES, vault_params
-from provider.resources.waiting import TarmakWaitingResource
+from provider.resources.waiting import WAITING_TIMEOUTS, TarmakWaitingResource
 
 
 class VaultInstanceRole(TarmakWaitingResource):
@@ -56,7 +55,7 @@ class VaultInstanceRole(TarmakWaitingResource):
                     STRING, computed=True, stable=True, description="`<cluster>/<role>`."
                 ),
             },
-            blocks={"timeouts": timeouts_block(create="30m", read="1m")},
+            blocks={"timeouts": WAITING_TIMEOUTS},
         )
     )
 

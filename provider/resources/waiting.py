@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from connector.protocol import Method
-from provider.framework import Resource
+from provider.framework import Resource, timeouts_block
 from provider.framework.context import Context, OperationTimedOut
 from provider.framework.diagnostics import Diagnostics
 from provider.tarmak import ProviderSettings
@@ -19,6 +19,8 @@ from provider.tarmak_client import TarmakClient, TarmakError
 
 # Tarmak holds each call at most this long before answering "not-ready".
 CALL_WAIT_SECONDS = 20.0
+# The `timeouts` block of every waiting resource: long creates, refreshes that give up soon.
+WAITING_TIMEOUTS = timeouts_block(create="30m", read="1m")
 
 
 class TarmakWaitingResource(Resource):
