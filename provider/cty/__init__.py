@@ -23,7 +23,7 @@ from provider.cty.types import (
     TupleType,
     type_from_json,
 )
-from provider.cty.values import UNKNOWN, Typed, Unknown, is_known, values_equal, wholly_known
+from provider.cty.values import UNKNOWN, Typed, Unknown, values_equal, wholly_known
 
 __all__ = [
     "BOOL",
@@ -40,7 +40,6 @@ __all__ = [
     "TupleType",
     "Typed",
     "Unknown",
-    "is_known",
     "type_from_json",
     "values_equal",
     "wholly_known",

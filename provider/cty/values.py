@@ -45,10 +45,6 @@ class Typed:
     value: Any
 
 
-def is_known(value: Any) -> bool:
-    return value is not UNKNOWN
-
-
 def wholly_known(value: Any) -> bool:
     """True when neither the value nor anything nested in it is unknown."""
     if value is UNKNOWN:

@@ -47,14 +47,3 @@ def duration(value: Any, path: Path, diags: Diagnostics) -> None:
         parse_duration(value)
     except DurationError as err:
         diags.add_attribute_error(path, "Invalid duration", f"{path}: {err}")
-
-
-def each_element(validator: Validator) -> Validator:
-    """Apply `validator` to every known, non-null element of a list or set."""
-
-    def check(value: Any, path: Path, diags: Diagnostics) -> None:
-        for index, element in enumerate(value):
-            if isinstance(element, str | int):
-                validator(element, path.at_key(index), diags)
-
-    return check
