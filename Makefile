@@ -7,9 +7,15 @@ STAMP    := $(VENV)/.installed
 GEN_DIR  := provider/_generated
 PROTOS   := $(wildcard proto/*.proto)
 
-.PHONY: install proto test demo bench lint docs package-for-registry clean system-packages
+.PHONY: install proto bytecode test demo bench lint docs package-for-registry clean system-packages
 
-install: $(STAMP) proto
+install: $(STAMP) proto bytecode
+
+# Terraform starts the provider several times per run, and some machines set
+# PYTHONDONTWRITEBYTECODE, so imports would compile our sources every time.
+# Compile them once here (a no-op when up to date), as pip does for packages.
+bytecode: proto
+	$(PY) -m compileall -q -j0 provider connector devenv registry_tools tests bench >/dev/null
 
 # Debian packages the tests and the demo run for real: sshd (bastion), gpg (registry signing).
 system-packages:

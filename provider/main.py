@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import sys
+
+from provider.server import serve
+from provider.tarmak import TarmakProvider
 
 ADDRESS = "registry.terraform.io/jetstack/tarmak"
 
 
 def main() -> None:
-    # Start the TLS certificate first: a forked helper makes it while we import grpc.
-    certificate = None
-    if os.environ.get("PLUGIN_CLIENT_CERT") and "--debug" not in sys.argv[1:]:
-        from provider.server.tls import start_certificate
-
-        certificate = start_certificate()
-
-    from provider.server import serve
-    from provider.tarmak import TarmakProvider
-
-    sys.exit(serve(TarmakProvider(), ADDRESS, certificate=certificate))
+    sys.exit(serve(TarmakProvider(), ADDRESS))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from provider.framework.runner import ProviderRunner
 from provider.server import handshake
 from provider.server.plugin_services import Controller, Health, Stdio
 from provider.server.servicer import PROTOCOL_5, PROTOCOL_6, ProtocolAdapter, ProviderServicerCore
-from provider.server.tls import PendingCertificate, generate_certificate
+from provider.server.tls import generate_certificate
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +44,9 @@ def serve(
     address: str,
     argv: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
-    certificate: PendingCertificate | None = None,
 ) -> int:
     """Run `provider` as a Terraform plugin. `address` is its registry source
-    address (e.g. registry.terraform.io/jetstack/tarmak), used by --debug.
-    `certificate` is one already being made (see tls.start_certificate)."""
+    address (e.g. registry.terraform.io/jetstack/tarmak), used by --debug."""
     argv = sys.argv[1:] if argv is None else argv
     env = os.environ if env is None else env
     _configure_logging(env)
@@ -78,7 +76,7 @@ def serve(
     place = handshake.private_socket(env)
     cert = ""
     if env.get("PLUGIN_CLIENT_CERT") and not debug:
-        made = certificate.result() if certificate else generate_certificate()
+        made = generate_certificate()
         credentials = grpc.ssl_server_credentials([(made.key_pem, made.cert_pem)])
         server.add_secure_port(f"unix:{place.path}", credentials)
         cert = made.handshake_field

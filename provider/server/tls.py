@@ -2,12 +2,13 @@
 
 Terraform puts its client certificate in PLUGIN_CLIENT_CERT and trusts the
 certificate we print in the handshake line (as unpadded base64 DER). The
-certificate is generated per process and never written to disk.
+certificate and its P-256 key are made per process and never written to disk.
+They are built here from p256.py and der.py rather than with `cryptography`,
+whose import alone takes longer than importing grpc (see p256.py).
 
-Making it costs about as much as importing grpc (cryptography's import
-dominates), so `start_certificate()` forks a helper that makes it while the
-plugin itself imports grpc; the two run on separate cores. It must be called
-before grpc is imported (forking afterwards is unsafe for grpc).
+The certificate matches what go-plugin makes for itself: CN and SAN
+`localhost`, a CA that may sign (Terraform trusts it as a root), server and
+client auth, valid from 30 s ago for a year.
 
 grpcio cannot *require* Terraform's client certificate: BoringSSL rejects it
 during the handshake, so we do not request it. The Unix socket in a private
@@ -17,9 +18,28 @@ during the handshake, so we do not request it. The Unix socket in a private
 from __future__ import annotations
 
 import base64
-import json
 import os
+import time
 from dataclasses import dataclass
+
+from provider.server import der
+from provider.server.p256 import PrivateKey
+
+HOST = "localhost"
+VALIDITY_SECONDS = 365 * 24 * 3600
+
+ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2"
+EC_PUBLIC_KEY = "1.2.840.10045.2.1"
+PRIME256V1 = "1.2.840.10045.3.1.7"
+COMMON_NAME = "2.5.4.3"
+KEY_USAGE = "2.5.29.15"
+SUBJECT_ALT_NAME = "2.5.29.17"
+BASIC_CONSTRAINTS = "2.5.29.19"
+EXTENDED_KEY_USAGE = "2.5.29.37"
+SERVER_AUTH = "1.3.6.1.5.5.7.3.1"
+CLIENT_AUTH = "1.3.6.1.5.5.7.3.2"
+# digitalSignature, keyEncipherment, keyAgreement, keyCertSign: bits 0, 2, 4, 5.
+KEY_USAGE_BITS = (b"\xac", 2)
 
 
 @dataclass(frozen=True)
@@ -33,84 +53,67 @@ class Certificate:
         return base64.b64encode(self.der).decode().rstrip("=")
 
 
-def generate_certificate() -> Certificate:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    usage = x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=True,
-        data_encipherment=False,
-        key_agreement=True,
-        key_cert_sign=True,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
+def generate_certificate(now: float | None = None) -> Certificate:
+    key = PrivateKey()
+    now = time.time() if now is None else now
+    algorithm = der.sequence(der.oid(ECDSA_WITH_SHA256))
+    name = der.sequence(der.set_of(der.sequence(der.oid(COMMON_NAME), der.utf8_string(HOST))))
+    tbs = der.sequence(
+        der.explicit(0, der.integer(2)),  # version 3
+        der.integer(int.from_bytes(os.urandom(16), "big") >> 1 | 1),  # positive, non-zero
+        algorithm,
+        name,
+        der.sequence(_utc_time(now - 30), _utc_time(now + VALIDITY_SECONDS)),
+        name,
+        _subject_public_key_info(key),
+        der.explicit(3, der.sequence(*_extensions())),
     )
-    extended = x509.ExtendedKeyUsage(
-        [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-    )
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(seconds=30))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(usage, critical=True)
-        .add_extension(extended, critical=False)
-        .sign(key, hashes.SHA256())
+    r, s = key.sign_sha256(tbs)
+    certificate = der.sequence(
+        tbs, algorithm, der.bit_string(der.sequence(der.integer(r), der.integer(s)))
     )
     return Certificate(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-        cert.public_bytes(serialization.Encoding.PEM),
-        cert.public_bytes(serialization.Encoding.DER),
+        key_pem=_pem("EC PRIVATE KEY", _sec1_private_key(key)),
+        cert_pem=_pem("CERTIFICATE", certificate),
+        der=certificate,
     )
 
 
-class PendingCertificate:
-    """A certificate being made by a forked helper process."""
-
-    def __init__(self) -> None:
-        self._read, write = os.pipe()
-        self._pid = os.fork()
-        if self._pid == 0:  # the helper: make it, hand it over, leave at once
-            os.close(self._read)
-            try:
-                made = generate_certificate()
-                payload = json.dumps(
-                    {k: base64.b64encode(v).decode() for k, v in made.__dict__.items()}
-                ).encode()
-                with os.fdopen(write, "wb") as out:
-                    out.write(payload)
-            finally:
-                os._exit(0)
-        os.close(write)
-
-    def result(self) -> Certificate:
-        with os.fdopen(self._read, "rb") as incoming:
-            payload = incoming.read()
-        os.waitpid(self._pid, 0)
-        if not payload:  # the helper failed: make it here instead
-            return generate_certificate()
-        fields = {k: base64.b64decode(v) for k, v in json.loads(payload).items()}
-        return Certificate(**fields)
+def _subject_public_key_info(key: PrivateKey) -> bytes:
+    return der.sequence(
+        der.sequence(der.oid(EC_PUBLIC_KEY), der.oid(PRIME256V1)),
+        der.bit_string(key.public_point),
+    )
 
 
-def start_certificate() -> PendingCertificate:
-    return PendingCertificate()
+def _extensions() -> list[bytes]:
+    def extension(identifier: str, value: bytes, critical: bool = False) -> bytes:
+        flag = (der.boolean(True),) if critical else ()
+        return der.sequence(der.oid(identifier), *flag, der.octet_string(value))
+
+    return [
+        extension(SUBJECT_ALT_NAME, der.sequence(der.implicit_primitive(2, HOST.encode()))),
+        extension(BASIC_CONSTRAINTS, der.sequence(der.boolean(True)), critical=True),
+        extension(KEY_USAGE, der.bit_string(*KEY_USAGE_BITS), critical=True),
+        extension(EXTENDED_KEY_USAGE, der.sequence(der.oid(SERVER_AUTH), der.oid(CLIENT_AUTH))),
+    ]
+
+
+def _sec1_private_key(key: PrivateKey) -> bytes:
+    """RFC 5915 ECPrivateKey, the `EC PRIVATE KEY` PEM that BoringSSL reads."""
+    return der.sequence(
+        der.integer(1),
+        der.octet_string(key.secret.to_bytes(32, "big")),
+        der.explicit(0, der.oid(PRIME256V1)),
+        der.explicit(1, der.bit_string(key.public_point)),
+    )
+
+
+def _utc_time(seconds: float) -> bytes:
+    return der.utc_time(time.strftime("%y%m%d%H%M%SZ", time.gmtime(seconds)))
+
+
+def _pem(label: str, body: bytes) -> bytes:
+    encoded = base64.encodebytes(body).decode().replace("\n", "")
+    lines = [encoded[i : i + 64] for i in range(0, len(encoded), 64)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""]).encode()

@@ -43,21 +43,3 @@ def test_handshake_line() -> None:
     assert (
         handshake.handshake_line(6, "/tmp/x/p.sock", "CERT") == "1|6|unix|/tmp/x/p.sock|grpc|CERT\n"
     )
-
-
-def test_server_certificate_is_unpadded_der_for_localhost() -> None:
-    import base64
-
-    from cryptography import x509
-
-    from provider.server.tls import generate_certificate, start_certificate
-
-    for made in (generate_certificate(), start_certificate().result()):  # in-process and forked
-        encoded = made.handshake_field
-        assert not encoded.endswith("=")
-        der = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
-        assert der == made.der
-        cert = x509.load_der_x509_certificate(der)
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        assert san.get_values_for_type(x509.DNSName) == ["localhost"]
-        assert b"PRIVATE KEY" in made.key_pem
