@@ -72,15 +72,15 @@ def private_socket(env: Mapping[str, str]) -> SocketPlace:
 
     Made by hand rather than with tempfile, whose imports cost a plugin's startup."""
     base = env.get("PLUGIN_UNIX_SOCKET_DIR") or "/tmp"
-    while True:
+    for _ in range(100):  # 48 random bits: a clash is all but impossible
         directory = os.path.join(base, f"tfp-{os.urandom(6).hex()}")
         try:
             os.mkdir(directory, 0o700)
-            break
         except FileExistsError:
             continue
-    os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
-    return SocketPlace(directory, os.path.join(directory, "p.sock"))
+        os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+        return SocketPlace(directory, os.path.join(directory, "p.sock"))
+    raise FileExistsError(f"could not make a fresh socket directory in {base}")
 
 
 def handshake_line(protocol: int, socket_path: str, server_cert: str = "") -> str:

@@ -108,7 +108,7 @@ def serve_and_exit(provider: Provider, address: str) -> NoReturn:
     After Shutdown, go-plugin's client waits for the process to exit before
     Terraform moves on, and it starts a provider several times per run.
     Interpreter finalization (tearing down grpc and every module) would add
-    ~30 ms to each of those waits; serve() has already cleaned up what
+    ~25 ms to each of those waits; serve() has already cleaned up what
     matters, so only the standard streams are flushed."""
     code = serve(provider, address)
     logging.shutdown()
