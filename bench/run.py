@@ -1,7 +1,8 @@
 """`make bench`: the provider core against the Go `null` provider 2.1.2, in one run.
 
 1. Handshake latency: exec -> handshake line, with the environment Terraform
-   sets (magic cookie, PLUGIN_PROTOCOL_VERSIONS, PLUGIN_CLIENT_CERT). Ours, the
+   sets (magic cookie, PLUGIN_PROTOCOL_VERSIONS, PLUGIN_CLIENT_CERT). Ours
+   (the core with the test provider, and the whole tarmak provider), the
    floor (`python -c "import grpc"`), the skeleton (bench/skeleton_plugin.py:
    the least any plugin on grpcio-tools code does) and the Go null provider.
 2. `terraform apply` and `terraform plan` of 100 resources: our core (the test
@@ -102,12 +103,16 @@ def handshake(mirror: Path, null: Path) -> dict[str, float]:
         "PLUGIN_PROTOCOL_VERSIONS": "5,6",
         "PLUGIN_CLIENT_CERT": generate_certificate().cert_pem.decode(),
     }
-    ours = next(
-        mirror.glob(f"registry.terraform.io/test/testing/*/{platform()}/terraform-provider-*")
-    )
+
+    def launcher(address: str) -> str:
+        return str(next(mirror.glob(f"{address}/*/{platform()}/terraform-provider-*")))
+
+    ours = launcher("registry.terraform.io/test/testing")
+    tarmak = launcher("registry.terraform.io/jetstack/tarmak")
     return medians(
         {
-            "ours": lambda: time_to_first_line([str(ours)], env),
+            "ours": lambda: time_to_first_line([ours], env),
+            "tarmak": lambda: time_to_first_line([tarmak], env),
             "floor": lambda: time_to_first_line(
                 [sys.executable, "-c", "import grpc; print('ready', flush=True)"], env
             ),
@@ -209,7 +214,7 @@ def main() -> None:
     try:
         null = null_provider()
         mirror = base / "mirror"
-        cli_config = build_mirror(mirror, ("testing",))
+        cli_config = build_mirror(mirror, ("testing", "tarmak"))
         target = mirror / "registry.terraform.io/hashicorp/null/2.1.2" / platform()
         target.mkdir(parents=True)
         shutil.copy(null, target / NULL_BINARY)
@@ -228,6 +233,11 @@ def main() -> None:
                 "handshake: ours",
                 shake["ours"],
                 f"{shake['ours'] / shake['floor']:.2f}x floor (target <= 1.3x)",
+            ),
+            (
+                "handshake: the whole tarmak provider (its resources, connector client, Vault)",
+                shake["tarmak"],
+                f"{shake['tarmak'] / shake['floor']:.2f}x floor",
             ),
             ("handshake: `import grpc` floor", shake["floor"], ""),
             (
