@@ -21,6 +21,9 @@ State = dict[str, Any]
 
 @dataclass(frozen=True)
 class CreateRequest:
+    """The planned state (computed attributes still UNKNOWN, for create to fill
+    in), the configuration as written, and the deadline and cancellation."""
+
     plan: State
     config: State
     context: Context
@@ -28,6 +31,9 @@ class CreateRequest:
 
 @dataclass
 class CreateResponse:
+    """Set `state` to the created object, every value known. `private` is opaque
+    bytes Terraform keeps beside the state and hands back on later calls."""
+
     state: State | None = None
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     private: bytes = b""
@@ -35,6 +41,8 @@ class CreateResponse:
 
 @dataclass(frozen=True)
 class ReadRequest:
+    """The state Terraform holds, to refresh against the real object."""
+
     state: State
     context: Context
     private: bytes = b""
@@ -51,6 +59,9 @@ class ReadResponse:
 
 @dataclass(frozen=True)
 class UpdateRequest:
+    """The planned state to reach in place from `prior_state` (changes to
+    force-new attributes replace the object instead)."""
+
     plan: State
     prior_state: State
     config: State
@@ -60,6 +71,9 @@ class UpdateRequest:
 
 @dataclass
 class UpdateResponse:
+    """Set `state` to the updated object, every value known. Left unset with an
+    error, the prior state is kept."""
+
     state: State | None = None
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     private: bytes = b""
@@ -67,6 +81,8 @@ class UpdateResponse:
 
 @dataclass(frozen=True)
 class DeleteRequest:
+    """The state of the object to delete."""
+
     state: State
     context: Context
     private: bytes = b""
@@ -74,11 +90,15 @@ class DeleteRequest:
 
 @dataclass
 class DeleteResponse:
+    """Report an error to keep the object in Terraform's state."""
+
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
 
 @dataclass(frozen=True)
 class ImportRequest:
+    """The id the user gave `terraform import`."""
+
     id: str
     context: Context
 
@@ -93,16 +113,23 @@ class ImportResponse:
 
 @dataclass(frozen=True)
 class ValidateRequest:
+    """The configuration as written; values not yet known are UNKNOWN."""
+
     config: State  # may hold UNKNOWN values
 
 
 @dataclass
 class ValidateResponse:
+    """Errors here stop Terraform before it plans; give them attribute paths."""
+
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
 
 @dataclass(frozen=True)
 class ModifyPlanRequest:
+    """The plan the framework made from the schema, with what it was made from.
+    `plan` is None when the object is being destroyed, `prior_state` when created."""
+
     plan: State | None
     prior_state: State | None
     config: State | None
@@ -110,6 +137,9 @@ class ModifyPlanRequest:
 
 @dataclass
 class ModifyPlanResponse:
+    """Change `plan` (e.g. fill in values known before apply) and list the
+    attributes whose change needs a replacement."""
+
     plan: State | None
     requires_replace: list[str] = field(default_factory=list)
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
@@ -160,12 +190,16 @@ class ResourceWithUpgradeState(Protocol):
 
 @dataclass(frozen=True)
 class DataSourceReadRequest:
+    """The configuration as written, all known (reads wait for unknowns)."""
+
     config: State
     context: Context
 
 
 @dataclass
 class DataSourceReadResponse:
+    """Set `state` to the configuration with the computed attributes filled in."""
+
     state: State | None = None
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
