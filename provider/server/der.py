@@ -45,6 +45,11 @@ def utc_time(stamp: str) -> bytes:
     return _tlv(0x17, stamp.encode())
 
 
+def generalized_time(stamp: str) -> bytes:
+    """GeneralizedTime from its text, YYYYMMDDHHMMSSZ."""
+    return _tlv(0x18, stamp.encode())
+
+
 def oid(dotted: str) -> bytes:
     first, second, *rest = (int(arc) for arc in dotted.split("."))
     body = bytearray((40 * first + second,))

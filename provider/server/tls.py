@@ -63,7 +63,7 @@ def generate_certificate(now: float | None = None) -> Certificate:
         der.integer(int.from_bytes(os.urandom(16), "big") >> 1 | 1),  # positive, non-zero
         algorithm,
         name,
-        der.sequence(_utc_time(now - 30), _utc_time(now + VALIDITY_SECONDS)),
+        der.sequence(_validity_time(now - 30), _validity_time(now + VALIDITY_SECONDS)),
         name,
         _subject_public_key_info(key),
         der.explicit(3, der.sequence(*_extensions())),
@@ -109,8 +109,12 @@ def _sec1_private_key(key: PrivateKey) -> bytes:
     )
 
 
-def _utc_time(seconds: float) -> bytes:
-    return der.utc_time(time.strftime("%y%m%d%H%M%SZ", time.gmtime(seconds)))
+def _validity_time(seconds: float) -> bytes:
+    """RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050."""
+    moment = time.gmtime(seconds)
+    if moment.tm_year < 2050:
+        return der.utc_time(time.strftime("%y%m%d%H%M%SZ", moment))
+    return der.generalized_time(time.strftime("%Y%m%d%H%M%SZ", moment))
 
 
 def _pem(label: str, body: bytes) -> bytes:

@@ -20,7 +20,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from provider._generated import grpc_health_pb2, grpc_health_pb2_grpc
 from provider.server import der, p256
 from provider.server.plugin_services import Health
-from provider.server.tls import generate_certificate
+from provider.server.tls import _validity_time, generate_certificate
 
 
 def test_public_key_is_the_curve_point_of_the_secret() -> None:
@@ -88,6 +88,17 @@ def test_certificate_is_what_go_plugin_expects() -> None:
     key = serialization.load_pem_private_key(made.key_pem, None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     assert key.public_key().public_numbers() == public.public_numbers()
+
+
+@pytest.mark.parametrize("year", [2026, 2049, 2050, 2100])
+def test_validity_is_encoded_as_rfc_5280_asks_in_every_year(year: int) -> None:
+    start = datetime.datetime(year, 6, 1, tzinfo=datetime.UTC)
+    cert = x509.load_der_x509_certificate(generate_certificate(start.timestamp()).der)
+    assert cert.not_valid_before_utc == start - datetime.timedelta(seconds=30)
+    assert cert.not_valid_after_utc == start + datetime.timedelta(days=365)
+    for moment in (start, start + datetime.timedelta(days=365)):
+        tag = _validity_time(moment.timestamp())[0]
+        assert tag == (0x17 if moment.year < 2050 else 0x18)  # UTCTime, GeneralizedTime
 
 
 def test_handshake_field_is_unpadded_base64_der() -> None:
