@@ -44,6 +44,8 @@ KEY_USAGE_BITS = (b"\xac", 2)
 
 @dataclass(frozen=True)
 class Certificate:
+    """The server's key and certificate as PEM for grpc, and the DER for the handshake line."""
+
     key_pem: bytes
     cert_pem: bytes
     der: bytes
@@ -54,6 +56,7 @@ class Certificate:
 
 
 def generate_certificate(now: float | None = None) -> Certificate:
+    """A fresh key and self-signed certificate; `now` (Unix seconds) fixes the clock for tests."""
     key = PrivateKey()
     now = time.time() if now is None else now
     algorithm = der.sequence(der.oid(ECDSA_WITH_SHA256))
