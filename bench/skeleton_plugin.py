@@ -20,13 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import grpc
 
 from provider._generated import grpc_controller_pb2_grpc, tfplugin6_pb2_grpc
+from provider.server import handshake
 from provider.server.tls import generate_certificate
 
 
 def main() -> None:
-    directory = f"/tmp/tfp-skeleton-{os.getpid()}"
-    os.mkdir(directory, 0o700)
-    path = f"{directory}/p.sock"
+    place = handshake.private_socket(os.environ)
     server = grpc.server(ThreadPoolExecutor(max_workers=8))
     tfplugin6_pb2_grpc.add_ProviderServicer_to_server(tfplugin6_pb2_grpc.ProviderServicer(), server)
     grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(
@@ -34,12 +33,11 @@ def main() -> None:
     )
     certificate = generate_certificate()
     credentials = grpc.ssl_server_credentials([(certificate.key_pem, certificate.cert_pem)])
-    server.add_secure_port(f"unix:{path}", credentials)
+    server.add_secure_port(f"unix:{place.path}", credentials)
     server.start()
-    sys.stdout.write(f"1|6|unix|{path}|grpc|{certificate.handshake_field}\n")
+    sys.stdout.write(handshake.handshake_line(6, place.path, certificate.handshake_field))
     sys.stdout.flush()
-    os.remove(path)
-    os.rmdir(directory)
+    place.remove()
     os._exit(0)
 
 
