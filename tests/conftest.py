@@ -20,8 +20,20 @@ def cli_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_mirror(tmp_path_factory.mktemp("mirror"))
 
 
+def _skip_if_too_old(request: pytest.FixtureRequest, binary: TerraformBinary) -> None:
+    """Honour harness.requires_terraform: skip on releases that lack the feature."""
+    marker = request.node.get_closest_marker("requires_terraform")
+    if marker is None:
+        return
+    needed, feature = marker.args
+    if binary.version < tuple(needed):
+        wanted = ".".join(map(str, needed))
+        pytest.skip(f"{feature} needs Terraform {wanted}+; this is {binary.version_text}")
+
+
 @pytest.fixture(params=BINARIES, ids=[f"tf{b.version_text}" for b in BINARIES])
 def terraform_binary(request: pytest.FixtureRequest) -> TerraformBinary:
+    _skip_if_too_old(request, request.param)
     return request.param
 
 
