@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from provider.cty import json_codec, wholly_known
 from provider.framework import resource as res
@@ -43,6 +44,8 @@ class ProviderRunner:
         self.resources = {r.type_name: r for r in provider.resources()}
         self.data_sources = {d.type_name: d for d in provider.data_sources()}
         self.stop_event = threading.Event()
+        # What the provider's configure step produced, for kinds configured later.
+        self.provider_data: Any = None
 
     # ---- schemas and validation -------------------------------------------------
 
@@ -75,6 +78,7 @@ class ProviderRunner:
         with _guard(resp.diagnostics, "configuring the provider"):
             self.provider.configure(ConfigureRequest(config, terraform_version), resp)
         if not resp.diagnostics.has_error():
+            self.provider_data = resp.provider_data
             for item in (*self.resources.values(), *self.data_sources.values()):
                 item.configure(resp.provider_data)
         return resp.diagnostics

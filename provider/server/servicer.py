@@ -245,14 +245,33 @@ class ProviderServicerCore:
 
 
 class ProtocolAdapter:
-    """Presents the core under one protocol version's RPC names, as grpc expects."""
+    """Presents the core under one protocol version's RPC names, as grpc expects.
+
+    RPCs of the newer protocol features (servicer_features) come first; RPCs
+    nobody implements (state stores, actions, ...) answer UNIMPLEMENTED."""
 
     def __init__(self, core: ProviderServicerCore) -> None:
+        from provider.server.servicer_features import FeatureServicer
+
         self._routes = {**core.names.rpc_to_core, **_SHARED_RPCS}
         self._core = core
+        self._features = FeatureServicer(core)
 
     def __getattr__(self, rpc_name: str) -> Any:
-        try:
+        if rpc_name.startswith("_"):
+            raise AttributeError(rpc_name)
+        feature = getattr(self._features, rpc_name, None)
+        if feature is not None and rpc_name[:1].isupper():
+            return feature
+        if rpc_name in self._routes:
             return getattr(self._core, self._routes[rpc_name])
-        except KeyError:
-            raise AttributeError(rpc_name) from None
+        return _unimplemented(rpc_name)
+
+
+def _unimplemented(rpc_name: str) -> Any:
+    def handler(request: Any, context: Any) -> Any:
+        import grpc
+
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{rpc_name} is not implemented")
+
+    return handler
