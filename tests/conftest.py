@@ -56,6 +56,15 @@ def terraform(
 
 
 @pytest.fixture
+def terraform_each(
+    terraform_binary: TerraformBinary, cli_config: Path, tmp_path: Path
+) -> Terraform:
+    """Each binary over the protocol it prefers (6), for tests of newer features
+    whose protocol handling is shared by both versions."""
+    return Terraform(terraform_binary.path, tmp_path / "work", cli_config)
+
+
+@pytest.fixture
 def terraform_latest(cli_config: Path, tmp_path: Path) -> Terraform:
     """One run with the newest Terraform found and its preferred protocol."""
     return Terraform(BINARIES[-1].path, tmp_path / "work", cli_config)

@@ -25,6 +25,7 @@ from provider.framework import (
 )
 from provider.framework.context import Context
 from provider.framework.diagnostics import Diagnostics
+from provider.framework.identity import IdentityAttribute, IdentitySchema
 from provider.framework.path import Path
 from provider.framework.validators import dns_label
 from provider.hostnaming import DEFAULT_FORMAT, DEFAULT_MOUNT, HostnameKey, Hostnaming
@@ -95,10 +96,26 @@ class Hostname(Resource):
             blocks={"timeouts": timeouts_block(create="5m")},
         )
     )
+    # An allocation is its name in a KV mount: what `import` blocks (Terraform
+    # 1.12+) and `terraform query` results name it by.
+    identity_schema = IdentitySchema(
+        {
+            "kv_mount": IdentityAttribute(
+                STRING, f"The KV version 2 mount of the allocation (default `{DEFAULT_MOUNT}`)."
+            ),
+            "name": IdentityAttribute(STRING, "The allocated hostname.", required_for_import=True),
+        }
+    )
     settings: ProviderSettings | None = None
 
     def configure(self, provider_data: Any) -> None:
         self.settings = provider_data
+
+    def identity(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {"kv_mount": state["kv_mount"], "name": state["name"]}
+
+    def import_id(self, identity: dict[str, Any]) -> str:
+        return f"{identity.get('kv_mount') or DEFAULT_MOUNT}/{identity['name']}"
 
     def _hostnaming(self, mount: str, ctx: Context, diags: Diagnostics) -> Hostnaming | None:
         if self.settings is None or self.settings.vault is None:

@@ -123,21 +123,39 @@ class FeatureServicer:
         identity = self.kinds.identity_of(type_name, from_proto.dynamic_value(state_message, type_))
         return None if identity is None else to_proto.identity_data(self.pb, identity, schema)
 
+    def _drop_write_only(self, type_name: str, message: Any) -> None:
+        """Null the write-only attributes in a state or plan: Terraform keeps them nowhere."""
+        schema = self.runner.resource_schema(type_name)
+        names = [n for n, a in schema.block.attributes.items() if a.write_only]
+        if not names:
+            return
+        type_ = schema.cty_type()
+        value = from_proto.dynamic_value(message, type_)
+        if isinstance(value, dict) and any(value.get(n) is not None for n in names):
+            message.CopyFrom(
+                to_proto.dynamic_value(self.pb, {**value, **dict.fromkeys(names)}, type_)
+            )
+
     def ReadResource(self, request: Any, context: Any) -> Any:
         response = self.core.read_resource(request, context)
         if request.type_name in self.runner.resources:
+            self._drop_write_only(request.type_name, response.new_state)
             identity = self._with_identity(request.type_name, response.new_state)
             if identity is not None:
                 response.new_identity.CopyFrom(identity)
         return response
 
     def PlanResourceChange(self, request: Any, context: Any) -> Any:
+        if request.type_name in self.runner.resources:
+            # Plan as if write-only values were absent: they never count as a change.
+            self._drop_write_only(request.type_name, request.proposed_new_state)
         response = self.core.plan_resource_change(request, context)
         if request.type_name not in self.runner.resources:
             return response
         type_ = self.runner.resource_schema(request.type_name).cty_type()
         if from_proto.dynamic_value(response.planned_state, type_) is None:
             return response  # a destroy: the identity goes with the object
+        self._drop_write_only(request.type_name, response.planned_state)
         identity = self._with_identity(request.type_name, response.planned_state)
         keeps_identity = not response.requires_replace and request.HasField("prior_identity")
         if identity is None and keeps_identity:
@@ -149,6 +167,7 @@ class FeatureServicer:
     def ApplyResourceChange(self, request: Any, context: Any) -> Any:
         response = self.core.apply_resource_change(request, context)
         if request.type_name in self.runner.resources:
+            self._drop_write_only(request.type_name, response.new_state)
             identity = self._with_identity(request.type_name, response.new_state)
             if identity is not None:
                 response.new_identity.CopyFrom(identity)

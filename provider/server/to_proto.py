@@ -58,6 +58,7 @@ def _block(pb: ModuleType, block: Block) -> Any:
             computed=attr.computed,
             sensitive=attr.sensitive,
             deprecated=bool(attr.deprecation_message),
+            write_only=attr.write_only,
         )
         for name, attr in block.attributes.items()
     ]
