@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime
 import os
 import random
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ from typing import Any
 from provider.vault_kv import KV2, CasConflict, Entry
 
 DEFAULT_FORMAT = "{application}-{role}-{environment}-vm{number}"
+# A hostname here is one DNS label (RFC 1123): what every resolver and cloud accepts.
+MAX_HOSTNAME_LENGTH = 63
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 DEFAULT_MOUNT = "hostnaming"
 # For tests and demonstrations only: write without check-and-set (unsafe).
 UNSAFE_NO_CAS_ENV = "TARMAK_HOSTNAMING_UNSAFE_DISABLE_CAS"
@@ -56,6 +60,27 @@ class Allocation:
     number: int
     name: str
     cas_retries: int = 0
+
+
+class InvalidName(Exception):
+    """The format makes a name that cannot be a hostname; nothing was written."""
+
+
+def hostname_problem(name: object) -> str | None:
+    """Why `name` is not a valid single-label hostname (None when it is)."""
+    if not isinstance(name, str) or not name:
+        return f"the name {name!r:.80} is empty or not a string"
+    if len(name) > MAX_HOSTNAME_LENGTH:
+        return (
+            f"the name {name[:20]}... is {len(name)} characters long; a hostname label holds "
+            f"at most {MAX_HOSTNAME_LENGTH}"
+        )
+    if not _LABEL.fullmatch(name):
+        return (
+            f"the name {name!r} is not a hostname: use lower-case letters, digits and "
+            "hyphens (not at either end)"
+        )
+    return None
 
 
 def render(name_format: str, key: HostnameKey, number: int) -> str:
@@ -89,8 +114,7 @@ class Hostnaming:
                     reused = self._claim_released(key, name_format)
                     if reused is not None:
                         return reused
-                number = self._bump_counter(key)
-                name = render(name_format, key, number)
+                number, name = self._bump_counter(key, name_format)
                 if self._claim(key, number, name, 0, name_format):
                     return Allocation(key, number, name, retries)
             except CasConflict:
@@ -99,7 +123,8 @@ class Hostnaming:
             self._sleep(random.uniform(0, backoff))
             backoff = min(backoff * 2, 0.5)
 
-    def _bump_counter(self, key: HostnameKey) -> int:
+    def _bump_counter(self, key: HostnameKey, name_format: str) -> tuple[int, str]:
+        """The next number and its name; the name is checked before the counter moves."""
         path = f"counters/{key.path}"
         entry = self.kv.read(path)
         if entry.exists:
@@ -110,8 +135,11 @@ class Hostnaming:
             # a deleted newest version: recover the last number, never restart at 1
             last = self._recover_last(key, path) if version else 0
             entry = Entry(version, None)
+        name = render(name_format, key, last + 1)
+        if problem := hostname_problem(name):
+            raise InvalidName(problem)
         self.kv.write(path, {"last": last + 1}, cas=self._cas(entry.version))
-        return last + 1
+        return last + 1, name
 
     def _recover_last(self, key: HostnameKey, path: str) -> int:
         last = 0
