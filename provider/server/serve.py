@@ -55,7 +55,7 @@ def serve(
         sys.stderr.write(handshake.NOT_A_PROGRAM)
         return 1
     try:
-        protocol = handshake.negotiate({} if debug else env)
+        protocol = handshake.negotiate(env, debug=debug)
     except handshake.HandshakeError as err:
         sys.stderr.write(f"{err}\n")
         return 1
