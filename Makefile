@@ -7,7 +7,7 @@ STAMP    := $(VENV)/.installed
 GEN_DIR  := provider/_generated
 PROTOS   := $(wildcard proto/*.proto)
 
-.PHONY: install proto bytecode test demo bench lint docs package-for-registry clean system-packages
+.PHONY: install proto bytecode test fuzz demo bench lint docs package-for-registry clean system-packages
 
 install: $(STAMP) proto bytecode
 
@@ -42,6 +42,13 @@ $(GEN_DIR)/.stamp: $(PROTOS) | $(STAMP)
 
 test: install
 	$(PY) -m pytest -q
+
+# The hostile-input fuzz of tests/e2e/test_hostile_input.py at a larger scale
+# (`make test` runs 2,000 cases). A failure names its seed and case number.
+FUZZ_CASES ?= 50000
+FUZZ_SEED  ?= 1
+fuzz: install
+	TARMAK_FUZZ_CASES=$(FUZZ_CASES) TARMAK_FUZZ_SEED=$(FUZZ_SEED) $(PY) -m pytest -q -s tests/e2e/test_hostile_input.py -k fuzz
 
 demo: install
 	$(PY) -m devenv.demo
