@@ -31,10 +31,15 @@ class MalformedRequest(Exception):
         meaning = _FIELD_MEANING.get(field, field)
         where = f" at {path}" if path is not None and path.steps else ""
         super().__init__(f"{field}{where}: {reason}")
-        self.summary = f"Invalid {meaning} in the request"
-        self.detail = (
-            f"The request's {field}{where} cannot be used: {reason}. The provider changed nothing."
-        )
+        if field == "request":  # the message itself, not one of its fields
+            self.summary = "Malformed request"
+            self.detail = f"The request cannot be used: {reason}. The provider changed nothing."
+        else:
+            self.summary = f"Invalid {meaning} in the request"
+            self.detail = (
+                f"The request's {field}{where} cannot be used: {reason}. "
+                "The provider changed nothing."
+            )
         self.path = path if path is not None and path.steps else None
 
 

@@ -24,6 +24,7 @@ from provider.framework.provider import Provider
 from provider.framework.runner import ProviderRunner
 from provider.server import handshake
 from provider.server.plugin_services import Controller, Health, Stdio
+from provider.server.refusals import UndecodableRequests
 from provider.server.servicer import PROTOCOL_5, PROTOCOL_6, ProtocolAdapter, ProviderServicerCore
 from provider.server.tls import generate_certificate
 
@@ -62,7 +63,11 @@ def serve(
 
     stopping = threading.Event()
     runner = ProviderRunner(provider)
-    server = grpc.server(ThreadPoolExecutor(max_workers=MAX_WORKERS), options=GRPC_OPTIONS)
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=MAX_WORKERS),
+        options=GRPC_OPTIONS,
+        interceptors=[UndecodableRequests()],
+    )
     # Only the negotiated protocol's generated code is loaded: it is costly to import.
     messages = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2")
     services = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2_grpc")

@@ -14,10 +14,11 @@ and the state Terraform holds exactly as they were. The provider's stderr
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from devenv.vault import VaultEndpoint, external_vault
 from provider.cty import msgpack_codec
 from provider.tarmak import TarmakProvider
 from tests.fuzz.cases import Case, CaseMaker, Dynamic
-from tests.fuzz.client import DEADLINE, problems, send, vault_snapshot
+from tests.fuzz.client import DEADLINE, problems, send, send_raw, vault_snapshot
 from tests.fuzz.plugin import RunningPlugin, start_plugin
 
 pytestmark = [pytest.mark.e2e, pytest.mark.vault]
@@ -158,6 +159,35 @@ class Liveness:
 # ---- the seeded fuzz --------------------------------------------------------------
 
 
+def raw_mutation(case: Case, rng: random.Random) -> Callable[[bytes], bytes]:
+    """Break a serialised request. A case that must be refused gets a corrupt tail
+    (a varint that never ends), so it stays refused; a harmless one may get bit
+    flips or a cut that leaves a valid message, which then must simply be answered."""
+    if case.must_refuse or rng.random() < 0.3:
+        case.must_refuse = True
+        return lambda data: data + b"\xff"
+    kind = rng.choice(["flip", "cut", "random", "bad utf-8 type_name"])
+    if kind == "bad utf-8 type_name":
+        case.must_refuse = case.rpc != "get_provider_schema"  # field 1 is type_name elsewhere
+        return lambda data: data + b"\x0a\x02\xff\xfe"
+    if kind == "random":
+        body = rng.randbytes(rng.randint(0, 64))
+        return lambda data: body
+    if kind == "cut":
+        keep = rng.random()
+        return lambda data: data[: int(len(data) * keep)]
+    flips = [(rng.random(), 1 << rng.randrange(8)) for _ in range(rng.randint(1, 4))]
+
+    def flip(data: bytes) -> bytes:
+        out = bytearray(data)
+        for where, bit in flips:
+            if out:
+                out[int(where * len(out)) % len(out)] ^= bit
+        return bytes(out)
+
+    return flip
+
+
 def test_fuzz_every_rpc_of_both_protocols(
     plugins: dict[int, RunningPlugin],
     vault_dev: VaultEndpoint,
@@ -171,12 +201,17 @@ def test_fuzz_every_rpc_of_both_protocols(
     cases = maker.cases(FUZZ_CASES)
     before = vault_snapshot(vault_dev.address, vault_dev.token or "")
     found: list[str] = []
-    refused = 0
+    refused = raw = 0
+    rng = random.Random(FUZZ_SEED)
     started = time.monotonic()
     with Liveness(plugins) as liveness:
         for case in cases:
             plugin = plugins[5 if case.number % 2 else 6]
-            answer = send(plugin, case)
+            if case.number % 5 == 0:  # the request's own bytes broken, not just a field
+                answer = send_raw(plugin, case, raw_mutation(case, rng))
+                raw += 1
+            else:
+                answer = send(plugin, case)
             found.extend(problems(answer))
             refused += bool(answer.errors)
     elapsed = time.monotonic() - started
@@ -187,7 +222,8 @@ def test_fuzz_every_rpc_of_both_protocols(
     must = sum(c.must_refuse for c in cases)
     with capsys.disabled():
         print(
-            f"\nfuzz: {len(cases)} cases (seed {FUZZ_SEED}), {must} malformed, {refused} refused, "
+            f"\nfuzz: {len(cases)} cases (seed {FUZZ_SEED}), {must} malformed, {raw} with broken "
+            f"protobuf bytes, {refused} refused, "
             f"{elapsed:.1f}s; slowest concurrent call {liveness.slowest * 1000:.0f} ms"
         )
     assert must >= len(cases) // 2  # most cases are hostile
@@ -344,3 +380,16 @@ def test_stop_is_answered(tmp_path: Path) -> None:
         finally:
             running.stop()
         assert_clean_log(running)
+
+
+@pytest.mark.usefixtures("unchanged")
+@pytest.mark.parametrize(
+    "tail", [b"\xff", b"\x0a\x02\xff\xfe"], ids=["corrupt-wire-format", "bad-utf8-type_name"]
+)
+def test_bytes_that_are_not_a_request_message_are_answered(
+    plugin: RunningPlugin, tail: bytes
+) -> None:
+    case = Case(0, "read_resource", {"type_name": "tarmak_hostname"}, must_refuse=True)
+    answer = send_raw(plugin, case, lambda data: data + tail)
+    assert not problems(answer), problems(answer)
+    assert answer.errors[0].startswith("Malformed request")
