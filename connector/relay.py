@@ -15,6 +15,7 @@ import itertools
 import logging
 import os
 import signal
+import socket
 import stat
 import sys
 from typing import BinaryIO
@@ -137,11 +138,6 @@ async def run(
         )
         return NOT_A_PIPE
     relay = Relay(_PipeWriter(stdout or sys.stdout.buffer))
-    try:
-        listener = listen_private(socket_path)
-    except (SocketSecurityError, OSError) as err:
-        log.error("cannot listen on %s: %s", socket_path, err)
-        return 1
     loop = asyncio.get_running_loop()
     stopped_by: list[int] = []
     stop = asyncio.Event()
@@ -150,33 +146,55 @@ async def run(
         stopped_by.append(signum)
         stop.set()
 
+    # Handlers first: a signal from now on ends us through the cleanup below.
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, on_signal, signum)
     try:
-        for signum in STOP_SIGNALS:
-            loop.add_signal_handler(signum, on_signal, signum)
-        server = await asyncio.start_unix_server(relay.handle_provider, sock=listener)
-        log.info("listening on %s (pid %d)", socket_path, os.getpid())
-        reader = asyncio.StreamReader(limit=READ_SIZE)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
-        pump = asyncio.create_task(_pump_stdin(reader, relay))
-        stopping = asyncio.create_task(stop.wait())
         try:
-            await asyncio.wait({pump, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            listener = listen_private(socket_path)
+        except (SocketSecurityError, OSError) as err:
+            log.error("cannot listen on %s: %s", socket_path, err)
+            return 1
+        try:
+            return await _serve(socket_path, listener, relay, stdin, stop, stopped_by)
         finally:
-            stopping.cancel()
-            pump.cancel()
-            server.close()
-            relay.close_all()
-        if stopped_by:
-            name = signal.Signals(stopped_by[0]).name
-            log.warning("stopped by %s; removed %s", name, socket_path)
-            return 128 + stopped_by[0]
-        return pump.result()
+            # Cleaned up while our handlers still catch a second signal (the controller's
+            # SIGTERM often follows a terminal's Ctrl-C): a default one would kill us midway.
+            listener.close()
+            remove_private(socket_path)
     finally:
         for signum in STOP_SIGNALS:
             with contextlib.suppress(ValueError, RuntimeError):
                 loop.remove_signal_handler(signum)
-        listener.close()
-        remove_private(socket_path)
+
+
+async def _serve(
+    socket_path: str,
+    listener: socket.socket,
+    relay: Relay,
+    stdin: BinaryIO,
+    stop: asyncio.Event,
+    stopped_by: list[int],
+) -> int:
+    loop = asyncio.get_running_loop()
+    server = await asyncio.start_unix_server(relay.handle_provider, sock=listener)
+    log.info("listening on %s (pid %d)", socket_path, os.getpid())
+    reader = asyncio.StreamReader(limit=READ_SIZE)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+    pump = asyncio.create_task(_pump_stdin(reader, relay))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({pump, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        pump.cancel()
+        server.close()
+        relay.close_all()
+    if stopped_by:
+        name = signal.Signals(stopped_by[0]).name
+        log.warning("stopped by %s; removed %s", name, socket_path)
+        return 128 + stopped_by[0]
+    return pump.result()
 
 
 async def _pump_stdin(reader: asyncio.StreamReader, relay: Relay) -> int:
