@@ -39,11 +39,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import hvac  # noqa: E402
+
 from bench.full_start import full_start, plugin_environment  # noqa: E402
 from bench.peers import PEERS  # noqa: E402
 from devenv.mirror import build_mirror, platform  # noqa: E402
 from devenv.terraform_binary import bundled_terraform  # noqa: E402
 from devenv.vault import OpenBaoServer  # noqa: E402
+from provider.hostnaming import DEFAULT_MOUNT  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 CACHE = ROOT / ".venv" / "bench-cache"
@@ -180,14 +183,17 @@ def timed_run(workdir: Path, env: dict[str, str], *args: str, fresh: bool) -> fl
     if fresh:
         (workdir / "terraform.tfstate").unlink(missing_ok=True)
     started = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         [bundled_terraform(), *args, "-input=false", "-no-color"],
         cwd=workdir,
         env=env,
-        check=True,
         capture_output=True,
+        text=True,
     )
-    return time.perf_counter() - started
+    took = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"terraform {' '.join(args)} in {workdir}:\n{done.stdout}{done.stderr}")
+    return took
 
 
 def terraform_runs(cli_config: Path, base: Path) -> dict[str, float]:
@@ -228,6 +234,9 @@ def hostname_runs(cli_config: Path, base: Path) -> dict[str, float]:
     so every apply makes 100 real check-and-set allocations."""
     vault = OpenBaoServer(base / "vault", dev=True).start()
     try:
+        hvac.Client(
+            url=vault.endpoint.address, token=vault.endpoint.token
+        ).sys.enable_secrets_engine("kv", path=DEFAULT_MOUNT, options={"version": "2"})
         env = {
             **terraform_env(cli_config),
             "VAULT_ADDR": vault.endpoint.address,
@@ -294,8 +303,8 @@ def count_starts(workdir: Path, env: dict[str, str], *args: str) -> int:
     return started
 
 
-def ratio(value: float, against: float, target: str = "") -> str:
-    text = f"{value / against:.2f}x"
+def ratio(value: float, against: float, what: str, target: str = "") -> str:
+    text = f"{value / against:.2f}x {what}"
     return f"{text} (target <= {target})" if target else text
 
 
@@ -325,36 +334,36 @@ def main() -> None:
 
         peers = [(peer.name, peer.label) for peer in PEERS]
         rows = [
-            ("handshake: ours", shake["ours"], ratio(shake["ours"], shake["floor"]) + " floor"),
+            ("handshake: ours", shake["ours"], ratio(shake["ours"], shake["floor"], "floor")),
             (
                 "handshake: the whole tarmak provider (its resources, connector client, Vault)",
                 shake["tarmak"],
-                ratio(shake["tarmak"], shake["floor"]) + " floor",
+                ratio(shake["tarmak"], shake["floor"], "floor"),
             ),
             ("handshake: `import grpc` floor", shake["floor"], ""),
             (
                 "handshake: skeleton (grpc + generated code + TLS, nothing else)",
                 skeleton_start,
-                ratio(skeleton_start, shake["floor"]) + " floor",
+                ratio(skeleton_start, shake["floor"], "floor"),
             ),
             ("handshake: Go null 2.1.2", go_start, f"ours = {shake['ours'] / go_start:.1f}x"),
             *[
-                (f"handshake: {label}", shake[n], ratio(shake[n], go_start) + " Go")
+                (f"handshake: {label}", shake[n], ratio(shake[n], go_start, "Go"))
                 for n, label in peers
             ],
             (
                 "full start: ours",
                 whole["ours"],
-                ratio(whole["ours"], whole["go-null"], "2x") + " Go",
+                ratio(whole["ours"], whole["go-null"], "Go", "2x"),
             ),
             (
                 "full start: the whole tarmak provider",
                 whole["tarmak"],
-                ratio(whole["tarmak"], whole["go-null"], "2x") + " Go",
+                ratio(whole["tarmak"], whole["go-null"], "Go", "2x"),
             ),
             ("full start: Go null 2.1.2", whole["go-null"], ""),
             *[
-                (f"full start: {label}", whole[n], ratio(whole[n], whole["go-null"]) + " Go")
+                (f"full start: {label}", whole[n], ratio(whole[n], whole["go-null"], "Go"))
                 for n, label in peers
             ],
         ]
@@ -364,14 +373,14 @@ def main() -> None:
                 (
                     f"{kind} 100: ours",
                     runs[f"{kind}-ours"],
-                    ratio(runs[f"{kind}-ours"], go, target) + " Go",
+                    ratio(runs[f"{kind}-ours"], go, "Go", target),
                 ),
                 (f"{kind} 100: Go null", go, ""),
                 *[
                     (
                         f"{kind} 100: {label}",
                         runs[f"{kind}-{n}"],
-                        ratio(runs[f"{kind}-{n}"], go) + " Go",
+                        ratio(runs[f"{kind}-{n}"], go, "Go"),
                     )
                     for n, label in peers
                 ],
@@ -379,15 +388,14 @@ def main() -> None:
                     f"{kind} 100: best a grpcio-tools plugin could do "
                     f"(Go + {runs[f'starts-{kind}']} starts x (skeleton - Go))",
                     bound(kind),
-                    ratio(bound(kind), go) + " Go",
+                    ratio(bound(kind), go, "Go"),
                 ),
             ]
         rows += [
             (
                 "apply 100 `tarmak_hostname` (OpenBao -dev)",
                 runs_hostname["hostname"],
-                ratio(runs_hostname["hostname"], runs_hostname["null"], "1.5x")
-                + " `null_resource`",
+                ratio(runs_hostname["hostname"], runs_hostname["null"], "`null_resource`", "1.5x"),
             ),
             ("apply 100 `null_resource` (same run)", runs_hostname["null"], ""),
         ]
