@@ -27,6 +27,7 @@ import os
 import random
 import re
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -105,7 +106,21 @@ class Hostnaming:
         return version if self.use_cas else None
 
     def allocate(self, key: HostnameKey, name_format: str, reuse_released: bool) -> Allocation:
-        """A number and name no one else holds; retries only CAS conflicts."""
+        """A number and name no one else holds; retries only CAS conflicts.
+
+        Allocations of one counter from this process take turns: Terraform
+        creates up to -parallelism of them at once, and letting them race on
+        one counter only turns all but one into CAS conflicts and backoff.
+        Check-and-set still guards against every other writer."""
+        turn = _turn(self.kv.client.url, self.kv.mount, key)
+        while not turn.acquire(timeout=0.05):
+            self._sleep(0)  # cancellable: raises once the operation is stopped or late
+        try:
+            return self._allocate(key, name_format, reuse_released)
+        finally:
+            turn.release()
+
+    def _allocate(self, key: HostnameKey, name_format: str, reuse_released: bool) -> Allocation:
         retries = 0
         backoff = 0.01
         while True:
@@ -201,6 +216,15 @@ class Hostnaming:
     def release(self, key: HostnameKey, number: int, name: str) -> None:
         self.kv.delete_latest(f"names/{name}")
         self.kv.delete_latest(f"allocations/{key.path}/{number}")
+
+
+_TURNS: dict[tuple[str, str, HostnameKey], threading.Lock] = {}
+_TURNS_LOCK = threading.Lock()
+
+
+def _turn(address: str, mount: str, key: HostnameKey) -> threading.Lock:
+    with _TURNS_LOCK:
+        return _TURNS.setdefault((address, mount, key), threading.Lock())
 
 
 def _numeric(name: str) -> tuple[int, str]:

@@ -9,6 +9,7 @@ must start fast.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -44,7 +45,11 @@ class Entry:
         return self.data is not None
 
 
+@functools.cache
 def client_for(settings: VaultSettings) -> hvac.Client:
+    """One client (one connection pool) per Vault, shared by every operation of
+    the provider process: each would otherwise open its own connection (and
+    TLS session) for the few requests it makes."""
     import hvac
 
     return hvac.Client(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import logging
@@ -88,6 +89,10 @@ def serve(
     else:
         server.add_insecure_port(f"unix:{place.path}")
     server.start()
+    # Start-up is over: entry points import with the collector off (see
+    # provider/main.py); what they made lives as long as the process.
+    gc.freeze()
+    gc.enable()
 
     # Under Terraform, Ctrl-C reaches us as StopProvider; run by hand (--debug) it stops us.
     signal.signal(signal.SIGINT, (lambda *_: stopping.set()) if debug else signal.SIG_IGN)
