@@ -285,7 +285,9 @@ class ProtocolAdapter:
             if rpc_name == "ListResource":  # a stream: its events carry the diagnostics
                 return feature
             message = {"GetSchema": "GetProviderSchema"}.get(rpc_name, rpc_name)
-            return answering(rpc_name, getattr(core.pb, message).Response, core.pb, feature)
+            # A wrapped core RPC is refused the core's way (e.g. handing back the state).
+            name = self._routes.get(rpc_name, rpc_name)
+            return answering(name, getattr(core.pb, message).Response, core.pb, feature)
         core_name = self._routes.get(rpc_name)
         if core_name is None:
             return _unimplemented(rpc_name)
