@@ -17,11 +17,17 @@ install: $(STAMP) proto bytecode
 bytecode: proto
 	$(PY) -m compileall -q -j0 provider connector devenv registry_tools tests bench >/dev/null
 
-# Debian packages the tests and the demo run for real: sshd (bastion), gpg (registry signing).
+# Debian packages the tests and the demo run for real: sshd (bastion), gpg (registry signing);
+# for the self-contained provider package: a static C launcher for amd64 (gcc) and arm64
+# (the aarch64 cross compiler), qemu-user-static to run the arm64 package here, and
+# busybox-static for the container the e2e test and the demo build.
+SYSTEM_PACKAGES := openssh-server gnupg gcc libc6-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+  binutils qemu-user-static busybox-static
 system-packages:
-	@if ! command -v /usr/sbin/sshd >/dev/null 2>&1 || ! command -v gpg >/dev/null 2>&1; then \
-	  echo "installing openssh-server and gnupg"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server gnupg >/dev/null; \
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | grep -qx installed || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
 $(STAMP): pyproject.toml | system-packages

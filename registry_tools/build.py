@@ -1,29 +1,70 @@
-"""Build the provider executable for one platform with pex.
+"""Build the provider package (the zip Terraform installs) for one platform.
 
-The result is a single file that runs with any CPython 3.11-3.13 found as
-`python3` on the user's machine, carrying the binary wheels (grpcio,
-protobuf, cryptography, ...) for its platform and each of those versions.
-Its first run unpacks it into a virtual environment under ~/.pex (PEX_ROOT);
-later runs start a /bin/sh stub that execs straight into that environment.
+- linux_amd64, linux_arm64: self-contained (registry_tools/bundle.py): the
+  interpreter, its C libraries and the connector travel in the zip, so the
+  host needs nothing, not even a shell or a libc.
+- darwin_amd64, darwin_arm64: a pex, since macOS binaries cannot be built or
+  started on this Linux machine. It needs CPython 3.11, 3.12 or 3.13 as
+  `python3` on the Mac (stock macOS has 3.9: install one from python.org or
+  Homebrew); the README and the registry's warnings say so. Its first run
+  unpacks it into a virtual environment under ~/.pex (PEX_ROOT).
+
+Every self-contained package is started once after it is built (natively, or
+for arm64 through qemu-user-static) and must print go-plugin's handshake
+line, so a package that cannot start is never published.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from registry_tools.archive import executable_name, write_provider_zip, write_tree_zip
+from registry_tools.bundle import BundleError, build_bundle
 from registry_tools.platforms import Target, write_complete_platforms
+from registry_tools.smoke import SmokeError, start_package
 
 ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "build" / "package-cache"
+DARWIN_REQUIREMENT = "CPython 3.11, 3.12 or 3.13 as `python3` (stock macOS 3.9 is too old)"
 
 
 class BuildError(Exception):
     pass
 
 
+def self_contained(target: Target) -> bool:
+    return target.os == "linux"
+
+
+def build_package(
+    target: Target, version: str, directory: Path, cache: Path = CACHE, project: Path = ROOT
+) -> Path:
+    """The zip for `target` in `directory` (written under a temporary name, then renamed)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory, prefix=f".build-{target.name}-") as scratch:
+        work = Path(scratch)
+        try:
+            if self_contained(target):
+                tree = work / "tree"
+                build_bundle(target, version, tree, cache, project)
+                start_package(target, tree / executable_name(version))
+                built = write_tree_zip(tree, version, target.name, work)
+            else:
+                executable = build_executable(target, work / "exe", project)
+                built = write_provider_zip(executable, version, target.name, work)
+        except (BundleError, SmokeError) as err:
+            raise BuildError(f"{target.name}: {err}") from err
+        final = directory / built.name
+        built.replace(final)  # a new inode: files linked from a registry keep their bytes
+    return final
+
+
 def build_executable(target: Target, output: Path, project: Path = ROOT) -> Path:
+    """The pex, for platforms we cannot build self-contained here (darwin)."""
     if not (project / "provider" / "_generated" / "__init__.py").exists():
         raise BuildError("generated protocol code is missing: run `make proto` first")
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -42,3 +83,7 @@ def build_executable(target: Target, output: Path, project: Path = ROOT) -> Path
         raise BuildError(f"pex failed for {target.name}:\n{proc.stderr[-4000:]}")
     output.chmod(0o755)
     return output
+
+
+def clean_cache(cache: Path = CACHE) -> None:
+    shutil.rmtree(cache, ignore_errors=True)
