@@ -36,6 +36,7 @@ import stat
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,7 +118,12 @@ def runtime_dependencies(project: Path = ROOT) -> list[str]:
 
 
 def build_bundle(
-    target: Target, version: str, tree: Path, cache: Path, project: Path = ROOT
+    target: Target,
+    version: str,
+    tree: Path,
+    cache: Path,
+    project: Path = ROOT,
+    progress: Callable[[str], None] = print,
 ) -> BundleReport:
     """Lay out the package for `target` in `tree` (empty or absent)."""
     if target.os != "linux":
@@ -131,6 +137,7 @@ def build_bundle(
     debroot = tree.parent / f".debroot-{target.name}"
     shutil.rmtree(debroot, ignore_errors=True)
     try:
+        progress(f"Debian bookworm packages for {target.arch}: {PYTHON}, glibc and libraries")
         archive = DebianArchive(cache / "apt")
         archive.update()
         debs = cache / "debs" / target.arch
@@ -140,6 +147,7 @@ def build_bundle(
             unpack(deb, debroot)
         _copy_interpreter(debroot, runtime)
         site = runtime / "lib" / "python3" / "dist-packages"
+        progress(f"wheels for CPython 3.11 on {target.name} (manylinux, glibc <= 2.36)")
         report.wheels = _install_wheels(target, site, cache, project)
         _strip_debug_info(target, site)
         for package in OUR_PACKAGES:
@@ -147,7 +155,9 @@ def build_bundle(
         _copy_libraries(target, debroot, runtime)
     finally:
         shutil.rmtree(debroot, ignore_errors=True)
+    progress("compiling bytecode")
     _compile_bytecode(runtime)
+    progress("static launcher")
     launcher = tree / f"terraform-provider-tarmak_v{version}"
     build_launcher(target.arch, launcher)
     _write_buildinfo(runtime / "BUILDINFO", target, report)

@@ -10,9 +10,15 @@
  *
  * argv and the environment pass through unchanged, so `<exe> connector` runs
  * the connector. -I keeps the host's PYTHON* variables and user site out.
+ *
+ * The loader splits --library-path at ':', and Terraform's plugin directory has
+ * one whenever the registry address has a port (.terraform/providers/host:8443/...).
+ * So the library directory is opened here and passed as /proc/self/fd/N, which
+ * stays valid across execve (the descriptor is not close-on-exec).
  * Built by registry_tools/launcher.py with LOADER set per architecture.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,13 +71,26 @@ int main(int argc, char **argv) {
         return 127;
     }
 
+    /* The library directory as the loader will see it: without ':' in it. */
+    char fd_path[64];
+    const char *library_path = libs;
+    int libs_fd = open(libs, O_RDONLY | O_DIRECTORY);
+    if (libs_fd >= 0 && access("/proc/self/fd", X_OK) == 0) {
+        snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", libs_fd);
+        library_path = fd_path;
+    } else if (strchr(libs, ':') != NULL) {
+        fprintf(stderr, "terraform-provider-tarmak: %s contains ':' and /proc is not mounted; "
+                "the loader cannot search it\n", libs);
+        return 127;
+    }
+
     size_t count = 0;
     char **args = calloc((size_t)argc + N_PYTHON_ARGS + 6, sizeof *args);
     if (args == NULL) return 127;
     args[count++] = loader;
     args[count++] = "--inhibit-cache";
     args[count++] = "--library-path";
-    args[count++] = libs;
+    args[count++] = (char *)library_path;
     args[count++] = python;
     for (size_t i = 0; i < N_PYTHON_ARGS; i++) args[count++] = (char *)python_args[i];
     for (int i = 1; i < argc; i++) args[count++] = argv[i];

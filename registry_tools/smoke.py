@@ -90,9 +90,18 @@ def package_argv(target: Target, executable: Path, *args: str) -> list[str]:
     raise SmokeError(f"cannot run {target.name} packages on {platform.machine()}")
 
 
+def how_it_runs(target: Target) -> str:
+    if native(target):
+        return "natively"
+    if target.arch == "arm64":
+        return "under qemu-user-static" + (" (binfmt)" if register_binfmt() else "")
+    return "it cannot run here"
+
+
 def start_package(target: Target, executable: Path) -> str:
     """Start it with Terraform's environment; return the handshake line. Then check
     that `<exe> connector` runs the connector from the same package."""
+    executable = executable.resolve()
     env = {
         MAGIC_COOKIE[0]: MAGIC_COOKIE[1],
         "PLUGIN_PROTOCOL_VERSIONS": "5,6",
