@@ -51,11 +51,13 @@ test: install
 
 demo: install
 	$(PY) -m devenv.demo
+	$(PY) -m devenv.demo_container
 
 bench: install
 	$(PY) bench/run.py
 	$(PY) bench/connector.py
 	$(PY) bench/hostnaming.py
+	$(PY) bench/package_start.py
 
 lint: install
 	$(VENV)/bin/ruff check .
