@@ -2,9 +2,11 @@
 
 The root filesystem holds a static busybox (Debian busybox-static), the
 static `terraform` binary, a CA certificate, /etc/hosts and a CLI config:
-no Python, no libc, no dynamic loader. It runs under `unshare` with its own
-mount, PID and network namespaces; the network namespace has only loopback,
-so the only ways in are exec'd processes, as with Tarmak's container:
+no Python, no libc, no dynamic loader. Like docker, the container gets /proc
+and the basic /dev nodes (null, zero, full, random, urandom) at start.
+It runs under `unshare` with its own mount, PID and network namespaces; the
+network namespace has only loopback, so the only ways in are exec'd processes,
+as with Tarmak's container:
 
 - `Container.exec_argv(...)` is `nsenter` into all three namespaces and the
   container's root, playing `docker exec -i CONTAINER ...`;
@@ -35,8 +37,21 @@ CA_IN_CONTAINER = "/etc/ssl/certs/ca-certificates.crt"
 CLI_CONFIG_IN_CONTAINER = "/root/.terraformrc"
 PATH_IN_CONTAINER = "/usr/local/bin:/bin"
 UNSHARE = ["unshare", "--mount", "--pid", "--net", "--fork", "--kill-child"]
-# PID 1 of the container: mount /proc, bring loopback up, then wait to be killed.
-_INIT = "mount -t proc proc /proc && ip link set lo up && exec sleep 2147483647"
+# PID 1 of the container: mount /proc, make the device nodes every container runtime
+# gives (grpcio's abseil seeds itself from /dev/urandom), bring loopback up, then wait.
+_DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9)}
+_INIT = " && ".join(
+    [
+        "mount -t proc proc /proc",
+        "mount -t tmpfs -o mode=755 dev /dev",
+        *(
+            f"mknod -m 666 /dev/{name} c {major} {minor}"
+            for name, (major, minor) in _DEVICES.items()
+        ),
+        "ip link set lo up",
+        "exec sleep 2147483647",
+    ]
+)
 
 
 class ContainerError(Exception):
@@ -56,7 +71,16 @@ def build_rootfs(root: Path, terraform: Path, ca_cert: Path, cli_config: str) ->
             raise ContainerError(
                 f"{binary} is not statically linked; it cannot run in the container"
             )
-    for directory in ("bin", "usr/local/bin", "etc/ssl/certs", "root", "tmp", "proc", "work"):
+    for directory in (
+        "bin",
+        "usr/local/bin",
+        "etc/ssl/certs",
+        "root",
+        "tmp",
+        "proc",
+        "dev",
+        "work",
+    ):
         (root / directory).mkdir(parents=True, exist_ok=True)
     (root / "tmp").chmod(0o1777)
     shutil.copy2(BUSYBOX, root / "bin" / "busybox")

@@ -127,7 +127,8 @@ def build_executable(target: Target, output: Path, project: Path = ROOT) -> Path
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         platforms = write_complete_platforms(target, Path(scratch))
-        argv = [sys.executable, "-m", "pex", str(project), "--output-file", str(output)]
+        source = _project_sources(project, Path(scratch) / "project")
+        argv = [sys.executable, "-m", "pex", str(source), "--output-file", str(output)]
         argv += ["--entry-point", "provider.main:main", "--no-emit-warnings"]
         argv += ["--python-shebang", "/usr/bin/env python3"]
         argv += ["--interpreter-constraint", "CPython>=3.11,<3.14"]
@@ -140,6 +141,18 @@ def build_executable(target: Target, output: Path, project: Path = ROOT) -> Path
         raise BuildError(f"pex failed for {target.name}:\n{proc.stderr[-4000:]}")
     output.chmod(0o755)
     return output
+
+
+def _project_sources(project: Path, target: Path) -> Path:
+    """What the pex installs, without build/, dist/ or .venv (pip copies its source tree)."""
+    target.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(project / name, target / name)
+    for package in ("provider", "connector", "registry_tools", "devenv"):
+        shutil.copytree(
+            project / package, target / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return target
 
 
 def clean_cache(cache: Path = CACHE) -> None:
