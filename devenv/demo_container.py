@@ -103,9 +103,12 @@ def main() -> int:
         output = in_container(
             container, "apply", "-auto-approve", **terraform_variables(env, vault)
         )
+        outputs = output.split("\nOutputs:", 1)[-1] if "\nOutputs:" in output else ""
         for line in output.splitlines():
-            if "complete" in line.lower() or " = " in line:
+            if "complete" in line.lower():
                 print(f"      {line.strip()}")
+        for line in outputs.strip().splitlines():
+            print(f"      {line.strip()}")
         print(f"    Vault, outside, now answers HTTP {vault.endpoint.health_status()} (active)")
         say("done: Terraform ran in a container with no Python and no libc")
         return 0
