@@ -68,7 +68,7 @@ def sign_release(
     """Write the manifest and SHA256SUMS beside built zips (in `directory`) and sign them."""
     key = describe_key(gnupg_home, key_id)
     for target, path in zips.items():
-        if path != directory / zip_name(version, target.name):
+        if path.resolve() != (directory / zip_name(version, target.name)).resolve():
             raise ValueError(f"{path} is not where the release keeps {target.name}'s zip")
     manifest = write_manifest(version, directory)
     shasums = write_shasums([*zips.values(), manifest], version, directory)
