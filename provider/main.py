@@ -1,5 +1,13 @@
 """Entry point: `terraform-provider-tarmak`, launched by Terraform.
 
+Terraform starts the provider 3-4 times per plan or apply, so the imports
+below are on every start's critical path. They allocate tens of thousands of
+long-lived objects (modules, classes, the generated protobuf descriptors), and
+the cyclic garbage collector would walk them again and again while they are
+being made, freeing nothing. So collection is off while importing, and the
+survivors are then frozen (moved out of the collector's generations) before
+it is turned back on, once the server has started (provider.server.serve).
+
 `terraform-provider-tarmak connector [--socket PATH]` runs tarmak-connector
 from the same package, so a container that holds only Terraform and the
 installed provider can still be reached: Tarmak runs
@@ -8,7 +16,13 @@ installed provider can still be reached: Tarmak runs
 
 from __future__ import annotations
 
+import gc
 import sys
+
+gc.disable()
+
+from provider.server.serve import serve_and_exit  # noqa: E402
+from provider.tarmak import TarmakProvider  # noqa: E402
 
 ADDRESS = "registry.terraform.io/jetstack/tarmak"
 
@@ -17,11 +31,9 @@ def main() -> None:
     if sys.argv[1:2] == ["connector"]:
         from connector.relay_cli import main as connector_main
 
+        gc.enable()  # a long-running relay, not a provider start
         connector_main(sys.argv[2:])
         return
-    from provider.server.serve import serve_and_exit
-    from provider.tarmak import TarmakProvider
-
     serve_and_exit(TarmakProvider(), ADDRESS)
 
 
