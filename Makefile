@@ -21,11 +21,17 @@ install: $(STAMP) proto bytecode
 bytecode: proto
 	$(PY) -m compileall -q -j0 provider connector devenv registry_tools tests bench >/dev/null
 
-# Debian packages the tests and the demo run for real: sshd (bastion), gpg (registry signing).
+# Debian packages the tests and the demo run for real: sshd (bastion), gpg (registry signing);
+# for the self-contained provider package: a static C launcher for amd64 (gcc) and arm64
+# (the aarch64 cross compiler), qemu-user-static to run the arm64 package here, and
+# busybox-static for the container the e2e test and the demo build.
+SYSTEM_PACKAGES := openssh-server gnupg gcc libc6-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+  binutils qemu-user-static busybox-static
 system-packages:
-	@if ! command -v /usr/sbin/sshd >/dev/null 2>&1 || ! command -v gpg >/dev/null 2>&1; then \
-	  echo "installing openssh-server and gnupg"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server gnupg >/dev/null; \
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | grep -qx installed || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@if [ "$(BASE_PYTHON)" = /usr/bin/python3.11 ] && ! /usr/bin/python3.11 -c 'import ensurepip' 2>/dev/null; then \
 	  echo "installing python3.11-venv"; \
@@ -60,11 +66,13 @@ fuzz: install
 
 demo: install
 	$(PY) -m devenv.demo
+	$(PY) -m devenv.demo_container
 
 bench: install
 	$(PY) bench/run.py
 	$(PY) bench/connector.py
 	$(PY) bench/hostnaming.py
+	$(PY) bench/package_start.py
 
 lint: install
 	$(VENV)/bin/ruff check .
