@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -214,6 +215,23 @@ def test_versions_document_is_in_semver_order(keys: list[Key], tmp_path: Path) -
         publish(release(tmp_path, version, keys[0]), registry)
     order = [v["version"] for v in registry.versions()]
     assert order == ["0.2.0-rc.1", "0.2.0-rc.2", "0.2.0", "0.10.0"]
+
+
+def _publish_one(args: tuple[str, str, str, str]) -> str:
+    version, home, key_id, root = args
+    zipped = provider_zip(Path(root) / "zips" / version, version)
+    made = sign_release(version, {LINUX: zipped}, Path(root) / "releases" / version, home, key_id)
+    publish(made, RegistryTree(Path(root) / "registry", "jetstack", "https://localhost"))
+    return version
+
+
+def test_concurrent_publishes_keep_every_version(keys: list[Key], tmp_path: Path) -> None:
+    versions = [f"0.{minor}.0" for minor in range(1, 7)]
+    jobs = [(v, keys[0].home, keys[0].key_id, str(tmp_path)) for v in versions]
+    with ProcessPoolExecutor(len(jobs)) as pool:
+        assert sorted(pool.map(_publish_one, jobs)) == versions
+    registry = RegistryTree(tmp_path / "registry", "jetstack", "https://localhost")
+    assert [v["version"] for v in registry.versions()] == versions
 
 
 # ---- promotion -------------------------------------------------------------------
