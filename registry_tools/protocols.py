@@ -171,14 +171,26 @@ def _extract(archive: Path, directory: Path) -> Path:
     return found[0]
 
 
-_BY_DIGEST: dict[str, tuple[int, ...]] = {}
+_BY_CONTENTS: dict[str, tuple[int, ...]] = {}
+
+
+def _contents_digest(archive: Path) -> str:
+    """A digest of the files' bytes, not their names: one build zipped for two
+    versions differs only in the executable's name, and offers the same."""
+    with zipfile.ZipFile(archive) as package:
+        digests = sorted(
+            hashlib.sha256(package.read(info)).hexdigest()
+            for info in package.infolist()
+            if not info.is_dir()
+        )
+    return hashlib.sha256("".join(digests).encode()).hexdigest()
 
 
 def zip_protocols(archive: Path, os_name: str, arch: str) -> tuple[int, ...] | None:
     """What the packaged provider offers, or None when it cannot run here."""
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    if digest in _BY_DIGEST:  # the same bytes offer the same protocols
-        return _BY_DIGEST[digest]
+    digest = _contents_digest(archive)
+    if digest in _BY_CONTENTS:  # the same bytes offer the same protocols
+        return _BY_CONTENTS[digest]
     with tempfile.TemporaryDirectory(prefix="tarmak-package-") as scratch:
         executable = _extract(archive, Path(scratch))
         if not can_run_here(os_name, arch, executable):
@@ -189,7 +201,7 @@ def zip_protocols(archive: Path, os_name: str, arch: str) -> tuple[int, ...] | N
             f"the provider in {archive.name} did not complete a handshake for any protocol "
             f"{CANDIDATES[0]}-{CANDIDATES[-1]}: it cannot start, so it must not be published"
         )
-    _BY_DIGEST[digest] = majors
+    _BY_CONTENTS[digest] = majors
     return majors
 
 

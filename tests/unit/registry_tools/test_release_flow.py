@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -35,7 +36,6 @@ from tests.unit.registry_tools.keys import Key, assert_no_daemons, gpg_daemons, 
 
 LINUX = Target("linux", "amd64")
 DARWIN = Target("darwin", "arm64")
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_root_manifest_agrees_with_the_provider_handshake() -> None:
     """terraform-registry-manifest.json states what the provider really offers."""
     body = json.loads(ROOT_MANIFEST.read_text())
     assert body["version"] == 1
-    executable = ROOT / ".venv" / "bin" / "terraform-provider-tarmak"
+    executable = Path(sys.prefix) / "bin" / "terraform-provider-tarmak"  # make install's
     offered = offered_majors(executable)
     assert offered, "the development provider completed no handshake"
     assert manifest_protocols(ROOT_MANIFEST) == tuple(f"{m}.0" for m in offered)
