@@ -12,6 +12,7 @@ PROTOS   := $(wildcard proto/*.proto)
 BASE_PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || echo python3)
 
 .PHONY: install proto bytecode test fuzz demo bench lint docs package-for-registry clean system-packages
+.PHONY: publish-staging promote rotate-signing-key
 
 install: $(STAMP) proto bytecode
 
@@ -86,6 +87,25 @@ docs: install
 REGISTRY_BASE_URL ?= https://localhost:8443
 package-for-registry: install
 	$(PY) -m registry_tools.cli package --base-url $(REGISTRY_BASE_URL) $(REGISTRY_ARGS)
+
+# The release flow (README "Publishing a registry"): every tagged build goes to
+# staging; a release engineer promotes a tested version, byte for byte, to production.
+STAGING_DIR         ?= dist/staging
+STAGING_BASE_URL    ?= https://localhost:8444
+PRODUCTION_DIR      ?= dist/production
+PRODUCTION_BASE_URL ?= https://localhost:8443
+publish-staging: install
+	$(PY) -m registry_tools.cli package --tree $(STAGING_DIR) --base-url $(STAGING_BASE_URL) --no-mirror $(REGISTRY_ARGS)
+
+# make promote VERSION=0.2.0-rc.1 (signs with production's key from TARMAK_GPG_KEY_FILE/_ID)
+promote: install
+	@test -n "$(VERSION)" || { echo "usage: make promote VERSION=<version in staging>"; exit 2; }
+	$(PY) -m registry_tools.cli promote $(VERSION) --from $(STAGING_DIR) --to $(PRODUCTION_DIR) --base-url $(PRODUCTION_BASE_URL)
+
+# make rotate-signing-key TREE=dist/production TARMAK_GPG_KEY_FILE=new-key.asc
+rotate-signing-key: install
+	@test -n "$(TREE)" || { echo "usage: make rotate-signing-key TREE=<registry tree>"; exit 2; }
+	$(PY) -m registry_tools.cli rotate-key --tree $(TREE)
 
 clean:
 	rm -rf $(GEN_DIR) dist build *.egg-info

@@ -66,7 +66,7 @@ def test_shasums_format(tmp_path: Path) -> None:
 
 
 def test_manifest_lists_both_protocols(tmp_path: Path) -> None:
-    path = write_manifest("1.0.0", tmp_path)
+    path = write_manifest("1.0.0", tmp_path, ("6.0", "5.0"))
     assert path.name == "terraform-provider-tarmak_1.0.0_manifest.json"
     assert json.loads(path.read_text()) == {
         "version": 1,
