@@ -39,6 +39,7 @@ def _entry(name: str, mode: int) -> zipfile.ZipInfo:
 def write_provider_zip(executable: Path, version: str, platform: str, directory: Path) -> Path:
     """A package that is one executable file (the pex for darwin)."""
     target = directory / zip_name(version, platform)
+    target.unlink(missing_ok=True)  # a new file: published trees may hard-link the old one
     with zipfile.ZipFile(target, "w") as archive:
         archive.writestr(_entry(executable_name(version), 0o755), executable.read_bytes())
     return target
@@ -52,6 +53,7 @@ def write_tree_zip(tree: Path, version: str, platform: str, directory: Path) -> 
     if not (tree / executable_name(version)).is_file():
         raise FileNotFoundError(f"{tree} has no {executable_name(version)}")
     target = directory / zip_name(version, platform)
+    target.unlink(missing_ok=True)  # a new file: published trees may hard-link the old one
     files = sorted(p for p in tree.rglob("*") if p.is_file() and not p.is_symlink())
     with zipfile.ZipFile(target, "w", compresslevel=9) as archive:
         for path in files:

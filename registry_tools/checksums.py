@@ -15,6 +15,7 @@ def write_shasums(files: list[Path], version: str, directory: Path) -> Path:
     """Two spaces between hash and name, no `*` (text mode), sorted by name."""
     lines = [f"{sha256_hex(path)}  {path.name}\n" for path in sorted(files, key=lambda p: p.name)]
     target = directory / shasums_name(version)
+    target.unlink(missing_ok=True)  # a new file: published trees may hard-link the old one
     target.write_text("".join(lines))
     return target
 

@@ -25,6 +25,7 @@ def manifest_body(protocols: Sequence[str]) -> dict[str, object]:
 
 def write_manifest(version: str, directory: Path, protocols: Sequence[str]) -> Path:
     target = directory / manifest_name(version)
+    target.unlink(missing_ok=True)  # a new file: published trees may hard-link the old one
     target.write_text(json.dumps(manifest_body(protocols), indent=2) + "\n")
     return target
 

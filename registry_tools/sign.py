@@ -102,6 +102,7 @@ def describe_key(home: str | None, key_id: str | None) -> SigningKey:
 
 def detach_sign(path: Path, home: str | None, key_id: str) -> Path:
     signature = path.with_name(path.name + ".sig")
+    signature.unlink(missing_ok=True)  # a new file: published trees may hard-link the old one
     _gpg(home, "--local-user", key_id, "--detach-sign", "--output", str(signature), str(path))
     return signature
 

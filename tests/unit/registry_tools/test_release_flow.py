@@ -325,7 +325,7 @@ def test_package_without_a_key_says_so_before_building(
 ) -> None:
     monkeypatch.delenv("TARMAK_GPG_KEY_FILE", raising=False)
     monkeypatch.delenv("TARMAK_GPG_KEY_ID", raising=False)
-    monkeypatch.setattr(cli, "build_executable", lambda *a: pytest.fail("built without a key"))
+    monkeypatch.setattr(cli, "build_package", lambda *a: pytest.fail("built without a key"))
     assert cli.main(["package", "--base-url", "https://localhost:8443"]) == 1
     error = capsys.readouterr().err
     assert "TARMAK_GPG_KEY_FILE" in error and "TARMAK_GPG_KEY_ID" in error
