@@ -12,13 +12,13 @@ import signal
 import sys
 import threading
 
-from connector.tarmak_side.config import EnvironmentConfig
+from connector.tarmak_side.config import ConfigError, EnvironmentConfig
 from connector.tarmak_side.controller import ConnectorController
 from connector.tarmak_side.server import RequestServer
 from connector.tarmak_side.services import TarmakServices
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tarmak-controller", description=__doc__)
     parser.add_argument("--config", required=True, help="the environment's env.yaml")
     parser.add_argument(
@@ -31,7 +31,15 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="tarmak-controller: %(message)s",
     )
-    services = TarmakServices(EnvironmentConfig.load(args.config))
+    try:
+        config = EnvironmentConfig.load(args.config)
+    except OSError as err:
+        sys.stderr.write(f"tarmak-controller: cannot read {args.config}: {err.strerror}\n")
+        return 2
+    except (ConfigError, TypeError, ValueError) as err:
+        sys.stderr.write(f"tarmak-controller: bad config {args.config}: {err}\n")
+        return 2
+    services = TarmakServices(config)
     controller = ConnectorController(args.command, RequestServer(services.handlers())).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -39,7 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     stop.wait()
     controller.stop()
     services.close()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
