@@ -15,7 +15,7 @@ import paramiko
 import pytest
 import requests
 
-from connector.tarmak_side.ssh import BastionConnection, BastionError, SSHSettings
+from connector.tarmak_side.ssh import BastionConnection, BastionError, HostKeyRefused, SSHSettings
 from devenv.bastion import write_keypair
 from devenv.environment import LocalEnvironment
 from devenv.vault import OpenBaoServer, VaultEndpoint
@@ -103,7 +103,7 @@ def test_changed_host_key_is_refused(local_env: LocalEnvironment, tmp_path: Path
 def test_unknown_host_key_is_refused(local_env: LocalEnvironment, tmp_path: Path) -> None:
     empty = tmp_path / "known_hosts"
     empty.write_text("")
-    with pytest.raises(BastionError, match="failed"):
+    with pytest.raises(HostKeyRefused, match=f"ssh-ed25519 SHA256:.* which is not in {empty}"):
         BastionConnection(ssh_settings(local_env, str(empty))).connect()
 
 
