@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -129,8 +130,14 @@ class TarmakSide:
         return self
 
     def stop(self) -> None:
+        """Stop, and remove the env.yaml and socket directory this made."""
         self.controller.stop()
         self.services.close()
+        directory = Path(self.socket_path).parent
+        with contextlib.suppress(OSError):
+            self.config_path.unlink()
+            if directory.name.startswith("tk-"):
+                shutil.rmtree(directory, ignore_errors=True)
 
 
 @dataclass
