@@ -14,17 +14,23 @@ import argparse
 import contextlib
 import os
 import sys
-import tempfile
+import time
 import urllib.parse
 from pathlib import Path
 
 from provider import __version__
-from registry_tools.build import BuildError, build_executable
+from registry_tools.build import (
+    DARWIN_REQUIREMENT,
+    BuildError,
+    build_package,
+    package_warnings,
+    self_contained,
+)
 from registry_tools.platforms import DEFAULT_TARGETS, Target, parse_target
 from registry_tools.registry import PublishError, RegistryTree, publish, publish_mirror
-from registry_tools.release import make_release
+from registry_tools.release import sign_release
 from registry_tools.serve import RegistryServer
-from registry_tools.sign import SigningError, keyring
+from registry_tools.sign import SigningError, describe_key, keyring
 
 
 def required_providers_snippet(hostname: str, namespace: str, version: str) -> str:
@@ -40,28 +46,71 @@ def required_providers_snippet(hostname: str, namespace: str, version: str) -> s
     )
 
 
+KEY_HINT = (
+    "set TARMAK_GPG_KEY_FILE to an armored RSA private key file, or "
+    "TARMAK_GPG_KEY_ID to the id of an RSA secret key in your keyring (GNUPGHOME); "
+    "Terraform refuses packages whose SHA256SUMS is not signed"
+)
+
+
+def _check_key_file(key_file: str | None) -> None:
+    if key_file and not Path(key_file).is_file():
+        raise SigningError(f"TARMAK_GPG_KEY_FILE={key_file} is not a file: {KEY_HINT}")
+
+
+def _describe_key_or_explain(home: str | None, key_id: str | None) -> None:
+    """Fail before anything is built when there is no key to sign with."""
+    try:
+        describe_key(home, key_id)
+    except SigningError as err:
+        raise SigningError(f"no signing key: {KEY_HINT}\n({err})") from err
+
+
 def package(args: argparse.Namespace) -> int:
     targets: list[Target] = [parse_target(p) for p in args.platform] or list(DEFAULT_TARGETS)
     key_file = args.gpg_key_file or os.environ.get("TARMAK_GPG_KEY_FILE")
     key_id = args.gpg_key_id or os.environ.get("TARMAK_GPG_KEY_ID")
     hostname = args.hostname or urllib.parse.urlsplit(args.base_url).netloc
     out = Path(args.out)
-    with tempfile.TemporaryDirectory() as scratch:
-        executables = {}
-        for target in targets:
-            print(f"building {target.name} ...", flush=True)
-            executables[target] = build_executable(target, Path(scratch) / target.name)
-        with keyring(Path(key_file) if key_file else None, os.environ.get("GNUPGHOME")) as home:
-            release = make_release(
-                args.version, executables, out / "release" / args.version, home, key_id
+    release_dir = out / "release" / args.version
+    _check_key_file(key_file)
+    started = time.monotonic()
+    with keyring(Path(key_file) if key_file else None, os.environ.get("GNUPGHOME")) as home:
+        _describe_key_or_explain(home, key_id)
+        zips = {}
+        for number, target in enumerate(targets, 1):
+            prefix = f"[{number}/{len(targets)}] {target.name}"
+            kind = (
+                "self-contained" if self_contained(target) else "pex, needs " + DARWIN_REQUIREMENT
             )
+            print(f"{prefix}: building ({kind})", flush=True)
+            began = time.monotonic()
+            zips[target] = build_package(
+                target, args.version, release_dir, progress=lambda step, p=prefix: _step(p, step)
+            )
+            size = zips[target].stat().st_size / 1e6
+            print(f"{prefix}: {zips[target].name}, {size:.1f} MB, in {_took(began)}", flush=True)
+        release = sign_release(
+            args.version, zips, release_dir, home, key_id, package_warnings(list(zips))
+        )
     tree = RegistryTree(out / "registry", args.namespace, args.base_url)
     publish(release, tree)
     mirror = publish_mirror(release, out / "mirror", hostname, args.namespace)
+    print(f"signed with {release.key.key_id}; all platforms in {_took(started)}")
     print(f"published {args.version} to {tree.root} and the network mirror {mirror}")
+    print("(the registry and the mirror hard-link the files in " + str(release_dir) + ")")
     print("\nUse it with:\n")
     print(required_providers_snippet(hostname, args.namespace, args.version))
     return 0
+
+
+def _step(prefix: str, step: str) -> None:
+    print(f"{prefix}:   {step}", flush=True)
+
+
+def _took(since: float) -> str:
+    seconds = time.monotonic() - since
+    return f"{seconds:.1f}s" if seconds < 120 else f"{int(seconds // 60)}m{seconds % 60:04.1f}s"
 
 
 def serve(args: argparse.Namespace) -> int:

@@ -86,7 +86,20 @@ def _store_once(source: Path, target: Path) -> None:
                 "publish a new version instead (changing it would break every lock file)"
             )
         return
-    write_atomically(target, source.read_bytes())
+    link_or_copy(source, target)
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Publish `source` at `target` as a hard link when both are on one file system, so
+    dist/ holds one copy of each zip; build.py replaces zips by rename, never in place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".tmp-link-{os.getpid()}-{target.name}")
+    try:
+        os.link(source, temporary)
+    except OSError:
+        write_atomically(target, source.read_bytes())
+        return
+    os.replace(temporary, target)
 
 
 def _store_release(release: Release, store: Path) -> None:
@@ -144,7 +157,10 @@ def _add_version(tree: RegistryTree, release: Release) -> None:
         "platforms": [{"os": o, "arch": a} for o, a in sorted(platforms)],
     }
     ordered = sorted(entries.values(), key=lambda e: _version_key(e["version"]))
-    write_atomically(index_path, _json_bytes({"versions": ordered}))
+    document: dict[str, Any] = {"versions": ordered}
+    if release.warnings:  # e.g. what the darwin packages need; `terraform init` prints them
+        document["warnings"] = list(release.warnings)
+    write_atomically(index_path, _json_bytes(document))
 
 
 def _version_key(version: str) -> tuple[int, ...]:

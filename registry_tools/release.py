@@ -18,6 +18,8 @@ class Release:
     directory: Path
     platforms: tuple[Target, ...]
     key: SigningKey
+    # Shown by `terraform init` ("Additional provider information from registry").
+    warnings: tuple[str, ...] = ()
 
     def zip_path(self, target: Target) -> Path:
         return self.directory / zip_name(self.version, target.name)
@@ -49,9 +51,26 @@ def make_release(
 ) -> Release:
     """Zip each executable, write the manifest and SHA256SUMS, and sign them."""
     directory.mkdir(parents=True, exist_ok=True)
+    zips = {
+        t: write_provider_zip(exe, version, t.name, directory) for t, exe in executables.items()
+    }
+    return sign_release(version, zips, directory, gnupg_home, key_id)
+
+
+def sign_release(
+    version: str,
+    zips: dict[Target, Path],
+    directory: Path,
+    gnupg_home: str | None,
+    key_id: str | None,
+    warnings: tuple[str, ...] = (),
+) -> Release:
+    """Write the manifest and SHA256SUMS beside built zips (in `directory`) and sign them."""
     key = describe_key(gnupg_home, key_id)
-    zips = [write_provider_zip(exe, version, t.name, directory) for t, exe in executables.items()]
+    for target, path in zips.items():
+        if path.resolve() != (directory / zip_name(version, target.name)).resolve():
+            raise ValueError(f"{path} is not where the release keeps {target.name}'s zip")
     manifest = write_manifest(version, directory)
-    shasums = write_shasums([*zips, manifest], version, directory)
+    shasums = write_shasums([*zips.values(), manifest], version, directory)
     detach_sign(shasums, gnupg_home, key.key_id)
-    return Release(version, directory, tuple(executables), key)
+    return Release(version, directory, tuple(zips), key, warnings)

@@ -55,6 +55,12 @@ def keyring(key_file: Path | None, home: str | None) -> Iterator[str | None]:
         _gpg(scratch, "--import", str(key_file))
         yield scratch
     finally:
+        # Signing started a gpg-agent for this keyring: end it with the keyring.
+        subprocess.run(
+            ["gpgconf", "--kill", "gpg-agent"],
+            env={**os.environ, "GNUPGHOME": scratch},
+            capture_output=True,
+        )
         shutil.rmtree(scratch, ignore_errors=True)
 
 

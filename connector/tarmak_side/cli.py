@@ -12,13 +12,15 @@ import signal
 import sys
 import threading
 
+import yaml
+
 from connector.tarmak_side.config import ConfigError, EnvironmentConfig
 from connector.tarmak_side.controller import ConnectorController
 from connector.tarmak_side.server import RequestServer
 from connector.tarmak_side.services import TarmakServices
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="tarmak-controller", description=__doc__)
     parser.add_argument("--config", required=True, help="the environment's env.yaml")
     parser.add_argument(
@@ -31,24 +33,33 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="tarmak-controller: %(message)s",
     )
+    # From here on SIGTERM and Ctrl-C end us through the cleanup below, never a traceback.
+    stop = threading.Event()
+    stopped_by: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopped_by.append(signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         config = EnvironmentConfig.load(args.config)
-    except OSError as err:
-        sys.stderr.write(f"tarmak-controller: cannot read {args.config}: {err.strerror}\n")
-        return 2
-    except (ConfigError, TypeError, ValueError) as err:
-        sys.stderr.write(f"tarmak-controller: bad config {args.config}: {err}\n")
-        return 2
+    except (OSError, ValueError, TypeError, yaml.YAMLError, ConfigError) as err:
+        sys.stderr.write(f"tarmak-controller: cannot read {args.config}: {err}\n")
+        sys.exit(2)
     services = TarmakServices(config)
     controller = ConnectorController(args.command, RequestServer(services.handlers())).start()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    controller.stop()
-    services.close()
-    return 0
+    try:
+        stop.wait()
+    finally:
+        # Stops the connector with SIGTERM: it removes its socket and directory.
+        controller.stop()
+        services.close()
+    name = signal.Signals(stopped_by[0]).name if stopped_by else "request"
+    logging.getLogger("tarmak-controller").warning("stopped by %s", name)
+    sys.exit(128 + stopped_by[0] if stopped_by else 0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

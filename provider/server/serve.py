@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import logging
@@ -24,6 +25,7 @@ from provider.framework.provider import Provider
 from provider.framework.runner import ProviderRunner
 from provider.server import handshake
 from provider.server.plugin_services import Controller, Health, Stdio
+from provider.server.refusals import UndecodableRequests
 from provider.server.servicer import PROTOCOL_5, PROTOCOL_6, ProtocolAdapter, ProviderServicerCore
 from provider.server.tls import generate_certificate
 
@@ -55,14 +57,18 @@ def serve(
         sys.stderr.write(handshake.NOT_A_PROGRAM)
         return 1
     try:
-        protocol = handshake.negotiate({} if debug else env)
+        protocol = handshake.negotiate(env, debug=debug)
     except handshake.HandshakeError as err:
         sys.stderr.write(f"{err}\n")
         return 1
 
     stopping = threading.Event()
     runner = ProviderRunner(provider)
-    server = grpc.server(ThreadPoolExecutor(max_workers=MAX_WORKERS), options=GRPC_OPTIONS)
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=MAX_WORKERS),
+        options=GRPC_OPTIONS,
+        interceptors=[UndecodableRequests()],
+    )
     # Only the negotiated protocol's generated code is loaded: it is costly to import.
     messages = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2")
     services = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2_grpc")
@@ -83,6 +89,10 @@ def serve(
     else:
         server.add_insecure_port(f"unix:{place.path}")
     server.start()
+    # Start-up is over: entry points import with the collector off (see
+    # provider/main.py); what they made lives as long as the process.
+    gc.freeze()
+    gc.enable()
 
     # Under Terraform, Ctrl-C reaches us as StopProvider; run by hand (--debug) it stops us.
     signal.signal(signal.SIGINT, (lambda *_: stopping.set()) if debug else signal.SIG_IGN)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from provider.cty import STRING
 from provider.framework import (
     Attribute,
@@ -101,3 +103,26 @@ def test_upgrade_state_from_an_older_schema_version() -> None:
 def test_upgrade_without_upgrader_is_a_clear_error() -> None:
     out = ProviderRunner(WithVersioned()).upgrade_state("x_broken", 3, b"{}")
     assert [d.summary for d in out.diagnostics] == ["State version not supported"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"~", "invalid JSON"),
+        (b"[1]", "not a JSON object"),
+        (b"[" * 1000, "nested more than"),
+        (b'{"address": {"a": 1}}', "address: expected string"),
+        (b'{"address": "a", "n": NaN}', "NaN is not a number"),
+        (b"\xff", "invalid JSON"),
+    ],
+)
+def test_bad_stored_state_is_a_diagnostic_not_a_provider_bug(raw: bytes, reason: str) -> None:
+    out = ProviderRunner(WithVersioned()).upgrade_state("x_versioned", 2, raw)
+    [diagnostic] = out.diagnostics
+    assert diagnostic.summary == "Invalid stored state" and reason in diagnostic.detail
+    assert "bug in the provider" not in diagnostic.detail and out.state is None
+
+
+def test_an_upgrader_that_fails_on_odd_state_is_reported() -> None:
+    out = ProviderRunner(WithVersioned()).upgrade_state("x_versioned", 1, b'{"other": 1}')
+    assert out.diagnostics.has_error() and out.state is None

@@ -3,9 +3,11 @@ gets a clear error, and a missing connector a clear timeout."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,8 +51,17 @@ def fake_connector(path: str, protocol_version: int) -> threading.Thread:
     return thread
 
 
-def test_version_mismatch_fails_the_call_with_both_versions() -> None:
-    path = str(Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp")) / "c.sock")
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A directory with a short path (Unix socket paths are limited to ~104 bytes),
+    removed after the test."""
+    directory = Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_version_mismatch_fails_the_call_with_both_versions(short_dir: Path) -> None:
+    path = str(short_dir / "c.sock")
     fake_connector(path, PROTOCOL_VERSION + 1)
     client = TarmakClient(path)
     with pytest.raises(TarmakError) as err:
@@ -60,8 +71,8 @@ def test_version_mismatch_fails_the_call_with_both_versions() -> None:
     assert f"it speaks version {PROTOCOL_VERSION + 1}" in message
 
 
-def test_no_connector_times_out_naming_the_socket() -> None:
-    path = str(Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp")) / "absent.sock")
+def test_no_connector_times_out_naming_the_socket(short_dir: Path) -> None:
+    path = str(short_dir / "absent.sock")
     client = TarmakClient(path)
     with pytest.raises(OperationTimedOut) as err:
         client.call(Method.PING, {}, Context(timeout=0.5), "Tarmak")
