@@ -1,12 +1,17 @@
 """`make demo`: the whole story on one machine, printed as it happens.
 
 1. Start the local environment: sshd bastion, wing stand-in, an uninitialised
-   TLS OpenBao (the Vault cluster) and OpenBao -dev (for hostnames).
+   three-node OpenBao cluster (Raft on disk, TLS, audit log) and OpenBao -dev
+   (for hostnames).
 2. Start the Tarmak side, which launches tarmak-connector as a subprocess (in
    place of `docker exec -i CONTAINER tarmak-connector`).
-3. `terraform apply` examples/tarmak-environment: the bastion wait, Vault
-   initialised and unsealed through SSH tunnels, init tokens per role.
-4. Allocate hostnames with tarmak_hostname, apply again (no changes), destroy.
+3. `terraform apply` examples/tarmak-environment: the bastion wait, the cluster
+   initialised once and every node joined and unsealed through SSH tunnels,
+   init tokens per role.
+4. Restart the active node: it comes back sealed; `terraform plan` shows
+   `status: "sealed" -> "ready"` and writes nothing (the audit log says so);
+   `terraform apply` unseals it; the next plan changes nothing.
+5. Allocate hostnames with tarmak_hostname, then destroy everything.
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ import hvac
 
 from devenv.environment import LocalEnvironment
 from devenv.mirror import ROOT, build_mirror
+from devenv.raft_cluster import RaftCluster
 from devenv.tarmak import TarmakSide, environment_config, terraform_variables
 from devenv.terraform_binary import bundled_terraform
-from devenv.vault import OpenBaoServer
 
 HOSTNAMES_TF = """
 terraform {
@@ -51,7 +56,7 @@ def say(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
-def terraform(workdir: Path, env: dict[str, str], *args: str) -> str:
+def terraform(workdir: Path, env: dict[str, str], *args: str, ok: tuple[int, ...] = (0,)) -> str:
     started = time.monotonic()
     proc = subprocess.run(
         [bundled_terraform(), *args, "-no-color"],
@@ -60,7 +65,7 @@ def terraform(workdir: Path, env: dict[str, str], *args: str) -> str:
         capture_output=True,
         text=True,
     )
-    if proc.returncode != 0:
+    if proc.returncode not in ok:
         print(proc.stdout + proc.stderr)
         raise SystemExit(f"terraform {args[0]} failed")
     took = time.monotonic() - started
@@ -73,23 +78,23 @@ def terraform(workdir: Path, env: dict[str, str], *args: str) -> str:
 
 def main() -> int:
     base = Path(tempfile.mkdtemp(prefix="tarmak-demo-"))
-    say("starting the local environment (sshd bastion, wing, OpenBao TLS + dev)")
+    say("starting the local environment (sshd bastion, wing, three OpenBao nodes + dev)")
     started = time.monotonic()
-    env = LocalEnvironment.start(base / "env")
+    env = LocalEnvironment.start(base / "env", cluster=True)
     print(f"    up in {time.monotonic() - started:.1f}s")
-    vault_node = env.vault_tls
+    cluster = env.vault_cluster
+    assert cluster is not None
     side = TarmakSide(environment_config(env, base / "tarmak-state"))
     try:
         print(f"    bastion: ssh {env.bastion.access.username}@127.0.0.1 -p {env.bastion.port}")
-        status = vault_node.endpoint.health_status()
-        print(f"    Vault node: {vault_node.endpoint.address} (HTTP {status}: uninitialised)")
+        show_nodes(cluster, "before")
         cli_config = build_mirror(base / "mirror", ("tarmak",))
         tf_env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("TF_", "VAULT_"))},
             "TF_CLI_CONFIG_FILE": str(cli_config),
             "CHECKPOINT_DISABLE": "1",
             "TARMAK_CONNECTOR_SOCKET": side.socket_path,
-            **terraform_variables(env, vault_node),
+            **terraform_variables(env, cluster.addresses),
         }
 
         say("starting the Tarmak side; it launches tarmak-connector and answers the provider")
@@ -103,9 +108,30 @@ def main() -> int:
         outputs = json.loads(terraform(work, tf_env, "output", "-json"))
         print(f"    bastion_status = {outputs['bastion_status']['value']}")
         print(f"    vault_status   = {outputs['vault_status']['value']}")
-        print(f"    Vault node now answers HTTP {vault_node.endpoint.health_status()} (active)")
-        check_tokens(vault_node, outputs["init_tokens"]["value"])
+        show_nodes(cluster, "after apply")
+        print(f"    initialised {cluster.initialisations()} time(s) (OpenBao's own log)")
+        check_tokens(cluster, outputs["init_tokens"]["value"])
+
+        say("restarting the active Vault node: it comes back sealed, with its data")
+        victim = cluster.wait_for_active()
+        victim.restart()
+        cluster.wait_for_active()
+        show_nodes(cluster, "after restart")
+        marks = cluster.audit_marks()
+        plan = terraform(work, tf_env, "plan", "-input=false", "-detailed-exitcode", ok=(2,))
+        planned = plan.split("Terraform will perform the following actions:")[-1]
+        for line in planned.splitlines():
+            if "status" in line or line.startswith("Plan:"):
+                print(f"      {line.strip()}")
+        seen = cluster.audit_since(marks)
+        writes = sum(1 for e in seen if e.is_write)
+        print(f"    audit logs during plan: {len(seen) - writes} reads, {writes} writes")
+        print(f"    {victim.node_id} after plan: HTTP {victim.health()} (still sealed)")
         terraform(work, tf_env, "apply", "-auto-approve", "-input=false")
+        show_nodes(cluster, "after apply")
+        terraform(work, tf_env, "plan", "-input=false", "-detailed-exitcode")
+        print("    the plan after that apply changes nothing (exit code 0)")
+        print(f"    initialised {cluster.initialisations()} time(s) in all")
 
         say("tarmak_hostname: unique names from a KV v2 counter in OpenBao -dev")
         names = base / "hostnames"
@@ -132,9 +158,18 @@ def main() -> int:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def check_tokens(vault_node: OpenBaoServer, tokens: dict[str, str]) -> None:
+def show_nodes(cluster: RaftCluster, when: str) -> None:
+    meaning = {200: "active", 429: "standby", 501: "uninitialised", 503: "sealed", None: "down"}
+    states = ", ".join(
+        f"{n.node_id} {meaning.get(s, s)}"
+        for n, s in zip(cluster, cluster.health().values(), strict=True)
+    )
+    print(f"    Vault nodes {when}: {states}")
+
+
+def check_tokens(cluster: RaftCluster, tokens: dict[str, str]) -> None:
     """Show that each init token works, without ever printing a token."""
-    endpoint = vault_node.endpoint
+    endpoint = cluster.wait_for_active().endpoint
     for role, token in sorted(tokens.items()):
         client = hvac.Client(url=endpoint.address, token=token, verify=endpoint.ca_cert)
         created = client.adapter.post(f"/v1/auth/token/create/demo-{role}", json={})

@@ -1,4 +1,5 @@
-"""The whole local environment: CA, OpenBao in both modes, sshd bastion, wing."""
+"""The whole local environment: CA, OpenBao in both modes, sshd bastion, wing,
+and (when asked) a three-node Raft OpenBao cluster as Tarmak runs Vault."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from devenv.bastion import Bastion
 from devenv.pki import ThrowawayCA
 from devenv.processes import ChildProcess, free_port, wait_until
+from devenv.raft_cluster import RaftCluster
 from devenv.vault import OpenBaoServer
 from devenv.wing import WingStandIn
 
@@ -23,13 +25,17 @@ class LocalEnvironment:
     bastion: Bastion
     wing_url: str
     wing: WingStandIn | ChildProcess
+    vault_cluster: RaftCluster | None = None
 
     @classmethod
-    def start(cls, directory: Path, *, wing_in_process: bool = True) -> LocalEnvironment:
+    def start(
+        cls, directory: Path, *, wing_in_process: bool = True, cluster: bool = False
+    ) -> LocalEnvironment:
         """Start everything; a failure part-way stops what had started."""
         directory.mkdir(parents=True, exist_ok=True)
         ca = ThrowawayCA(directory / "pki")
-        started: list[OpenBaoServer | Bastion | WingStandIn | ChildProcess] = []
+        started: list[OpenBaoServer | Bastion | WingStandIn | ChildProcess | RaftCluster] = []
+        vault_cluster = None
         try:
             vault_dev = OpenBaoServer(directory / "vault-dev", dev=True)
             vault_tls = OpenBaoServer(directory / "vault-tls", dev=False, ca=ca)
@@ -37,6 +43,10 @@ class LocalEnvironment:
             for part in (vault_dev, vault_tls, bastion):
                 part.process.start()
                 started.append(part)
+            if cluster:
+                vault_cluster = RaftCluster(directory / "vault-cluster", ca)
+                started.append(vault_cluster)
+                vault_cluster.start()
             wing_cert = ca.issue("wing")
             wing: WingStandIn | ChildProcess
             if wing_in_process:
@@ -72,9 +82,11 @@ class LocalEnvironment:
             for part in reversed(started):
                 part.stop()
             raise
-        return cls(directory, ca, vault_dev, vault_tls, bastion, wing_url, wing)
+        return cls(directory, ca, vault_dev, vault_tls, bastion, wing_url, wing, vault_cluster)
 
     def stop(self) -> None:
+        if self.vault_cluster is not None:
+            self.vault_cluster.stop()
         for part in (self.wing, self.bastion, self.vault_tls, self.vault_dev):
             part.stop()
 
@@ -91,6 +103,7 @@ class LocalEnvironment:
             "TARMAK_DEVENV_SSH_KEY": access.key_path,
             "TARMAK_DEVENV_SSH_KNOWN_HOSTS": access.known_hosts_path,
             "TARMAK_DEVENV_WING_URL": self.wing_url,
+            **(self.vault_cluster.env() if self.vault_cluster else {}),
         }
 
     def pids(self) -> list[int]:
@@ -100,5 +113,29 @@ class LocalEnvironment:
         return [p.pid for p in parts]
 
     def save(self) -> None:
-        state = {"pids": self.pids(), "env": self.env()}
+        """state.json: what `python -m devenv env|restart-node|tarmak-config|down` need."""
+        nodes = {
+            node.node_id: {
+                "pid": node.process.pid,
+                "argv": list(node.process.argv),
+                "log": str(node.process.log_path),
+                "address": node.address,
+            }
+            for node in (self.vault_cluster or [])
+        }
+        access = self.bastion.access
+        state = {
+            "pids": self.pids(),
+            "env": self.env(),
+            "vault_nodes": nodes,
+            "ca_cert": str(self.ca.cert_path),
+            "bastion": {
+                "host": access.host,
+                "port": access.port,
+                "username": access.username,
+                "key_path": access.key_path,
+                "known_hosts_path": access.known_hosts_path,
+                "wing_url": self.wing_url,
+            },
+        }
         (self.directory / "state.json").write_text(json.dumps(state, indent=2))

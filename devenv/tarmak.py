@@ -1,30 +1,72 @@
 """Run the Tarmak side against the local environment (tests and the demo).
 
 The connector runs as a local subprocess in place of `docker exec -i
-CONTAINER tarmak-connector`; everything else is what Tarmak would do.
+CONTAINER tarmak-connector`; everything else is what Tarmak would do. The
+Tarmak side reads its config from an env.yaml written here, as a user's would.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.controller import ConnectorController
 from connector.tarmak_side.server import RequestServer
 from connector.tarmak_side.services import TarmakServices
 from devenv.environment import LocalEnvironment
+from devenv.mirror import ROOT
+from devenv.processes import stop_pid
 from devenv.vault import OpenBaoServer
 
 ROLES = ("master", "worker")
+CLUSTER_NAME = "demo"
 
 
 def short_socket_path() -> str:
     """Unix socket paths are limited to ~104 bytes: keep them out of deep temp dirs."""
     return str(Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp")) / "connector.sock")
+
+
+def local_config(
+    bastion: dict[str, Any],
+    ca_cert: str,
+    state_dir: Path,
+    *,
+    wing_url: str | None = None,
+    known_hosts: str | None = None,
+    init_token_period: str | None = None,
+) -> dict[str, Any]:
+    """env.yaml's content for the local bastion (host, port, user, key, known_hosts)."""
+    vault: dict[str, Any] = {"clusters": {CLUSTER_NAME: {role: {} for role in ROLES}}}
+    if init_token_period:
+        vault["init_token_period"] = init_token_period
+    return {
+        "environment": "demo",
+        "state_dir": str(state_dir),
+        "bastion": {
+            "host": bastion["host"],
+            "port": bastion["port"],
+            "username": bastion["username"],
+            "key_path": bastion["key_path"],
+            "known_hosts_path": known_hosts or bastion["known_hosts_path"],
+            "wing_url": wing_url or bastion["wing_url"],
+            "wing_ca_cert": ca_cert,
+        },
+        "vault": vault,
+    }
 
 
 def environment_config(
@@ -34,42 +76,51 @@ def environment_config(
     known_hosts: str | None = None,
 ) -> dict[str, Any]:
     access = env.bastion.access
-    return {
-        "environment": "demo",
-        "state_dir": str(state_dir),
-        "bastion": {
-            "host": access.host,
-            "port": access.port,
-            "username": access.username,
-            "key_path": access.key_path,
-            "known_hosts_path": known_hosts or access.known_hosts_path,
-            "wing_url": wing_url or env.wing_url,
-            "wing_ca_cert": str(env.ca.cert_path),
-        },
-        "vault": {"clusters": {"demo": {role: {} for role in ROLES}}},
+    bastion = {
+        "host": access.host,
+        "port": access.port,
+        "username": access.username,
+        "key_path": access.key_path,
+        "known_hosts_path": access.known_hosts_path,
+        "wing_url": env.wing_url,
     }
+    return local_config(
+        bastion, str(env.ca.cert_path), state_dir, wing_url=wing_url, known_hosts=known_hosts
+    )
 
 
-def terraform_variables(env: LocalEnvironment, vault: OpenBaoServer) -> dict[str, str]:
-    """TF_VAR_* for examples/tarmak-environment."""
-    port = vault.endpoint.address.rsplit(":", 1)[1]
+def write_config(config: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def terraform_variables(
+    env: LocalEnvironment, vault: OpenBaoServer | Sequence[str]
+) -> dict[str, str]:
+    """TF_VAR_* for examples/tarmak-environment: one TLS node, or a cluster's addresses."""
+    if isinstance(vault, OpenBaoServer):
+        addresses = [f"127.0.0.1:{vault.endpoint.address.rsplit(':', 1)[1]}"]
+    else:
+        addresses = list(vault)
     return {
         "TF_VAR_bastion_hostname": env.bastion.access.host,
         "TF_VAR_bastion_username": env.bastion.access.username,
-        "TF_VAR_vault_fqdns": f'["127.0.0.1:{port}"]',
+        "TF_VAR_vault_fqdns": json.dumps(addresses),
         "TF_VAR_vault_ca_file": str(env.ca.cert_path),
     }
 
 
 @dataclass
 class TarmakSide:
-    """The controller with its connector, serving one socket path."""
+    """The controller with its connector, serving one socket path, in this process."""
 
     config: dict[str, Any]
     socket_path: str = field(default_factory=short_socket_path)
 
     def __post_init__(self) -> None:
-        self.services = TarmakServices(EnvironmentConfig.from_dict(self.config))
+        self.config_path = write_config(self.config, Path(self.socket_path).parent / "env.yaml")
+        self.services = TarmakServices(EnvironmentConfig.load(self.config_path))
         self.server = RequestServer(self.services.handlers())
         argv = [sys.executable, "-m", "connector.relay_cli", "--socket", self.socket_path]
         self.controller = ConnectorController(argv, self.server, restart_delay=0.2)
@@ -79,5 +130,59 @@ class TarmakSide:
         return self
 
     def stop(self) -> None:
+        """Stop, and remove the env.yaml and socket directory this made."""
         self.controller.stop()
         self.services.close()
+        directory = Path(self.socket_path).parent
+        with contextlib.suppress(OSError):
+            self.config_path.unlink()
+            if directory.name.startswith("tk-"):
+                shutil.rmtree(directory, ignore_errors=True)
+
+
+@dataclass
+class TarmakSideProcess:
+    """`tarmak-controller` as its own process (so a test can kill it like Tarmak dying)."""
+
+    config_path: Path
+    socket_path: str
+    log_path: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> TarmakSideProcess:
+        connector = f"{sys.executable} -m connector.relay_cli --socket {self.socket_path}"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **self.extra_env}
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "connector.tarmak_side.cli",
+                    "--config",
+                    str(self.config_path),
+                    "--exec",
+                    connector,
+                    "-v",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=ROOT,
+                start_new_session=True,
+            )
+        return self
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        """End it and its connector (the whole process group)."""
+        if self.process is None:
+            return
+        stop_pid(self.process.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(5)

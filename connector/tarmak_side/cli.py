@@ -14,7 +14,7 @@ import threading
 
 import yaml
 
-from connector.tarmak_side.config import EnvironmentConfig
+from connector.tarmak_side.config import ConfigError, EnvironmentConfig
 from connector.tarmak_side.controller import ConnectorController
 from connector.tarmak_side.server import RequestServer
 from connector.tarmak_side.services import TarmakServices
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, on_signal)
     try:
         config = EnvironmentConfig.load(args.config)
-    except (OSError, ValueError, TypeError, yaml.YAMLError) as err:
+    except (OSError, ValueError, TypeError, yaml.YAMLError, ConfigError) as err:
         sys.stderr.write(f"tarmak-controller: cannot read {args.config}: {err}\n")
         sys.exit(2)
     services = TarmakServices(config)

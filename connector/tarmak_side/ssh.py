@@ -6,6 +6,9 @@ or changed key is refused, never accepted automatically.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import logging
 import select
 import socket
@@ -20,6 +23,32 @@ log = logging.getLogger(__name__)
 
 class BastionError(Exception):
     """Connecting to or through the bastion failed; the message names host and port."""
+
+
+class HostKeyRefused(BastionError):
+    """The bastion's host key is unknown or changed: never retried, never accepted."""
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    """The key as OpenSSH shows it: `ssh-ed25519 SHA256:...`."""
+    digest = base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+    return f"{key.get_name()} SHA256:{digest}"
+
+
+class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
+    """Refuse an unknown host key at once, saying which key and which file."""
+
+    def __init__(self, known_hosts_path: str) -> None:
+        self.known_hosts_path = known_hosts_path
+
+    def missing_host_key(
+        self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
+    ) -> None:
+        raise HostKeyRefused(
+            f"bastion {hostname} presented the host key {fingerprint(key)}, which is not in "
+            f"{self.known_hosts_path}; refusing to connect (add the bastion's key to that "
+            "file once you have checked it)"
+        )
 
 
 @dataclass(frozen=True)
@@ -43,7 +72,7 @@ class BastionConnection:
         client = self._client
         try:
             client.load_host_keys(s.known_hosts_path)
-            client.set_missing_host_key_policy(paramiko.RejectPolicy())
+            client.set_missing_host_key_policy(_RefuseUnknown(s.known_hosts_path))
             client.connect(
                 s.host,
                 port=s.port,
@@ -55,11 +84,21 @@ class BastionConnection:
                 banner_timeout=s.connect_timeout,
                 auth_timeout=s.connect_timeout,
             )
+        except HostKeyRefused:
+            client.close()
+            raise
         except paramiko.BadHostKeyException as err:
             client.close()
-            raise BastionError(
-                f"bastion {s.host}:{s.port} presented a host key that does not match "
-                f"{s.known_hosts_path} (got {err.key.get_name()}); refusing to connect"
+            raise HostKeyRefused(
+                f"bastion {s.host}:{s.port} presented the host key {fingerprint(err.key)}, "
+                f"which does not match the one in {s.known_hosts_path} "
+                f"({fingerprint(err.expected_key)}); refusing to connect"
+            ) from None
+        except FileNotFoundError as err:
+            client.close()
+            raise HostKeyRefused(
+                f"cannot read the known_hosts file {s.known_hosts_path}: {err.strerror}; "
+                "refusing to connect to a bastion whose host key is not known"
             ) from None
         except paramiko.SSHException as err:
             client.close()
@@ -167,8 +206,9 @@ def _pump(sock: socket.socket, channel: paramiko.Channel) -> None:
                 if not data:
                     break
                 sock.sendall(data)
-    except OSError:
+    except (OSError, EOFError):
         pass
     finally:
-        channel.close()
+        with contextlib.suppress(OSError, EOFError):  # the SSH connection may be gone
+            channel.close()
         sock.close()

@@ -1,35 +1,51 @@
-"""Vault clusters as Tarmak runs them: reached through SSH tunnels via the
-bastion, trusted only through the cluster's own CA, initialised and unsealed
-on first use, then set up for each instance role.
+"""Vault clusters as Tarmak runs them: several nodes with integrated (Raft)
+storage, reached through SSH tunnels via the bastion, trusted only through the
+cluster's own CA.
 
-Secrets (root token, unseal key, init tokens) are never logged; the root
-token and unseal key live in the environment's state directory, mode 0600.
+Two kinds of request, kept strictly apart:
+
+- **observe** (Terraform's plan and refresh): `sys/health` of every node and,
+  for an instance role, reads only. Nothing is unsealed, written or renewed.
+- **converge** (Terraform's apply): initialise the cluster if, and only if, no
+  keys are stored and every listed node answers uninitialised; store the keys
+  durably before anything else; join and unseal every node; ready once every
+  listed node is unsealed, one is active and (with Raft) every node votes.
+
+A node that reports uninitialised while keys are stored, or while another node
+is initialised, is a new or replaced member: it is joined and unseals with the
+stored key, never initialised. Secrets are never logged.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import fcntl
+import hashlib
 import logging
 import os
-import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import hvac
-import hvac.exceptions
 import requests
 from requests.adapters import HTTPAdapter
 
-from connector.tarmak_side.config import EnvironmentConfig, VaultRoleConfig
+from connector.tarmak_side.config import ConfigError, EnvironmentConfig
 from connector.tarmak_side.server import Call, OperationFailed
 from connector.tarmak_side.ssh import BastionError
+from connector.tarmak_side.vault_http import http
+from connector.tarmak_side.vault_keys import ClusterKeys, KeysConflict, KeyStore
+from connector.tarmak_side.vault_roles import InstanceRoles
 from connector.tarmak_side.wing import BastionChecker
 
 log = logging.getLogger(__name__)
-TOKEN_PERIOD = "768h"
+# Test hook: exit the Tarmak side right after the keys of a new cluster are
+# stored, as if it were killed there (proves the next run finds and uses them).
+FAULT_EXIT_AFTER_INIT = "TARMAK_FAULT_EXIT_AFTER_INIT"
+UNSEALED = (200, 429, 473)
 
 
 class _VerifyAs(HTTPAdapter):
@@ -53,6 +69,8 @@ class Node:
     @classmethod
     def parse(cls, text: str, default_port: int) -> Node:
         host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "")
+        if port and not port.isdigit():
+            raise OperationFailed(f"internal_fqdns entry {text!r} is not host or host:port")
         return cls(host, int(port)) if port else cls(text, default_port)
 
     def __str__(self) -> str:
@@ -60,57 +78,74 @@ class Node:
 
 
 @dataclass
-class ClusterSecrets:
-    root_token: str
-    unseal_key: str
-    kms_key_id: str | None = None
+class Seen:
+    """One node as sys/health showed it (status is None when it did not answer)."""
+
+    node: Node
+    client: hvac.Client
+    status: int | None
+    problem: str = ""
+
+    @property
+    def unsealed(self) -> bool:
+        return self.status in UNSEALED
+
+    def describe(self) -> str:
+        return f"Vault {self.node}: {self.problem or _health_meaning(self.status)}"
 
 
-class SecretStore:
-    """Root token and unseal key per cluster, in files only the owner can read."""
+_HEALTH = {
+    200: "active",
+    429: "standby",
+    472: "DR secondary",
+    473: "performance standby",
+    501: "not initialised",
+    503: "sealed",
+}
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
 
-    def _path(self, name: str) -> Path:
-        return self.directory / f"vault-{name}.json"
-
-    def load(self, name: str) -> ClusterSecrets | None:
-        path = self._path(name)
-        return ClusterSecrets(**json.loads(path.read_text())) if path.exists() else None
-
-    def save(self, name: str, secrets: ClusterSecrets) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle, temporary = tempfile.mkstemp(dir=self.directory)
-        with os.fdopen(handle, "w") as out:
-            json.dump(secrets.__dict__, out)
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, self._path(name))
+def _health_meaning(status: int | None) -> str:
+    return _HEALTH.get(status, f"HTTP {status}") if status is not None else "not answering"
 
 
 class VaultClusters:
     def __init__(self, config: EnvironmentConfig, bastion: BastionChecker) -> None:
         self.config = config
         self.bastion = bastion
-        self.secrets = SecretStore(config.state_dir)
+        self.keys = KeyStore(config.state_dir)
+        self.roles = InstanceRoles(config)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
-    def _lock(self, name: str) -> threading.Lock:
+    @contextlib.contextmanager
+    def _exclusive(self, name: str) -> Iterator[None]:
+        """One converge per cluster at a time, in this process and across processes."""
         with self._locks_lock:
-            return self._locks.setdefault(name, threading.Lock())
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            self.config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with open(self.config.state_dir / f".vault-{name}.lock", "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                yield
 
-    def _secrets_name(self, params: dict[str, Any]) -> str:
-        return params.get("vault_unseal_key_name") or f"{self.config.environment}-vault"
+    def _keys_name(self, params: dict[str, Any]) -> str:
+        name = params.get("vault_unseal_key_name") or f"{self.config.environment}-vault"
+        if not isinstance(name, str) or "/" in name or name.startswith("."):
+            raise OperationFailed(f"vault_unseal_key_name {name!r} cannot name a keys file")
+        return name
+
+    def _load_keys(self, name: str) -> ClusterKeys | None:
+        try:
+            return self.keys.load(name)
+        except KeysConflict as err:
+            raise OperationFailed(str(err)) from None
 
     # ---- reaching the nodes -----------------------------------------------------
 
-    def _client(
-        self, node: Node, ca_file: str, token: str | None = None
-    ) -> tuple[hvac.Client, Any]:
+    def _client(self, node: Node, ca_file: str, token: str | None) -> hvac.Client:
         bastion = self.config.bastion
         if not bastion.host or not bastion.username:
-            raise OperationFailed("set bastion.host and bastion.username in the environment config")
+            raise OperationFailed(f"set bastion.host and bastion.username in {self.config.source}")
         try:
             connection = self.bastion.connection(bastion.host, bastion.username)
         except BastionError as err:
@@ -129,228 +164,249 @@ class VaultClusters:
             session=session,
             timeout=10,
         )
-        return client, forward
+        client._tarmak_forward = forward  # type: ignore[attr-defined]  # closed by _close
+        return client
 
-    def _with_ca(self, params: dict[str, Any]) -> str:
+    def _ca_file(self, params: dict[str, Any]) -> str:
         ca = params.get("vault_ca") or ""
-        if "BEGIN CERTIFICATE" not in ca:
+        if not isinstance(ca, str) or "BEGIN CERTIFICATE" not in ca:
             raise OperationFailed("vault_ca must be the PEM text of the cluster's CA certificate")
         self.config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self.config.state_dir / "vault-ca.pem"
-        path.write_text(ca)
+        digest = hashlib.sha256(ca.encode()).hexdigest()[:16]
+        path = self.config.state_dir / f"vault-ca-{digest}.pem"
+        if not path.exists():
+            temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
+            temporary.write_text(ca)
+            os.replace(temporary, path)
         return str(path)
 
-    def _survey(
-        self, params: dict[str, Any], token: str | None
-    ) -> list[tuple[Node, int | str, hvac.Client, Any]]:
-        """Every node with its sys/health status code, or the error reaching it."""
-        ca_file = self._with_ca(params)
-        nodes = [Node.parse(n, self.config.vault.port) for n in params.get("internal_fqdns") or []]
-        if not nodes:
+    @contextlib.contextmanager
+    def _survey(self, params: dict[str, Any], token: str | None) -> Iterator[list[Seen]]:
+        """Every listed node with its sys/health status; the tunnels close afterwards.
+        sys/health is never audited and changes nothing."""
+        ca_file = self._ca_file(params)
+        listed = params.get("internal_fqdns") or []
+        if not isinstance(listed, list) or not listed:
             raise OperationFailed("internal_fqdns names no Vault node")
-        found = []
-        for node in nodes:
-            client, forward = self._client(node, ca_file, token)
-            try:
-                status: int | str = _http(client, "GET", "/v1/sys/health").status_code
-            except requests.exceptions.SSLError:
-                status = f"TLS verification failed (is vault_ca the CA that signed {node.host}?)"
-            except requests.RequestException as err:
-                status = f"not answering ({type(err).__name__})"
-            found.append((node, status, client, forward))
-        return found
+        nodes = [Node.parse(str(n), self.config.vault.port) for n in listed]
+        found: list[Seen] = []
+        try:
+            for node in nodes:
+                found.append(self._look(node, ca_file, token))
+            yield found
+        finally:
+            for seen in found:
+                seen.client._tarmak_forward.close()  # type: ignore[attr-defined]
+
+    def _look(self, node: Node, ca_file: str, token: str | None) -> Seen:
+        client = self._client(node, ca_file, token)
+        try:
+            return Seen(node, client, http(client, "GET", "/v1/sys/health").status_code)
+        except requests.exceptions.SSLError:
+            problem = f"TLS verification failed (is vault_ca the CA that signed {node.host}?)"
+        except requests.RequestException as err:
+            problem = f"not answering ({type(err).__name__})"
+        return Seen(node, client, None, problem)
 
     @staticmethod
-    def _describe(found: list[tuple[Node, int | str, Any, Any]]) -> str:
-        return "; ".join(f"Vault {node}: {_health_meaning(status)}" for node, status, _, _ in found)
+    def _describe(found: list[Seen]) -> str:
+        return "; ".join(seen.describe() for seen in found)
 
-    # ---- the requests -----------------------------------------------------------
+    # ---- observing (plan, refresh) ------------------------------------------------
 
     def init_status(self, call: Call) -> dict[str, Any]:
-        found = self._survey(call.params, None)
-        try:
-            statuses = [s for _, s, _, _ in found if isinstance(s, int)]
+        """What the cluster looks like, from sys/health alone: no side effects."""
+        name = self._keys_name(call.params)
+        keys_stored = self._load_keys(name) is not None
+        with self._survey(call.params, None) as found:
+            answered = [s for s in found if s.status is not None]
             return {
-                "reachable": bool(statuses),
-                "initialized": any(s != 501 for s in statuses),
-                "sealed": bool(statuses) and all(s == 503 for s in statuses),
+                "reachable": bool(answered),
+                "initialized": keys_stored or any(s.status != 501 for s in answered),
+                "keys_stored": keys_stored,
+                "sealed": any(not s.unsealed for s in found),
+                "ready": len(answered) == len(found)
+                and all(s.unsealed for s in found)
+                and any(s.status == 200 for s in found),
+                "nodes": {str(s.node): _health_meaning(s.status) for s in found},
                 "detail": self._describe(found),
             }
-        finally:
-            _close(found)
+
+    # ---- converging (apply) -------------------------------------------------------
 
     def cluster_status(self, call: Call) -> dict[str, Any]:
-        """Wait until some node is active; initialise and unseal it if asked to create."""
+        """Converge until ready: initialise once if needed, join and unseal every node,
+        then set up every instance role the environment config names."""
         params = call.params
-        name = self._secrets_name(params)
+        create = bool(params.get("create"))
+        name = self._keys_name(params)
         deadline = call.deadline()
         delay = 0.2
         while True:
-            with self._lock(name):
-                detail, ready = self._converge(params, name, create=bool(params.get("create")))
-            if ready:
-                return {"status": "ready", "detail": detail}
+            with self._exclusive(name):
+                ready, detail = self._converge(params, name, allow_init=create)
+                if ready:
+                    keys = self._load_keys(name)
+                    assert keys is not None
+                    with self._survey(params, keys.root_token) as found:
+                        active = next((s for s in found if s.status == 200), None)
+                        if active is not None:
+                            self.roles.set_up_all(active.client)
+                            return {"status": "ready", "detail": detail}
             if not params.get("wait", True) or time.monotonic() + delay > deadline:
                 return {"status": "not-ready", "detail": detail}
             call.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            delay = min(delay * 2, 1.0)
 
-    def _converge(self, params: dict[str, Any], name: str, create: bool) -> tuple[str, bool]:
-        secrets = self.secrets.load(name)
-        found = self._survey(params, secrets.root_token if secrets else None)
-        try:
+    def _converge(self, params: dict[str, Any], name: str, allow_init: bool) -> tuple[bool, str]:
+        """One pass over the nodes; (ready, what was seen and done)."""
+        keys = self._load_keys(name)
+        with self._survey(params, keys.root_token if keys else None) as found:
             detail = self._describe(found)
-            for node, status, client, _ in found:
-                if status in (200, 429) and secrets is not None:
-                    active = next((c for _, s, c, _ in found if s == 200), None)
-                    if active is None:
-                        return detail, False
-                    self._setup(active, self.config.vault.clusters)
-                    return detail, True
-                if status in (200, 429):
-                    return (
-                        f"{detail}; initialised elsewhere: "
-                        f"no root token in {self.config.state_dir}",
-                        False,
-                    )
-                if status == 501 and create:
-                    log.info("initialising Vault %s", node)
-                    keys = client.sys.initialize(secret_shares=1, secret_threshold=1)
-                    secrets = ClusterSecrets(
-                        keys["root_token"], keys["keys"][0], params.get("vault_kms_key_id")
-                    )
-                    self.secrets.save(name, secrets)
-                    return self._converge(params, name, create)
-                if status == 503:
-                    if secrets is None:
-                        return f"{detail}; no unseal key in {self.config.state_dir}", False
-                    log.info("unsealing Vault %s", node)
-                    client.sys.submit_unseal_key(secrets.unseal_key)
-                    return self._converge(params, name, create)
-            return detail, False
-        except hvac.exceptions.VaultError as err:
-            return f"{self._describe(found)}; Vault refused: {err}", False
-        finally:
-            _close(found)
+            if keys is None:
+                return False, self._initialise(found, name, params, allow_init, detail)
+            acted = []
+            active = next((s for s in found if s.status == 200), None)
+            for seen in found:
+                if seen.status == 503:
+                    acted.append(self._unseal(seen, keys, name))
+                elif seen.status == 501 and active is not None:
+                    acted.append(self._join(seen, active, params))
+            if acted:
+                return False, f"{detail}; {'; '.join(acted)}"
+            if not all(s.unsealed for s in found) or active is None:
+                return False, detail
+            voting = self._voters(active)
+            if voting is not None and voting < len(found):
+                return False, (
+                    f"{detail}; {voting} of {len(found)} nodes vote in Raft yet (autopilot "
+                    "promotes a joined node after it has been stable for about 10 s)"
+                )
+            return True, detail
 
-    def _setup(self, client: hvac.Client, clusters: dict[str, dict[str, VaultRoleConfig]]) -> None:
-        for cluster, roles in clusters.items():
-            for role, settings in roles.items():
-                self._ensure_role(client, cluster, role, settings)
-
-    def _ensure_role(
-        self, client: hvac.Client, cluster: str, role: str, settings: VaultRoleConfig
+    def _initialise(
+        self, found: list[Seen], name: str, params: dict[str, Any], allow_init: bool, detail: str
     ) -> str:
-        """Policies, token role and the role's init token (reused while valid)."""
-        policy = settings.policy or (
-            f'path "secret/data/{cluster}/{role}/*" {{\n  capabilities = ["read"]\n}}\n'
+        path = self.keys.path(name)
+        initialised = [s for s in found if s.status is not None and s.status != 501]
+        if initialised:
+            raise OperationFailed(
+                f"{detail}. Vault {initialised[0].node} is already initialised, but {path} "
+                "holds no keys for it. Tarmak never initialises a cluster twice: put the "
+                "cluster's root token and unseal key in that file (or set "
+                "vault_unseal_key_name to the name they are stored under)"
+            )
+        if not allow_init:
+            return f"{detail}; waiting for tarmak_vault_cluster to initialise it"
+        silent = [s for s in found if s.status is None]
+        if silent:
+            return f"{detail}; every node must answer before the cluster is initialised"
+        first = found[0]
+        log.info("initialising Vault %s (cluster %s)", first.node, name)
+        answer = http(
+            first.client, "PUT", "/v1/sys/init", {"secret_shares": 1, "secret_threshold": 1}
         )
-        client.sys.create_or_update_policy(f"{cluster}/{role}", policy)
-        creator = (
-            f'path "auth/token/create/{cluster}-{role}" {{\n'
-            '  capabilities = ["create", "read", "update"]\n}\n'
-        )
-        client.sys.create_or_update_policy(f"{cluster}/{role}-creator", creator)
-        client.adapter.post(
-            f"/v1/auth/token/roles/{cluster}-{role}",
-            json={
-                "allowed_policies": [f"{cluster}/{role}"],
-                "orphan": True,
-                "token_period": TOKEN_PERIOD,
+        if answer.status_code != 200:
+            raise OperationFailed(
+                f"Vault {first.node} refused sys/init: "
+                f"HTTP {answer.status_code} {answer.text[:300]}"
+            )
+        body = answer.json()
+        keys = ClusterKeys(body["root_token"], body["keys"][0], params.get("vault_kms_key_id"))
+        try:
+            self.keys.save(name, keys)  # durable before anything else happens
+        except (KeysConflict, OSError) as err:
+            raise OperationFailed(
+                f"Vault {first.node} was initialised but its keys could not be stored: {err}"
+            ) from None
+        if os.environ.get(FAULT_EXIT_AFTER_INIT):
+            os._exit(70)
+        return f"{detail}; initialised Vault {first.node}, keys stored in {path}"
+
+    def _unseal(self, seen: Seen, keys: ClusterKeys, name: str) -> str:
+        answer = http(seen.client, "PUT", "/v1/sys/unseal", {"key": keys.unseal_key})
+        if answer.status_code == 400:
+            raise OperationFailed(
+                f"the unseal key in {self.keys.path(name)} does not unseal Vault {seen.node}: "
+                f"{answer.text[:300]}"
+            )
+        if answer.status_code != 200:
+            # A node still joining refuses the key (HTTP 500, "invalid key size 0")
+            # until the leader has answered its bootstrap challenge: try again soon.
+            return f"Vault {seen.node} not ready to unseal yet (HTTP {answer.status_code})"
+        log.info("unsealed Vault %s", seen.node)
+        return f"unsealed Vault {seen.node}"
+
+    def _join(self, seen: Seen, active: Seen, params: dict[str, Any]) -> str:
+        """A new or replaced node joins the active one (retry_join may already be doing it)."""
+        answer = http(
+            seen.client,
+            "PUT",
+            "/v1/sys/storage/raft/join",
+            {
+                "leader_api_addr": f"https://{active.node.host}:{active.node.port}",
+                "leader_ca_cert": params["vault_ca"],
             },
         )
-        mount = self.config.vault.init_tokens_mount
-        mounts = client.sys.list_mounted_secrets_engines()
-        if f"{mount}/" not in (mounts.get("data") or mounts):
-            client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
-        path = f"/v1/{mount}/data/{cluster}/init-tokens/{role}"
-        stored = _http(client, "GET", path)
-        token = (
-            stored.json()["data"]["data"].get("init_token") if stored.status_code == 200 else None
-        )
-        if token and self._renew(client, token):
-            return token
-        created = client.adapter.post(
-            "/v1/auth/token/create-orphan",
-            json={
-                "policies": [f"{cluster}/{role}-creator"],
-                "period": TOKEN_PERIOD,
-                "display_name": f"{cluster}-{role}-init",
-                "meta": {"cluster": cluster, "role": role, "purpose": "tarmak init token"},
-            },
-        )
-        token = created["auth"]["client_token"]
-        client.adapter.post(path, json={"data": {"init_token": token}})
-        log.info("created the init token for %s/%s", cluster, role)
-        return token
+        log.info("Vault %s joining %s: HTTP %s", seen.node, active.node, answer.status_code)
+        return f"Vault {seen.node} joining {active.node}"
 
     @staticmethod
-    def _renew(client: hvac.Client, token: str) -> bool:
-        return _http(client, "POST", "/v1/auth/token/renew", {"token": token}).status_code == 200
+    def _voters(active: Seen) -> int | None:
+        """How many Raft peers vote; None when the storage is not Raft."""
+        answer = http(active.client, "GET", "/v1/sys/storage/raft/configuration")
+        if answer.status_code != 200:
+            return None
+        servers = ((answer.json().get("data") or {}).get("config") or {}).get("servers") or []
+        return sum(1 for server in servers if server.get("voter"))
+
+    # ---- instance roles -------------------------------------------------------------
 
     def instance_role(self, call: Call) -> dict[str, Any]:
         params = call.params
-        cluster, role = params["vault_cluster_name"], params["role_name"]
-        name = self._secrets_name(params)
+        cluster, role = str(params.get("vault_cluster_name")), str(params.get("role_name"))
+        try:
+            settings = self.config.role(cluster, role)
+        except ConfigError as err:
+            raise OperationFailed(str(err)) from None
+        name = self._keys_name(params)
+        if not params.get("create", True):
+            return self._observe_role(params, name, cluster, role)
         deadline = call.deadline()
         delay = 0.2
         while True:
-            with self._lock(name):
-                detail, ready = self._converge(params, name, create=False)
+            with self._exclusive(name):
+                ready, detail = self._converge(params, name, allow_init=False)
                 if ready:
-                    return self._role_token(params, name, cluster, role)
+                    keys = self._load_keys(name)
+                    assert keys is not None
+                    with self._survey(params, keys.root_token) as found:
+                        active = next((s for s in found if s.status == 200), None)
+                        if active is not None:
+                            token = self.roles.ensure(active.client, cluster, role, settings)
+                            return {"status": "ready", "init_token": token}
             if not params.get("wait", True) or time.monotonic() + delay > deadline:
                 return {"status": "not-ready", "detail": detail}
             call.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            delay = min(delay * 2, 1.0)
 
-    def _role_token(
+    def _observe_role(
         self, params: dict[str, Any], name: str, cluster: str, role: str
     ) -> dict[str, Any]:
-        secrets = self.secrets.load(name)
-        assert secrets is not None
-        found = self._survey(params, secrets.root_token)
-        try:
-            active = next(c for _, s, c, _ in found if s == 200)
-            if not params.get("create", True):
-                mount = self.config.vault.init_tokens_mount
-                stored = _http(active, "GET", f"/v1/{mount}/data/{cluster}/init-tokens/{role}")
-                if stored.status_code != 200:
-                    return {"status": "gone", "detail": f"no init token for {cluster}/{role}"}
-            settings = self.config.vault.clusters.get(cluster, {}).get(role, VaultRoleConfig())
-            with self._lock(f"{name}/{cluster}/{role}"):
-                token = self._ensure_role(active, cluster, role, settings)
+        """Is the role's init token still there and valid? Reads only."""
+        keys = self._load_keys(name)
+        if keys is None:
+            return {"status": "not-ready", "detail": f"no keys in {self.keys.path(name)}"}
+        with self._survey(params, keys.root_token) as found:
+            active = next((s for s in found if s.status == 200), None)
+            if active is None:
+                return {"status": "not-ready", "detail": self._describe(found)}
+            token = self.roles.stored_token(active.client, cluster, role)
+            if token is None:
+                return {"status": "gone", "detail": f"no init token for {cluster}/{role}"}
+            if not self.roles.token_valid(active.client, token):
+                return {
+                    "status": "gone",
+                    "detail": f"the init token of {cluster}/{role} is revoked or expired",
+                }
             return {"status": "ready", "init_token": token}
-        except StopIteration:
-            return {"status": "not-ready", "detail": self._describe(found)}
-        finally:
-            _close(found)
-
-
-_HEALTH = {
-    200: "active",
-    429: "standby",
-    472: "DR secondary",
-    473: "performance standby",
-    501: "not initialised",
-    503: "sealed",
-}
-
-
-def _health_meaning(status: int | str) -> str:
-    return _HEALTH.get(status, f"HTTP {status}") if isinstance(status, int) else status
-
-
-def _http(
-    client: hvac.Client, method: str, path: str, body: dict[str, Any] | None = None
-) -> requests.Response:
-    """A raw request (status code and all) over the client's tunnelled session."""
-    headers = {"X-Vault-Token": client.token} if client.token else {}
-    return client.adapter.session.request(
-        method, f"{client.url}{path}", json=body, headers=headers, timeout=10
-    )
-
-
-def _close(found: list[tuple[Any, Any, Any, Any]]) -> None:
-    for _, _, _, forward in found:
-        forward.close()

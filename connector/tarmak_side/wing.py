@@ -13,7 +13,12 @@ import urllib3
 
 from connector.tarmak_side.config import BastionConfig
 from connector.tarmak_side.server import Call, OperationFailed
-from connector.tarmak_side.ssh import BastionConnection, BastionError, SSHSettings
+from connector.tarmak_side.ssh import (
+    BastionConnection,
+    BastionError,
+    HostKeyRefused,
+    SSHSettings,
+)
 
 
 class BastionChecker:
@@ -73,9 +78,9 @@ class BastionChecker:
         while True:
             try:
                 healthy, detail = self.wing_status(hostname, username)
+            except HostKeyRefused as err:
+                raise OperationFailed(str(err)) from None  # never retried: a person must check
             except BastionError as err:
-                if "host key" in str(err):
-                    raise OperationFailed(str(err)) from None  # never retry a key mismatch
                 healthy, detail = False, str(err)
             if healthy:
                 return {"status": "ready", "detail": detail}

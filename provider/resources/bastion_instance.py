@@ -45,8 +45,10 @@ class BastionInstance(TarmakWaitingResource):
                 "instance_id": Attribute(
                     STRING,
                     optional=True,
+                    force_new=True,
                     description="ID of the bastion instance; referencing it orders this "
-                    "after the instance.",
+                    "after the instance. A change (a new bastion) replaces the resource, so "
+                    "the new bastion is waited for again.",
                 ),
                 "status": Attribute(
                     STRING, computed=True, description="`ready` once wing answers."

@@ -1,4 +1,10 @@
-"""tarmak_vault_cluster: blocks until Vault is initialised and unsealed."""
+"""tarmak_vault_cluster: blocks until every Vault node is initialised and unsealed.
+
+Read only observes (sys/health of each node, through Tarmak). A node found
+sealed or uninitialised shows up as `status: "sealed" -> "ready"`, an update
+that apply carries out by unsealing (and joining) the nodes; plan and refresh
+never unseal or write anything.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +20,23 @@ from provider.framework import (
     CreateResponse,
     DeleteRequest,
     DeleteResponse,
+    ModifyPlanRequest,
+    ModifyPlanResponse,
     ReadRequest,
     ReadResponse,
     Schema,
+    UpdateRequest,
+    UpdateResponse,
+    timeouts_block,
 )
+from provider.framework.context import Context
+from provider.framework.diagnostics import Diagnostics
 from provider.framework.validators import non_empty
-from provider.resources.waiting import WAITING_TIMEOUTS, TarmakWaitingResource
+from provider.resources.waiting import TarmakWaitingResource
+
+READY = "ready"
+# Like every waiting resource, plus `update`: the apply that unseals a restarted cluster.
+CLUSTER_TIMEOUTS = timeouts_block(create="30m", read="1m", update="30m")
 
 VAULT_CONNECTION_ATTRIBUTES = {
     "internal_fqdns": Attribute(
@@ -51,24 +68,49 @@ class VaultCluster(TarmakWaitingResource):
     schema = Schema(
         Block(
             description=(
-                "Waits until Tarmak has initialised (on first use) and unsealed the Vault "
-                "cluster and set up each instance role. Destroying it only removes it from "
-                "the state; Vault's data, root token and unseal key are left as they are."
+                "Waits until Tarmak has initialised the Vault cluster (once, on first use), "
+                "joined and unsealed every node listed in `internal_fqdns`, and set up each "
+                "instance role its environment config names. It is ready when every listed "
+                "node is unsealed and one is active.\n\n"
+                "Plan and refresh only observe: a node that was restarted (and so is sealed) "
+                'or replaced shows as `status = "sealed" -> "ready"`, and `terraform apply` '
+                "unseals and joins it. Tarmak initialises a cluster only when no keys are "
+                "stored for it and every listed node answers uninitialised; a new node is "
+                "joined, never initialised. Destroying it only removes it from the state; "
+                "Vault's data, root token and unseal key are left as they are."
             ),
             attributes={
                 **VAULT_CONNECTION_ATTRIBUTES,
                 "vault_kms_key_id": Attribute(
-                    STRING, optional=True, description="KMS key that protects the unseal key."
+                    STRING,
+                    optional=True,
+                    force_new=True,
+                    description="KMS key that protects the unseal key. Tarmak records it with "
+                    "the keys when it initialises the cluster (the Tarmak side in this "
+                    "repository keeps keys in its state directory, mode 0600, and does not "
+                    "encrypt them). A change replaces the resource: the cluster is waited "
+                    "for again, and the keys already stored are kept as they are.",
                 ),
                 "vault_unseal_key_name": Attribute(
                     STRING,
                     optional=True,
-                    description="Name under which Tarmak keeps the unseal key and root token.",
+                    force_new=True,
+                    description="Name under which Tarmak keeps the cluster's unseal key and "
+                    "root token (`<state_dir>/vault-<name>.json`; default "
+                    "`<environment>-vault`). A change replaces the resource, and the new name "
+                    "must already hold the keys of an initialised cluster: Tarmak never "
+                    "initialises a cluster twice.",
                 ),
-                "status": Attribute(STRING, computed=True, description="`ready` once unsealed."),
+                "status": Attribute(
+                    STRING,
+                    computed=True,
+                    description="`ready` when every listed node is unsealed and one is active; "
+                    "`sealed` when refresh found a node sealed, uninitialised (new) or not "
+                    "answering, which the next apply fixes.",
+                ),
                 "id": Attribute(STRING, computed=True, stable=True),
             },
-            blocks={"timeouts": WAITING_TIMEOUTS},
+            blocks={"timeouts": CLUSTER_TIMEOUTS},
         )
     )
 
@@ -79,16 +121,28 @@ class VaultCluster(TarmakWaitingResource):
             "vault_unseal_key_name": state["vault_unseal_key_name"],
         }
 
-    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
-        plan = req.plan
+    def _converge(self, plan: dict[str, Any], ctx: Context, diags: Diagnostics) -> bool:
+        """Ask Tarmak to initialise (once), join and unseal every node; wait for it."""
         what = f"Vault ({', '.join(plan['internal_fqdns'])}) to be initialised and unsealed"
         params = {**self._params(plan), "create": True}
-        result = self.wait_ready(
-            Method.VAULT_CLUSTER_STATUS, params, req.context, what, resp.diagnostics
-        )
-        if result is not None:
+        return self.wait_ready(Method.VAULT_CLUSTER_STATUS, params, ctx, what, diags) is not None
+
+    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+        plan = req.plan
+        if self._converge(plan, req.context, resp.diagnostics):
             digest = hashlib.sha256(",".join(plan["internal_fqdns"]).encode()).hexdigest()[:12]
-            resp.state = {**plan, "status": "ready", "id": f"vault-{digest}"}
+            resp.state = {**plan, "status": READY, "id": f"vault-{digest}"}
+
+    def modify_plan(self, req: ModifyPlanRequest, resp: ModifyPlanResponse) -> None:
+        """A cluster refresh found not ready is planned back to ready: apply unseals it."""
+        if req.plan is not None and req.prior_state is not None:
+            resp.plan = {**req.plan, "status": READY}
+
+    def update(self, req: UpdateRequest, resp: UpdateResponse) -> None:
+        if req.prior_state.get("status") == READY:
+            resp.state = {**req.plan, "status": READY}  # e.g. only `timeouts` changed
+        elif self._converge(req.plan, req.context, resp.diagnostics):
+            resp.state = {**req.plan, "status": READY}
 
     def read(self, req: ReadRequest, resp: ReadResponse) -> None:
         resp.state = dict(req.state)
@@ -108,7 +162,7 @@ class VaultCluster(TarmakWaitingResource):
         if not result.get("initialized"):
             resp.state = None  # a new, empty cluster: Terraform plans to set it up again
         else:
-            resp.state["status"] = "sealed" if result.get("sealed") else "ready"
+            resp.state["status"] = READY if result.get("ready") else "sealed"
 
     def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
         """Nothing to undo: Vault is not ours to remove."""

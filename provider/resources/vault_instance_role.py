@@ -1,4 +1,9 @@
-"""tarmak_vault_instance_role: blocks until the role's init token exists; returns it."""
+"""tarmak_vault_instance_role: blocks until the role's init token exists; returns it.
+
+Read only observes: it reads the stored token and checks it with lookup-self
+(a read). A revoked or missing token drops the object from state, so the next
+apply creates a new one; refresh never creates, renews or rewrites anything.
+"""
 
 from __future__ import annotations
 
@@ -32,8 +37,15 @@ class VaultInstanceRole(TarmakWaitingResource):
             description=(
                 "Waits until Tarmak has set up the instance role in Vault (policies, token "
                 "role `<cluster>-<role>`) and its init token exists, and returns the token. "
-                "Instances of the role use it to obtain their own tokens. Destroying it only "
-                "removes it from the state; the token stays valid in Vault."
+                "Instances of the role use it to obtain their own tokens. Tarmak serves only "
+                "the clusters and roles its environment config (`env.yaml`, `vault.clusters`) "
+                "names; any other gets an error and no token.\n\n"
+                "The init token is a periodic token: its period is set on the Tarmak side "
+                "(`vault.init_token_period` in `env.yaml`, default `43800h`, five years, as "
+                "Tarmak used), so it does not lapse between applies months apart. Each apply "
+                "that creates the resource renews a stored token that is still valid. Refresh "
+                "only checks the token (a revoked one makes the next apply create a new one). "
+                "Destroying it only removes it from the state; the token stays valid in Vault."
             ),
             attributes={
                 "vault_cluster_name": Attribute(
@@ -51,6 +63,14 @@ class VaultInstanceRole(TarmakWaitingResource):
                     description="Instance role, e.g. `worker`.",
                 ),
                 **VAULT_CONNECTION_ATTRIBUTES,
+                "vault_unseal_key_name": Attribute(
+                    STRING,
+                    optional=True,
+                    force_new=True,
+                    description="Set it to the cluster's `vault_unseal_key_name` when that is "
+                    "set (e.g. `tarmak_vault_cluster.vault.vault_unseal_key_name`): the name of "
+                    "the keys Tarmak uses to reach the cluster.",
+                ),
                 "init_token": Attribute(
                     STRING, computed=True, sensitive=True, description="The role's init token."
                 ),
@@ -67,6 +87,7 @@ class VaultInstanceRole(TarmakWaitingResource):
             **vault_params(state),
             "vault_cluster_name": state["vault_cluster_name"],
             "role_name": state["role_name"],
+            "vault_unseal_key_name": state["vault_unseal_key_name"],
         }
 
     def create(self, req: CreateRequest, resp: CreateResponse) -> None:

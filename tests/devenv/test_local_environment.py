@@ -15,9 +15,11 @@ import paramiko
 import pytest
 import requests
 
-from connector.tarmak_side.ssh import BastionConnection, BastionError, SSHSettings
+from connector.tarmak_side.config import EnvironmentConfig
+from connector.tarmak_side.ssh import BastionConnection, BastionError, HostKeyRefused, SSHSettings
 from devenv.bastion import write_keypair
 from devenv.environment import LocalEnvironment
+from devenv.processes import ChildProcess
 from devenv.vault import OpenBaoServer, VaultEndpoint
 from devenv.wing import WingHealth, WingStandIn
 from tests.e2e.harness import ROOT
@@ -103,7 +105,7 @@ def test_changed_host_key_is_refused(local_env: LocalEnvironment, tmp_path: Path
 def test_unknown_host_key_is_refused(local_env: LocalEnvironment, tmp_path: Path) -> None:
     empty = tmp_path / "known_hosts"
     empty.write_text("")
-    with pytest.raises(BastionError, match="failed"):
+    with pytest.raises(HostKeyRefused, match=f"ssh-ed25519 SHA256:.* which is not in {empty}"):
         BastionConnection(ssh_settings(local_env, str(empty))).connect()
 
 
@@ -166,7 +168,40 @@ def test_cli_up_env_down_twice_in_a_row(tmp_path: Path) -> None:
             exports["TARMAK_DEVENV_WING_URL"], verify=exports["VAULT_CACERT"], timeout=5
         )
         assert wing.text == "ok"
-        pids = [int(p) for p in json.loads((directory / "state.json").read_text())["pids"]]
+        cluster = exports["TARMAK_DEVENV_VAULT_CLUSTER"].split(",")
+        assert len(cluster) == 3
+        ca = exports["VAULT_CACERT"]
+        assert [_health(a, ca) for a in cluster] == [501, 501, 501], "uninitialised"
+
+        written = subprocess.run(
+            [*cli, "tarmak-config", "--dir", str(directory)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert written.returncode == 0, written.stderr
+        config = EnvironmentConfig.load(written.stdout.strip())
+        assert config.bastion.port == int(exports["TARMAK_DEVENV_SSH_PORT"])
+        assert config.bastion.known_hosts_path == exports["TARMAK_DEVENV_SSH_KNOWN_HOSTS"]
+        assert set(config.vault.clusters["demo"]) == {"master", "worker"}
+
+        state = json.loads((directory / "state.json").read_text())
+        old_pid = state["vault_nodes"]["vault-2"]["pid"]
+        restarted = subprocess.run(
+            [*cli, "restart-node", "vault-2", "--dir", str(directory)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert restarted.returncode == 0, restarted.stderr
+        assert not os.path.exists(f"/proc/{old_pid}") or _zombie(old_pid)
+        assert _health(cluster[1], ca) == 501
+
+        state = json.loads((directory / "state.json").read_text())
+        pids = [int(p) for p in state["pids"]]
+        pids += [node["pid"] for node in state["vault_nodes"].values()]
         down = subprocess.run([*cli, "down", "--dir", str(directory)], cwd=ROOT, timeout=60)
         assert down.returncode == 0
         for pid in pids:
@@ -174,6 +209,54 @@ def test_cli_up_env_down_twice_in_a_row(tmp_path: Path) -> None:
                 f"process {pid} survived down"
             )
         assert not directory.exists()
+
+
+def _health(address: str, ca: str) -> int:
+    return requests.get(f"https://{address}/v1/sys/health", verify=ca, timeout=5).status_code
+
+
+def test_cli_with_a_python_lacking_the_dependencies_uses_the_venv(tmp_path: Path) -> None:
+    """`python -m devenv` as the README writes it, with a bare interpreter."""
+    directory = tmp_path / "never-made"
+    result = subprocess.run(
+        ["python3", "-m", "devenv", "env", "--dir", str(directory)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")},
+    )
+    assert result.returncode == 1, result.stderr
+    assert "the local environment is not up" in result.stderr
+    assert "No module named" not in result.stderr
+    assert not directory.exists()
+
+
+def test_up_that_fails_part_way_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from devenv import __main__ as cli
+    from devenv.bastion import Bastion
+
+    started: list[int] = []
+    real_start = ChildProcess.start
+
+    def recording_start(self: ChildProcess) -> None:
+        real_start(self)
+        started.append(self.pid)
+
+    def broken_sshd(self: Bastion) -> Bastion:
+        raise TimeoutError("sshd on port 1 did not come up within 15s")
+
+    monkeypatch.setattr(ChildProcess, "start", recording_start)
+    monkeypatch.setattr(Bastion, "start_wait", broken_sshd)
+    directory = tmp_path / "env"
+    assert cli.up(directory) == 1
+    assert "did not come up: sshd on port 1" in capsys.readouterr().err
+    assert not directory.exists(), "no half-made directory"
+    assert started, "the environment had started processes"
+    for pid in started:
+        assert not os.path.exists(f"/proc/{pid}") or _zombie(pid), f"process {pid} survived"
 
 
 def _zombie(pid: int) -> bool:

@@ -4,6 +4,7 @@ local subprocess in place of `docker exec`."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -13,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import hvac
+import paramiko
 import pytest
 
+from connector.tarmak_side.ssh import fingerprint
 from devenv.bastion import write_keypair
 from devenv.environment import LocalEnvironment
 from devenv.tarmak import ROLES, TarmakSide, environment_config, terraform_variables
@@ -210,7 +213,7 @@ def test_outputs_hide_the_init_token(
     assert role["sensitive_values"].get("init_token") is True
 
 
-def test_revoked_init_token_is_recreated_on_refresh(
+def test_revoked_init_token_seen_by_refresh_and_recreated_by_apply(
     terraform_latest: Terraform,
     local_env: LocalEnvironment,
     fresh_tls_vault: OpenBaoServer,
@@ -226,10 +229,40 @@ def test_revoked_init_token_is_recreated_on_refresh(
     admin = hvac.Client(url=endpoint.address, token=root, verify=endpoint.ca_cert)
     admin.auth.token.revoke(before["worker"])
 
-    tf.apply("-refresh-only")
+    tf.apply("-refresh-only")  # only observes: the revoked token leaves the state
+    assert 'tarmak_vault_instance_role.role["worker"]' not in tf.state()
+    assert tf.state()['tarmak_vault_instance_role.role["master"]']["init_token"] == before["master"]
+    result = tf.apply()
+    assert "1 added, 0 changed, 0 destroyed" in result.stdout
     after = tf.outputs()["init_tokens"]
-    assert after["master"] == before["master"], "a valid token is renewed and kept"
-    assert after["worker"] != before["worker"], "a revoked token is recreated"
+    assert after["master"] == before["master"], "a valid token is kept"
+    assert after["worker"] != before["worker"], "a revoked token is recreated by apply"
     worker = hvac.Client(url=endpoint.address, token=after["worker"], verify=endpoint.ca_cert)
     created = worker.adapter.post("/v1/auth/token/create/demo-worker", json={})
     assert "demo/worker" in created["auth"]["policies"]
+    looked_up = admin.auth.token.lookup(after["worker"])["data"]
+    assert looked_up["period"] == 43800 * 3600, "the default init-token period is five years"
+
+
+def test_unknown_bastion_host_key_fails_fast(
+    terraform_latest: Terraform, local_env: LocalEnvironment, wing: WingStandIn, tmp_path: Path
+) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    side = TarmakSide(
+        environment_config(local_env, tmp_path / "state", wing.url, str(empty))
+    ).start()
+    try:
+        terraform_latest.env["TARMAK_CONNECTOR_SOCKET"] = side.socket_path
+        terraform_latest.write(bastion_only())
+        terraform_latest.init()
+        # The create timeout is the default 30m: the 60 s limit here shows it is not retried.
+        result = terraform_latest.apply(check=False, timeout=60)
+        assert result.returncode == 1
+        host_key = (local_env.bastion.directory / "ssh_host_ed25519_key.pub").read_text().split()
+        expected = paramiko.Ed25519Key(data=base64.b64decode(host_key[1]))
+        assert f"presented the host key {fingerprint(expected)}" in result.text, result.output
+        assert f"which is not in {empty}" in result.text
+    finally:
+        side.stop()
+        shutil.rmtree(Path(side.socket_path).parent, ignore_errors=True)

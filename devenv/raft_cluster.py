@@ -1,0 +1,293 @@
+"""Three OpenBao servers as Tarmak runs Vault: integrated (Raft) storage on disk,
+`retry_join` to each other, TLS from the throwaway CA, a file audit device, and
+**uninitialised** at first start.
+
+A restarted node keeps its data, so it comes back sealed (not uninitialised,
+as an `inmem` node would). A wiped node comes back empty and rejoins with the
+same `node_id`. Ports (API and cluster) are picked below the kernel's
+ephemeral range: a node binds its cluster port only once unsealed, and an SSH
+tunnel's local port must never take it first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import socket
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from devenv.pki import ThrowawayCA
+from devenv.processes import ChildProcess, wait_until
+from devenv.vault import VaultEndpoint, bao_binary
+
+WRITE_OPERATIONS = frozenset({"create", "update", "delete"})
+# The log line OpenBao writes once per sys/init: counting it counts initialisations.
+INITIALISED_LINE = "security barrier initialized"
+
+
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def low_free_port(taken: set[int]) -> int:
+    """A free loopback port below the ephemeral range (bounded attempts)."""
+    floor = min(_ephemeral_floor(), 32768)
+    for _ in range(200):
+        port = random.randrange(20000, floor)
+        if port in taken:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        taken.add(port)
+        return port
+    raise RuntimeError(f"no free port found between 20000 and {floor}")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    node: str
+    type: str  # "request" or "response"
+    operation: str
+    path: str
+
+    @property
+    def is_write(self) -> bool:
+        return self.operation in WRITE_OPERATIONS
+
+
+class RaftNode:
+    def __init__(
+        self,
+        directory: Path,
+        node_id: str,
+        api_port: int,
+        cluster_port: int,
+        peers: list[int],
+        ca: ThrowawayCA,
+    ) -> None:
+        self.directory = directory
+        self.node_id = node_id
+        self.api_port = api_port
+        self.cluster_port = cluster_port
+        self.data_dir = directory / "data"
+        # The audit table is replicated: every node must declare the same device
+        # (a per-node file_path stops a standby from ever taking over), so each
+        # node audits to its stdout, which is its log file.
+        self.audit_log = directory / "bao.log"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        files = ca.issue(node_id)
+        joins = "".join(
+            textwrap.dedent(
+                f"""
+                  retry_join {{
+                    leader_api_addr     = "https://127.0.0.1:{peer}"
+                    leader_ca_cert_file = "{ca.cert_path}"
+                  }}"""
+            )
+            for peer in peers
+        )
+        config = directory / "server.hcl"
+        config.write_text(
+            f'storage "raft" {{\n'
+            f'  path    = "{self.data_dir}"\n'
+            f'  node_id = "{node_id}"\n'
+            f"  performance_multiplier = 1{joins}\n}}\n"
+            + textwrap.dedent(
+                f"""\
+                listener "tcp" {{
+                  address         = "127.0.0.1:{api_port}"
+                  cluster_address = "127.0.0.1:{cluster_port}"
+                  tls_cert_file   = "{files.cert}"
+                  tls_key_file    = "{files.key}"
+                }}
+                api_addr     = "https://127.0.0.1:{api_port}"
+                cluster_addr = "https://127.0.0.1:{cluster_port}"
+                audit "file" "audit" {{
+                  options {{
+                    file_path = "stdout"
+                  }}
+                }}
+                """
+            )
+        )
+        self.endpoint = VaultEndpoint(f"https://127.0.0.1:{api_port}", None, str(ca.cert_path))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+        self.process = ChildProcess(
+            [bao_binary(), "server", f"-config={config}"], directory / "bao.log", env
+        )
+
+    @property
+    def address(self) -> str:
+        """`host:port` as the bastion reaches it (an entry of internal_fqdns)."""
+        return f"127.0.0.1:{self.api_port}"
+
+    def health(self) -> int | None:
+        """sys/health's status code (200 active, 429 standby, 501, 503), None if down."""
+        try:
+            return self.endpoint.health_status()
+        except requests.RequestException:
+            return None
+
+    def start(self) -> RaftNode:
+        self.process.start()
+        return self
+
+    def start_wait(self) -> RaftNode:
+        def answers() -> bool:
+            if not self.process.running():
+                raise TimeoutError(f"OpenBao {self.node_id} exited:\n{self.process.log_tail()}")
+            return self.health() is not None
+
+        try:
+            wait_until(answers, f"OpenBao {self.node_id} on port {self.api_port}", timeout=30)
+        except TimeoutError as err:
+            self.stop()
+            raise TimeoutError(f"{err}\n{self.process.log_tail()}") from None
+        return self
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def restart(self) -> RaftNode:
+        """Stop and start again: the node keeps its data and comes back sealed."""
+        self.stop()
+        return self.start().start_wait()
+
+    def wipe(self) -> RaftNode:
+        """Stop, delete its data, start again: an empty node that rejoins (a replacement)."""
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.data_dir.mkdir(parents=True)
+        return self.start().start_wait()
+
+    def initialisations(self) -> int:
+        try:
+            return self.process.log_path.read_text(errors="replace").count(INITIALISED_LINE)
+        except OSError:
+            return 0
+
+    def audit_size(self) -> int:
+        try:
+            return self.audit_log.stat().st_size
+        except OSError:
+            return 0
+
+    def audit_entries(self, since: int = 0) -> list[AuditEntry]:
+        """Request entries of the audit log from byte offset `since`."""
+        try:
+            with open(self.audit_log, "rb") as log:
+                log.seek(since)
+                lines = log.read().splitlines()
+        except OSError:
+            return []
+        entries = []
+        for line in lines:
+            if not line.startswith(b"{"):
+                continue  # a server log line, not an audit entry
+            try:
+                raw: dict[str, Any] = json.loads(line)
+            except ValueError:
+                continue
+            request = raw.get("request") or {}
+            if raw.get("type") == "request":
+                entries.append(
+                    AuditEntry(
+                        self.node_id,
+                        "request",
+                        str(request.get("operation", "")),
+                        str(request.get("path", "")),
+                    )
+                )
+        return entries
+
+
+class RaftCluster:
+    """Three (or `size`) nodes that know each other; started together, stopped together."""
+
+    def __init__(self, directory: Path, ca: ThrowawayCA, size: int = 3) -> None:
+        self.directory = directory
+        taken: set[int] = set()
+        api_ports = [low_free_port(taken) for _ in range(size)]
+        cluster_ports = [low_free_port(taken) for _ in range(size)]
+        self.nodes = [
+            RaftNode(
+                directory / f"vault-{i + 1}",
+                f"vault-{i + 1}",
+                api_ports[i],
+                cluster_ports[i],
+                [p for p in api_ports if p != api_ports[i]],
+                ca,
+            )
+            for i in range(size)
+        ]
+
+    def __iter__(self) -> Iterator[RaftNode]:
+        return iter(self.nodes)
+
+    def start(self) -> RaftCluster:
+        started: list[RaftNode] = []
+        try:
+            for node in self.nodes:
+                node.start()
+                started.append(node)
+            for node in self.nodes:
+                node.start_wait()
+        except BaseException:
+            for node in started:
+                node.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    @property
+    def addresses(self) -> list[str]:
+        return [node.address for node in self.nodes]
+
+    def node(self, name_or_index: str | int) -> RaftNode:
+        if isinstance(name_or_index, int):
+            return self.nodes[name_or_index]
+        return next(n for n in self.nodes if n.node_id == name_or_index)
+
+    def health(self) -> dict[str, int | None]:
+        return {node.node_id: node.health() for node in self.nodes}
+
+    def active(self) -> RaftNode | None:
+        return next((n for n in self.nodes if n.health() == 200), None)
+
+    def wait_for_active(self, timeout: float = 30) -> RaftNode:
+        wait_until(lambda: self.active() is not None, "an active Vault node", timeout, 0.2)
+        node = self.active()
+        assert node is not None
+        return node
+
+    def initialisations(self) -> int:
+        return sum(node.initialisations() for node in self.nodes)
+
+    def audit_marks(self) -> dict[str, int]:
+        """Where each audit log ends now, to read only what comes after."""
+        return {node.node_id: node.audit_size() for node in self.nodes}
+
+    def audit_since(self, marks: dict[str, int]) -> list[AuditEntry]:
+        return [e for n in self.nodes for e in n.audit_entries(marks.get(n.node_id, 0))]
+
+    def env(self) -> dict[str, str]:
+        return {
+            "TARMAK_DEVENV_VAULT_CLUSTER": ",".join(self.addresses),
+        }

@@ -1,0 +1,233 @@
+"""A three-node OpenBao cluster (Raft on disk, TLS, file audit device) as Tarmak
+runs Vault, driven by the real terraform through the bastion's SSH tunnels.
+
+The module's cluster is started once and initialised by whichever test runs
+first; every test then checks it was initialised exactly once. The audit log
+proves that plan and refresh write nothing; sys/health (never audited) shows
+when nodes are unsealed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connector.tarmak_side.config import EnvironmentConfig
+from connector.tarmak_side.server import Call, OperationFailed
+from connector.tarmak_side.services import TarmakServices
+from connector.tarmak_side.vault_cluster import FAULT_EXIT_AFTER_INIT
+from devenv.environment import LocalEnvironment
+from devenv.processes import wait_until
+from devenv.raft_cluster import RaftCluster
+from devenv.tarmak import (
+    TarmakSide,
+    TarmakSideProcess,
+    environment_config,
+    short_socket_path,
+    terraform_variables,
+    write_config,
+)
+from tests.e2e.harness import ROOT, Terraform
+
+pytestmark = pytest.mark.e2e
+EXAMPLE = ROOT / "examples" / "tarmak-environment" / "main.tf"
+UNSEALED = (200, 429)
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    local_env: LocalEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RaftCluster]:
+    nodes = RaftCluster(tmp_path_factory.mktemp("raft"), local_env.ca).start()
+    yield nodes
+    nodes.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster_side(
+    local_env: LocalEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TarmakSide]:
+    state = tmp_path_factory.mktemp("tarmak") / "state"
+    side = TarmakSide(environment_config(local_env, state)).start()
+    yield side
+    side.stop()
+    shutil.rmtree(Path(side.socket_path).parent, ignore_errors=True)
+
+
+def prepare(tf: Terraform, env: LocalEnvironment, addresses: list[str], socket: str) -> Terraform:
+    tf.env.update(terraform_variables(env, addresses))
+    tf.env["TARMAK_CONNECTOR_SOCKET"] = socket
+    tf.write(EXAMPLE.read_text())
+    tf.init()
+    return tf
+
+
+def assert_ready(cluster: RaftCluster) -> None:
+    health = cluster.health()
+    assert all(status in UNSEALED for status in health.values()), health
+    assert list(health.values()).count(200) == 1, health
+
+
+def test_initialised_once_restart_seen_by_plan_and_unsealed_by_apply(
+    terraform: Terraform,
+    local_env: LocalEnvironment,
+    cluster: RaftCluster,
+    cluster_side: TarmakSide,
+) -> None:
+    tf = prepare(terraform, local_env, cluster.addresses, cluster_side.socket_path)
+    tf.apply()
+    assert tf.outputs()["vault_status"] == "ready"
+    assert_ready(cluster)
+    assert cluster.initialisations() == 1, "the cluster is initialised exactly once"
+    assert tf.plan_exit_code() == 0, "a second apply changes nothing"
+
+    victim = cluster.active()
+    assert victim is not None
+    victim.restart()
+    assert victim.health() == 503, "a restarted node comes back sealed, with its data"
+    cluster.wait_for_active()  # the other two elect a leader; the audit log keeps going
+
+    marks = cluster.audit_marks()
+    plan = tf.run("plan", "-input=false", "-detailed-exitcode", check=False)
+    assert plan.returncode == 2, plan.output
+    assert '~ status = "sealed" -> "ready"' in plan.text, plan.stdout
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in plan.text
+    tf.apply("-refresh-only")
+    entries = cluster.audit_since(marks)
+    assert [e for e in entries if e.is_write] == [], "plan and refresh write nothing"
+    assert any(e.path == "auth/token/lookup-self" for e in entries), (
+        f"the audit log saw the refreshes' reads: {entries}"
+    )
+    assert victim.health() == 503, "plan and refresh did not unseal"
+
+    result = tf.apply()
+    assert "1 changed" in result.stdout
+    assert victim.health() in UNSEALED, "apply unsealed the restarted node"
+    assert_ready(cluster)
+    assert cluster.initialisations() == 1
+
+
+def test_whole_cluster_restarted_stays_sealed_until_apply(
+    terraform_latest: Terraform,
+    local_env: LocalEnvironment,
+    cluster: RaftCluster,
+    cluster_side: TarmakSide,
+) -> None:
+    tf = prepare(terraform_latest, local_env, cluster.addresses, cluster_side.socket_path)
+    tf.apply()
+    for node in cluster:
+        node.restart()
+    assert set(cluster.health().values()) == {503}
+    assert tf.plan_exit_code() == 2
+    tf.apply("-refresh-only")
+    assert set(cluster.health().values()) == {503}, "refresh unsealed nothing"
+    assert tf.state()["tarmak_vault_cluster.vault"]["status"] == "sealed"
+    tf.apply()
+    assert_ready(cluster)
+    assert tf.state()["tarmak_vault_cluster.vault"]["status"] == "ready"
+    assert cluster.initialisations() == 1
+    assert tf.plan_exit_code() == 0
+
+
+def test_unknown_cluster_and_role_get_no_token(
+    terraform_latest: Terraform,
+    local_env: LocalEnvironment,
+    cluster: RaftCluster,
+    cluster_side: TarmakSide,
+) -> None:
+    tf = terraform_latest
+    tf.env["TARMAK_CONNECTOR_SOCKET"] = cluster_side.socket_path
+    tf.write(
+        f"""
+        terraform {{
+          required_providers {{
+            tarmak = {{ source = "jetstack/tarmak" }}
+          }}
+        }}
+        resource "tarmak_vault_instance_role" "ghost" {{
+          vault_cluster_name = "nope"
+          role_name          = "ghost"
+          internal_fqdns     = {json.dumps(cluster.addresses)}
+          vault_ca           = file("{local_env.ca.cert_path}")
+        }}
+        """
+    )
+    tf.init()
+    marks = cluster.audit_marks()
+    result = tf.apply(check=False, timeout=120)
+    assert result.returncode == 1
+    assert "names no instance role nope/ghost" in result.text, result.output
+    assert str(cluster_side.config_path) in result.text
+    assert "demo/master, demo/worker" in result.text
+    assert not [e for e in cluster.audit_since(marks) if e.is_write], "no token was minted"
+    assert "tarmak_vault_instance_role.ghost" not in tf.state()
+
+
+def test_killed_after_init_then_keys_found_and_a_fresh_first_node_is_joined(
+    terraform_latest: Terraform, local_env: LocalEnvironment, tmp_path: Path
+) -> None:
+    nodes = RaftCluster(tmp_path / "raft", local_env.ca).start()
+    config = write_config(environment_config(local_env, tmp_path / "state"), tmp_path / "env.yaml")
+    socket = short_socket_path()
+    dying = TarmakSideProcess(
+        config, socket, tmp_path / "tarmak-1.log", {FAULT_EXIT_AFTER_INIT: "1"}
+    )
+    second = TarmakSideProcess(config, socket, tmp_path / "tarmak-2.log")
+    apply = None
+    try:
+        tf = prepare(terraform_latest, local_env, nodes.addresses, socket)
+        dying.start()
+        apply = tf.start("apply", "-auto-approve", "-input=false")
+        assert dying.wait(timeout=120) == 70, (tmp_path / "tarmak-1.log").read_text()
+        keys_file = tmp_path / "state" / "vault-demo-vault.json"
+        saved = keys_file.read_bytes()
+        assert json.loads(saved).keys() >= {"root_token", "unseal_key"}
+        assert nodes.initialisations() == 1
+        assert nodes.node(0).health() == 503, "killed right after init: nothing unsealed yet"
+        dying.stop()  # and the connector it had started
+        assert apply.poll() is None, "terraform waits for Tarmak to come back"
+
+        second.start()
+        output, _ = apply.communicate(timeout=180)
+        assert apply.returncode == 0, output
+        assert keys_file.read_bytes() == saved, "the saved keys were used, never replaced"
+        assert nodes.initialisations() == 1
+        assert_ready(nodes)
+
+        first = nodes.node(0)
+        first.wipe()  # a replaced node, listed first: it must be joined, never initialised
+        wait_until(lambda: first.health() in (501, 503), "the wiped node", timeout=20)
+        assert tf.plan_exit_code() == 2
+        tf.apply()
+        assert first.health() in UNSEALED
+        assert_ready(nodes)
+        assert nodes.initialisations() == 1, "the fresh node was joined, not initialised"
+        assert keys_file.read_bytes() == saved
+        assert tf.plan_exit_code() == 0
+
+        # Keys for this cluster elsewhere, none here: refuse, never initialise again.
+        stray = TarmakServices(
+            EnvironmentConfig.from_dict(environment_config(local_env, tmp_path / "empty-state"))
+        )
+        params = {
+            "internal_fqdns": nodes.addresses,
+            "vault_ca": local_env.ca.cert_pem,
+            "create": True,
+            "wait_seconds": 5,
+        }
+        with pytest.raises(OperationFailed, match=r"already initialised, but .* holds no keys"):
+            stray.vault.cluster_status(Call("x", "VaultClusterStatus", params))
+        stray.close()
+        assert nodes.initialisations() == 1
+    finally:
+        if apply is not None and apply.poll() is None:
+            apply.kill()
+            apply.communicate()
+        for side in (second, dying):
+            side.stop()
+        nodes.stop()
+        shutil.rmtree(Path(socket).parent, ignore_errors=True)

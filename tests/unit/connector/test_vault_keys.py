@@ -1,0 +1,91 @@
+"""The Tarmak side's Vault keys and environment config: nothing lost, nothing replaced,
+only what the config names is served."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from connector.tarmak_side.config import ConfigError, EnvironmentConfig
+from connector.tarmak_side.vault_keys import ClusterKeys, KeysConflict, KeyStore
+
+
+def test_keys_are_stored_0600_in_a_0700_directory_and_read_back(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "state")
+    keys = ClusterKeys("root-1", "unseal-1", "kms-1")
+    path = store.save("prod-vault", keys)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert store.load("prod-vault") == keys
+    assert [p.name for p in path.parent.iterdir()] == [path.name], "no temporary file left"
+
+
+def test_saving_the_same_keys_again_is_a_no_op(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    path = store.save("c", ClusterKeys("root", "unseal"))
+    before = path.stat().st_mtime_ns
+    store.save("c", ClusterKeys("root", "unseal"))
+    assert path.stat().st_mtime_ns == before
+
+
+def test_different_keys_never_replace_stored_ones(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path)
+    path = store.save("c", ClusterKeys("root", "unseal"))
+    with pytest.raises(KeysConflict) as refused:
+        store.save("c", ClusterKeys("other-root", "other-unseal"))
+    assert str(path) in str(refused.value) and "different keys" in str(refused.value)
+    assert store.load("c") == ClusterKeys("root", "unseal")
+
+
+def test_save_fsyncs_the_file_and_its_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    store = KeyStore(tmp_path / "state")
+    path = store.save("c", ClusterKeys("root", "unseal"))
+    assert any(p.startswith(str(path.parent / ".")) for p in synced), "the file's data"
+    assert str(path.parent) in synced, "the directory entry"
+
+
+def test_an_unreadable_keys_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "vault-c.json").write_text("{not json")
+    with pytest.raises(KeysConflict, match=str(tmp_path / "vault-c.json")):
+        KeyStore(tmp_path).load("c")
+
+
+def _config(tmp_path: Path, vault: dict) -> Path:  # type: ignore[type-arg]
+    import yaml
+
+    path = tmp_path / "env.yaml"
+    path.write_text(
+        yaml.safe_dump({"bastion": {"key_path": "k", "known_hosts_path": "kh"}, "vault": vault})
+    )
+    return path
+
+
+def test_only_roles_the_config_names_are_served(tmp_path: Path) -> None:
+    path = _config(tmp_path, {"clusters": {"prod": {"worker": {}}}})
+    config = EnvironmentConfig.load(path)
+    assert config.role("prod", "worker").policy is None
+    with pytest.raises(ConfigError) as refused:
+        config.role("nope", "ghost")
+    message = str(refused.value)
+    assert "nope/ghost" in message and str(path.resolve()) in message and "prod/worker" in message
+
+
+def test_init_token_period_defaults_to_five_years_and_is_checked(tmp_path: Path) -> None:
+    assert EnvironmentConfig.load(_config(tmp_path, {})).vault.init_token_period == "43800h"
+    custom = EnvironmentConfig.load(_config(tmp_path, {"init_token_period": "720h"}))
+    assert custom.vault.init_token_period == "720h"
+    with pytest.raises(ConfigError, match=r"vault.init_token_period .* 'forever'"):
+        EnvironmentConfig.load(_config(tmp_path, {"init_token_period": "forever"}))
