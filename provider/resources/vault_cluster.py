@@ -76,20 +76,20 @@ class VaultCluster(TarmakWaitingResource):
             "vault_unseal_key_name": state["vault_unseal_key_name"],
         }
 
-    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+    async def create(self, req: CreateRequest, resp: CreateResponse) -> None:
         plan = req.plan
         what = f"Vault ({', '.join(plan['internal_fqdns'])}) to be initialised and unsealed"
         params = {**self._params(plan), "create": True}
-        result = self.wait_ready(
+        result = await self.wait_ready(
             Method.VAULT_CLUSTER_STATUS, params, req.context, what, resp.diagnostics
         )
         if result is not None:
             digest = hashlib.sha256(",".join(plan["internal_fqdns"]).encode()).hexdigest()[:12]
             resp.state = {**plan, "status": "ready", "id": f"vault-{digest}"}
 
-    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+    async def read(self, req: ReadRequest, resp: ReadResponse) -> None:
         resp.state = dict(req.state)
-        result = self.check_once(
+        result = await self.check_once(
             Method.VAULT_CLUSTER_INIT_STATUS,
             self._params(req.state),
             req.context,

@@ -3,6 +3,7 @@ gets a clear error, and a missing connector a clear timeout."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import tempfile
 import threading
@@ -54,7 +55,9 @@ def test_version_mismatch_fails_the_call_with_both_versions() -> None:
     fake_connector(path, PROTOCOL_VERSION + 1)
     client = TarmakClient(path)
     with pytest.raises(TarmakError) as err:
-        client.call(Method.BASTION_INSTANCE_STATUS, {}, Context(timeout=10), "the bastion")
+        asyncio.run(
+            client.call(Method.BASTION_INSTANCE_STATUS, {}, Context(timeout=10), "the bastion")
+        )
     message = str(err.value)
     assert f"we speak {PROTOCOL_VERSION}" in message
     assert f"it speaks version {PROTOCOL_VERSION + 1}" in message
@@ -64,5 +67,5 @@ def test_no_connector_times_out_naming_the_socket() -> None:
     path = str(Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp")) / "absent.sock")
     client = TarmakClient(path)
     with pytest.raises(OperationTimedOut) as err:
-        client.call(Method.PING, {}, Context(timeout=0.5), "Tarmak")
+        asyncio.run(client.call(Method.PING, {}, Context(timeout=0.5), "Tarmak"))
     assert f"no tarmak-connector is listening on {path}" in str(err.value)
