@@ -50,6 +50,8 @@ bench: install
 	$(PY) bench/run.py
 	$(PY) bench/connector.py
 	$(PY) bench/hostnaming.py
+	$(PY) bench/waits.py
+	$(PY) bench/startup.py
 
 lint: install
 	$(VENV)/bin/ruff check .
