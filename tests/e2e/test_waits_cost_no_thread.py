@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -87,6 +88,15 @@ def provider_threads(terraform_pid: int) -> int:
     raise AssertionError("no tarmak provider process under terraform")
 
 
+def start_apply(terraform: Terraform) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start the apply and keep reading its output (the plan of hundreds of
+    resources would fill the pipe and stop Terraform)."""
+    apply = terraform.start("apply", "-auto-approve", f"-parallelism={WAITING + 10}")
+    output: list[str] = []
+    threading.Thread(target=lambda: output.extend(apply.stdout or ()), daemon=True).start()
+    return apply, output
+
+
 def many_bastions(terraform: Terraform, side: HoldingTarmak) -> None:
     terraform.env["TARMAK_CONNECTOR_SOCKET"] = side.socket_path
     terraform.write(
@@ -110,16 +120,18 @@ def test_hundreds_of_waits_share_a_few_threads_and_one_answer_ends_them(
     terraform_latest: Terraform, holding_tarmak: HoldingTarmak
 ) -> None:
     many_bastions(terraform_latest, holding_tarmak)
-    apply = terraform_latest.start("apply", "-auto-approve", f"-parallelism={WAITING + 10}")
+    apply, lines = start_apply(terraform_latest)
     try:
         holding_tarmak.wait_for_all(WAITING)
         threads = provider_threads(apply.pid)
         assert threads <= THREAD_BOUND, f"{threads} threads for {WAITING} waiting resources"
         holding_tarmak.release.set()
-        output, _ = apply.communicate(timeout=240)
+        apply.wait(240)
     finally:
         if apply.poll() is None:
             os.killpg(apply.pid, signal.SIGKILL)
+    time.sleep(0.5)  # the last lines
+    output = "".join(lines)
     assert apply.returncode == 0, output
     assert f"{WAITING} added" in output
     assert not holding_tarmak.cancelled
@@ -129,14 +141,16 @@ def test_ctrl_c_stops_hundreds_of_waits_and_tells_tarmak(
     terraform_latest: Terraform, holding_tarmak: HoldingTarmak
 ) -> None:
     many_bastions(terraform_latest, holding_tarmak)
-    apply = terraform_latest.start("apply", "-auto-approve", f"-parallelism={WAITING + 10}")
+    apply, lines = start_apply(terraform_latest)
     try:
         holding_tarmak.wait_for_all(WAITING)
         os.killpg(apply.pid, signal.SIGINT)
-        output, _ = apply.communicate(timeout=120)
+        apply.wait(120)
     finally:
         if apply.poll() is None:
             os.killpg(apply.pid, signal.SIGKILL)
+    time.sleep(0.5)
+    output = "".join(lines)
     assert apply.returncode == 1
     text = " ".join(output.split())
     assert text.count("Error: Stopped creating tarmak_bastion_instance") == WAITING, output[-3000:]
