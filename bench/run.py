@@ -1,18 +1,26 @@
-"""`make bench`: the provider core against the Go `null` provider 2.1.2, in one run.
+"""`make bench`: the provider core against the Go `null` provider 2.1.2 and
+the two Python peers (hfern's `tf` 1.2.0, pyvider 0.8.1; bench/peers.py), in
+one run.
 
 1. Handshake latency: exec -> handshake line, with the environment Terraform
    sets (magic cookie, PLUGIN_PROTOCOL_VERSIONS, PLUGIN_CLIENT_CERT). Ours
    (the core with the test provider, and the whole tarmak provider), the
    floor (`python -c "import grpc"`), the skeleton (bench/skeleton_plugin.py:
-   the least any plugin on grpcio-tools code does) and the Go null provider.
-2. `terraform apply` and `terraform plan` of 100 resources: our core (the test
-   provider's `testing_null`) vs 100 `null_resource` of the Go provider.
-3. How many times Terraform starts the provider per apply and per plan
+   the least any plugin on grpcio-tools code does), the Go null provider and
+   the peers.
+2. A full start (bench/full_start.py): handshake, mTLS, the schema,
+   Shutdown, exit — what Terraform pays each time it starts a provider.
+3. `terraform apply` and `terraform plan` of 100 resources: our core (the test
+   provider's `testing_null`) vs 100 `null_resource` of the Go provider and
+   each peer's null-like resource.
+4. `terraform apply` of 100 `tarmak_hostname` against OpenBao -dev vs 100
+   `null_resource`.
+5. How many times Terraform starts the provider per apply and per plan
    (counted in one untimed TF_LOG=debug run each). With the handshakes this
    gives the best a grpcio-tools plugin could do: the Go time plus, per
    start, the skeleton's handshake minus Go's.
 
-Medians of RUNS runs, interleaved so background load hits both sides alike.
+Medians of RUNS runs, interleaved so background load hits every side alike.
 """
 
 from __future__ import annotations
@@ -31,10 +39,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import hvac  # noqa: E402
+
+from bench.full_start import full_start, plugin_environment  # noqa: E402
+from bench.peers import PEERS  # noqa: E402
 from devenv.mirror import build_mirror, platform  # noqa: E402
 from devenv.terraform_binary import bundled_terraform  # noqa: E402
-from provider.server.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE  # noqa: E402
-from provider.server.tls import generate_certificate  # noqa: E402
+from devenv.vault import OpenBaoServer  # noqa: E402
+from provider.hostnaming import DEFAULT_MOUNT  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 CACHE = ROOT / ".venv" / "bench-cache"
@@ -96,30 +108,35 @@ def medians(cases: dict[str, Callable[[], float]]) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def handshake(mirror: Path, null: Path) -> dict[str, float]:
-    env = {
-        **os.environ,
-        MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE,
-        "PLUGIN_PROTOCOL_VERSIONS": "5,6",
-        "PLUGIN_CLIENT_CERT": generate_certificate().cert_pem.decode(),
-    }
+def launchers(mirror: Path) -> dict[str, list[str]]:
+    """argv of every plugin started by itself (handshake and full-start rows)."""
 
     def launcher(address: str) -> str:
         return str(next(mirror.glob(f"{address}/*/{platform()}/terraform-provider-*")))
 
-    ours = launcher("registry.terraform.io/test/testing")
-    tarmak = launcher("registry.terraform.io/jetstack/tarmak")
-    return medians(
-        {
-            "ours": lambda: time_to_first_line([ours], env),
-            "tarmak": lambda: time_to_first_line([tarmak], env),
-            "floor": lambda: time_to_first_line(
-                [sys.executable, "-c", "import grpc; print('ready', flush=True)"], env
-            ),
-            "skeleton": lambda: time_to_first_line([sys.executable, str(SKELETON)], env),
-            "go-null": lambda: time_to_first_line([str(null)], env),
-        }
+    argvs = {
+        "ours": [launcher("registry.terraform.io/test/testing")],
+        "tarmak": [launcher("registry.terraform.io/jetstack/tarmak")],
+        "go-null": [launcher("registry.terraform.io/hashicorp/null")],
+    }
+    for peer in PEERS:
+        argvs[peer.name] = [launcher(f"registry.terraform.io/bench/{peer.name}")]
+    return argvs
+
+
+def handshake(argvs: dict[str, list[str]]) -> dict[str, float]:
+    env = plugin_environment(os.environ)
+    cases = {name: (lambda a=argv: time_to_first_line(a, env)) for name, argv in argvs.items()}
+    cases["floor"] = lambda: time_to_first_line(
+        [sys.executable, "-c", "import grpc; print('ready', flush=True)"], env
     )
+    cases["skeleton"] = lambda: time_to_first_line([sys.executable, str(SKELETON)], env)
+    return medians(cases)
+
+
+def full_starts(argvs: dict[str, list[str]]) -> dict[str, float]:
+    env = plugin_environment(os.environ)
+    return medians({name: (lambda a=argv: full_start(a, env)) for name, argv in argvs.items()})
 
 
 def hundred(source: str, name: str, resource: str) -> str:
@@ -137,55 +154,71 @@ resource "{resource}" "r" {{
 """
 
 
-def terraform_runs(mirror_config: Path, base: Path) -> dict[str, float]:
-    terraform = bundled_terraform()
-    env = {
+def terraform_env(cli_config: Path) -> dict[str, str]:
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith("TF_")},
-        "TF_CLI_CONFIG_FILE": str(mirror_config),
+        "TF_CLI_CONFIG_FILE": str(cli_config),
         "CHECKPOINT_DISABLE": "1",
     }
-    dirs = {
-        "ours": (base / "ours", hundred("test/testing", "testing", "testing_null")),
-        "go-null": (base / "null", hundred("hashicorp/null", "null", "null_resource")),
-    }
-    for workdir, config in dirs.values():
+
+
+def init_dirs(base: Path, env: dict[str, str], configs: dict[str, str]) -> dict[str, Path]:
+    dirs = {}
+    for name, config in configs.items():
+        workdir = base / name
         workdir.mkdir()
         (workdir / "main.tf").write_text(config)
         subprocess.run(
-            [terraform, "init", "-input=false"],
+            [bundled_terraform(), "init", "-input=false"],
             cwd=workdir,
             env=env,
             check=True,
             capture_output=True,
         )
+        dirs[name] = workdir
+    return dirs
 
-    def run(workdir: Path, *args: str, fresh: bool) -> float:
-        if fresh:
-            (workdir / "terraform.tfstate").unlink(missing_ok=True)
-        started = time.perf_counter()
-        subprocess.run(
-            [terraform, *args, "-input=false", "-no-color"],
-            cwd=workdir,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        return time.perf_counter() - started
+
+def timed_run(workdir: Path, env: dict[str, str], *args: str, fresh: bool) -> float:
+    if fresh:
+        (workdir / "terraform.tfstate").unlink(missing_ok=True)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [bundled_terraform(), *args, "-input=false", "-no-color"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    took = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"terraform {' '.join(args)} in {workdir}:\n{done.stdout}{done.stderr}")
+    return took
+
+
+def terraform_runs(cli_config: Path, base: Path) -> dict[str, float]:
+    env = terraform_env(cli_config)
+    configs = {
+        "ours": hundred("test/testing", "testing", "testing_null"),
+        "go-null": hundred("hashicorp/null", "null", "null_resource"),
+    }
+    for peer in PEERS:
+        configs[peer.name] = hundred(f"bench/{peer.name}", peer.name, peer.resource)
+    dirs = init_dirs(base, env, configs)
 
     # Counted on a fresh apply (nothing in state after init), then a plan of its result.
     starts = {
-        "apply": count_starts(terraform, dirs["ours"][0], env, "apply", "-auto-approve"),
-        "plan": count_starts(terraform, dirs["ours"][0], env, "plan"),
+        "apply": count_starts(dirs["ours"], env, "apply", "-auto-approve"),
+        "plan": count_starts(dirs["ours"], env, "plan"),
     }
-
     applies = medians(
         {
-            name: (lambda d=d: run(d, "apply", "-auto-approve", fresh=True))
-            for name, (d, _) in dirs.items()
+            name: (lambda d=d: timed_run(d, env, "apply", "-auto-approve", fresh=True))
+            for name, d in dirs.items()
         }
     )
     plans = medians(
-        {name: (lambda d=d: run(d, "plan", fresh=False)) for name, (d, _) in dirs.items()}
+        {name: (lambda d=d: timed_run(d, env, "plan", fresh=False)) for name, d in dirs.items()}
     )
     return (
         {f"apply-{k}": v for k, v in applies.items()}
@@ -194,11 +227,72 @@ def terraform_runs(mirror_config: Path, base: Path) -> dict[str, float]:
     )
 
 
-def count_starts(terraform: Path, workdir: Path, env: dict[str, str], *args: str) -> int:
+def hostname_runs(cli_config: Path, base: Path) -> dict[str, float]:
+    """100 tarmak_hostname against OpenBao -dev vs 100 null_resource, fresh applies.
+
+    Each run allocates from a new counter (the environment is run-unique),
+    so every apply makes 100 real check-and-set allocations."""
+    vault = OpenBaoServer(base / "vault", dev=True).start()
+    try:
+        hvac.Client(
+            url=vault.endpoint.address, token=vault.endpoint.token
+        ).sys.enable_secrets_engine("kv", path=DEFAULT_MOUNT, options={"version": "2"})
+        env = {
+            **terraform_env(cli_config),
+            "VAULT_ADDR": vault.endpoint.address,
+            "VAULT_TOKEN": vault.endpoint.token or "",
+        }
+        config = """
+variable "run" {}
+terraform {
+  required_providers {
+    tarmak = { source = "jetstack/tarmak" }
+  }
+}
+resource "tarmak_hostname" "r" {
+  count       = 100
+  application = "bench"
+  role        = "web"
+  environment = var.run
+}
+"""
+        dirs = init_dirs(
+            base,
+            env,
+            {
+                "hostname": config,
+                "hostname-null": hundred("hashicorp/null", "null", "null_resource"),
+            },
+        )
+        runs = iter(range(1_000_000))
+
+        def hostnames() -> float:
+            return timed_run(
+                dirs["hostname"],
+                env,
+                "apply",
+                "-auto-approve",
+                f"-var=run=r{next(runs)}",
+                fresh=True,
+            )
+
+        return medians(
+            {
+                "hostname": hostnames,
+                "null": lambda: timed_run(
+                    dirs["hostname-null"], env, "apply", "-auto-approve", fresh=True
+                ),
+            }
+        )
+    finally:
+        vault.stop()
+
+
+def count_starts(workdir: Path, env: dict[str, str], *args: str) -> int:
     """How many provider processes one run starts, from Terraform's own debug log."""
     log = workdir / "starts.log"
     subprocess.run(
-        [terraform, *args, "-input=false", "-no-color"],
+        [bundled_terraform(), *args, "-input=false", "-no-color"],
         cwd=workdir,
         env={**env, "TF_LOG": "debug", "TF_LOG_PATH": str(log)},
         check=True,
@@ -207,6 +301,11 @@ def count_starts(terraform: Path, workdir: Path, env: dict[str, str], *args: str
     started = log.read_text().count("provider: plugin started")
     log.unlink()
     return started
+
+
+def ratio(value: float, against: float, what: str, target: str = "") -> str:
+    text = f"{value / against:.2f}x {what}"
+    return f"{text} (target <= {target})" if target else text
 
 
 def main() -> None:
@@ -218,9 +317,14 @@ def main() -> None:
         target = mirror / "registry.terraform.io/hashicorp/null/2.1.2" / platform()
         target.mkdir(parents=True)
         shutil.copy(null, target / NULL_BINARY)
+        for peer in PEERS:
+            peer.publish(CACHE, mirror)
         print(f"{RUNS} runs each, medians, on {os.cpu_count()} cores\n", flush=True)
-        shake = handshake(mirror, null)
+        argvs = launchers(mirror)
+        shake = handshake(argvs)
+        whole = full_starts(argvs)
         runs = terraform_runs(cli_config, base)
+        runs_hostname = hostname_runs(cli_config, base)
         go_start = shake["go-null"]
         skeleton_start = shake["skeleton"]
 
@@ -228,48 +332,77 @@ def main() -> None:
             """The Go run, with each provider start made as slow as the skeleton's."""
             return runs[f"{kind}-go-null"] + runs[f"starts-{kind}"] * (skeleton_start - go_start)
 
+        peers = [(peer.name, peer.label) for peer in PEERS]
         rows = [
-            (
-                "handshake: ours",
-                shake["ours"],
-                f"{shake['ours'] / shake['floor']:.2f}x floor (target <= 1.3x)",
-            ),
+            ("handshake: ours", shake["ours"], ratio(shake["ours"], shake["floor"], "floor")),
             (
                 "handshake: the whole tarmak provider (its resources, connector client, Vault)",
                 shake["tarmak"],
-                f"{shake['tarmak'] / shake['floor']:.2f}x floor",
+                ratio(shake["tarmak"], shake["floor"], "floor"),
             ),
             ("handshake: `import grpc` floor", shake["floor"], ""),
             (
                 "handshake: skeleton (grpc + generated code + TLS, nothing else)",
                 skeleton_start,
-                f"{skeleton_start / shake['floor']:.2f}x floor",
+                ratio(skeleton_start, shake["floor"], "floor"),
+            ),
+            ("handshake: Go null 2.1.2", go_start, f"ours = {shake['ours'] / go_start:.1f}x"),
+            *[
+                (f"handshake: {label}", shake[n], ratio(shake[n], go_start, "Go"))
+                for n, label in peers
+            ],
+            (
+                "full start: ours",
+                whole["ours"],
+                ratio(whole["ours"], whole["go-null"], "Go", "2x"),
             ),
             (
-                "handshake: Go null 2.1.2",
-                go_start,
-                f"ours = {shake['ours'] / go_start:.1f}x",
+                "full start: the whole tarmak provider",
+                whole["tarmak"],
+                ratio(whole["tarmak"], whole["go-null"], "Go", "2x"),
             ),
+            ("full start: Go null 2.1.2", whole["go-null"], ""),
+            *[
+                (f"full start: {label}", whole[n], ratio(whole[n], whole["go-null"], "Go"))
+                for n, label in peers
+            ],
         ]
-        for kind in ("apply", "plan"):
+        for kind, target in (("apply", "1.2x"), ("plan", "1.25x")):
+            go = runs[f"{kind}-go-null"]
             rows += [
                 (
                     f"{kind} 100: ours",
                     runs[f"{kind}-ours"],
-                    f"{runs[f'{kind}-ours'] / runs[f'{kind}-go-null']:.2f}x Go (target <= 1.25x)",
+                    ratio(runs[f"{kind}-ours"], go, "Go", target),
                 ),
-                (f"{kind} 100: Go null", runs[f"{kind}-go-null"], ""),
+                (f"{kind} 100: Go null", go, ""),
+                *[
+                    (
+                        f"{kind} 100: {label}",
+                        runs[f"{kind}-{n}"],
+                        ratio(runs[f"{kind}-{n}"], go, "Go"),
+                    )
+                    for n, label in peers
+                ],
                 (
                     f"{kind} 100: best a grpcio-tools plugin could do "
                     f"(Go + {runs[f'starts-{kind}']} starts x (skeleton - Go))",
                     bound(kind),
-                    f"{bound(kind) / runs[f'{kind}-go-null']:.2f}x Go",
+                    ratio(bound(kind), go, "Go"),
                 ),
             ]
+        rows += [
+            (
+                "apply 100 `tarmak_hostname` (OpenBao -dev)",
+                runs_hostname["hostname"],
+                ratio(runs_hostname["hostname"], runs_hostname["null"], "`null_resource`", "1.5x"),
+            ),
+            ("apply 100 `null_resource` (same run)", runs_hostname["null"], ""),
+        ]
         print("| measurement | median | ratio |")
         print("|---|---:|---|")
-        for name, seconds, ratio in rows:
-            print(f"| {name} | {seconds * 1000:.0f} ms | {ratio} |")
+        for name, seconds, text in rows:
+            print(f"| {name} | {seconds * 1000:.0f} ms | {text} |")
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

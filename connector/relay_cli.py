@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 
 DEFAULT_SOCKET = "/tmp/tarmak-connector.sock"
@@ -29,7 +30,11 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="tarmak-connector: %(message)s",
     )
-    sys.exit(asyncio.run(run(args.socket)))
+    try:
+        code = asyncio.run(run(args.socket))
+    except KeyboardInterrupt:  # Ctrl-C before the relay took over the signal
+        code = 128 + signal.SIGINT
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -31,9 +31,11 @@ def build_mirror(directory: Path, names: tuple[str, ...] = tuple(PROVIDERS)) -> 
         target = directory / address / version / platform()
         target.mkdir(parents=True, exist_ok=True)
         launcher = target / f"terraform-provider-{name}_v{version}"
+        # The collector stays off while the provider imports; serve() turns it
+        # back on once the server has started (see provider/main.py for why).
         launcher.write_text(
-            f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(ROOT)!r})\n"
-            f"from {module} import main\nmain()\n"
+            f"#!{sys.executable}\nimport gc\ngc.disable()\nimport sys\n"
+            f"sys.path.insert(0, {str(ROOT)!r})\nfrom {module} import main\nmain()\n"
         )
         launcher.chmod(0o755)
     cli_config = directory / "terraformrc"

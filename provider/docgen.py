@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 from provider.framework import Attribute, Block, Resource
+from provider.framework.ephemeral import EphemeralResource
+from provider.framework.function import Function
+from provider.framework.list_resource import ListResource
 from provider.framework.schema import Nesting
 from provider.tarmak import TarmakProvider
 
@@ -55,32 +58,112 @@ def _example(path: Path, language: str, title: str) -> list[str]:
     return ["", f"## {title}", "", f"```{language}", path.read_text().rstrip(), "```"]
 
 
-def resource_page(resource: Resource) -> str:
-    name = resource.type_name
-    examples = ROOT / "examples" / "resources" / name
+def _front_matter(page_title: str, description: str, subcategory: bool = True) -> list[str]:
+    """The front matter terraform-plugin-docs writes: the registry shows
+    `description` in search results and link previews."""
+    lines = ["---", f'page_title: "{page_title}"']
+    if subcategory:
+        lines.append('subcategory: ""')
+    lines.append("description: |-")
+    lines += [f"  {line}" if line else "" for line in (description or "-").splitlines()]
+    return [*lines, "---"]
+
+
+def _kind_page(type_name: str, kind: str, block: Block, examples: Path, example: str) -> list[str]:
     lines = [
-        "---",
-        f'page_title: "{name} Resource - terraform-provider-tarmak"',
-        'subcategory: ""',
-        "---",
+        *_front_matter(f"{type_name} {kind} - terraform-provider-tarmak", block.description),
         "",
         MARKER,
         "",
-        f"# {name} (Resource)",
+        f"# {type_name} ({kind})",
         "",
-        resource.schema.block.description,
+        block.description,
     ]
-    lines += _example(examples / "resource.tf", "terraform", "Example Usage")
-    lines += _block_sections(resource.schema.block)
+    lines += _example(examples / example, "terraform", "Example Usage")
+    lines += _block_sections(block)
+    return lines
+
+
+def resource_page(resource: Resource) -> str:
+    name = resource.type_name
+    examples = ROOT / "examples" / "resources" / name
+    lines = _kind_page(name, "Resource", resource.schema.block, examples, "resource.tf")
+    identity = getattr(resource, "identity_schema", None)
+    if identity is not None:
+        lines += [
+            "",
+            "## Identity",
+            "",
+            "Import blocks name an object by identity (Terraform 1.12+):",
+            "",
+        ]
+        for attr_name, attr in identity.attributes.items():
+            need = "required" if attr.required_for_import else "optional"
+            lines.append(f"- `{attr_name}` (String, {need}): {attr.description}")
+    lines += _example(examples / "import-by-identity.tf", "terraform", "Import by identity")
     lines += _example(examples / "import.sh", "shell", "Import")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def ephemeral_page(resource: EphemeralResource) -> str:
+    name = resource.type_name
+    examples = ROOT / "examples" / "ephemeral-resources" / name
+    block = resource.schema.block
+    lines = _kind_page(name, "Ephemeral Resource", block, examples, "ephemeral-resource.tf")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def list_page(resource: ListResource) -> str:
+    name = resource.type_name
+    examples = ROOT / "examples" / "list-resources" / name
+    block = resource.schema.block
+    lines = _kind_page(name, "List Resource", block, examples, "list-resource.tfquery.hcl")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _type_text(type_: object) -> str:
+    raw = type_.to_json()  # type: ignore[attr-defined]
+    return raw if isinstance(raw, str) else str(raw[0])
+
+
+def function_page(function: Function) -> str:
+    examples = ROOT / "examples" / "functions" / function.name
+    params = ", ".join(f"{p.name} {_type_text(p.type)}" for p in function.parameters)
+    lines = [
+        *_front_matter(
+            f"{function.name} function - terraform-provider-tarmak",
+            function.summary,
+            subcategory=True,
+        ),
+        "",
+        MARKER,
+        "",
+        f"# function: {function.name}",
+        "",
+        function.description,
+    ]
+    lines += _example(examples / "function.tf", "terraform", "Example Usage")
+    lines += [
+        "",
+        "## Signature",
+        "",
+        "```text",
+        f"{function.name}({params}) {_type_text(function.returns)}",
+        "```",
+        "",
+        "## Arguments",
+        "",
+    ]
+    lines += [
+        f"{n}. `{p.name}` ({_type_text(p.type)}) {p.description}"
+        for n, p in enumerate(function.parameters, 1)
+    ]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def index_page(provider: TarmakProvider) -> str:
     lines = [
-        "---",
-        'page_title: "Provider: Tarmak"',
-        "---",
+        *_front_matter("Provider: Tarmak", provider.schema.block.description, subcategory=False),
         "",
         MARKER,
         "",
@@ -99,6 +182,14 @@ def expected_docs() -> dict[Path, str]:
     for resource in provider.resources():
         short = resource.type_name.removeprefix("tarmak_")
         pages[ROOT / "docs" / "resources" / f"{short}.md"] = resource_page(resource)
+    for ephemeral in provider.ephemeral_resources():
+        short = ephemeral.type_name.removeprefix("tarmak_")
+        pages[ROOT / "docs" / "ephemeral-resources" / f"{short}.md"] = ephemeral_page(ephemeral)
+    for listed in provider.list_resources():
+        short = listed.type_name.removeprefix("tarmak_")
+        pages[ROOT / "docs" / "list-resources" / f"{short}.md"] = list_page(listed)
+    for function in provider.functions():
+        pages[ROOT / "docs" / "functions" / f"{function.name}.md"] = function_page(function)
     return pages
 
 

@@ -25,7 +25,9 @@ from __future__ import annotations
 import datetime
 import os
 import random
+import re
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +35,9 @@ from typing import Any
 from provider.vault_kv import KV2, CasConflict, Entry
 
 DEFAULT_FORMAT = "{application}-{role}-{environment}-vm{number}"
+# A hostname here is one DNS label (RFC 1123): what every resolver and cloud accepts.
+MAX_HOSTNAME_LENGTH = 63
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 DEFAULT_MOUNT = "hostnaming"
 # For tests and demonstrations only: write without check-and-set (unsafe).
 UNSAFE_NO_CAS_ENV = "TARMAK_HOSTNAMING_UNSAFE_DISABLE_CAS"
@@ -58,6 +63,27 @@ class Allocation:
     cas_retries: int = 0
 
 
+class InvalidName(Exception):
+    """The format makes a name that cannot be a hostname; nothing was written."""
+
+
+def hostname_problem(name: object) -> str | None:
+    """Why `name` is not a valid single-label hostname (None when it is)."""
+    if not isinstance(name, str) or not name:
+        return f"the name {name!r:.80} is empty or not a string"
+    if len(name) > MAX_HOSTNAME_LENGTH:
+        return (
+            f"the name {name[:20]}... is {len(name)} characters long; a hostname label holds "
+            f"at most {MAX_HOSTNAME_LENGTH}"
+        )
+    if not _LABEL.fullmatch(name):
+        return (
+            f"the name {name!r} is not a hostname: use lower-case letters, digits and "
+            "hyphens (not at either end)"
+        )
+    return None
+
+
 def render(name_format: str, key: HostnameKey, number: int) -> str:
     return name_format.format(
         application=key.application, role=key.role, environment=key.environment, number=number
@@ -80,7 +106,21 @@ class Hostnaming:
         return version if self.use_cas else None
 
     def allocate(self, key: HostnameKey, name_format: str, reuse_released: bool) -> Allocation:
-        """A number and name no one else holds; retries only CAS conflicts."""
+        """A number and name no one else holds; retries only CAS conflicts.
+
+        Allocations of one counter from this process take turns: Terraform
+        creates up to -parallelism of them at once, and letting them race on
+        one counter only turns all but one into CAS conflicts and backoff.
+        Check-and-set still guards against every other writer."""
+        turn = _turn(self.kv.client.url, self.kv.mount, key)
+        while not turn.acquire(timeout=0.05):
+            self._sleep(0)  # cancellable: raises once the operation is stopped or late
+        try:
+            return self._allocate(key, name_format, reuse_released)
+        finally:
+            turn.release()
+
+    def _allocate(self, key: HostnameKey, name_format: str, reuse_released: bool) -> Allocation:
         retries = 0
         backoff = 0.01
         while True:
@@ -89,8 +129,7 @@ class Hostnaming:
                     reused = self._claim_released(key, name_format)
                     if reused is not None:
                         return reused
-                number = self._bump_counter(key)
-                name = render(name_format, key, number)
+                number, name = self._bump_counter(key, name_format)
                 if self._claim(key, number, name, 0, name_format):
                     return Allocation(key, number, name, retries)
             except CasConflict:
@@ -99,7 +138,8 @@ class Hostnaming:
             self._sleep(random.uniform(0, backoff))
             backoff = min(backoff * 2, 0.5)
 
-    def _bump_counter(self, key: HostnameKey) -> int:
+    def _bump_counter(self, key: HostnameKey, name_format: str) -> tuple[int, str]:
+        """The next number and its name; the name is checked before the counter moves."""
         path = f"counters/{key.path}"
         entry = self.kv.read(path)
         if entry.exists:
@@ -110,8 +150,11 @@ class Hostnaming:
             # a deleted newest version: recover the last number, never restart at 1
             last = self._recover_last(key, path) if version else 0
             entry = Entry(version, None)
+        name = render(name_format, key, last + 1)
+        if problem := hostname_problem(name):
+            raise InvalidName(problem)
         self.kv.write(path, {"last": last + 1}, cas=self._cas(entry.version))
-        return last + 1
+        return last + 1, name
 
     def _recover_last(self, key: HostnameKey, path: str) -> int:
         last = 0
@@ -173,6 +216,15 @@ class Hostnaming:
     def release(self, key: HostnameKey, number: int, name: str) -> None:
         self.kv.delete_latest(f"names/{name}")
         self.kv.delete_latest(f"allocations/{key.path}/{number}")
+
+
+_TURNS: dict[tuple[str, str, HostnameKey], threading.Lock] = {}
+_TURNS_LOCK = threading.Lock()
+
+
+def _turn(address: str, mount: str, key: HostnameKey) -> threading.Lock:
+    with _TURNS_LOCK:
+        return _TURNS.setdefault((address, mount, key), threading.Lock())
 
 
 def _numeric(name: str) -> tuple[int, str]:

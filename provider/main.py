@@ -1,14 +1,39 @@
-"""Entry point: `terraform-provider-tarmak`, launched by Terraform."""
+"""Entry point: `terraform-provider-tarmak`, launched by Terraform.
+
+Terraform starts the provider 3-4 times per plan or apply, so the imports
+below are on every start's critical path. They allocate tens of thousands of
+long-lived objects (modules, classes, the generated protobuf descriptors), and
+the cyclic garbage collector would walk them again and again while they are
+being made, freeing nothing. So collection is off while importing, and the
+survivors are then frozen (moved out of the collector's generations) before
+it is turned back on, once the server has started (provider.server.serve).
+
+`terraform-provider-tarmak connector [--socket PATH]` runs tarmak-connector
+from the same package, so a container that holds only Terraform and the
+installed provider can still be reached: Tarmak runs
+`docker exec -i CONTAINER <plugin directory>/terraform-provider-tarmak_v<VERSION> connector`.
+"""
 
 from __future__ import annotations
 
-from provider.server.serve import serve_and_exit
-from provider.tarmak import TarmakProvider
+import gc
+import sys
+
+gc.disable()
+
+from provider.server.serve import serve_and_exit  # noqa: E402
+from provider.tarmak import TarmakProvider  # noqa: E402
 
 ADDRESS = "registry.terraform.io/jetstack/tarmak"
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["connector"]:
+        from connector.relay_cli import main as connector_main
+
+        gc.enable()  # a long-running relay, not a provider start
+        connector_main(sys.argv[2:])
+        return
     serve_and_exit(TarmakProvider(), ADDRESS)
 
 

@@ -16,6 +16,9 @@ from provider.framework import (
     Resource,
     Schema,
 )
+from provider.framework.ephemeral import EphemeralResource
+from provider.framework.function import Function
+from provider.framework.list_resource import ListResource
 from provider.settings import VaultSettings
 from provider.tarmak_client import TarmakClient
 
@@ -106,3 +109,18 @@ class TarmakProvider(Provider):
         from provider.resources import all_resources
 
         return all_resources()
+
+    def ephemeral_resources(self) -> list[EphemeralResource]:
+        from provider.resources import all_ephemeral_resources
+
+        return all_ephemeral_resources()
+
+    def list_resources(self) -> list[ListResource]:
+        from provider.resources import all_list_resources
+
+        return all_list_resources()
+
+    def functions(self) -> list[Function]:
+        from provider.functions import all_functions
+
+        return all_functions()

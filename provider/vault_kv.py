@@ -9,6 +9,7 @@ must start fast.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 
 class VaultError(Exception):
     """Vault refused or could not be reached; the message says which and where."""
+
+
+class NotKV2Mount(VaultError):
+    """kv_mount names no KV version 2 mount (or none this token may use)."""
 
 
 class CasConflict(Exception):
@@ -40,7 +45,11 @@ class Entry:
         return self.data is not None
 
 
+@functools.cache
 def client_for(settings: VaultSettings) -> hvac.Client:
+    """One client (one connection pool) per Vault, shared by every operation of
+    the provider process: each would otherwise open its own connection (and
+    TLS session) for the few requests it makes."""
     import hvac
 
     return hvac.Client(
@@ -52,11 +61,60 @@ def client_for(settings: VaultSettings) -> hvac.Client:
     )
 
 
+# Mounts already seen to be KV version 2, per Vault address and namespace: checked
+# once per provider process, before the first read or write there.
+_CHECKED_MOUNTS: set[tuple[str, str | None, str]] = set()
+
+
 class KV2:
     def __init__(self, client: hvac.Client, mount: str) -> None:
         self.client = client
         self.mount = mount
         self._adapter = client.adapter
+
+    def check_mount(self) -> None:
+        """Refuse, before anything is read or written, a mount that is not KV version 2.
+
+        sys/internal/ui/mounts/<path> is what Vault's own `kv` commands ask: it
+        answers any token with some capability under the mount (sys/mounts/<path>
+        needs a sudo-like policy). A KV v1 mount would take our v2 requests as
+        plain keys named data/..., so this check must come first."""
+        cache_key = (self.client.url, getattr(self.client.adapter, "namespace", None), self.mount)
+        if cache_key in _CHECKED_MOUNTS:
+            return
+        import hvac.exceptions
+
+        make_v2 = (
+            f"make a KV version 2 mount with `bao secrets enable -version=2 -path={self.mount} kv` "
+            f"(Vault: `vault secrets enable -path={self.mount} kv-v2`), or set kv_mount to one"
+        )
+        with self._translated(f"sys/internal/ui/mounts/{self.mount}"):
+            try:
+                response = self._adapter.get(f"/v1/sys/internal/ui/mounts/{self.mount}")
+            except (hvac.exceptions.Forbidden, hvac.exceptions.InvalidPath):
+                raise NotKV2Mount(
+                    f"Vault has no mount at {self.mount!r} that this token may use (it needs "
+                    f"read, create, update, list and delete on {self.mount}/data/* and "
+                    f"{self.mount}/metadata/*): permission denied, or {make_v2}"
+                ) from None
+        info = response.get("data") if isinstance(response, dict) else None
+        if not isinstance(info, dict):
+            raise NotKV2Mount(f"Vault did not describe the mount {self.mount!r}; {make_v2}")
+        engine = info.get("type")
+        version = str((info.get("options") or {}).get("version") or "1")
+        mounted_at = str(info.get("path") or "").rstrip("/")
+        if mounted_at and mounted_at != self.mount:
+            raise NotKV2Mount(
+                f"{self.mount!r} is a path inside the {engine} mount {mounted_at!r}, not a mount "
+                f"of its own; {make_v2}"
+            )
+        if engine not in ("kv", "generic") or version != "2":
+            what = f"KV version {version}" if engine in ("kv", "generic") else f"a {engine} engine"
+            raise NotKV2Mount(
+                f"the mount {self.mount!r} is {what}, not KV version 2, and nothing was "
+                f"written to it; {make_v2}"
+            )
+        _CHECKED_MOUNTS.add(cache_key)
 
     def _where(self, path: str) -> str:
         return f"{self.mount}/data/{path} at {self.client.url}"

@@ -1,35 +1,134 @@
-"""Build the provider executable for one platform with pex.
+"""Build the provider package (the zip Terraform installs) for one platform.
 
-The result is a single file that runs with any CPython 3.11-3.13 found as
-`python3` on the user's machine, carrying the binary wheels (grpcio,
-protobuf, cryptography, ...) for its platform and each of those versions.
-Its first run unpacks it into a virtual environment under ~/.pex (PEX_ROOT);
-later runs start a /bin/sh stub that execs straight into that environment.
+- linux_amd64, linux_arm64: self-contained (registry_tools/bundle.py): the
+  interpreter, its C libraries and the connector travel in the zip, so the
+  host needs nothing, not even a shell or a libc.
+- darwin_amd64, darwin_arm64: a pex, since macOS binaries cannot be built or
+  started on this Linux machine. It needs CPython 3.11, 3.12 or 3.13 as
+  `python3` on the Mac (stock macOS has 3.9: install one from python.org or
+  Homebrew); the README and the registry's warnings say so. Its first run
+  unpacks it into a virtual environment under ~/.pex (PEX_ROOT).
+
+Every self-contained package is started once after it is built (natively, or
+for arm64 through qemu-user-static) and must print go-plugin's handshake
+line, so a package that cannot start is never published.
 """
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+from registry_tools.archive import executable_name, write_provider_zip, write_tree_zip, zip_name
+from registry_tools.bundle import BundleError, build_bundle
+from registry_tools.debian import DebianError
+from registry_tools.launcher import LauncherError
 from registry_tools.platforms import Target, write_complete_platforms
+from registry_tools.smoke import SmokeError, how_it_runs, start_package
 
 ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "build" / "package-cache"
+DARWIN_REQUIREMENT = "CPython 3.11, 3.12 or 3.13 as `python3` (stock macOS 3.9 is too old)"
 
 
 class BuildError(Exception):
     pass
 
 
+def self_contained(target: Target) -> bool:
+    return target.os == "linux"
+
+
+def package_warnings(targets: list[Target]) -> tuple[str, ...]:
+    """What `terraform init` should tell users about packages that are not self-contained."""
+    darwin = sorted(t.name for t in targets if not self_contained(t))
+    if not darwin:
+        return ()
+    return (
+        f"The {' and '.join(darwin)} packages of terraform-provider-tarmak need "
+        f"{DARWIN_REQUIREMENT} on the Mac; the first start unpacks them under ~/.pex. "
+        "The linux packages are self-contained and need nothing on the host.",
+    )
+
+
+def _quiet(step: str) -> None:
+    pass
+
+
+def build_package(
+    target: Target,
+    version: str,
+    directory: Path,
+    cache: Path = CACHE,
+    project: Path = ROOT,
+    progress: Callable[[str], None] = _quiet,
+) -> Path:
+    """The zip for `target` in `directory` (written under a temporary name, then renamed)."""
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory, prefix=f".build-{target.name}-") as scratch:
+        work = Path(scratch)
+        try:
+            if self_contained(target):
+                # A ':' as in Terraform's plugin directory for a registry address with a port.
+                tree = work / "localhost:8443"
+                build_bundle(target, version, tree, cache, project, progress)
+                progress("starting it once: " + how_it_runs(target))
+                start_package(target, tree / executable_name(version))
+                progress("zipping")
+                built = write_tree_zip(tree, version, target.name, work)
+            else:
+                progress("pex: resolving wheels for CPython 3.11-3.13 (takes minutes)")
+                executable = build_executable(target, work / "exe", project)
+                built = write_provider_zip(executable, version, target.name, work)
+        except (BundleError, SmokeError, DebianError, LauncherError) as err:
+            raise BuildError(f"{target.name}: {err}") from err
+        final = directory / built.name
+        built.replace(final)  # a new inode: files linked from a registry keep their bytes
+    return final
+
+
+def _inputs_digest(target: Target, version: str, project: Path) -> str:
+    """A digest of everything a self-contained package is built from in this checkout."""
+    digest = hashlib.sha256(f"{target.name} {version}\n".encode())
+    sources = [project / "pyproject.toml", *sorted(Path(__file__).parent.glob("*.[pc]*"))]
+    for package in ("provider", "connector"):
+        sources += sorted((project / package).rglob("*.py"))
+    for path in sources:
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(project).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+def cached_package(target: Target, version: str, cache: Path = CACHE, project: Path = ROOT) -> Path:
+    """The package built from this checkout's sources, built only when they changed.
+
+    For tests and the demo: a release (`registry-tools package`) always builds afresh,
+    since wheels and Debian's security updates change without our sources changing."""
+    directory = cache / "packages" / f"{target.name}-{_inputs_digest(target, version, project)}"
+    built = directory / zip_name(version, target.name)
+    if not built.exists():
+        for stale in (cache / "packages").glob(f"{target.name}-*"):
+            shutil.rmtree(stale, ignore_errors=True)  # one build per platform
+        build_package(target, version, directory, cache, project)
+    return built
+
+
 def build_executable(target: Target, output: Path, project: Path = ROOT) -> Path:
+    """The pex, for platforms we cannot build self-contained here (darwin)."""
     if not (project / "provider" / "_generated" / "__init__.py").exists():
         raise BuildError("generated protocol code is missing: run `make proto` first")
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         platforms = write_complete_platforms(target, Path(scratch))
-        argv = [sys.executable, "-m", "pex", str(project), "--output-file", str(output)]
+        source = _project_sources(project, Path(scratch) / "project")
+        argv = [sys.executable, "-m", "pex", str(source), "--output-file", str(output)]
         argv += ["--entry-point", "provider.main:main", "--no-emit-warnings"]
         argv += ["--python-shebang", "/usr/bin/env python3"]
         argv += ["--interpreter-constraint", "CPython>=3.11,<3.14"]
@@ -42,3 +141,19 @@ def build_executable(target: Target, output: Path, project: Path = ROOT) -> Path
         raise BuildError(f"pex failed for {target.name}:\n{proc.stderr[-4000:]}")
     output.chmod(0o755)
     return output
+
+
+def _project_sources(project: Path, target: Path) -> Path:
+    """What the pex installs, without build/, dist/ or .venv (pip copies its source tree)."""
+    target.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(project / name, target / name)
+    for package in ("provider", "connector", "registry_tools", "devenv"):
+        shutil.copytree(
+            project / package, target / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return target
+
+
+def clean_cache(cache: Path = CACHE) -> None:
+    shutil.rmtree(cache, ignore_errors=True)

@@ -1,7 +1,17 @@
-"""A release: the signed set of files for one version, before it is published."""
+"""A release: the signed set of files for one version, before it is published.
+
+`sign_release` takes already-built zips (from this machine's build or from
+builders elsewhere, e.g. darwin zips built on a Mac) and adds what makes
+them a release: the `_manifest.json` with the protocols read from the built
+provider, the SHA256SUMS over every zip and the manifest, and its detached
+signature.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +19,9 @@ from registry_tools.archive import write_provider_zip, zip_name
 from registry_tools.checksums import shasums_name, write_shasums
 from registry_tools.manifest import manifest_name, write_manifest
 from registry_tools.platforms import Target
+from registry_tools.protocols import release_protocols
 from registry_tools.sign import SigningKey, describe_key, detach_sign
+from registry_tools.versions import parse_version
 
 
 @dataclass(frozen=True)
@@ -18,6 +30,9 @@ class Release:
     directory: Path
     platforms: tuple[Target, ...]
     key: SigningKey
+    protocols: tuple[str, ...] = ()  # e.g. ("6.0", "5.0"), from the built provider
+    # Shown by `terraform init` ("Additional provider information from registry").
+    warnings: tuple[str, ...] = ()
 
     def zip_path(self, target: Target) -> Path:
         return self.directory / zip_name(self.version, target.name)
@@ -40,6 +55,40 @@ class Release:
         return [*zips, self.manifest, self.shasums, self.signature]
 
 
+def _place(source: Path, target: Path) -> None:
+    """Put a zip into the release directory without copying its bytes if we can."""
+    if source.resolve() == target.resolve():
+        return
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def sign_release(
+    version: str,
+    zips: Mapping[Target, Path],
+    directory: Path,
+    gnupg_home: str | None,
+    key_id: str | None,
+    warnings: tuple[str, ...] = (),
+) -> Release:
+    """Make a signed release of already-built zips (one per platform)."""
+    parse_version(version)
+    directory.mkdir(parents=True, exist_ok=True)
+    key = describe_key(gnupg_home, key_id)
+    placed = {}
+    for target, source in zips.items():
+        placed[target] = directory / zip_name(version, target.name)
+        _place(source, placed[target])
+    protocols = release_protocols({(t.os, t.arch): path for t, path in placed.items()})
+    manifest = write_manifest(version, directory, protocols)
+    shasums = write_shasums([*placed.values(), manifest], version, directory)
+    detach_sign(shasums, gnupg_home, key.key_id)
+    return Release(version, directory, tuple(zips), key, protocols, warnings)
+
+
 def make_release(
     version: str,
     executables: dict[Target, Path],
@@ -47,11 +96,10 @@ def make_release(
     gnupg_home: str | None,
     key_id: str | None,
 ) -> Release:
-    """Zip each executable, write the manifest and SHA256SUMS, and sign them."""
+    """Zip each built executable, then sign them as a release."""
+    parse_version(version)
     directory.mkdir(parents=True, exist_ok=True)
-    key = describe_key(gnupg_home, key_id)
-    zips = [write_provider_zip(exe, version, t.name, directory) for t, exe in executables.items()]
-    manifest = write_manifest(version, directory)
-    shasums = write_shasums([*zips, manifest], version, directory)
-    detach_sign(shasums, gnupg_home, key.key_id)
-    return Release(version, directory, tuple(executables), key)
+    zips = {
+        t: write_provider_zip(exe, version, t.name, directory) for t, exe in executables.items()
+    }
+    return sign_release(version, zips, directory, gnupg_home, key_id)

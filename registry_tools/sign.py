@@ -4,6 +4,11 @@ The signature is binary (not armored), as Terraform verifies it. Terraform
 1.0.3 cannot verify Ed25519 signatures, so the key must be RSA. The key comes
 from the caller's keyring (a key id, optionally with GNUPGHOME) or from an
 armored private key file imported into a throwaway keyring.
+
+gpg starts a gpg-agent for each GNUPGHOME it signs or imports secret keys in,
+and that daemon outlives the command. Every throwaway keyring made here ends
+its daemons (`gpgconf --kill all` with that GNUPGHOME) before its directory
+is removed; the caller's own keyring and agent are left alone.
 """
 
 from __future__ import annotations
@@ -43,19 +48,39 @@ def _gpg(home: str | None, *args: str, input_bytes: bytes | None = None) -> byte
     return proc.stdout
 
 
+def stop_agents(home: str | Path) -> None:
+    """End the gpg-agent (and any other gpg daemon) serving this GNUPGHOME."""
+    subprocess.run(
+        ["gpgconf", "--kill", "all"],
+        env={**os.environ, "GNUPGHOME": str(home)},
+        capture_output=True,
+        check=False,
+    )
+
+
+@contextmanager
+def throwaway_home() -> Iterator[str]:
+    """A fresh GNUPGHOME, its daemons ended and its directory removed afterwards."""
+    scratch = tempfile.mkdtemp(prefix="tarmak-gpg-")
+    os.chmod(scratch, 0o700)
+    try:
+        yield scratch
+    finally:
+        stop_agents(scratch)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 @contextmanager
 def keyring(key_file: Path | None, home: str | None) -> Iterator[str | None]:
     """The GNUPGHOME to sign with: a throwaway one holding `key_file`, or `home`."""
     if key_file is None:
         yield home
         return
-    scratch = tempfile.mkdtemp(prefix="tarmak-gpg-")
-    os.chmod(scratch, 0o700)
-    try:
+    if not key_file.is_file():
+        raise SigningError(f"signing key file {key_file} does not exist")
+    with throwaway_home() as scratch:
         _gpg(scratch, "--import", str(key_file))
         yield scratch
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def describe_key(home: str | None, key_id: str | None) -> SigningKey:
@@ -79,3 +104,47 @@ def detach_sign(path: Path, home: str | None, key_id: str) -> Path:
     signature = path.with_name(path.name + ".sig")
     _gpg(home, "--local-user", key_id, "--detach-sign", "--output", str(signature), str(path))
     return signature
+
+
+def verify_detached(data: Path, signature: Path, armored_public_key: str) -> str:
+    """Check `signature` over `data` with that public key alone, as Terraform
+    does; return the signing key's fingerprint. Raises SigningError otherwise."""
+    with throwaway_home() as scratch:
+        _gpg(scratch, "--import", input_bytes=armored_public_key.encode())
+        env = {**os.environ, "GNUPGHOME": scratch}
+        proc = subprocess.run(
+            [
+                "gpg",
+                "--batch",
+                "--no-tty",
+                "--status-fd",
+                "1",
+                "--verify",
+                str(signature),
+                str(data),
+            ],
+            capture_output=True,
+            env=env,
+        )
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        fields = line.split()
+        if proc.returncode == 0 and fields[:2] == ["[GNUPG:]", "VALIDSIG"]:
+            return fields[-1]  # the primary key's fingerprint
+    raise SigningError(
+        f"{signature.name} is not a valid signature of {data.name} by the published key"
+    )
+
+
+def generate_key(home: str, name: str, email: str, bits: int = 4096) -> str:
+    """A new RSA signing key without a passphrase in `home`; its long key id."""
+    params = (
+        "%no-protection\n"
+        f"Key-Type: RSA\nKey-Length: {bits}\nKey-Usage: sign\n"
+        f"Name-Real: {name}\nName-Email: {email}\nExpire-Date: 0\n%commit\n"
+    )
+    _gpg(home, "--gen-key", input_bytes=params.encode())
+    return describe_key(home, email).key_id
+
+
+def export_secret_key(home: str, key_id: str) -> str:
+    return _gpg(home, "--armor", "--export-secret-keys", key_id).decode()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +22,20 @@ def cli_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_mirror(tmp_path_factory.mktemp("mirror"))
 
 
+def _skip_if_too_old(request: pytest.FixtureRequest, binary: TerraformBinary) -> None:
+    """Honour harness.requires_terraform: skip on releases that lack the feature."""
+    marker = request.node.get_closest_marker("requires_terraform")
+    if marker is None:
+        return
+    needed, feature = marker.args
+    if binary.version < tuple(needed):
+        wanted = ".".join(map(str, needed))
+        pytest.skip(f"{feature} needs Terraform {wanted}+; this is {binary.version_text}")
+
+
 @pytest.fixture(params=BINARIES, ids=[f"tf{b.version_text}" for b in BINARIES])
 def terraform_binary(request: pytest.FixtureRequest) -> TerraformBinary:
+    _skip_if_too_old(request, request.param)
     return request.param
 
 
@@ -41,6 +55,15 @@ def terraform(
         cli_config,
         {"TARMAK_PROVIDER_PROTOCOLS": str(protocol)},
     )
+
+
+@pytest.fixture
+def terraform_each(
+    terraform_binary: TerraformBinary, cli_config: Path, tmp_path: Path
+) -> Terraform:
+    """Each binary over the protocol it prefers (6), for tests of newer features
+    whose protocol handling is shared by both versions."""
+    return Terraform(terraform_binary.path, tmp_path / "work", cli_config)
 
 
 @pytest.fixture
@@ -71,3 +94,62 @@ def fresh_tls_vault(local_env: LocalEnvironment, tmp_path: Path) -> Iterator[Ope
 def vault(local_env: LocalEnvironment) -> VaultEndpoint:
     """An initialised, unsealed Vault: VAULT_ADDR/VAULT_TOKEN when set, else OpenBao -dev."""
     return external_vault() or local_env.vault_dev.endpoint
+
+
+# ---- nothing the suite starts may outlive it (issue 12, item 5) -----------------------
+
+_DAEMONS = ("gpg-agent", "bao", "sshd")
+
+
+def _process_table() -> dict[int, tuple[int, str, str]]:
+    """pid -> (parent pid, name, command line), from /proc."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        table[int(entry.name)] = (parent, name, cmdline)
+    return table
+
+
+def surviving_daemons(basetemp: Path) -> list[str]:
+    """gpg-agent, bao and sshd processes this session started that still run: our
+    descendants, or daemons (re-parented to init) whose command line names this
+    session's temporary directory. Other sessions on the machine are not counted."""
+    table = _process_table()
+    ours = {os.getpid()}
+    changed = True
+    while changed:
+        changed = False
+        for pid, (parent, _, _) in table.items():
+            if parent in ours and pid not in ours:
+                ours.add(pid)
+                changed = True
+    found = []
+    for pid, (_, name, cmdline) in table.items():
+        if not name.startswith(_DAEMONS) or pid == os.getpid():
+            continue
+        if pid in ours or str(basetemp) in cmdline:
+            found.append(f"{pid} {cmdline.strip()[:160]}")
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or os.environ.get("TARMAK_ALLOW_SURVIVORS") == "1":
+        return
+    basetemp = factory.getbasetemp()
+    deadline = time.monotonic() + 5  # a daemon told to stop may take a moment to go
+    while (left := surviving_daemons(basetemp)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if left:
+        session.config.get_terminal_writer().line(
+            "processes started by the tests outlived them:\n  " + "\n  ".join(left), red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -12,6 +12,8 @@ import signal
 import sys
 import threading
 
+import yaml
+
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.controller import ConnectorController
 from connector.tarmak_side.server import RequestServer
@@ -31,14 +33,32 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="tarmak-controller: %(message)s",
     )
-    services = TarmakServices(EnvironmentConfig.load(args.config))
-    controller = ConnectorController(args.command, RequestServer(services.handlers())).start()
+    # From here on SIGTERM and Ctrl-C end us through the cleanup below, never a traceback.
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    controller.stop()
-    services.close()
+    stopped_by: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopped_by.append(signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        config = EnvironmentConfig.load(args.config)
+    except (OSError, ValueError, TypeError, yaml.YAMLError) as err:
+        sys.stderr.write(f"tarmak-controller: cannot read {args.config}: {err}\n")
+        sys.exit(2)
+    services = TarmakServices(config)
+    controller = ConnectorController(args.command, RequestServer(services.handlers())).start()
+    try:
+        stop.wait()
+    finally:
+        # Stops the connector with SIGTERM: it removes its socket and directory.
+        controller.stop()
+        services.close()
+    name = signal.Signals(stopped_by[0]).name if stopped_by else "request"
+    logging.getLogger("tarmak-controller").warning("stopped by %s", name)
+    sys.exit(128 + stopped_by[0] if stopped_by else 0)
 
 
 if __name__ == "__main__":

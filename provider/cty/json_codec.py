@@ -1,5 +1,11 @@
 """cty's JSON encoding: used for stored state (UpgradeResourceState) and
-occasionally for configuration. JSON has no unknowns; numbers keep full precision."""
+occasionally for configuration. JSON has no unknowns; numbers keep full precision.
+
+Like the msgpack codec, decoding refuses bad input with a `DecodeError` that
+names the attribute path; nesting and numbers are bounded before Python's
+recursive parser or any number conversion sees them, and the JSON literals
+NaN and Infinity (which Python's json accepts) are refused, as Go's are.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from provider.cty.msgpack_codec import DecodeError
+from provider.cty.decoding import MAX_DEPTH, DecodeError, PathStep, check_json_depth, parse_number
 from provider.cty.types import (
     BOOL,
     DYNAMIC,
@@ -24,69 +30,110 @@ from provider.cty.types import (
 from provider.cty.values import UNKNOWN, Typed
 
 
+class _NumberText(str):
+    """A JSON number still in its text, checked (with its path) when decoded."""
+
+
+def loads(data: bytes | str) -> Any:
+    """Plain JSON with cty's number rules and bounded nesting (Decimal for fractions)."""
+    return _numbers(_parse(data))
+
+
 def decode(data: bytes | str, type_: CtyType) -> Any:
+    return from_plain(_parse(data), type_)
+
+
+def _parse(data: bytes | str) -> Any:
+    raw_bytes = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    check_json_depth(raw_bytes)
     try:
-        raw = json.loads(data, parse_float=Decimal)
-    except ValueError as err:
-        raise DecodeError(f"invalid JSON: {err}") from err
-    return from_plain(raw, type_, "")
+        return json.loads(
+            data, parse_float=_NumberText, parse_int=_NumberText, parse_constant=_no_constant
+        )
+    except DecodeError:
+        raise
+    except (ValueError, RecursionError) as err:
+        raise DecodeError(f"invalid JSON: {err}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise DecodeError(f"{name} is not a number in Terraform")
+
+
+def _numbers(raw: Any, path: tuple[PathStep, ...] = ()) -> Any:
+    if isinstance(raw, _NumberText):
+        return parse_number(raw, path)
+    if isinstance(raw, list):
+        return [_numbers(v, (*path, ("key", i))) for i, v in enumerate(raw)]
+    if isinstance(raw, dict):
+        return {k: _numbers(v, (*path, ("key", k))) for k, v in raw.items()}
+    return raw
 
 
 def encode(value: Any, type_: CtyType) -> bytes:
     return _dump(value, type_).encode()
 
 
-def from_plain(raw: Any, type_: CtyType, where: str = "") -> Any:
+def from_plain(raw: Any, type_: CtyType, path: tuple[PathStep, ...] = ()) -> Any:
     """Convert a JSON-decoded Python value to a cty value of `type_`."""
     if raw is None:
         return None
-    label = where or "value"
+    if len(path) > MAX_DEPTH:
+        raise DecodeError(f"value nested more than {MAX_DEPTH} levels deep", path)
     if type_ == DYNAMIC:
         if not (isinstance(raw, dict) and raw.keys() == {"value", "type"}):
-            raise DecodeError(f"{label}: dynamic value must be {{value, type}}")
-        inner = type_from_json(raw["type"])
-        return Typed(inner, from_plain(raw["value"], inner, where))
+            raise DecodeError("dynamic value must be {value, type}", path)
+        try:
+            inner = type_from_json(raw["type"])
+        except ValueError as err:
+            raise DecodeError(f"dynamic value: {err}", path) from None
+        return Typed(inner, from_plain(raw["value"], inner, path))
     if type_ == STRING:
         if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
-            raise DecodeError(f"{label}: expected string")
-        return raw if isinstance(raw, str) else str(raw)
+            raise DecodeError(f"expected string, got {_kind(raw)}", path)
+        if isinstance(raw, _NumberText):  # cty reads a JSON number as its text here
+            parse_number(raw, path)
+        return str(raw)
     if type_ == NUMBER:
-        if isinstance(raw, bool):
-            raise DecodeError(f"{label}: expected number")
-        try:
-            number = Decimal(raw) if not isinstance(raw, int) else raw
-        except ArithmeticError:
-            raise DecodeError(f"{label}: invalid number {raw!r}") from None
-        if isinstance(number, Decimal) and number == number.to_integral_value():
-            return int(number)
-        return number
+        if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
+            raise DecodeError(f"expected number, got {_kind(raw)}", path)
+        return parse_number(raw, path) if isinstance(raw, str) else raw
     if type_ == BOOL:
         if not isinstance(raw, bool):
-            raise DecodeError(f"{label}: expected bool")
+            raise DecodeError(f"expected bool, got {_kind(raw)}", path)
         return raw
     if isinstance(type_, ListType | SetType):
         if not isinstance(raw, list):
-            raise DecodeError(f"{label}: expected a list")
-        return [from_plain(v, type_.element, f"{where}[{i}]") for i, v in enumerate(raw)]
+            raise DecodeError(f"expected a list, got {_kind(raw)}", path)
+        return [from_plain(v, type_.element, (*path, ("key", i))) for i, v in enumerate(raw)]
     if isinstance(type_, TupleType):
         if not isinstance(raw, list) or len(raw) != len(type_.elements):
-            raise DecodeError(f"{label}: expected a tuple of {len(type_.elements)}")
+            raise DecodeError(f"expected a tuple of {len(type_.elements)}", path)
         return [
-            from_plain(v, t, f"{where}[{i}]")
+            from_plain(v, t, (*path, ("key", i)))
             for i, (v, t) in enumerate(zip(raw, type_.elements, strict=True))
         ]
     if isinstance(type_, MapType):
         if not isinstance(raw, dict):
-            raise DecodeError(f"{label}: expected a map")
-        return {k: from_plain(v, type_.element, f"{where}[{k!r}]") for k, v in raw.items()}
+            raise DecodeError(f"expected a map, got {_kind(raw)}", path)
+        return {k: from_plain(v, type_.element, (*path, ("key", k))) for k, v in raw.items()}
     if isinstance(type_, ObjectType):
         if not isinstance(raw, dict):
-            raise DecodeError(f"{label}: expected an object")
-        return {
-            k: from_plain(raw.get(k), t, f"{where}.{k}" if where else k)
-            for k, t in type_.attributes
-        }
-    raise DecodeError(f"cannot decode type {type_!r}")
+            raise DecodeError(f"expected an object, got {_kind(raw)}", path)
+        known = type_.attribute_types
+        for name in raw:
+            if name not in known:
+                raise DecodeError("unsupported attribute", (*path, ("name", name)))
+        return {k: from_plain(raw.get(k), t, (*path, ("name", k))) for k, t in type_.attributes}
+    raise DecodeError(f"cannot decode type {type_!r}", path)
+
+
+def _kind(raw: Any) -> str:
+    if isinstance(raw, bool):
+        return "bool"
+    if isinstance(raw, int | Decimal | _NumberText):
+        return "number"
+    return {dict: "object", list: "array", str: "string"}.get(type(raw), type(raw).__name__)
 
 
 def _dump(value: Any, type_: CtyType) -> str:

@@ -4,15 +4,28 @@ Unknown values are msgpack extension objects. Terraform before 1.3 uses
 extension type 0; later versions may send type 12 carrying "refinements"
 (for example "not null" or a string prefix). Both decode to UNKNOWN; we only
 ever send plain type 0, which every version understands.
+
+Decoding follows cty's rules and refuses, with a `DecodeError` naming the
+attribute path: truncated or trailing bytes, a value of the wrong kind, map
+keys that are not strings, attributes the type does not have, NaN, and
+numbers beyond the limits in `decoding`.
 """
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
 import msgpack
 
+from provider.cty.decoding import (
+    MAX_DEPTH,
+    DecodeError,
+    PathStep,
+    checked_number,
+    parse_number,
+)
 from provider.cty.types import (
     BOOL,
     DYNAMIC,
@@ -31,9 +44,7 @@ from provider.cty.values import UNKNOWN, Typed
 _UNKNOWN_EXT = msgpack.ExtType(0, b"\x00")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
-
-class DecodeError(ValueError):
-    """The bytes do not hold a value of the expected type."""
+__all__ = ["DecodeError", "decode", "encode"]
 
 
 def encode(value: Any, type_: CtyType) -> bytes:
@@ -42,10 +53,15 @@ def encode(value: Any, type_: CtyType) -> bytes:
 
 def decode(data: bytes, type_: CtyType) -> Any:
     try:
-        raw = msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_ext_hook)
-    except (ValueError, msgpack.UnpackException) as err:
-        raise DecodeError(f"invalid msgpack: {err}") from err
-    return _from_wire(raw, type_, "")
+        # Default strict_map_key: only str/bytes keys, so a map used as a key fails here.
+        raw = msgpack.unpackb(data, raw=False, ext_hook=_ext_hook)
+    except msgpack.ExtraData:
+        raise DecodeError("invalid msgpack: trailing bytes after the value") from None
+    except msgpack.exceptions.StackError:
+        raise DecodeError("invalid msgpack: nested too deeply") from None
+    except (ValueError, TypeError, msgpack.UnpackException) as err:
+        raise DecodeError(f"invalid msgpack: {err or type(err).__name__}") from None
+    return _from_wire(raw, type_, ())
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
@@ -91,63 +107,83 @@ def _to_wire(value: Any, type_: CtyType) -> Any:
     raise TypeError(f"cannot encode type {type_!r}")
 
 
-def _from_wire(raw: Any, type_: CtyType, where: str) -> Any:
+def _from_wire(raw: Any, type_: CtyType, path: tuple[PathStep, ...]) -> Any:
     if raw is UNKNOWN or raw is None:
         return raw
+    if isinstance(raw, msgpack.Timestamp):
+        return UNKNOWN  # cty reads every extension, this one included, as unknown
+    if len(path) > MAX_DEPTH:
+        raise DecodeError(f"value nested more than {MAX_DEPTH} levels deep", path)
     if type_ == DYNAMIC:
-        if not (isinstance(raw, list) and len(raw) == 2):
-            raise DecodeError(f"{where or 'value'}: dynamic value must be [type, value]")
-        inner = type_from_json(raw[0])
-        return Typed(inner, _from_wire(raw[1], inner, where))
+        if not (isinstance(raw, list) and len(raw) == 2 and isinstance(raw[0], bytes | str)):
+            raise DecodeError("dynamic value must be [type, value]", path)
+        try:
+            inner = type_from_json(raw[0])
+        except ValueError as err:
+            raise DecodeError(f"dynamic value: {err}", path) from None
+        return Typed(inner, _from_wire(raw[1], inner, path))
     if type_ == STRING:
         if not isinstance(raw, str):
-            raise DecodeError(f"{where or 'value'}: expected string, got {type(raw).__name__}")
+            raise DecodeError(f"expected string, got {_kind(raw)}", path)
         return raw
     if type_ == NUMBER:
-        return _number_from_wire(raw, where)
+        return _number_from_wire(raw, path)
     if type_ == BOOL:
         if not isinstance(raw, bool):
-            raise DecodeError(f"{where or 'value'}: expected bool")
+            raise DecodeError(f"expected bool, got {_kind(raw)}", path)
         return raw
     if isinstance(type_, ListType | SetType):
-        _expect(raw, list, where)
-        return [_from_wire(v, type_.element, f"{where}[{i}]") for i, v in enumerate(raw)]
+        _expect(raw, list, path)
+        return [_from_wire(v, type_.element, (*path, ("key", i))) for i, v in enumerate(raw)]
     if isinstance(type_, TupleType):
-        _expect(raw, list, where)
+        _expect(raw, list, path)
         if len(raw) != len(type_.elements):
-            raise DecodeError(f"{where or 'value'}: tuple needs {len(type_.elements)} elements")
+            raise DecodeError(f"tuple needs {len(type_.elements)} elements", path)
         return [
-            _from_wire(v, t, f"{where}[{i}]")
+            _from_wire(v, t, (*path, ("key", i)))
             for i, (v, t) in enumerate(zip(raw, type_.elements, strict=True))
         ]
     if isinstance(type_, MapType):
-        _expect(raw, dict, where)
-        return {k: _from_wire(v, type_.element, f"{where}[{k!r}]") for k, v in raw.items()}
+        _expect(raw, dict, path)
+        _string_keys(raw, path)
+        return {k: _from_wire(v, type_.element, (*path, ("key", k))) for k, v in raw.items()}
     if isinstance(type_, ObjectType):
-        _expect(raw, dict, where)
-        return {
-            k: _from_wire(raw.get(k), t, f"{where}.{k}" if where else k)
-            for k, t in type_.attributes
-        }
-    raise DecodeError(f"cannot decode type {type_!r}")
+        _expect(raw, dict, path)
+        _string_keys(raw, path)
+        known = type_.attribute_types
+        for name in raw:
+            if name not in known:
+                raise DecodeError("unsupported attribute", (*path, ("name", name)))
+        return {k: _from_wire(raw.get(k), t, (*path, ("name", k))) for k, t in type_.attributes}
+    raise DecodeError(f"cannot decode type {type_!r}", path)
 
 
-def _number_from_wire(raw: Any, where: str) -> int | Decimal:
+def _number_from_wire(raw: Any, path: tuple[PathStep, ...]) -> int | Decimal:
     if isinstance(raw, bool):
-        raise DecodeError(f"{where or 'value'}: expected number, got bool")
+        raise DecodeError("expected number, got bool", path)
     if isinstance(raw, int):
         return raw
     if isinstance(raw, float):
-        return Decimal(raw)
+        if math.isnan(raw):
+            raise DecodeError("NaN is not a number in Terraform", path)
+        return checked_number(Decimal(raw), path)  # float64 and +-infinity, as cty
     if isinstance(raw, str):
-        try:
-            number = Decimal(raw)
-        except ArithmeticError:
-            raise DecodeError(f"{where or 'value'}: invalid number {raw!r}") from None
-        return int(number) if number == number.to_integral_value() else number
-    raise DecodeError(f"{where or 'value'}: expected number, got {type(raw).__name__}")
+        return parse_number(raw, path)
+    raise DecodeError(f"expected number, got {_kind(raw)}", path)
 
 
-def _expect(raw: Any, kind: type, where: str) -> None:
+def _kind(raw: Any) -> str:
+    return {dict: "map", list: "array", str: "string", bytes: "binary"}.get(
+        type(raw), type(raw).__name__
+    )
+
+
+def _expect(raw: Any, kind: type, path: tuple[PathStep, ...]) -> None:
     if not isinstance(raw, kind):
-        raise DecodeError(f"{where or 'value'}: expected {kind.__name__}, got {type(raw).__name__}")
+        raise DecodeError(f"expected {_kind(kind())}, got {_kind(raw)}", path)
+
+
+def _string_keys(raw: dict[Any, Any], path: tuple[PathStep, ...]) -> None:
+    for key in raw:
+        if not isinstance(key, str):
+            raise DecodeError(f"map keys must be strings, got {_kind(key)}", path)

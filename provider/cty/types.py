@@ -91,25 +91,44 @@ class TupleType(CtyType):
 
 _PRIMITIVES = {p.name: p for p in (STRING, NUMBER, BOOL, DYNAMIC)}
 _COLLECTIONS = {"list": ListType, "set": SetType, "map": MapType}
+# Types nest far less than values; a bound keeps the parser's recursion small.
+MAX_TYPE_DEPTH = 32
 
 
 def type_from_json(raw: Any) -> CtyType:
-    """Parse cty's JSON type notation (already decoded from JSON, or as bytes/str)."""
+    """Parse cty's JSON type notation (already decoded from JSON, or as bytes/str).
+
+    Raises ValueError for anything that is not a type, including notation
+    nested deeper than MAX_TYPE_DEPTH: dynamic values carry these from the wire."""
     if isinstance(raw, bytes | str) and not (isinstance(raw, str) and raw in _PRIMITIVES):
-        raw = json.loads(raw)
+        if raw.count("[" if isinstance(raw, str) else b"[") > 4 * MAX_TYPE_DEPTH:
+            raise ValueError("type notation is nested too deeply")
+        try:
+            raw = json.loads(raw)
+        except (ValueError, RecursionError) as err:
+            raise ValueError(f"type notation is not JSON: {err}") from None
+    return _parse_type(raw, 0)
+
+
+def _parse_type(raw: Any, depth: int) -> CtyType:
+    if depth > MAX_TYPE_DEPTH:
+        raise ValueError(f"type notation is nested more than {MAX_TYPE_DEPTH} levels deep")
     if isinstance(raw, str):
         try:
             return _PRIMITIVES[raw]
         except KeyError:
-            raise ValueError(f"unknown primitive type {raw!r}") from None
-    if not isinstance(raw, list) or not raw:
-        raise ValueError(f"invalid type notation {raw!r}")
+            raise ValueError(f"unknown primitive type {raw[:40]!r}") from None
+    if not isinstance(raw, list) or not raw or not isinstance(raw[0], str):
+        raise ValueError(f"invalid type notation (a {type(raw).__name__})")
     kind = raw[0]
     if kind in _COLLECTIONS and len(raw) == 2:
-        return _COLLECTIONS[kind](type_from_json(raw[1]))
-    if kind == "object" and len(raw) in (2, 3):
-        optional = frozenset(raw[2]) if len(raw) == 3 else frozenset()
-        return ObjectType.of({k: type_from_json(v) for k, v in raw[1].items()}, optional)
-    if kind == "tuple" and len(raw) == 2:
-        return TupleType(tuple(type_from_json(t) for t in raw[1]))
-    raise ValueError(f"invalid type notation {raw!r}")
+        return _COLLECTIONS[kind](_parse_type(raw[1], depth + 1))
+    if kind == "object" and len(raw) in (2, 3) and isinstance(raw[1], dict):
+        optional = raw[2] if len(raw) == 3 else []
+        if not isinstance(optional, list) or not all(isinstance(n, str) for n in optional):
+            raise ValueError("an object type's optional attributes must be a list of names")
+        attributes = {k: _parse_type(v, depth + 1) for k, v in raw[1].items()}
+        return ObjectType.of(attributes, frozenset(optional))
+    if kind == "tuple" and len(raw) == 2 and isinstance(raw[1], list):
+        return TupleType(tuple(_parse_type(t, depth + 1) for t in raw[1]))
+    raise ValueError(f"invalid type notation (a {type(raw).__name__})")

@@ -1,5 +1,6 @@
 """The API a provider author implements: its own schema, configure, and the
-resources and data sources it offers."""
+resources, data sources, ephemeral resources, list resources and functions it
+offers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from provider.framework.diagnostics import Diagnostics
+from provider.framework.ephemeral import EphemeralResource
+from provider.framework.function import Function
+from provider.framework.list_resource import ListResource
 from provider.framework.resource import DataSource, Resource, State
 from provider.framework.schema import Block, Schema
 
@@ -36,4 +40,13 @@ class Provider:
         return ()
 
     def data_sources(self) -> Sequence[DataSource]:
+        return ()
+
+    def ephemeral_resources(self) -> Sequence[EphemeralResource]:
+        return ()
+
+    def list_resources(self) -> Sequence[ListResource]:
+        return ()
+
+    def functions(self) -> Sequence[Function]:
         return ()

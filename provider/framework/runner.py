@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from provider.cty import json_codec, wholly_known
+from provider.cty.decoding import DecodeError
 from provider.framework import resource as res
 from provider.framework.context import Context, OperationInterrupted, StopSignal
 from provider.framework.diagnostics import Diagnostics
@@ -52,6 +52,8 @@ class ProviderRunner:
         self.resources = {r.type_name: r for r in provider.resources()}
         self.data_sources = {d.type_name: d for d in provider.data_sources()}
         self.stop_event = StopSignal()
+        # What the provider's configure step produced, for kinds configured later.
+        self.provider_data: Any = None
 
     # ---- schemas and validation -------------------------------------------------
 
@@ -84,6 +86,7 @@ class ProviderRunner:
         with _guard(resp.diagnostics, "configuring the provider"):
             self.provider.configure(ConfigureRequest(config, terraform_version), resp)
         if not resp.diagnostics.has_error():
+            self.provider_data = resp.provider_data
             for item in (*self.resources.values(), *self.data_sources.values()):
                 item.configure(resp.provider_data)
         return resp.diagnostics
@@ -103,21 +106,34 @@ class ProviderRunner:
                 f"{type_name} state in the legacy flatmap format cannot be upgraded.",
             )
             return out
-        with _guard(out.diagnostics, f"upgrading the state of {type_name}"):
-            raw = json.loads(raw_json)
-            if version != resource.schema.version:
-                if not isinstance(resource, res.ResourceWithUpgradeState):
-                    out.diagnostics.add_error(
-                        "State version not supported",
-                        f"{type_name} state has schema version {version}; this provider "
-                        f"only knows version {resource.schema.version}.",
-                    )
-                    return out
+        try:
+            raw = json_codec.loads(raw_json)
+        except DecodeError as err:
+            _invalid_stored_state(out.diagnostics, type_name, str(err))
+            return out
+        if not isinstance(raw, dict):
+            _invalid_stored_state(out.diagnostics, type_name, "it is not a JSON object")
+            return out
+        if version != resource.schema.version:
+            if not isinstance(resource, res.ResourceWithUpgradeState):
+                out.diagnostics.add_error(
+                    "State version not supported",
+                    f"{type_name} state has schema version {version}; this provider "
+                    f"only knows version {resource.schema.version}.",
+                )
+                return out
+            with _guard(out.diagnostics, f"upgrading the state of {type_name}"):
                 raw = resource.upgrade_state(version, raw)
-            known = resource.schema.cty_type().attribute_types
+            if out.diagnostics.has_error():
+                return out
+        known = resource.schema.cty_type().attribute_types
+        try:
+            # Attributes an older schema had are dropped; missing ones become null.
             out.state = json_codec.from_plain(
                 {k: raw.get(k) for k in known}, resource.schema.cty_type()
             )
+        except DecodeError as err:
+            _invalid_stored_state(out.diagnostics, type_name, str(err))
         return out
 
     async def read(self, type_name: str, state: res.State, private: bytes) -> Outcome:
@@ -241,6 +257,15 @@ async def _perform(operation: Callable[[_Req, _Resp], object], req: _Req, resp: 
         await operation(req, resp)  # type: ignore[misc]
     else:
         await asyncio.get_running_loop().run_in_executor(None, operation, req, resp)
+
+
+def _invalid_stored_state(diags: Diagnostics, type_name: str, reason: str) -> None:
+    diags.add_error(
+        "Invalid stored state",
+        f"The stored state of this {type_name} cannot be read: {reason}. The provider changed "
+        "nothing; restore the state file from a backup, or remove the object from state "
+        "(terraform state rm) and import it again.",
+    )
 
 
 def _complete(schema: Schema, state: res.State | None) -> res.State | None:

@@ -33,6 +33,9 @@ class Attribute:
     # Computed values normally become unknown when the resource changes; a stable
     # attribute keeps its prior value (like the framework's UseStateForUnknown).
     stable: bool = False
+    # Terraform 1.11+: the value (may be ephemeral) reaches apply through the
+    # configuration only and is never kept in the plan or state (always null there).
+    write_only: bool = False
 
     def __post_init__(self) -> None:
         if not (self.required or self.optional or self.computed):
@@ -41,6 +44,8 @@ class Attribute:
             raise ValueError("a required attribute cannot also be optional or computed")
         if self.default is not None and not (self.optional and self.computed):
             raise ValueError("an attribute with a default must be optional and computed")
+        if self.write_only and self.computed:
+            raise ValueError("a write-only attribute cannot be computed")
 
 
 class Nesting(Enum):

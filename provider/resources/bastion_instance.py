@@ -20,6 +20,7 @@ from provider.resources.waiting import WAITING_TIMEOUTS, TarmakWaitingResource
 
 class BastionInstance(TarmakWaitingResource):
     type_name = "tarmak_bastion_instance"
+    destroy_leaves = "The bastion instance is not deleted and wing keeps running."
     schema = Schema(
         Block(
             description=(

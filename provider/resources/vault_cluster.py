@@ -45,6 +45,9 @@ def vault_params(state: dict[str, Any]) -> dict[str, Any]:
 
 class VaultCluster(TarmakWaitingResource):
     type_name = "tarmak_vault_cluster"
+    destroy_leaves = (
+        "Vault is not deleted or sealed: its data, root token and unseal key stay as they are."
+    )
     schema = Schema(
         Block(
             description=(

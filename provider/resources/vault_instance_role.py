@@ -24,6 +24,9 @@ from provider.resources.waiting import WAITING_TIMEOUTS, TarmakWaitingResource
 
 class VaultInstanceRole(TarmakWaitingResource):
     type_name = "tarmak_vault_instance_role"
+    destroy_leaves = (
+        "The instance role and its init token stay in Vault, valid for the instances that use it."
+    )
     schema = Schema(
         Block(
             description=(

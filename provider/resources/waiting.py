@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from connector.protocol import Method
-from provider.framework import Resource, timeouts_block
+from provider.framework import ModifyPlanRequest, ModifyPlanResponse, Resource, timeouts_block
 from provider.framework.context import Context, OperationTimedOut
 from provider.framework.diagnostics import Diagnostics
 from provider.tarmak import ProviderSettings
@@ -28,6 +28,18 @@ WAITING_TIMEOUTS = timeouts_block(create="30m", read="1m")
 
 class TarmakWaitingResource(Resource):
     settings: ProviderSettings | None = None
+    # What a destroy leaves in place, said in the destroy plan's warning.
+    destroy_leaves: str = "Nothing in Tarmak is deleted."
+
+    def modify_plan(self, req: ModifyPlanRequest, resp: ModifyPlanResponse) -> None:
+        """Warn in a destroy plan (Terraform 1.3+ plans destroys with us) that
+        destroying only forgets the wait: nothing Tarmak made is removed."""
+        if req.plan is None and req.prior_state is not None:
+            resp.diagnostics.add_warning(
+                f"Destroying {self.type_name} only removes it from the state",
+                f"{self.destroy_leaves} Terraform forgets that it waited for it; "
+                "remove the real thing with the resource or tool that created it.",
+            )
 
     def configure(self, provider_data: Any) -> None:
         self.settings = provider_data

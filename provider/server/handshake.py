@@ -31,20 +31,37 @@ def cookie_present(env: Mapping[str, str]) -> bool:
 
 
 def offered_protocols(env: Mapping[str, str]) -> tuple[int, ...]:
+    """The versions we offer: all we speak, or those TARMAK_PROVIDER_PROTOCOLS names.
+
+    A value naming a version we do not speak, or no version at all, is refused
+    rather than ignored: a pinned test must never silently run another protocol."""
     restrict = env.get(RESTRICT_ENV, "").strip()
     if not restrict:
         return SUPPORTED_PROTOCOLS
-    wanted = {int(v) for v in restrict.split(",") if v.strip()}
+    supported = " and ".join(map(str, SUPPORTED_PROTOCOLS))
+    wanted = set()
+    for item in restrict.split(","):
+        item = item.strip()
+        if not item.isdecimal() or int(item) not in SUPPORTED_PROTOCOLS:
+            raise HandshakeError(
+                f"{RESTRICT_ENV}={restrict!r}: {item!r} is not a plugin protocol this "
+                f"provider speaks ({supported}). Set it to a comma-separated list of "
+                f"those, or unset it."
+            )
+        wanted.add(int(item))
     return tuple(v for v in SUPPORTED_PROTOCOLS if v in wanted)
 
 
-def negotiate(env: Mapping[str, str]) -> int:
-    """The highest version both sides speak. The client's list has no order."""
+def negotiate(env: Mapping[str, str], *, debug: bool = False) -> int:
+    """The highest version both sides speak. The client's list has no order.
+
+    With --debug no Terraform is there to offer versions: we take the highest
+    we offer (still restricted by TARMAK_PROVIDER_PROTOCOLS)."""
     offered = offered_protocols(env)
-    client = env.get("PLUGIN_PROTOCOL_VERSIONS", "").strip()
+    client = "" if debug else env.get("PLUGIN_PROTOCOL_VERSIONS", "").strip()
     if not client:
         return max(offered)
-    wanted = {int(v) for v in client.split(",") if v.strip().isdigit()}
+    wanted = {int(v) for v in client.split(",") if v.strip().isdecimal()}
     common = wanted.intersection(offered)
     if not common:
         raise HandshakeError(

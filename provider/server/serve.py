@@ -24,6 +24,7 @@ The server is grpc.aio's, on one asyncio event loop. Why, and what it costs:
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import json
 import logging
@@ -45,6 +46,7 @@ from provider.framework.provider import Provider
 from provider.framework.runner import ProviderRunner
 from provider.server import handshake
 from provider.server.plugin_services import Controller, Health, Stdio
+from provider.server.refusals import AsyncUndecodableRequests
 from provider.server.servicer import PROTOCOL_5, PROTOCOL_6, ProtocolAdapter, ProviderServicerCore
 from provider.server.tls import generate_certificate
 
@@ -85,7 +87,7 @@ def serve(
         sys.stderr.write(handshake.NOT_A_PROGRAM)
         return 1
     try:
-        protocol = handshake.negotiate({} if debug else env)
+        protocol = handshake.negotiate(env, debug=debug)
     except handshake.HandshakeError as err:
         sys.stderr.write(f"{err}\n")
         return 1
@@ -119,7 +121,11 @@ async def _serve(
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="provider")
     loop.set_default_executor(pool)
     runner = ProviderRunner(provider)
-    server = grpc.aio.server(migration_thread_pool=pool, options=GRPC_OPTIONS)
+    server = grpc.aio.server(
+        migration_thread_pool=pool,
+        options=GRPC_OPTIONS,
+        interceptors=[AsyncUndecodableRequests()],
+    )
     # Only the negotiated protocol's generated code is loaded: it is costly to import.
     messages = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2")
     services = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2_grpc")
@@ -140,6 +146,10 @@ async def _serve(
     else:
         server.add_insecure_port(f"unix:{place.path}")
     await server.start()
+    # Start-up is over: entry points import with the collector off (see
+    # provider/main.py); what they made lives as long as the process.
+    gc.freeze()
+    gc.enable()
 
     # Under Terraform, Ctrl-C reaches us as StopProvider; run by hand (--debug) it stops us.
     if debug:

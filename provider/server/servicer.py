@@ -21,6 +21,7 @@ from provider.cty import msgpack_codec
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.runner import ProviderRunner
 from provider.server import from_proto, to_proto
+from provider.server.refusals import answering
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,12 @@ class ProviderServicerCore:
     def _message(self, name: str) -> Any:
         return getattr(self.pb, name)
 
+    def response_class(self, core_name: str) -> Any:
+        """The response message of the RPC that `core_name` handles."""
+        rpc = {v: k for k, v in {**self.names.rpc_to_core, **_SHARED_RPCS}.items()}[core_name]
+        message = {"GetSchema": "GetProviderSchema"}.get(rpc, rpc)
+        return self._message(message).Response
+
     def _diags(self, diags: Diagnostics) -> list[Any]:
         return to_proto.diagnostics(self.pb, diags)
 
@@ -116,7 +123,9 @@ class ProviderServicerCore:
 
     def validate_provider_config(self, request: Any, context: Any) -> Any:
         response_cls = self._message(self.names.validate_provider).Response
-        config = from_proto.dynamic_value(request.config, self.runner.provider.schema.cty_type())
+        config = from_proto.dynamic_value(
+            request.config, self.runner.provider.schema.cty_type(), "config"
+        )
         response = response_cls(
             diagnostics=self._diags(self.runner.validate_provider_config(config))
         )
@@ -129,7 +138,9 @@ class ProviderServicerCore:
         if request.type_name not in self.runner.resources:
             return self._unknown_type(response_cls, "resource", request.type_name)
         schema = self.runner.resource_schema(request.type_name)
-        config = from_proto.dynamic_value(request.config, schema.cty_type())
+        config = from_proto.dynamic_value(
+            request.config, schema.cty_type(), "config", required=True
+        )
         diags = self.runner.validate_resource_config(request.type_name, config)
         return response_cls(diagnostics=self._diags(diags))
 
@@ -138,12 +149,16 @@ class ProviderServicerCore:
         if request.type_name not in self.runner.data_sources:
             return self._unknown_type(response_cls, "data source", request.type_name)
         schema = self.runner.data_source_schema(request.type_name)
-        config = from_proto.dynamic_value(request.config, schema.cty_type())
+        config = from_proto.dynamic_value(
+            request.config, schema.cty_type(), "config", required=True
+        )
         diags = self.runner.validate_data_source_config(request.type_name, config)
         return response_cls(diagnostics=self._diags(diags))
 
     def configure(self, request: Any, context: Any) -> Any:
-        config = from_proto.dynamic_value(request.config, self.runner.provider.schema.cty_type())
+        config = from_proto.dynamic_value(
+            request.config, self.runner.provider.schema.cty_type(), "config"
+        )
         diags = self.runner.configure(config, request.terraform_version)
         return self._message(self.names.configure).Response(diagnostics=self._diags(diags))
 
@@ -169,7 +184,9 @@ class ProviderServicerCore:
         if request.type_name not in self.runner.resources:
             return self._unknown_type(response_cls, "resource", request.type_name)
         type_ = self.runner.resource_schema(request.type_name).cty_type()
-        state = from_proto.dynamic_value(request.current_state, type_)
+        state = from_proto.dynamic_value(
+            request.current_state, type_, "current_state", required=True, known=True
+        )
         out = await self.runner.read(request.type_name, state, request.private)
         return response_cls(
             new_state=to_proto.dynamic_value(self.pb, out.state, type_),
@@ -182,12 +199,15 @@ class ProviderServicerCore:
         if request.type_name not in self.runner.resources:
             return self._unknown_type(response_cls, "resource", request.type_name)
         type_ = self.runner.resource_schema(request.type_name).cty_type()
+        prior = from_proto.dynamic_value(request.prior_state, type_, "prior_state", known=True)
+        proposed = from_proto.dynamic_value(request.proposed_new_state, type_, "proposed_new_state")
+        config = from_proto.dynamic_value(request.config, type_, "config")
+        if prior is None and proposed is None:
+            raise from_proto.MalformedRequest(
+                "proposed_new_state", "both it and prior_state are null"
+            )
         plan, private, diags = self.runner.plan(
-            request.type_name,
-            from_proto.dynamic_value(request.prior_state, type_),
-            from_proto.dynamic_value(request.proposed_new_state, type_),
-            from_proto.dynamic_value(request.config, type_),
-            request.prior_private,
+            request.type_name, prior, proposed, config, request.prior_private
         )
         return response_cls(
             planned_state=to_proto.dynamic_value(self.pb, plan.planned, type_),
@@ -204,12 +224,13 @@ class ProviderServicerCore:
         if request.type_name not in self.runner.resources:
             return self._unknown_type(response_cls, "resource", request.type_name)
         type_ = self.runner.resource_schema(request.type_name).cty_type()
+        prior = from_proto.dynamic_value(request.prior_state, type_, "prior_state", known=True)
+        planned = from_proto.dynamic_value(request.planned_state, type_, "planned_state")
+        config = from_proto.dynamic_value(request.config, type_, "config")
+        if prior is None and planned is None:
+            raise from_proto.MalformedRequest("planned_state", "both it and prior_state are null")
         out = await self.runner.apply(
-            request.type_name,
-            from_proto.dynamic_value(request.prior_state, type_),
-            from_proto.dynamic_value(request.planned_state, type_),
-            from_proto.dynamic_value(request.config, type_),
-            request.planned_private,
+            request.type_name, prior, planned, config, request.planned_private
         )
         return response_cls(
             new_state=to_proto.dynamic_value(self.pb, out.state, type_),
@@ -241,7 +262,7 @@ class ProviderServicerCore:
         if request.type_name not in self.runner.data_sources:
             return self._unknown_type(response_cls, "data source", request.type_name)
         type_ = self.runner.data_source_schema(request.type_name).cty_type()
-        config = from_proto.dynamic_value(request.config, type_)
+        config = from_proto.dynamic_value(request.config, type_, "config", required=True)
         out = self.runner.read_data_source(request.type_name, config)
         return response_cls(
             state=to_proto.dynamic_value(self.pb, out.state, type_),
@@ -250,14 +271,41 @@ class ProviderServicerCore:
 
 
 class ProtocolAdapter:
-    """Presents the core under one protocol version's RPC names, as grpc expects."""
+    """Presents the core under one protocol version's RPC names, as grpc expects.
+
+    RPCs of the newer protocol features (servicer_features) come first; RPCs
+    nobody implements (state stores, actions, ...) answer UNIMPLEMENTED."""
 
     def __init__(self, core: ProviderServicerCore) -> None:
+        from provider.server.servicer_features import FeatureServicer
+
         self._routes = {**core.names.rpc_to_core, **_SHARED_RPCS}
         self._core = core
+        self._features = FeatureServicer(core)
 
     def __getattr__(self, rpc_name: str) -> Any:
-        try:
-            return getattr(self._core, self._routes[rpc_name])
-        except KeyError:
-            raise AttributeError(rpc_name) from None
+        if rpc_name.startswith("_"):
+            raise AttributeError(rpc_name)
+        core = self._core
+        feature = getattr(self._features, rpc_name, None)
+        if feature is not None and rpc_name[:1].isupper():
+            if rpc_name == "ListResource":  # a stream: its events carry the diagnostics
+                return feature
+            message = {"GetSchema": "GetProviderSchema"}.get(rpc_name, rpc_name)
+            # A wrapped core RPC is refused the core's way (e.g. handing back the state).
+            name = self._routes.get(rpc_name, rpc_name)
+            return answering(name, getattr(core.pb, message).Response, core.pb, feature)
+        core_name = self._routes.get(rpc_name)
+        if core_name is None:
+            return _unimplemented(rpc_name)
+        response_cls = core.response_class(core_name)
+        return answering(core_name, response_cls, core.pb, getattr(core, core_name))
+
+
+def _unimplemented(rpc_name: str) -> Any:
+    def handler(request: Any, context: Any) -> Any:
+        import grpc
+
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{rpc_name} is not implemented")
+
+    return handler

@@ -9,6 +9,8 @@ from typing import Any
 
 from provider.cty import CtyType, msgpack_codec
 from provider.framework.diagnostics import Diagnostic, Severity
+from provider.framework.function import Function, FunctionError
+from provider.framework.identity import IdentitySchema
 from provider.framework.path import AttributeName, Path
 from provider.framework.schema import Block, Schema
 
@@ -56,6 +58,7 @@ def _block(pb: ModuleType, block: Block) -> Any:
             computed=attr.computed,
             sensitive=attr.sensitive,
             deprecated=bool(attr.deprecation_message),
+            write_only=attr.write_only,
         )
         for name, attr in block.attributes.items()
     ]
@@ -76,3 +79,48 @@ def _block(pb: ModuleType, block: Block) -> Any:
         description_kind=pb.MARKDOWN,
         deprecated=block.deprecated,
     )
+
+
+def identity_schema(pb: ModuleType, value: IdentitySchema) -> Any:
+    return pb.ResourceIdentitySchema(
+        version=value.version,
+        identity_attributes=[
+            pb.ResourceIdentitySchema.IdentityAttribute(
+                name=name,
+                type=attr.type.json_bytes(),
+                required_for_import=attr.required_for_import,
+                optional_for_import=not attr.required_for_import,
+                description=attr.description,
+            )
+            for name, attr in value.attributes.items()
+        ],
+    )
+
+
+def identity_data(pb: ModuleType, value: Any, schema_: IdentitySchema) -> Any:
+    return pb.ResourceIdentityData(identity_data=dynamic_value(pb, value, schema_.cty_type()))
+
+
+def function(pb: ModuleType, value: Function) -> Any:
+    return pb.Function(
+        parameters=[
+            pb.Function.Parameter(
+                name=p.name,
+                type=p.type.json_bytes(),
+                description=p.description,
+                description_kind=pb.MARKDOWN,
+            )
+            for p in value.parameters
+        ],
+        summary=value.summary,
+        description=value.description,
+        description_kind=pb.MARKDOWN,
+        **{"return": pb.Function.Return(type=value.returns.json_bytes())},
+    )
+
+
+def function_error(pb: ModuleType, err: FunctionError) -> Any:
+    message = pb.FunctionError(text=err.text)
+    if err.argument is not None:
+        message.function_argument = err.argument
+    return message

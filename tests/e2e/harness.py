@@ -17,9 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from devenv.mirror import ROOT, build_mirror
 
-__all__ = ["ROOT", "Result", "Terraform", "build_mirror", "interrupt"]
+__all__ = ["ROOT", "Result", "Terraform", "build_mirror", "interrupt", "requires_terraform"]
+
+
+def requires_terraform(version: tuple[int, ...], feature: str) -> pytest.MarkDecorator:
+    """Mark a test of a feature that Terraform releases before `version` lack:
+    tests/conftest.py skips it on those (saying why) and runs it on the others."""
+    return pytest.mark.requires_terraform(version, feature)
 
 
 @dataclass

@@ -238,3 +238,79 @@ def test_without_cas_the_same_load_produces_duplicates(
     unsafe = {"TARMAK_HOSTNAMING_UNSAFE_DISABLE_CAS": "1"}
     names = run_parallel_applies(cli_config, BINARIES[-1].path, tmp_path, vault, kv[1], unsafe)
     assert len(names) == 200 and len(set(names)) < 200
+
+
+# ---- issue 12: names that are valid hostnames, and only KV v2 mounts ------------------
+
+
+def test_a_name_longer_than_a_dns_label_fails_the_plan(terraform: Terraform) -> None:
+    terraform.env["TF_VAR_mount"] = "hostnaming"
+    application = "a" * 61  # a valid label itself, but the name would be 79 characters
+    terraform.write(config().replace('application = "web"', f'application = "{application}"'))
+    terraform.init()
+    result = terraform.run("plan", check=False)
+    assert result.returncode == 1 and "Hostname too long" in result.text
+    text = " ".join(result.text.split())  # Terraform wraps long details
+    assert "format, application, role, environment would be 79 characters" in text
+    assert "at most 63" in text and "application 61" in text
+    assert "Traceback" not in result.text
+
+
+def test_a_name_that_grows_too_long_once_known_is_refused_before_allocation(
+    terraform_latest: Terraform, vault: VaultEndpoint, kv: tuple[hvac.Client, str]
+) -> None:
+    """The application comes from another resource, unknown until apply: the check
+    runs again in apply's plan, before anything is written for the second name."""
+    client, mount = kv
+    tf = vault_terraform(terraform_latest, vault, mount)
+    tf.write(
+        config()
+        + f"""
+        resource "tarmak_hostname" "nested" {{
+          application = tarmak_hostname.web[0].name
+          role        = "{"r" * 40}"
+          environment = "prod"
+          kv_mount    = var.mount
+        }}
+        """
+    )
+    tf.init()
+    result = tf.apply(check=False)
+    assert result.returncode == 1 and "Hostname too long" in result.text
+    assert list(tf.state()) == ["tarmak_hostname.web[0]"]
+    counters = client.secrets.kv.v2.list_secrets("counters/", mount_point=mount)["data"]["keys"]
+    assert counters == ["web/"], "no counter for the refused name"
+
+
+def test_a_kv_version_1_mount_is_refused_before_anything_is_written(
+    terraform_latest: Terraform, vault: VaultEndpoint
+) -> None:
+    client = hvac.Client(url=vault.address, token=vault.token, verify=vault.ca_cert or True)
+    mount = f"kv1-{secrets.token_hex(4)}"
+    client.sys.enable_secrets_engine("kv", path=mount, options={"version": "1"})
+    try:
+        tf = vault_terraform(terraform_latest, vault, mount)
+        tf.write(config())
+        tf.init()
+        result = tf.apply(check=False)
+        assert result.returncode == 1
+        text = " ".join(result.text.split())
+        assert "KV version 1, not KV version 2" in text
+        assert f"bao secrets enable -version=2 -path={mount} kv" in text
+        assert "Traceback" not in result.text and "bug in the provider" not in result.text
+        assert tf.state() == {}
+        listed = client.adapter.request("LIST", f"/v1/{mount}/", raise_exception=False)
+        assert listed.status_code == 404, f"something was written to the v1 mount: {listed.text}"
+    finally:
+        client.sys.disable_secrets_engine(mount)
+
+
+def test_a_mount_of_another_engine_is_refused(
+    terraform_latest: Terraform, vault: VaultEndpoint
+) -> None:
+    tf = vault_terraform(terraform_latest, vault, "cubbyhole")
+    tf.write(config())
+    tf.init()
+    result = tf.apply(check=False)
+    assert result.returncode == 1
+    assert "is a cubbyhole engine, not KV version 2" in " ".join(result.text.split())

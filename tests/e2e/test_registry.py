@@ -1,132 +1,378 @@
-"""registry_tools end to end: build with pex, sign with the real gpg, serve the
-tree over HTTPS with a throwaway CA, and let the real Terraform install from it."""
+"""registry_tools end to end: build once with pex, sign with the real gpg, serve
+staging and production trees over HTTPS with a throwaway CA, and let every
+Terraform the suite uses install from them with the real `terraform init`."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import select
 import shutil
+import signal
 import subprocess
-import textwrap
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from devenv.environment import LocalEnvironment
+from devenv.terraform_binary import TerraformBinary
 from devenv.vault import VaultEndpoint
-from registry_tools.archive import h1_hash, zip_hash
+from provider.server.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
+from registry_tools import cli
+from registry_tools.archive import h1_hash, write_provider_zip, zip_hash
 from registry_tools.build import build_executable
+from registry_tools.manifest import ROOT_MANIFEST, manifest_name, manifest_protocols
 from registry_tools.platforms import Target
-from registry_tools.registry import PublishError, RegistryTree, publish, publish_mirror
-from registry_tools.release import Release, make_release
+from registry_tools.promote import PromotionError, promote
+from registry_tools.registry import (
+    RegistryTree,
+    mirror_hostname,
+    publish,
+    publish_mirror,
+    rotate_key,
+)
+from registry_tools.release import Release, sign_release
 from registry_tools.serve import RegistryServer
+from tests.conftest import BINARIES
 from tests.e2e.harness import Terraform
+from tests.unit.registry_tools.keys import Key, throwaway_keys
 
 pytestmark = pytest.mark.e2e
 LINUX = Target("linux", "amd64")
 
 
-def make_gpg_key(home: Path, name: str) -> str:
-    home.mkdir(mode=0o700, parents=True)
-    params = textwrap.dedent(
-        f"""\
-        %no-protection
-        Key-Type: RSA
-        Key-Length: 2048
-        Key-Usage: sign
-        Name-Real: {name}
-        Name-Email: {name.replace(" ", ".").lower()}@example.invalid
-        Expire-Date: 0
-        %commit
-        """
-    )
-    env = {"GNUPGHOME": str(home), "PATH": "/usr/bin:/bin"}
-    subprocess.run(
-        ["gpg", "--batch", "--gen-key"],
-        input=params.encode(),
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    listing = subprocess.run(
-        ["gpg", "--batch", "--with-colons", "--list-secret-keys"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return next(line.split(":")[4] for line in listing.splitlines() if line.startswith("sec"))
-
-
 @dataclass
 class Keys:
-    home: Path
-    key_id: str
-    other_home: Path
-    other_key_id: str
+    staging: Key
+    production: Key
+    next: Key  # production's key after rotation
+    other: Key  # nobody's key: forgeries
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
     base = tmp_path_factory.mktemp("gpg")
-    return Keys(
-        base / "release",
-        make_gpg_key(base / "release", "Tarmak Release"),
-        base / "other",
-        make_gpg_key(base / "other", "Someone Else"),
-    )
+    with throwaway_keys(base, "staging", "production", "next", "other") as made:
+        yield Keys(*made)
+
+
+# A linux_amd64 provider built earlier (e.g. by `make package-for-registry`),
+# to skip the build while working on these tests; unset, the module builds one.
+PREBUILT_ENV = "TARMAK_TEST_PROVIDER_EXECUTABLE"
 
 
 @pytest.fixture(scope="module")
 def executable(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The linux_amd64 provider, built once with pex (CPython 3.11-3.13 wheels)."""
+    """The linux_amd64 provider, built once (the slow part of this module)."""
+    prebuilt = os.environ.get(PREBUILT_ENV)
+    if prebuilt:
+        return Path(prebuilt)
     return build_executable(LINUX, tmp_path_factory.mktemp("build") / "linux_amd64")
 
 
-@dataclass
-class Registry:
-    tree: RegistryTree
-    server: RegistryServer
-    host: str
-    ca: Path
+@pytest.fixture(scope="module")
+def zip_of(executable: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """The built provider zipped for a version, once per version."""
+    directory = tmp_path_factory.mktemp("zips")
+    made: dict[str, Path] = {}
 
-    def download_document(self, version: str) -> Path:
-        return self.tree.provider_dir / version / "download" / "linux" / "amd64"
+    def zipped(version: str) -> Path:
+        if version not in made:
+            (directory / version).mkdir()
+            made[version] = write_provider_zip(executable, version, LINUX.name, directory / version)
+        return made[version]
+
+    return zipped
+
+
+@dataclass
+class Served:
+    """A registry tree and the HTTPS server in front of it."""
+
+    tree: RegistryTree
+    host: str  # localhost:<port>, the hostname in source addresses
+
+    def document(self, version: str) -> dict[str, object]:
+        return dict(json.loads(self.tree.download_path(version, "linux", "amd64").read_text()))
+
+
+@dataclass
+class Registries:
+    local_env: LocalEnvironment
+    directory: Path
+    servers: list[RegistryServer] = field(default_factory=list)
+
+    def serve(self, name: str) -> Served:
+        root = self.directory / name
+        root.mkdir(parents=True)
+        cert = self.local_env.ca.issue(name, ("localhost", "127.0.0.1"))
+        server = RegistryServer(root, cert.cert, cert.key).start()
+        self.servers.append(server)
+        host = f"localhost:{server.port}"
+        return Served(RegistryTree(root, "jetstack", f"https://{host}"), host)
 
 
 @pytest.fixture
-def registry(local_env: LocalEnvironment, tmp_path: Path) -> Iterator[Registry]:
-    cert = local_env.ca.issue("registry", ("localhost", "127.0.0.1"))
-    root = tmp_path / "registry"
-    root.mkdir()
-    server = RegistryServer(root, cert.cert, cert.key).start()
-    host = f"localhost:{server.port}"
-    yield Registry(
-        RegistryTree(root, "jetstack", f"https://{host}"), server, host, local_env.ca.cert_path
+def registries(local_env: LocalEnvironment, tmp_path: Path) -> Iterator[Registries]:
+    made = Registries(local_env, tmp_path / "trees")
+    yield made
+    for server in made.servers:
+        server.stop()
+
+
+@pytest.fixture
+def registry(registries: Registries) -> Served:
+    return registries.serve("registry")
+
+
+@pytest.fixture(params=BINARIES, ids=[f"tf{b.version_text}" for b in BINARIES])
+def terraform_binary_only(request: pytest.FixtureRequest) -> TerraformBinary:
+    """Every Terraform the suite uses (installation does not depend on the protocol)."""
+    return request.param
+
+
+def sign(zips: Callable[[str], Path], version: str, key: Key, directory: Path) -> Release:
+    return sign_release(version, {LINUX: zips(version)}, directory / version, key.home, key.key_id)
+
+
+@dataclass
+class Installer:
+    """`terraform init` in a fresh working directory per call, trusting our CA."""
+
+    binary: str
+    base: Path
+    ca: Path
+    runs: int = 0
+
+    def init(
+        self, source: str, version: str, cli_config: str = "", check: bool = True
+    ) -> tuple[Terraform, str]:
+        self.runs += 1
+        self.base.mkdir(parents=True, exist_ok=True)
+        workdir = self.base / f"work{self.runs}"
+        config = self.base / f"cli{self.runs}.tfrc"
+        config.write_text(cli_config)  # empty: install from the registry itself
+        tf = Terraform(self.binary, workdir, config, {"SSL_CERT_FILE": str(self.ca)})
+        tf.write(
+            f"""
+            terraform {{
+              required_providers {{
+                tarmak = {{
+                  source  = "{source}"
+                  version = "{version}"
+                }}
+              }}
+            }}
+            """
+        )
+        result = tf.run("init", "-input=false", check=check)
+        return tf, result.text
+
+
+def lock_entry(tf: Terraform) -> tuple[str, set[str]]:
+    """The locked version and its h1:/zh: hashes."""
+    lock = (tf.workdir / ".terraform.lock.hcl").read_text()
+    version = re.search(r'version\s*=\s*"([^"]+)"', lock)
+    assert version, lock
+    return version[1], set(re.findall(r'"((?:h1|zh):[^"]+)"', lock))
+
+
+@pytest.fixture
+def installer(
+    terraform_binary_only: TerraformBinary, local_env: LocalEnvironment, tmp_path: Path
+) -> Installer:
+    return Installer(terraform_binary_only.path, tmp_path / "tf", local_env.ca.cert_path)
+
+
+# ---- the release flow (issue 16) -------------------------------------------------
+
+
+def test_rc_from_staging_promoted_to_production_installs_the_same_bytes(
+    installer: Installer,
+    registries: Registries,
+    zip_of: Callable[[str], Path],
+    keys: Keys,
+    tmp_path: Path,
+) -> None:
+    staging, production = registries.serve("staging"), registries.serve("production")
+    for version in ("0.1.0", "0.2.0-rc.1"):
+        publish(sign(zip_of, version, keys.staging, tmp_path / "releases"), staging.tree)
+    source = f"{staging.host}/jetstack/tarmak"
+
+    # Pre-releases: never picked by a range, picked when named exactly.
+    _, text = installer.init(source, "~> 0.2", check=False)
+    assert "no available releases match the given constraints ~> 0.2" in text, text
+    tf, _ = installer.init(source, ">= 0.1")
+    assert lock_entry(tf)[0] == "0.1.0", "a range skips 0.2.0-rc.1"
+    tf, text = installer.init(source, "0.2.0-rc.1")
+    rc_version, rc_hashes = lock_entry(tf)
+    assert rc_version == "0.2.0-rc.1" and f"key ID {keys.staging.key_id}" in text, text
+
+    promoted = promote(
+        staging.tree,
+        production.tree,
+        "0.2.0-rc.1",
+        keys.production.home,
+        keys.production.key_id,
+        resign=True,
     )
-    server.stop()
+    assert promoted.changed
+    tf, text = installer.init(f"{production.host}/jetstack/tarmak", "0.2.0-rc.1")
+    assert f"key ID {keys.production.key_id}" in text, "production's own signature"
+    assert lock_entry(tf) == (rc_version, rc_hashes), "the very bytes tested in staging"
+    assert production.tree.version_entry("0.1.0") is None, "only promoted versions"
 
 
-def release_of(version: str, executable: Path, keys: Keys, directory: Path) -> Release:
-    return make_release(version, {LINUX: executable}, directory, str(keys.home), keys.key_id)
+def test_rotated_key_signs_new_versions_and_old_ones_keep_theirs(
+    installer: Installer,
+    registries: Registries,
+    zip_of: Callable[[str], Path],
+    keys: Keys,
+    tmp_path: Path,
+) -> None:
+    production = registries.serve("production")
+    publish(sign(zip_of, "0.1.0", keys.production, tmp_path / "releases"), production.tree)
+    assert rotate_key(production.tree, keys.next.public)
+    publish(sign(zip_of, "0.2.0", keys.next, tmp_path / "releases"), production.tree)
+    source = f"{production.host}/jetstack/tarmak"
+    for version, key in (("0.1.0", keys.production), ("0.2.0", keys.next)):
+        tf, text = installer.init(source, version)
+        assert lock_entry(tf)[0] == version
+        assert f"key ID {key.key_id}" in text, f"{version} verified with its own key: {text}"
 
 
-def registry_terraform(
-    tf: Terraform, registry: Registry, version: str, source_host: str | None = None
-) -> Terraform:
-    tf.cli_config = tf.workdir.parent / "no-mirror.tfrc"
-    tf.cli_config.write_text("")  # install from the registry itself, no mirror
-    tf.env["SSL_CERT_FILE"] = str(registry.ca)
-    tf.write(
+def test_promotion_of_a_tampered_staging_zip_is_refused_and_production_unchanged(
+    registries: Registries,
+    zip_of: Callable[[str], Path],
+    keys: Keys,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    staging, production = registries.serve("staging"), registries.serve("production")
+    for version in ("0.1.0", "0.2.0"):
+        publish(sign(zip_of, version, keys.staging, tmp_path / "releases"), staging.tree)
+    promote(
+        staging.tree,
+        production.tree,
+        "0.1.0",
+        keys.production.home,
+        keys.production.key_id,
+        resign=True,
+    )
+
+    def files() -> dict[str, bytes]:
+        root = production.tree.root
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    before = files()
+    stored = staging.tree.store_dir("0.2.0") / zip_of("0.2.0").name
+    with zipfile.ZipFile(stored, "a") as archive:  # still a valid zip, other bytes
+        archive.writestr("extra", b"not what was tested")
+    argv = ["promote", "0.2.0", "--from", str(staging.tree.root), "--to", str(production.tree.root)]
+    argv += ["--base-url", production.tree.base_url, "--gpg-key-id", keys.production.key_id]
+    monkeypatch.setenv("GNUPGHOME", keys.production.home)
+    monkeypatch.delenv("TARMAK_GPG_KEY_FILE", raising=False)
+    assert cli.main(argv) == 1
+    error = capsys.readouterr().err
+    assert stored.name in error and "refusing to promote it" in error, error
+    assert files() == before, "production unchanged"
+    with pytest.raises(PromotionError, match="refusing to promote it"):
+        promote(
+            staging.tree,
+            production.tree,
+            "0.2.0",
+            keys.production.home,
+            keys.production.key_id,
+            resign=True,
+        )
+
+
+def _handshake(executable: Path, protocol: int, scratch: Path) -> int | None:
+    """Start the provider as Terraform does, asking for one protocol; what it answers."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(scratch),
+        "PEX_ROOT": str(scratch / "pex"),
+        "PLUGIN_UNIX_SOCKET_DIR": str(scratch),
+        MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE,
+        "PLUGIN_PROTOCOL_VERSIONS": str(protocol),
+    }
+    process = subprocess.Popen(
+        [str(executable)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+    )
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 120)
+        line = process.stdout.readline().decode() if ready else ""
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        assert process.stdout is not None
+        process.stdout.close()
+    parts = line.split("|")
+    return int(parts[1]) if len(parts) >= 5 else None
+
+
+def test_registry_documents_state_the_protocols_the_installed_provider_offers(
+    terraform_latest: Terraform,
+    registries: Registries,
+    zip_of: Callable[[str], Path],
+    keys: Keys,
+    local_env: LocalEnvironment,
+    tmp_path: Path,
+) -> None:
+    """Fails if `versions`, the download document, `_manifest.json` or the repo's
+    terraform-registry-manifest.json disagree with the handshake of the provider
+    `terraform init` installed."""
+    staging = registries.serve("staging")
+    publish(sign(zip_of, "0.3.0", keys.staging, tmp_path / "releases"), staging.tree)
+    installer = Installer(terraform_latest.binary, tmp_path / "tf", local_env.ca.cert_path)
+    tf, _ = installer.init(f"{staging.host}/jetstack/tarmak", "0.3.0")
+    (installed,) = (tf.workdir / ".terraform" / "providers").rglob("terraform-provider-tarmak_v*")
+    scratch = tmp_path / "handshake"
+    scratch.mkdir()
+    offered = [f"{n}.0" for n in range(7, 3, -1) if _handshake(installed, n, scratch) == n]
+    assert offered, "the installed provider completed no handshake"
+    entry = staging.tree.version_entry("0.3.0")
+    assert entry is not None and entry["protocols"] == offered
+    assert staging.document("0.3.0")["protocols"] == offered
+    stored_manifest = staging.tree.store_dir("0.3.0") / manifest_name("0.3.0")
+    assert list(manifest_protocols(stored_manifest)) == offered
+    assert list(manifest_protocols(ROOT_MANIFEST)) == offered
+
+
+# ---- installing from a signed registry -------------------------------------------
+
+
+def test_terraform_init_verifies_and_installs_the_signed_provider(
+    terraform: Terraform,
+    registry: Served,
+    zip_of: Callable[[str], Path],
+    keys: Keys,
+    vault: VaultEndpoint,
+    local_env: LocalEnvironment,
+    tmp_path: Path,
+) -> None:
+    import hvac
+
+    release = sign(zip_of, "0.1.0", keys.production, tmp_path / "releases")
+    publish(release, registry.tree)
+    terraform.cli_config = tmp_path / "no-mirror.tfrc"
+    terraform.cli_config.write_text("")
+    terraform.env["SSL_CERT_FILE"] = str(local_env.ca.cert_path)
+    terraform.write(
         f"""
         terraform {{
           required_providers {{
             tarmak = {{
-              source  = "{source_host or registry.host}/jetstack/tarmak"
-              version = "{version}"
+              source  = "{registry.host}/jetstack/tarmak"
+              version = "0.1.0"
             }}
           }}
         }}
@@ -145,25 +391,9 @@ def registry_terraform(
         }}
         """
     )
-    return tf
-
-
-def test_terraform_init_verifies_and_installs_the_signed_provider(
-    terraform: Terraform,
-    registry: Registry,
-    executable: Path,
-    keys: Keys,
-    vault: VaultEndpoint,
-    tmp_path: Path,
-) -> None:
-    import hvac
-
-    release = release_of("0.1.0", executable, keys, tmp_path / "release")
-    publish(release, registry.tree)
-    tf = registry_terraform(terraform, registry, "0.1.0")
-    result = tf.init()
+    result = terraform.init()
     assert "Installed" in result.stdout and "signed by a HashiCorp partner" not in result.stdout
-    lock = (tf.workdir / ".terraform.lock.hcl").read_text()
+    lock = (terraform.workdir / ".terraform.lock.hcl").read_text()
     zip_path = release.zip_path(LINUX)
     assert h1_hash(zip_path) in lock and zip_hash(zip_path) in lock
 
@@ -171,121 +401,103 @@ def test_terraform_init_verifies_and_installs_the_signed_provider(
     mount = f"registry-{tmp_path.name[-12:].replace('_', '-')}"
     client.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
     try:
-        tf.env.update({**vault.env(), "TF_VAR_mount": mount})
-        tf.apply()
-        assert tf.outputs()["name"] == "registry-test-e2e-vm1", "the installed provider ran"
-        tf.destroy()
+        terraform.env.update({**vault.env(), "TF_VAR_mount": mount})
+        terraform.apply()
+        assert terraform.outputs()["name"] == "registry-test-e2e-vm1", "the installed provider ran"
+        terraform.destroy()
     finally:
         client.sys.disable_secrets_engine(mount)
 
 
+@pytest.fixture
+def latest(terraform_latest: Terraform, local_env: LocalEnvironment, tmp_path: Path) -> Installer:
+    return Installer(terraform_latest.binary, tmp_path / "tf", local_env.ca.cert_path)
+
+
 def test_tampered_zip_fails_init(
-    terraform_latest: Terraform, registry: Registry, executable: Path, keys: Keys, tmp_path: Path
+    latest: Installer, registry: Served, zip_of: Callable[[str], Path], keys: Keys, tmp_path: Path
 ) -> None:
-    release = release_of("0.1.0", executable, keys, tmp_path / "release")
+    release = sign(zip_of, "0.1.0", keys.production, tmp_path / "releases")
     publish(release, registry.tree)
     stored = registry.tree.store_dir("0.1.0") / release.zip_path(LINUX).name
     stored.write_bytes(stored.read_bytes() + b"tampered")
-    result = registry_terraform(terraform_latest, registry, "0.1.0").run("init", check=False)
-    assert result.returncode == 1
-    assert re.search(r"checksum|does not match", result.text), result.output
+    _, text = latest.init(f"{registry.host}/jetstack/tarmak", "0.1.0", check=False)
+    assert re.search(r"checksum|does not match", text), text
 
 
 def test_wrong_signature_fails_init(
-    terraform_latest: Terraform, registry: Registry, executable: Path, keys: Keys, tmp_path: Path
+    latest: Installer, registry: Served, zip_of: Callable[[str], Path], keys: Keys, tmp_path: Path
 ) -> None:
-    release = release_of("0.1.0", executable, keys, tmp_path / "release")
+    release = sign(zip_of, "0.1.0", keys.production, tmp_path / "releases")
     publish(release, registry.tree)
     stored = registry.tree.store_dir("0.1.0")
     forged = tmp_path / "forged.sig"
     subprocess.run(
         [
-            "gpg",
-            "--batch",
-            "--yes",
-            "--detach-sign",
-            "--local-user",
-            keys.other_key_id,
-            "--output",
-            str(forged),
-            str(stored / release.shasums.name),
+            *("gpg", "--batch", "--yes", "--detach-sign", "--local-user", keys.other.key_id),
+            *("--output", str(forged), str(stored / release.shasums.name)),
         ],
-        env={"GNUPGHOME": str(keys.other_home), "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "GNUPGHOME": keys.other.home},
         check=True,
         capture_output=True,
     )
     shutil.copy(forged, stored / release.signature.name)
-    result = registry_terraform(terraform_latest, registry, "0.1.0").run("init", check=False)
-    assert result.returncode == 1
-    assert "signature" in result.text.lower(), result.output
+    _, text = latest.init(f"{registry.host}/jetstack/tarmak", "0.1.0", check=False)
+    assert "signature" in text.lower(), text
 
 
 def test_unknown_key_fails_init(
-    terraform_latest: Terraform, registry: Registry, executable: Path, keys: Keys, tmp_path: Path
+    latest: Installer, registry: Served, zip_of: Callable[[str], Path], keys: Keys, tmp_path: Path
 ) -> None:
-    publish(release_of("0.1.0", executable, keys, tmp_path / "release"), registry.tree)
-    other_public = subprocess.run(
-        ["gpg", "--batch", "--armor", "--export", keys.other_key_id],
-        env={"GNUPGHOME": str(keys.other_home), "PATH": "/usr/bin:/bin"},
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    document_path = registry.download_document("0.1.0")
+    publish(sign(zip_of, "0.1.0", keys.production, tmp_path / "releases"), registry.tree)
+    document_path = registry.tree.download_path("0.1.0", "linux", "amd64")
     document = json.loads(document_path.read_text())
     document["signing_keys"]["gpg_public_keys"][0].update(
-        key_id=keys.other_key_id, ascii_armor=other_public
+        key_id=keys.other.key_id, ascii_armor=keys.other.public.armored_public_key
     )
     document_path.write_text(json.dumps(document))
-    result = registry_terraform(terraform_latest, registry, "0.1.0").run("init", check=False)
-    assert result.returncode == 1
-    assert "signature" in result.text.lower() or "key" in result.text.lower(), result.output
+    _, text = latest.init(f"{registry.host}/jetstack/tarmak", "0.1.0", check=False)
+    assert "signature" in text.lower() or "key" in text.lower(), text
 
 
-def _publish_one(args: tuple[str, str, str, str, str]) -> str:
-    version, exe, home, key_id, root = args
-    release = make_release(
-        version, {LINUX: Path(exe)}, Path(root) / "releases" / version, home, key_id
-    )
-    publish(release, RegistryTree(Path(root) / "registry", "jetstack", "https://localhost"))
-    return version
+# ---- the network mirror ----------------------------------------------------------
 
 
-def test_concurrent_publishes_keep_every_version(
-    executable: Path, keys: Keys, tmp_path: Path
+def _mirror_config(url: str) -> str:
+    return f'provider_installation {{\n  network_mirror {{\n    url = "{url}"\n  }}\n}}\n'
+
+
+def test_network_mirror_served_on_a_port(
+    installer: Installer,
+    registry: Served,
+    zip_of: Callable[[str], Path],
+    keys: Keys,
+    tmp_path: Path,
 ) -> None:
-    versions = [f"0.{minor}.0" for minor in range(1, 7)]
-    jobs = [(v, str(executable), str(keys.home), keys.key_id, str(tmp_path)) for v in versions]
-    with ProcessPoolExecutor(len(jobs)) as pool:
-        assert sorted(pool.map(_publish_one, jobs)) == versions
-    index = json.loads((tmp_path / "registry/v1/providers/jetstack/tarmak/versions").read_text())
-    assert [v["version"] for v in index["versions"]] == versions
+    """The registry's base URL has a port; the mirror, served at that same URL,
+    serves the source address without the port (Terraform cannot ask a mirror for
+    one with a port, see the next test)."""
+    release = sign(zip_of, "0.1.0", keys.production, tmp_path / "releases")
+    hostname = mirror_hostname(registry.tree.base_url)
+    assert hostname == "localhost"
+    publish_mirror(release, registry.tree.root / "mirror", hostname, "jetstack")
+    config = _mirror_config(f"{registry.tree.base_url}/mirror/")
+    tf, _ = installer.init("localhost/jetstack/tarmak", "0.1.0", config)
+    version, hashes = lock_entry(tf)
+    zipped = release.zip_path(LINUX)
+    assert version == "0.1.0" and h1_hash(zipped) in hashes, "verified against the mirror's h1:"
+    assert hashes <= {h1_hash(zipped), zip_hash(zipped)}
 
 
-def test_republishing_a_version_with_other_bytes_is_refused(
-    executable: Path, keys: Keys, tmp_path: Path
+def test_terraform_cannot_read_a_mirror_for_a_source_hostname_with_a_port(
+    installer: Installer, registry: Served
 ) -> None:
-    tree = RegistryTree(tmp_path / "registry", "jetstack", "https://localhost")
-    publish(release_of("1.0.0", executable, keys, tmp_path / "a"), tree)
-    publish(release_of("1.0.0", executable, keys, tmp_path / "a2"), tree), "same bytes: fine"
-    changed = tmp_path / "changed"
-    changed.write_bytes(executable.read_bytes() + b"\n# changed\n")
-    with pytest.raises(PublishError, match="already published with different contents"):
-        publish(release_of("1.0.0", changed, keys, tmp_path / "b"), tree)
-
-
-def test_network_mirror_for_air_gapped_users(
-    terraform_latest: Terraform, registry: Registry, executable: Path, keys: Keys, tmp_path: Path
-) -> None:
-    release = release_of("0.1.0", executable, keys, tmp_path / "release")
-    # The mirror serves providers of any registry host; Terraform asks it, never the host.
-    # (Terraform mis-resolves mirror paths that begin with host:port, so no port here.)
-    mirror_root = registry.tree.root / "mirror"
-    publish_mirror(release, mirror_root, "registry.example.com", "jetstack")
-    tf = registry_terraform(terraform_latest, registry, "0.1.0", "registry.example.com")
-    mirror_url = f"https://{registry.host}/mirror/"
-    tf.cli_config.write_text(
-        f'provider_installation {{\n  network_mirror {{\n    url = "{mirror_url}"\n  }}\n}}\n'
-    )
-    tf.init()
-    assert h1_hash(release.zip_path(LINUX)) in (tf.workdir / ".terraform.lock.hcl").read_text()
+    """The reason for the rule above, shown with the real Terraform: it resolves
+    `localhost:<port>/jetstack/tarmak/index.json` as a URL whose scheme is
+    `localhost`. If a Terraform release fixes this, this test says so."""
+    directory = registry.tree.root / "mirror" / registry.host / "jetstack" / "tarmak"
+    directory.mkdir(parents=True)
+    (directory / "index.json").write_text('{"versions": {"0.1.0": {}}}')
+    config = _mirror_config(f"{registry.tree.base_url}/mirror/")
+    _, text = installer.init(f"{registry.host}/jetstack/tarmak", "0.1.0", config, check=False)
+    assert 'unsupported protocol scheme "localhost"' in text, text

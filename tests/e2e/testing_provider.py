@@ -174,15 +174,56 @@ class Echo(DataSource):
         resp.state = {"input": req.config["input"], "output": req.config["input"].upper()}
 
 
+class SecretSink(Resource):
+    """Takes a secret through a write-only attribute (Terraform 1.11+) and keeps
+    it in its store only, so tests can see what reached the provider."""
+
+    type_name = "testing_secret_sink"
+    schema = Schema(
+        Block(
+            attributes={
+                "name": Attribute(STRING, required=True, force_new=True),
+                "secret_wo": Attribute(STRING, required=True, sensitive=True, write_only=True),
+                "id": Attribute(STRING, computed=True),
+            }
+        )
+    )
+    store: Store
+
+    def configure(self, provider_data: Any) -> None:
+        self.store = provider_data
+
+    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+        self.store.put(f"sink-{req.plan['name']}", {"secret": req.config["secret_wo"]})
+        resp.state = {**req.plan, "secret_wo": None, "id": req.plan["name"]}
+
+    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+        resp.state = dict(req.state)
+
+    def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
+        self.store.delete(f"sink-{req.state['name']}")
+
+
 class TestingProvider(Provider):
     type_name = "testing"
-    schema = Schema(Block(attributes={"store_dir": Attribute(STRING, required=True)}))
+    schema = Schema(
+        Block(
+            attributes={
+                "store_dir": Attribute(STRING, required=True),
+                # Written to <store_dir>/provider-token, to see what a provider block received.
+                "token": Attribute(STRING, optional=True, sensitive=True),
+            }
+        )
+    )
 
     def configure(self, req: ConfigureRequest, resp: ConfigureResponse) -> None:
-        resp.provider_data = Store(req.config["store_dir"])
+        store = Store(req.config["store_dir"])
+        if isinstance(req.config.get("token"), str):
+            store.put("provider-token", {"token": req.config["token"]})
+        resp.provider_data = store
 
     def resources(self) -> list[Resource]:
-        return [Thing(), Slow(), Null()]
+        return [Thing(), Slow(), Null(), SecretSink()]
 
     def data_sources(self) -> list[DataSource]:
         return [Echo()]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,8 +29,17 @@ needs_root = pytest.mark.skipif(
 
 
 @pytest.fixture
-def socket_path() -> str:
-    return str(Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp")) / "c.sock")
+def short_dir() -> Iterator[Path]:
+    """A directory with a short path (Unix socket paths are limited to ~104 bytes),
+    removed after the test."""
+    directory = Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def socket_path(short_dir: Path) -> str:
+    return str(short_dir / "c.sock")
 
 
 def test_socket_lives_in_a_private_directory(socket_path: str) -> None:
@@ -91,8 +102,8 @@ def test_relay_refuses_a_provider_of_another_uid(socket_path: str) -> None:
 
 
 @needs_root
-def test_provider_refuses_a_connector_of_another_uid() -> None:
-    directory = tempfile.mkdtemp(prefix="tk-", dir="/tmp")
+def test_provider_refuses_a_connector_of_another_uid(short_dir: Path) -> None:
+    directory = str(short_dir)
     os.chmod(directory, 0o777)
     path = os.path.join(directory, "c.sock")
     listener = textwrap.dedent(

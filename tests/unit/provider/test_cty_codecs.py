@@ -29,6 +29,7 @@ from provider.cty import (
     type_from_json,
     values_equal,
 )
+from provider.cty.decoding import MAX_DEPTH, MAX_MAGNITUDE
 from provider.cty.msgpack_codec import DecodeError
 
 names = st.text(string.ascii_lowercase + "_", min_size=1, max_size=6)
@@ -49,7 +50,7 @@ types: st.SearchStrategy[CtyType] = st.recursive(
 numbers = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
     st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(
-        lambda d: d != d.to_integral_value()
+        lambda d: d != d.to_integral_value() and abs(d.adjusted()) <= MAX_MAGNITUDE
     ),
 )
 
@@ -158,3 +159,120 @@ def test_set_equality_ignores_order() -> None:
     type_ = SetType(ObjectType.of({"n": NUMBER}))
     assert values_equal([{"n": 1}, {"n": 2}], [{"n": 2}, {"n": Decimal("1.0")}], type_)
     assert not values_equal([{"n": 1}], [{"n": 2}], type_)
+
+
+# ---- hostile bytes (issue 12): refused with a path, quickly, following cty's rules ----
+
+HOSTNAME_LIKE = ObjectType.of({"name": STRING, "number": NUMBER, "tags": MapType(STRING)})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Inf", Decimal("Infinity")),
+        ("-inf", Decimal("-Infinity")),
+        ("+Inf", Decimal("Infinity")),
+        ("1e1000", 10**1000),
+        ("0.5", Decimal("0.5")),
+        ("-0", 0),
+    ],
+)
+def test_numbers_cty_accepts(text: str, expected: Any) -> None:
+    assert msgpack_codec.decode(msgpack.packb(text), NUMBER) == expected
+    assert json_codec.decode(f'"{text}"', NUMBER) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("1e9999999", "out of range"),
+        ("1e-9999999", "out of range"),
+        ("1e1001", "out of range"),
+        ("1" + "0" * 1001, "out of range"),
+        ("1." + "1" * 1001, "significant digits"),
+        ("9" * 5000, "characters long"),
+        ("1e" + "9" * 40, "out of range"),
+        ("NaN", "not a number"),
+        ("sNaN", "not a number"),
+        ("Infinity", "not a number"),
+        ("0x10", "not a number"),
+        ("1_000", "not a number"),
+        ("", "not a number"),
+    ],
+)
+def test_numbers_cty_refuses_or_too_big_are_refused_at_their_path(text: str, reason: str) -> None:
+    wire = msgpack.packb({"name": "x", "number": text, "tags": None})
+    with pytest.raises(DecodeError, match=reason) as err:
+        msgpack_codec.decode(wire, HOSTNAME_LIKE)
+    assert err.value.path == (("name", "number"),)
+
+
+def test_float_nan_is_refused_and_infinity_kept() -> None:
+    with pytest.raises(DecodeError, match="NaN"):
+        msgpack_codec.decode(msgpack.packb(float("nan")), NUMBER)
+    assert msgpack_codec.decode(msgpack.packb(float("-inf")), NUMBER) == Decimal("-Infinity")
+    wire = msgpack_codec.encode(Decimal("Infinity"), NUMBER)
+    assert msgpack.unpackb(wire) == float("inf"), "infinity travels as float64, as in cty"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b'{"number": NaN}', b'{"number": Infinity}', b'{"number": -Infinity}', b'{"number": 1e99999}'],
+)
+def test_json_number_literals_cty_refuses(data: bytes) -> None:
+    with pytest.raises(DecodeError):
+        json_codec.decode(data, HOSTNAME_LIKE)
+
+
+@pytest.mark.parametrize(
+    ("wire", "reason"),
+    [
+        (b"\x85\xa3", "invalid msgpack"),  # a truncated map
+        (b"~", "expected map, got int"),
+        (b"\x81\x81\xa1a\xa1b\xa1c", "invalid msgpack"),  # a map as a map key
+        (msgpack.packb({1: "x"}), "invalid msgpack"),
+        (msgpack.packb({"tags": {"k": 1}}), "expected string"),
+        (msgpack.packb({"other": 1}), "unsupported attribute"),
+        (msgpack.packb({"name": "x"}) + b"\x00", "trailing bytes"),
+        (b"\x91" * 5000, "nested too deeply"),
+        (b"\x81\xa4name\xa2\xff\xfe", "invalid msgpack"),  # invalid UTF-8
+    ],
+)
+def test_malformed_msgpack_is_a_decode_error(wire: bytes, reason: str) -> None:
+    with pytest.raises(DecodeError, match=reason):
+        msgpack_codec.decode(wire, HOSTNAME_LIKE)
+
+
+def test_map_errors_name_the_key() -> None:
+    with pytest.raises(DecodeError) as err:
+        msgpack_codec.decode(msgpack.packb({"tags": {"k": 1}}), HOSTNAME_LIKE)
+    assert err.value.path == (("name", "tags"), ("key", "k"))
+
+
+@pytest.mark.parametrize("opener", [b"[", b'{"a":', b"[" * 10 + b'"]' * 3])
+def test_json_nesting_is_bounded_before_parsing(opener: bytes) -> None:
+    with pytest.raises(DecodeError, match="nested more than"):
+        json_codec.decode(opener * 100_000, HOSTNAME_LIKE)
+    # nesting within the bound still parses (and then fails on its type)
+    with pytest.raises(DecodeError, match="expected an object"):
+        json_codec.decode(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH, HOSTNAME_LIKE)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    text = '{"name": "' + "[" * 1000 + '"}'
+    assert json_codec.decode(text, HOSTNAME_LIKE)["name"] == "[" * 1000
+
+
+@pytest.mark.parametrize(
+    "type_json",
+    [b"[" * 200, b'"nothing"', b"[1]", b'["object", [1]]', b'["object", {}, 1]', b"\xff", b"{}"],
+)
+def test_dynamic_values_with_bad_types_are_decode_errors(type_json: bytes) -> None:
+    with pytest.raises(DecodeError, match="dynamic value"):
+        msgpack_codec.decode(msgpack.packb([type_json, None]), DYNAMIC)
+
+
+def test_deep_dynamic_types_are_refused() -> None:
+    deep = b'["list",' * 40 + b'"string"' + b"]" * 40
+    with pytest.raises(DecodeError, match="nested"):
+        msgpack_codec.decode(msgpack.packb([deep, None]), DYNAMIC)

@@ -32,6 +32,18 @@ def test_negotiate_without_common_version_explains() -> None:
         handshake.negotiate({"PLUGIN_PROTOCOL_VERSIONS": "4"})
 
 
+@pytest.mark.parametrize("restrict", ["7", "5,7", "five", ",", "4"])
+def test_a_restriction_to_versions_we_do_not_speak_is_refused(restrict: str) -> None:
+    with pytest.raises(handshake.HandshakeError, match="speaks \\(5 and 6\\)"):
+        handshake.offered_protocols({handshake.RESTRICT_ENV: restrict})
+
+
+def test_debug_mode_ignores_the_client_list_but_keeps_the_restriction() -> None:
+    env = {"PLUGIN_PROTOCOL_VERSIONS": "6", handshake.RESTRICT_ENV: "5"}
+    assert handshake.negotiate(env, debug=True) == 5
+    assert handshake.negotiate({handshake.RESTRICT_ENV: " 6 , 5 "}, debug=True) == 6
+
+
 def test_socket_is_short_and_private(tmp_path: os.PathLike[str]) -> None:
     place = handshake.private_socket({"PLUGIN_UNIX_SOCKET_DIR": str(tmp_path)})
     assert stat.S_IMODE(os.stat(place.directory).st_mode) == 0o700

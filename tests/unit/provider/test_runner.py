@@ -6,6 +6,8 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 from provider.cty import STRING
 from provider.framework import (
     Attribute,
@@ -189,3 +191,26 @@ def test_async_wait_times_out_at_the_deadline() -> None:
         raise AssertionError("the wait should have timed out")
 
     assert 0.25 < asyncio.run(scenario()) < 1.0
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"~", "invalid JSON"),
+        (b"[1]", "not a JSON object"),
+        (b"[" * 1000, "nested more than"),
+        (b'{"address": {"a": 1}}', "address: expected string"),
+        (b'{"address": "a", "n": NaN}', "NaN is not a number"),
+        (b"\xff", "invalid JSON"),
+    ],
+)
+def test_bad_stored_state_is_a_diagnostic_not_a_provider_bug(raw: bytes, reason: str) -> None:
+    out = ProviderRunner(WithVersioned()).upgrade_state("x_versioned", 2, raw)
+    [diagnostic] = out.diagnostics
+    assert diagnostic.summary == "Invalid stored state" and reason in diagnostic.detail
+    assert "bug in the provider" not in diagnostic.detail and out.state is None
+
+
+def test_an_upgrader_that_fails_on_odd_state_is_reported() -> None:
+    out = ProviderRunner(WithVersioned()).upgrade_state("x_versioned", 1, b'{"other": 1}')
+    assert out.diagnostics.has_error() and out.state is None

@@ -4,11 +4,12 @@ gets a clear error, and a missing connector a clear timeout."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,8 +53,17 @@ def fake_connector(path: str, protocol_version: int) -> threading.Thread:
     return thread
 
 
-def test_version_mismatch_fails_the_call_with_both_versions() -> None:
-    path = str(Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp")) / "c.sock")
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A directory with a short path (Unix socket paths are limited to ~104 bytes),
+    removed after the test."""
+    directory = Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_version_mismatch_fails_the_call_with_both_versions(short_dir: Path) -> None:
+    path = str(short_dir / "c.sock")
     fake_connector(path, PROTOCOL_VERSION + 1)
     client = TarmakClient(path)
     with pytest.raises(TarmakError) as err:
@@ -65,8 +75,8 @@ def test_version_mismatch_fails_the_call_with_both_versions() -> None:
     assert f"it speaks version {PROTOCOL_VERSION + 1}" in message
 
 
-def test_no_connector_times_out_naming_the_socket() -> None:
-    path = str(Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp")) / "absent.sock")
+def test_no_connector_times_out_naming_the_socket(short_dir: Path) -> None:
+    path = str(short_dir / "absent.sock")
     client = TarmakClient(path)
     with pytest.raises(OperationTimedOut) as err:
         asyncio.run(client.call(Method.PING, {}, Context(timeout=0.5), "Tarmak"))
@@ -135,12 +145,8 @@ async def _until(condition: Callable[[], bool], limit: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def _socket_path() -> str:
-    return str(Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp")) / "c.sock")
-
-
-def test_pending_calls_are_re_sent_to_the_connector_that_comes_back() -> None:
-    path = _socket_path()
+def test_pending_calls_are_re_sent_to_the_connector_that_comes_back(short_dir: Path) -> None:
+    path = str(short_dir / "c.sock")
     client = TarmakClient(path)
 
     async def scenario() -> dict[str, str]:
@@ -162,8 +168,8 @@ def test_pending_calls_are_re_sent_to_the_connector_that_comes_back() -> None:
     assert asyncio.run(scenario()) == {"status": "ready"}
 
 
-def test_an_interrupted_call_tells_tarmak_to_stop() -> None:
-    path = _socket_path()
+def test_an_interrupted_call_tells_tarmak_to_stop(short_dir: Path) -> None:
+    path = str(short_dir / "c.sock")
     connector = ScriptedConnector(path)
     client = TarmakClient(path)
     ctx = Context(timeout=20)
@@ -182,8 +188,8 @@ def test_an_interrupted_call_tells_tarmak_to_stop() -> None:
     connector.close()
 
 
-def test_a_thousand_waiting_calls_share_one_connection_and_no_thread() -> None:
-    path = _socket_path()
+def test_a_thousand_waiting_calls_share_one_connection_and_no_thread(short_dir: Path) -> None:
+    path = str(short_dir / "c.sock")
     connector = ScriptedConnector(path)
     client = TarmakClient(path)
 

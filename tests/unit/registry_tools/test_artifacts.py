@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from registry_tools.archive import h1_hash, write_provider_zip, zip_hash
+from registry_tools import cli, smoke
+from registry_tools.archive import h1_hash, write_provider_zip, write_tree_zip, zip_hash
+from registry_tools.build import package_warnings, self_contained
 from registry_tools.checksums import parse_shasums, write_shasums
+from registry_tools.debian import sources_list
+from registry_tools.elf import ElfInfo, read_elf
+from registry_tools.launcher import build_launcher
 from registry_tools.manifest import write_manifest
 from registry_tools.platforms import DEFAULT_TARGETS, parse_target
 
@@ -59,7 +66,7 @@ def test_shasums_format(tmp_path: Path) -> None:
 
 
 def test_manifest_lists_both_protocols(tmp_path: Path) -> None:
-    path = write_manifest("1.0.0", tmp_path)
+    path = write_manifest("1.0.0", tmp_path, ("6.0", "5.0"))
     assert path.name == "terraform-provider-tarmak_1.0.0_manifest.json"
     assert json.loads(path.read_text()) == {
         "version": 1,
@@ -85,3 +92,94 @@ def test_platforms() -> None:
     assert "cp311-abi3-macosx_10_9_universal2" in mac  # type: ignore[operator]
     intel = parse_target("darwin_amd64").complete_platform((3, 13))["compatible_tags"]
     assert "cp311-abi3-macosx_10_9_x86_64" in intel  # type: ignore[operator]
+
+
+def test_tree_zip_keeps_modes_and_has_no_directory_entries(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "runtime" / "bin").mkdir(parents=True)
+    launcher = tree / "terraform-provider-tarmak_v1.2.3"
+    launcher.write_bytes(b"\x7fELF launcher")
+    launcher.chmod(0o700)
+    (tree / "runtime" / "bin" / "python3.11").write_bytes(b"\x7fELF python")
+    (tree / "runtime" / "bin" / "python3.11").chmod(0o755)
+    (tree / "runtime" / "os.py").write_text("pass\n")
+    archive = write_tree_zip(tree, "1.2.3", "linux_amd64", tmp_path)
+    with zipfile.ZipFile(archive) as z:
+        modes = {i.filename: stat.S_IMODE(i.external_attr >> 16) for i in z.infolist()}
+        assert all(i.create_system == 3 and not i.is_dir() for i in z.infolist())
+    assert modes == {
+        "runtime/bin/python3.11": 0o755,
+        "runtime/os.py": 0o644,
+        "terraform-provider-tarmak_v1.2.3": 0o755,
+    }
+    first = h1_hash(archive)
+    (tree / "runtime" / "os.py").touch()  # a new mtime changes nothing
+    assert h1_hash(write_tree_zip(tree, "1.2.3", "linux_amd64", tmp_path)) == first
+
+
+def test_tree_zip_needs_the_launcher(tmp_path: Path) -> None:
+    (tmp_path / "tree").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"terraform-provider-tarmak_v1\.0\.0"):
+        write_tree_zip(tmp_path / "tree", "1.0.0", "linux_amd64", tmp_path)
+
+
+def test_launcher_is_static_for_both_architectures(tmp_path: Path) -> None:
+    for arch, machine in (("amd64", "x86_64"), ("arm64", "aarch64")):
+        info = read_elf(build_launcher(arch, tmp_path / arch))
+        assert info == ElfInfo(machine, None, ())
+    python = read_elf(Path(sys.executable).resolve())
+    assert python.interpreter and python.interpreter.startswith("/lib"), "PT_INTERP is absolute"
+
+
+def test_smoke_cookie_is_the_providers() -> None:
+    from provider.server.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
+
+    assert (MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE) == smoke.MAGIC_COOKIE
+
+
+def test_debian_sources_for_both_architectures() -> None:
+    deb822 = (
+        "Types: deb\n# a comment\nURIs: http://deb.debian.org/debian\n"
+        "Suites: bookworm bookworm-updates\nComponents: main\n"
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n"
+        "Types: deb-src\nURIs: http://x\nSuites: bookworm\nComponents: main\n"
+    )
+    keyring = "signed-by=/usr/share/keyrings/debian-archive-keyring.gpg"
+    assert sources_list(deb822).splitlines() == [
+        f"deb [arch=amd64,arm64 {keyring}] http://deb.debian.org/debian bookworm main",
+        f"deb [arch=amd64,arm64 {keyring}] http://deb.debian.org/debian bookworm-updates main",
+    ]
+
+
+def test_darwin_packages_carry_their_python_requirement_to_terraform_init() -> None:
+    linux, darwin = parse_target("linux_amd64"), parse_target("darwin_arm64")
+    assert package_warnings([linux]) == ()
+    (warning,) = package_warnings([linux, darwin])
+    assert "darwin_arm64" in warning and "CPython 3.11, 3.12 or 3.13" in warning
+    assert self_contained(linux) and not self_contained(darwin)
+
+
+def test_missing_signing_key_is_reported_before_anything_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_build(*args: object, **kwargs: object) -> Path:
+        raise AssertionError("built before the key was checked")
+
+    monkeypatch.setattr(cli, "build_package", no_build)
+    monkeypatch.delenv("TARMAK_GPG_KEY_FILE", raising=False)
+    monkeypatch.delenv("TARMAK_GPG_KEY_ID", raising=False)
+    home = tmp_path / "empty-keyring"
+    home.mkdir(mode=0o700)
+    monkeypatch.setenv("GNUPGHOME", str(home))
+    try:
+        code = cli.main(["package", "--base-url", "https://r.example", "--out", str(tmp_path)])
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], capture_output=True)
+    assert code == 1
+    error = capsys.readouterr().err
+    assert "no signing key" in error
+    assert "TARMAK_GPG_KEY_FILE" in error and "TARMAK_GPG_KEY_ID" in error
+    monkeypatch.setenv("TARMAK_GPG_KEY_FILE", str(tmp_path / "missing.asc"))
+    assert cli.main(["package", "--base-url", "https://r.example", "--out", str(tmp_path)]) == 1
+    assert "TARMAK_GPG_KEY_FILE=" in capsys.readouterr().err
+    assert not (tmp_path / "release").exists()

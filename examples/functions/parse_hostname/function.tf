@@ -1,0 +1,4 @@
+output "environment" {
+  # "prod"
+  value = provider::tarmak::parse_hostname("web-frontend-prod-vm7").environment
+}

@@ -1,0 +1,117 @@
+"""What both wire codecs share when they read untrusted bytes: the error they
+raise, with the attribute path it happened at, and the limits that keep one
+request from costing the provider more than a moment.
+
+Terraform sends these bytes, but anyone able to reach the plugin socket can
+too. So numbers are bounded on their text before anything converts them
+(`int(Decimal("1e9999999"))` would hold the GIL for minutes), nesting is
+bounded before a recursive parser sees it, and every failure is a
+`DecodeError` that the server turns into a diagnostic.
+
+Numbers follow cty: a cty number is an arbitrary-precision float that can be
+positive or negative infinity but never NaN. In text, cty (Go's big.Float)
+accepts `Inf` and `inf` with an optional sign, and rejects `NaN` and `Infinity`.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+# A step of the path at which decoding failed: an attribute name, or a map key
+# or list/set/tuple index. The server turns these into Terraform attribute paths.
+PathStep = tuple[Literal["name", "key"], str | int]
+
+# Nesting of lists, maps, objects and dynamic types. Our schemas nest a few
+# levels; Terraform values written by people rarely pass ten.
+MAX_DEPTH = 64
+# A number's text, its significant digits and its decimal magnitude. Far beyond
+# any real attribute (cty itself keeps 512 bits, about 154 digits), small enough
+# that every conversion and re-encoding of an accepted number takes microseconds.
+MAX_NUMBER_TEXT = 4096
+MAX_SIGNIFICANT_DIGITS = 1000
+MAX_MAGNITUDE = 1000
+
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?(\d+))?")
+_INFINITY_TEXT = re.compile(r"([+-]?)[Ii]nf")
+
+
+class DecodeError(ValueError):
+    """The bytes do not hold a value of the expected type (or exceed a limit)."""
+
+    def __init__(self, message: str, path: tuple[PathStep, ...] = ()) -> None:
+        super().__init__(f"{render_path(path)}: {message}" if path else message)
+        self.reason = message
+        self.path = path
+
+
+def render_path(path: tuple[PathStep, ...]) -> str:
+    out = ""
+    for kind, step in path:
+        if kind == "name":
+            out += f".{step}" if out else str(step)
+        else:
+            out += f"[{step!r}]"
+    return out
+
+
+def parse_number(text: str, path: tuple[PathStep, ...] = ()) -> int | Decimal:
+    """A number from its text, as cty reads it, refusing absurd sizes first."""
+    if len(text) > MAX_NUMBER_TEXT:
+        raise DecodeError(
+            f"number is {len(text)} characters long (at most {MAX_NUMBER_TEXT})", path
+        )
+    if infinity := _INFINITY_TEXT.fullmatch(text):
+        return Decimal(f"{infinity.group(1)}Infinity")
+    match = _NUMBER_TEXT.fullmatch(text)
+    if match is None:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise DecodeError(f"{shown!r} is not a number", path)
+    if match.group(1) and len(match.group(1).lstrip("0")) > 6:
+        raise DecodeError(
+            f"number {text[:40]!r} is out of range (magnitude at most 1e{MAX_MAGNITUDE})", path
+        )
+    try:
+        number = Decimal(text)  # linear in the (bounded) text; the exponent has <= 6 digits
+    except InvalidOperation:
+        raise DecodeError(f"{text[:40]!r} is not a number", path) from None
+    return checked_number(number, path)
+
+
+def checked_number(number: Decimal, path: tuple[PathStep, ...] = ()) -> int | Decimal:
+    """Bound a finite Decimal's size, then give integral values as int."""
+    if number.is_nan():
+        raise DecodeError("NaN is not a number in Terraform", path)
+    if number.is_infinite():
+        return number
+    if number.is_zero():
+        return 0
+    significant = len("".join(map(str, number.as_tuple().digits)).rstrip("0"))
+    if significant > MAX_SIGNIFICANT_DIGITS:
+        raise DecodeError(
+            f"number has {significant} significant digits (at most {MAX_SIGNIFICANT_DIGITS})", path
+        )
+    if abs(number.adjusted()) > MAX_MAGNITUDE:
+        raise DecodeError(
+            f"number {number:.3e} is out of range (magnitude at most 1e{MAX_MAGNITUDE})", path
+        )
+    return int(number) if number == number.to_integral_value() else number
+
+
+_JSON_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+def check_json_depth(data: bytes, limit: int = MAX_DEPTH) -> None:
+    """Refuse JSON nested deeper than `limit` before a recursive parser sees it."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return  # cannot be deeper: the usual case costs two scans in C
+    depth = 0
+    for token in _JSON_NESTING.finditer(data):
+        first = token.group()[0]
+        if first in b"[{":
+            depth += 1
+            if depth > limit:
+                raise DecodeError(f"JSON nested more than {limit} levels deep")
+        elif first in b"]}":
+            depth -= 1

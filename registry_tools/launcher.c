@@ -1,0 +1,102 @@
+/*
+ * The executable Terraform starts: a static program that needs nothing from
+ * the host (no shell, no libc, no dynamic loader). A dynamically linked ELF
+ * names its loader by an absolute path (PT_INTERP, /lib64/ld-linux-x86-64.so.2),
+ * which a bare container does not have, so this launcher runs the loader that
+ * travels in the package explicitly:
+ *
+ *   <dir>/runtime/lib/<loader> --inhibit-cache --library-path <dir>/runtime/lib
+ *       <dir>/runtime/bin/python3.11 -I -X utf8 -m provider.main ARGS...
+ *
+ * argv and the environment pass through unchanged, so `<exe> connector` runs
+ * the connector. -I keeps the host's PYTHON* variables and user site out.
+ *
+ * The loader splits --library-path at ':', and Terraform's plugin directory has
+ * one whenever the registry address has a port (.terraform/providers/host:8443/...).
+ * So the library directory is opened here and passed as /proc/self/fd/N, which
+ * stays valid across execve (the descriptor is not close-on-exec).
+ * Built by registry_tools/launcher.py with LOADER set per architecture.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef LOADER
+#error "build with -DLOADER=\"ld-linux-<arch>.so.N\""
+#endif
+
+static const char *const python_args[] = {"-I", "-X", "utf8", "-m", "provider.main"};
+#define N_PYTHON_ARGS (sizeof python_args / sizeof python_args[0])
+
+/* The directory holding this executable: /proc/self/exe, or argv[0] without /proc. */
+static int own_directory(const char *argv0, char *out, size_t size) {
+    ssize_t length = readlink("/proc/self/exe", out, size - 1);
+    if (length > 0) {
+        out[length] = '\0';
+    } else {
+        if (strchr(argv0, '/') == NULL || strlen(argv0) >= size) return -1;
+        strcpy(out, argv0);
+    }
+    char *slash = strrchr(out, '/');
+    if (slash == NULL) return -1;
+    if (slash == out) slash[1] = '\0';
+    else *slash = '\0';
+    return 0;
+}
+
+/* out = dir + suffix; -1 when the path does not fit. */
+static int join(char *out, size_t size, const char *dir, const char *suffix) {
+    size_t a = strlen(dir), b = strlen(suffix);
+    if (a + b + 1 > size) return -1;
+    memcpy(out, dir, a);
+    memcpy(out + a, suffix, b + 1);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    char dir[PATH_MAX], loader[PATH_MAX], libs[PATH_MAX], python[PATH_MAX];
+    if (own_directory(argc > 0 ? argv[0] : "", dir, sizeof dir) != 0) {
+        fputs("terraform-provider-tarmak: cannot find the package directory "
+              "(no /proc/self/exe and argv[0] has no directory)\n", stderr);
+        return 127;
+    }
+    if (join(loader, sizeof loader, dir, "/runtime/lib/" LOADER) != 0 ||
+        join(libs, sizeof libs, dir, "/runtime/lib") != 0 ||
+        join(python, sizeof python, dir, "/runtime/bin/python3.11") != 0) {
+        fputs("terraform-provider-tarmak: the package directory's path is too long\n", stderr);
+        return 127;
+    }
+
+    /* The library directory as the loader will see it: without ':' in it. */
+    char fd_path[64];
+    const char *library_path = libs;
+    int libs_fd = open(libs, O_RDONLY | O_DIRECTORY);
+    if (libs_fd >= 0 && access("/proc/self/fd", X_OK) == 0) {
+        snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", libs_fd);
+        library_path = fd_path;
+    } else if (strchr(libs, ':') != NULL) {
+        fprintf(stderr, "terraform-provider-tarmak: %s contains ':' and /proc is not mounted; "
+                "the loader cannot search it\n", libs);
+        return 127;
+    }
+
+    size_t count = 0;
+    char **args = calloc((size_t)argc + N_PYTHON_ARGS + 6, sizeof *args);
+    if (args == NULL) return 127;
+    args[count++] = loader;
+    args[count++] = "--inhibit-cache";
+    args[count++] = "--library-path";
+    args[count++] = (char *)library_path;
+    args[count++] = python;
+    for (size_t i = 0; i < N_PYTHON_ARGS; i++) args[count++] = (char *)python_args[i];
+    for (int i = 1; i < argc; i++) args[count++] = argv[i];
+    args[count] = NULL;
+
+    execv(loader, args);
+    fprintf(stderr, "terraform-provider-tarmak: cannot run %s: %s\n", loader, strerror(errno));
+    return 127;
+}

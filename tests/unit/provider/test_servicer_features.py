@@ -1,0 +1,97 @@
+"""The protocol 5.10/6.10 feature RPCs, called the way grpc calls them."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import msgpack
+import pytest
+
+from provider.framework.runner import ProviderRunner
+from provider.server.servicer import PROTOCOL_5, PROTOCOL_6, ProtocolAdapter, ProviderServicerCore
+from provider.tarmak import TarmakProvider
+
+
+class AbortCalled(Exception):
+    pass
+
+
+class FakeContext:
+    def abort(self, code: object, details: str) -> None:
+        raise AbortCalled(f"{code}: {details}")
+
+
+def adapter_for(version: int) -> tuple[ProtocolAdapter, ModuleType]:
+    pb = importlib.import_module(f"provider._generated.tfplugin{version}_pb2")
+    names = PROTOCOL_6 if version == 6 else PROTOCOL_5
+    return ProtocolAdapter(ProviderServicerCore(ProviderRunner(TarmakProvider()), pb, names)), pb
+
+
+@pytest.mark.parametrize("version", [5, 6])
+def test_metadata_and_schema_advertise_what_we_honour(version: int) -> None:
+    adapter, pb = adapter_for(version)
+    meta = adapter.GetMetadata(pb.GetMetadata.Request(), FakeContext())
+    assert meta.server_capabilities.plan_destroy
+    assert meta.server_capabilities.get_provider_schema_optional
+    assert not meta.server_capabilities.move_resource_state
+    assert [e.type_name for e in meta.ephemeral_resources] == ["tarmak_vault_instance_role"]
+    assert [r.type_name for r in meta.list_resources] == ["tarmak_hostname"]
+    assert [f.name for f in meta.functions] == ["parse_hostname"]
+
+    schema_rpc = adapter.GetProviderSchema if version == 6 else adapter.GetSchema
+    schema = schema_rpc(pb.GetProviderSchema.Request(), FakeContext())
+    assert schema.server_capabilities.plan_destroy
+    assert set(schema.resource_schemas) >= {"tarmak_hostname", "tarmak_vault_cluster"}
+    assert "tarmak_vault_instance_role" in schema.ephemeral_resource_schemas
+    assert "tarmak_hostname" in schema.list_resource_schemas
+    assert "parse_hostname" in schema.functions
+
+    identities = adapter.GetResourceIdentitySchemas(
+        pb.GetResourceIdentitySchemas.Request(), FakeContext()
+    )
+    hostname = identities.identity_schemas["tarmak_hostname"]
+    assert {a.name: a.required_for_import for a in hostname.identity_attributes} == {
+        "kv_mount": False,
+        "name": True,
+    }
+
+
+@pytest.mark.parametrize("version", [5, 6])
+def test_function_results_and_argument_errors(version: int) -> None:
+    adapter, pb = adapter_for(version)
+    argument = pb.DynamicValue(msgpack=msgpack.packb("web-frontend-prod-vm7"))
+    called = adapter.CallFunction(
+        pb.CallFunction.Request(name="parse_hostname", arguments=[argument]), FakeContext()
+    )
+    assert not called.HasField("error")
+    assert msgpack.unpackb(called.result.msgpack) == {
+        "application": "web",
+        "role": "frontend",
+        "environment": "prod",
+        "number": 7,
+    }
+    ambiguous = pb.DynamicValue(msgpack=msgpack.packb("web-front-end-prod-vm7"))
+    failed = adapter.CallFunction(
+        pb.CallFunction.Request(name="parse_hostname", arguments=[ambiguous]), FakeContext()
+    )
+    assert failed.error.function_argument == 0 and "ambiguous" in failed.error.text
+
+
+def test_unimplemented_rpcs_answer_unimplemented() -> None:
+    adapter, pb = adapter_for(6)
+    with pytest.raises(AbortCalled, match="UNIMPLEMENTED"):
+        adapter.MoveResourceState(pb.MoveResourceState.Request(), FakeContext())
+
+
+def test_identity_import_without_a_name_is_a_diagnostic() -> None:
+    adapter, pb = adapter_for(6)
+    identity = pb.ResourceIdentityData(
+        identity_data=pb.DynamicValue(msgpack=msgpack.packb({"kv_mount": "m", "name": None}))
+    )
+    response = adapter.ImportResourceState(
+        pb.ImportResourceState.Request(type_name="tarmak_hostname", identity=identity),
+        FakeContext(),
+    )
+    assert not response.imported_resources
+    assert response.diagnostics[0].summary == "Incomplete identity"

@@ -1,0 +1,363 @@
+"""The release flow without a real build: versions, protocols read from the
+provider's handshake, signing with the real gpg, staging/production trees,
+promotion, key rotation, the mirror's hostname rule and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from registry_tools import cli
+from registry_tools.checksums import shasums_name
+from registry_tools.manifest import ROOT_MANIFEST, manifest_name, manifest_protocols
+from registry_tools.platforms import Target
+from registry_tools.promote import PromotionError, promote
+from registry_tools.protocols import ProtocolError, offered_majors, release_protocols
+from registry_tools.registry import (
+    PublishError,
+    RegistryTree,
+    mirror_hostname,
+    publish,
+    rotate_key,
+    signing_keys,
+)
+from registry_tools.release import Release, sign_release
+from registry_tools.sign import SigningError, detach_sign, keyring, verify_detached
+from registry_tools.versions import VersionError, parse_version, sort_key
+from tests.unit.registry_tools.fakes import provider_zip
+from tests.unit.registry_tools.keys import Key, assert_no_daemons, gpg_daemons, throwaway_keys
+
+LINUX = Target("linux", "amd64")
+DARWIN = Target("darwin", "arm64")
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Key]]:
+    with throwaway_keys(tmp_path_factory.mktemp("keys"), "staging", "production", "next") as made:
+        yield made
+
+
+def release(tmp: Path, version: str, key: Key, **fake: object) -> Release:
+    zips = {LINUX: provider_zip(tmp / "zips" / version, version, **fake)}  # type: ignore[arg-type]
+    return sign_release(version, zips, tmp / "releases" / version, key.home, key.key_id)
+
+
+def tree(tmp: Path, name: str) -> RegistryTree:
+    return RegistryTree(tmp / name, "jetstack", f"https://{name}.example.com")
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".publish.lock"
+    }
+
+
+# ---- versions --------------------------------------------------------------------
+
+
+def test_versions_follow_semver_precedence() -> None:
+    ordered = ["0.1.0", "0.2.0-alpha", "0.2.0-rc.1", "0.2.0-rc.2", "0.2.0-rc.10", "0.2.0", "0.10.0"]
+    assert sorted(reversed(ordered), key=sort_key) == ordered
+    assert parse_version("0.2.0-rc.1").is_prerelease and not parse_version("0.2.0").is_prerelease
+    assert sort_key("1.0.0+build.5") == sort_key("1.0.0")
+    for bad in ("1.2", "v1.2.3", "01.2.3", "1.2.3-", "1.2.3-rc..1"):
+        with pytest.raises(VersionError, match="not a Semantic Version"):
+            parse_version(bad)
+
+
+# ---- protocols from the handshake ------------------------------------------------
+
+
+def test_protocols_are_read_from_the_handshake(tmp_path: Path) -> None:
+    assert release_protocols({("linux", "amd64"): provider_zip(tmp_path / "a", "1.0.0")}) == (
+        "6.0",
+        "5.0",
+    )
+    only6 = provider_zip(tmp_path / "b", "1.0.0", offers=(6,))
+    assert release_protocols({("linux", "amd64"): only6}) == ("6.0",)
+
+
+def test_go_plugin_fallback_answer_is_not_an_offer(tmp_path: Path) -> None:
+    fallback = provider_zip(tmp_path, "1.0.0", offers=(5,), style="fallback")
+    assert release_protocols({("linux", "amd64"): fallback}) == ("5.0",)
+
+
+def test_a_provider_that_cannot_start_is_refused(tmp_path: Path) -> None:
+    broken = provider_zip(tmp_path, "1.0.0", style="broken")
+    with pytest.raises(ProtocolError, match="cannot start, so it must not be published"):
+        release_protocols({("linux", "amd64"): broken})
+
+
+def test_packages_that_cannot_run_here_take_the_answer_of_one_that_can(tmp_path: Path) -> None:
+    darwin = provider_zip(tmp_path / "d", "1.0.0", "darwin_arm64", style="broken")
+    with pytest.raises(ProtocolError, match="can run on this machine"):
+        release_protocols({("darwin", "arm64"): darwin})
+    linux = provider_zip(tmp_path / "l", "1.0.0", offers=(6,))
+    assert release_protocols({("darwin", "arm64"): darwin, ("linux", "amd64"): linux}) == ("6.0",)
+
+
+def test_root_manifest_agrees_with_the_provider_handshake() -> None:
+    """terraform-registry-manifest.json states what the provider really offers."""
+    body = json.loads(ROOT_MANIFEST.read_text())
+    assert body["version"] == 1
+    executable = Path(sys.prefix) / "bin" / "terraform-provider-tarmak"  # make install's
+    offered = offered_majors(executable)
+    assert offered, "the development provider completed no handshake"
+    assert manifest_protocols(ROOT_MANIFEST) == tuple(f"{m}.0" for m in offered)
+
+
+# ---- signing ---------------------------------------------------------------------
+
+
+def test_signing_and_verifying_leave_no_gpg_daemon(keys: list[Key], tmp_path: Path) -> None:
+    staging, production, _ = keys
+    armored = tmp_path / "staging.asc"
+    armored.write_text(
+        subprocess.run(
+            ["gpg", "--batch", "--armor", "--export-secret-keys", staging.key_id],
+            env={**os.environ, "GNUPGHOME": staging.home},
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout
+    )
+    data = tmp_path / "data"
+    data.write_text("hello\n")
+    with keyring(armored, None) as home:
+        assert home is not None
+        detach_sign(data, home, staging.key_id)
+        assert gpg_daemons(home), "signing started the throwaway keyring's agent"
+    assert_no_daemons(home)
+    assert not Path(home).exists(), "the throwaway keyring is removed"
+    fingerprint = verify_detached(
+        data, data.with_name("data.sig"), staging.public.armored_public_key
+    )
+    assert fingerprint.endswith(staging.key_id)
+    with pytest.raises(SigningError, match="not a valid signature"):
+        verify_detached(data, data.with_name("data.sig"), production.public.armored_public_key)
+    data.write_text("changed\n")
+    with pytest.raises(SigningError, match="not a valid signature"):
+        verify_detached(data, data.with_name("data.sig"), staging.public.armored_public_key)
+
+
+def test_a_missing_key_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SigningError, match="does not exist"), keyring(tmp_path / "nope.asc", None):
+        pass
+
+
+# ---- trees: publishing, key rotation ---------------------------------------------
+
+
+def test_release_documents_carry_the_protocols_of_the_build(
+    keys: list[Key], tmp_path: Path
+) -> None:
+    made = release(tmp_path, "1.0.0", keys[0], offers=(6,))
+    registry = tree(tmp_path, "staging")
+    publish(made, registry)
+    assert manifest_protocols(made.manifest) == ("6.0",)
+    assert registry.version_entry("1.0.0")["protocols"] == ["6.0"]  # type: ignore[index]
+    document = json.loads(registry.download_path("1.0.0", "linux", "amd64").read_text())
+    assert document["protocols"] == ["6.0"]
+    sums = (registry.store_dir("1.0.0") / shasums_name("1.0.0")).read_text()
+    assert manifest_name("1.0.0") in sums, "the manifest is covered by the signature"
+
+
+def test_a_tree_signs_new_versions_with_its_current_key_only(
+    keys: list[Key], tmp_path: Path
+) -> None:
+    old, _, new = keys
+    registry = tree(tmp_path, "production")
+    publish(release(tmp_path, "0.1.0", old), registry)
+    assert signing_keys(registry)["current"] == old.key_id  # type: ignore[index]
+    with pytest.raises(PublishError, match=f"signs new versions with key {old.key_id}"):
+        publish(release(tmp_path, "0.2.0", new), registry)
+
+    assert rotate_key(registry, new.public) and not rotate_key(registry, new.public)
+    publish(release(tmp_path, "0.2.0", new), registry)
+    with pytest.raises(PublishError, match=f"signs new versions with key {new.key_id}"):
+        publish(release(tmp_path, "0.3.0", old), registry)
+
+    def signer(version: str) -> str:
+        document = json.loads(registry.download_path(version, "linux", "amd64").read_text())
+        return str(document["signing_keys"]["gpg_public_keys"][0]["key_id"])
+
+    assert (signer("0.1.0"), signer("0.2.0")) == (old.key_id, new.key_id)
+    before = snapshot(registry.root)
+    publish(release(tmp_path, "0.1.0", new), registry)  # re-running an old release
+    assert snapshot(registry.root) == before, "an old version keeps its signature and key"
+    ids = [k["key_id"] for k in signing_keys(registry)["keys"]]  # type: ignore[index]
+    assert ids == [old.key_id, new.key_id]
+
+
+def test_other_bytes_for_a_published_version_are_refused_before_writing(
+    keys: list[Key], tmp_path: Path
+) -> None:
+    registry = tree(tmp_path, "staging")
+    publish(release(tmp_path / "a", "1.0.0", keys[0]), registry)
+    before = snapshot(registry.root)
+    with pytest.raises(PublishError, match="already published with different contents"):
+        publish(release(tmp_path / "b", "1.0.0", keys[0], extra=b"# other build\n"), registry)
+    assert snapshot(registry.root) == before
+
+
+def test_versions_document_is_in_semver_order(keys: list[Key], tmp_path: Path) -> None:
+    registry = tree(tmp_path, "staging")
+    for version in ("0.2.0", "0.2.0-rc.2", "0.10.0", "0.2.0-rc.1"):
+        publish(release(tmp_path, version, keys[0]), registry)
+    order = [v["version"] for v in registry.versions()]
+    assert order == ["0.2.0-rc.1", "0.2.0-rc.2", "0.2.0", "0.10.0"]
+
+
+def _publish_one(args: tuple[str, str, str, str]) -> str:
+    version, home, key_id, root = args
+    zipped = provider_zip(Path(root) / "zips" / version, version)
+    made = sign_release(version, {LINUX: zipped}, Path(root) / "releases" / version, home, key_id)
+    publish(made, RegistryTree(Path(root) / "registry", "jetstack", "https://localhost"))
+    return version
+
+
+def test_concurrent_publishes_keep_every_version(keys: list[Key], tmp_path: Path) -> None:
+    versions = [f"0.{minor}.0" for minor in range(1, 7)]
+    jobs = [(v, keys[0].home, keys[0].key_id, str(tmp_path)) for v in versions]
+    with ProcessPoolExecutor(len(jobs)) as pool:
+        assert sorted(pool.map(_publish_one, jobs)) == versions
+    registry = RegistryTree(tmp_path / "registry", "jetstack", "https://localhost")
+    assert [v["version"] for v in registry.versions()] == versions
+
+
+# ---- promotion -------------------------------------------------------------------
+
+
+def test_promotion_copies_the_very_bytes_and_resigns(keys: list[Key], tmp_path: Path) -> None:
+    staging_key, production_key, _ = keys
+    staging, production = tree(tmp_path, "staging"), tree(tmp_path, "production")
+    publish(release(tmp_path, "0.2.0-rc.1", staging_key), staging)
+    done = promote(
+        staging, production, "0.2.0-rc.1", production_key.home, production_key.key_id, resign=True
+    )
+    assert done.changed and done.key_id == production_key.key_id
+    source, target = staging.store_dir("0.2.0-rc.1"), production.store_dir("0.2.0-rc.1")
+    for name in (
+        "terraform-provider-tarmak_0.2.0-rc.1_linux_amd64.zip",
+        shasums_name("0.2.0-rc.1"),
+    ):
+        assert (source / name).read_bytes() == (target / name).read_bytes()
+    sums = target / shasums_name("0.2.0-rc.1")
+    verify_detached(
+        sums, sums.with_name(sums.name + ".sig"), production_key.public.armored_public_key
+    )
+    document = json.loads(production.download_path("0.2.0-rc.1", "linux", "amd64").read_text())
+    assert document["download_url"].startswith("https://production.example.com/store/")
+    assert document["signing_keys"]["gpg_public_keys"][0]["key_id"] == production_key.key_id
+    again = promote(
+        staging, production, "0.2.0-rc.1", production_key.home, production_key.key_id, resign=True
+    )
+    assert not again.changed, "promoting twice is a no-op"
+
+
+def test_promotion_of_tampered_staging_files_is_refused(keys: list[Key], tmp_path: Path) -> None:
+    staging, production = tree(tmp_path, "staging"), tree(tmp_path, "production")
+    publish(release(tmp_path, "0.1.0", keys[0]), staging)
+    publish(release(tmp_path, "0.2.0", keys[0]), staging)
+    promote(staging, production, "0.1.0")  # one key for both trees: the signature is kept
+    before = snapshot(production.root)
+    store = staging.store_dir("0.2.0")
+    manifest = store / manifest_name("0.2.0")
+    manifest.write_text(manifest.read_text().replace("5.0", "4.0"))
+    with pytest.raises(PromotionError, match="has sha256"):
+        promote(staging, production, "0.2.0")
+    assert snapshot(production.root) == before
+    with pytest.raises(PromotionError, match="not published"):
+        promote(staging, production, "9.9.9")
+
+
+def test_promotion_refuses_when_production_holds_other_bytes(
+    keys: list[Key], tmp_path: Path
+) -> None:
+    staging, production = tree(tmp_path, "staging"), tree(tmp_path, "production")
+    publish(release(tmp_path / "s", "1.0.0", keys[0]), staging)
+    publish(release(tmp_path / "p", "1.0.0", keys[0], extra=b"# hotfix\n"), production)
+    before = snapshot(production.root)
+    with pytest.raises(PromotionError, match="already published with different contents"):
+        promote(staging, production, "1.0.0")
+    assert snapshot(production.root) == before
+
+
+def test_promotion_keeps_production_on_its_own_key(keys: list[Key], tmp_path: Path) -> None:
+    staging_key, production_key, _ = keys
+    staging, production = tree(tmp_path, "staging"), tree(tmp_path, "production")
+    publish(release(tmp_path, "0.1.0", production_key), production)
+    publish(release(tmp_path, "0.2.0", staging_key), staging)
+    with pytest.raises(PromotionError, match="pass production's signing key"):
+        promote(staging, production, "0.2.0")
+    with pytest.raises(
+        PromotionError, match=f"signs new versions with key {production_key.key_id}"
+    ):
+        promote(staging, production, "0.2.0", staging_key.home, staging_key.key_id, resign=True)
+
+
+# ---- the network mirror's hostname -----------------------------------------------
+
+
+def test_mirror_hostname_never_has_a_port() -> None:
+    assert mirror_hostname("https://localhost:8443") == "localhost"
+    assert (
+        mirror_hostname("https://localhost:8443", "registry.example.com") == "registry.example.com"
+    )
+    with pytest.raises(PublishError, match="whose scheme is the hostname"):
+        mirror_hostname("https://localhost:8443", "localhost:8443")
+
+
+# ---- the CLI ---------------------------------------------------------------------
+
+
+def test_package_without_a_key_says_so_before_building(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TARMAK_GPG_KEY_FILE", raising=False)
+    monkeypatch.delenv("TARMAK_GPG_KEY_ID", raising=False)
+    monkeypatch.setattr(cli, "build_executable", lambda *a: pytest.fail("built without a key"))
+    assert cli.main(["package", "--base-url", "https://localhost:8443"]) == 1
+    error = capsys.readouterr().err
+    assert "TARMAK_GPG_KEY_FILE" in error and "TARMAK_GPG_KEY_ID" in error
+
+
+def test_release_engineer_flow_through_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """new-key twice, publish an rc and a release to staging, promote, rotate."""
+    monkeypatch.delenv("TARMAK_GPG_KEY_ID", raising=False)
+    monkeypatch.delenv("TARMAK_GPG_KEY_FILE", raising=False)
+    staging_key, production_key = tmp_path / "staging.asc", tmp_path / "production.asc"
+    for path in (staging_key, production_key):
+        argv = ["new-key", "--name", path.stem, "--email", f"{path.stem}@example.invalid"]
+        assert cli.main([*argv, "--out", str(path), "--bits", "2048"]) == 0
+        assert path.stat().st_mode & 0o077 == 0
+    assert cli.main([*argv, "--out", str(production_key)]) == 1, "never overwrites a key"
+    staging, production = tmp_path / "dist/staging", tmp_path / "dist/production"
+    common = ["--out", str(tmp_path / "dist"), "--no-mirror", "--gpg-key-file"]
+    for version in ("0.2.0-rc.1", "0.2.0"):
+        zipped = provider_zip(tmp_path / "zips", version)
+        argv = ["publish", str(zipped), "--tree", str(staging), "--base-url", "https://s:8444"]
+        assert cli.main([*argv, *common, str(staging_key)]) == 0
+    assert "0.2.0-rc.1" in capsys.readouterr().out
+    promote_argv = ["promote", "0.2.0", "--from", str(staging), "--to", str(production)]
+    promote_argv += ["--base-url", "https://p:8443", "--gpg-key-file", str(production_key)]
+    assert cli.main(promote_argv) == 0
+    assert "promoted 0.2.0" in capsys.readouterr().out
+    rotate = ["rotate-key", "--tree", str(production), "--gpg-key-file", str(staging_key)]
+    assert cli.main(rotate) == 0
+    assert "published ones keep their key" in capsys.readouterr().out
+    assert cli.main([*promote_argv[:-1], str(production_key)]) == 0, "0.2.0 already there"
+    wrong = ["publish", str(provider_zip(tmp_path / "z", "0.3.0")), "--tree", str(production)]
+    assert cli.main([*wrong, "--base-url", "https://p:8443", *common, str(production_key)]) == 1
+    assert "rotate the tree's key" in capsys.readouterr().err
