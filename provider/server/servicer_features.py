@@ -136,8 +136,8 @@ class FeatureServicer:
                 to_proto.dynamic_value(self.pb, {**value, **dict.fromkeys(names)}, type_)
             )
 
-    def ReadResource(self, request: Any, context: Any) -> Any:
-        response = self.core.read_resource(request, context)
+    async def ReadResource(self, request: Any, context: Any) -> Any:
+        response = await self.core.read_resource(request, context)
         if request.type_name in self.runner.resources:
             self._drop_write_only(request.type_name, response.new_state)
             identity = self._with_identity(request.type_name, response.new_state)
@@ -164,8 +164,8 @@ class FeatureServicer:
             response.planned_identity.CopyFrom(identity)
         return response
 
-    def ApplyResourceChange(self, request: Any, context: Any) -> Any:
-        response = self.core.apply_resource_change(request, context)
+    async def ApplyResourceChange(self, request: Any, context: Any) -> Any:
+        response = await self.core.apply_resource_change(request, context)
         if request.type_name in self.runner.resources:
             self._drop_write_only(request.type_name, response.new_state)
             identity = self._with_identity(request.type_name, response.new_state)
