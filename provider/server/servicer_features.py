@@ -206,14 +206,14 @@ class FeatureServicer:
         diags = self.kinds.validate_ephemeral_config(request.type_name, config)
         return response_cls(diagnostics=self._diags(diags))
 
-    def OpenEphemeralResource(self, request: Any, context: Any) -> Any:
+    async def OpenEphemeralResource(self, request: Any, context: Any) -> Any:
         response_cls = self.pb.OpenEphemeralResource.Response
         resource = self.kinds.ephemeral_resources.get(request.type_name)
         if resource is None:
             return self._unknown(response_cls, "ephemeral resource", request.type_name)
         type_ = resource.schema.cty_type()
         config = from_proto.dynamic_value(request.config, type_)
-        opened = self.kinds.open_ephemeral(request.type_name, config)
+        opened = await self.kinds.open_ephemeral(request.type_name, config)
         response = response_cls(diagnostics=self._diags(opened.diagnostics))
         if opened.result is not None:
             response.result.CopyFrom(to_proto.dynamic_value(self.pb, opened.result, type_))
