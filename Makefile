@@ -74,6 +74,8 @@ bench: install
 	$(PY) bench/connector.py
 	$(PY) bench/hostnaming.py
 	$(PY) bench/package_start.py
+	$(PY) bench/waits.py
+	$(PY) bench/startup.py
 
 lint: install
 	$(VENV)/bin/ruff check .

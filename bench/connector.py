@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -75,12 +76,17 @@ def round_trips(directory: Path) -> list[float]:
     controller = ConnectorController(relay(socket_path), server).start()
     client = TarmakClient(socket_path)
     params = {"hostname": "h", "username": "u"}
-    client.call(Method.BASTION_INSTANCE_STATUS, params, Context(timeout=30), "warm-up")
-    samples = []
-    for _ in range(CALLS):
-        started = time.perf_counter()
-        client.call(Method.BASTION_INSTANCE_STATUS, params, Context(timeout=30), "bench")
-        samples.append(time.perf_counter() - started)
+
+    async def calls() -> list[float]:
+        await client.call(Method.BASTION_INSTANCE_STATUS, params, Context(timeout=30), "warm-up")
+        samples = []
+        for _ in range(CALLS):
+            started = time.perf_counter()
+            await client.call(Method.BASTION_INSTANCE_STATUS, params, Context(timeout=30), "bench")
+            samples.append(time.perf_counter() - started)
+        return samples
+
+    samples = asyncio.run(calls())
     controller.stop()
     return samples
 

@@ -1,21 +1,26 @@
 """The provider's client for Tarmak, reached through tarmak-connector's Unix socket.
 
-Calls block until Tarmak answers, the operation's deadline passes, or
+Calls wait until Tarmak answers, the operation's deadline passes, or
 Terraform is interrupted. The connector may attach late, or go away and come
 back: pending requests are kept and re-sent to whichever connector attaches
 next. Tarmak de-duplicates by request id, so nothing is lost or done twice,
 and a late duplicate answer is ignored here.
+
+The client is asyncio: `call` is a coroutine and every pending call is just
+a future in `_pending`, so a thousand waiting resources cost a thousand
+futures and one connection, not a thousand threads. One task (`_link`)
+keeps the connection while anything is pending and reads the answers. The
+client must be used from one event loop (the server's); it makes its loop
+objects on first use, so it can be built anywhere (configure runs on a
+worker thread).
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import logging
 import secrets
 import socket
-import threading
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from connector.protocol import (
@@ -32,12 +37,14 @@ from connector.protocol import (
     decode,
     encode,
 )
-from connector.unix import SocketSecurityError, connect
+from connector.unix import SocketSecurityError, check_peer
 from provider import __version__
 from provider.framework.context import Context
 
 log = logging.getLogger(__name__)
 RECONNECT_DELAY = 0.2
+CONNECT_TIMEOUT = 2.0
+READ_SIZE = 256 * 1024
 
 
 class TarmakError(Exception):
@@ -47,38 +54,29 @@ class TarmakError(Exception):
 class TarmakClient:
     def __init__(self, socket_path: str) -> None:
         self.socket_path = socket_path
-        self._lock = threading.Lock()
-        self._pending: dict[str, tuple[bytes, Future[Response]]] = {}
-        self._wake = threading.Event()
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
+        self._pending: dict[str, tuple[bytes, asyncio.Future[Response]]] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._link: asyncio.Task[None] | None = None
         self.last_problem = "no tarmak-connector is attached"
 
-    def call(
+    async def call(
         self, method: Method, params: dict[str, Any], ctx: Context, waiting_for: str
     ) -> dict[str, Any]:
         request_id = secrets.token_hex(8)
         payload = Connection().send(Message(0, encode(Request(method, params, request_id))))
-        future: Future[Response] = Future()
-        with self._lock:
-            self._pending[request_id] = (payload, future)
-            sock = self._sock
-        self._ensure_thread()
-        if sock is not None:
-            self._send(sock, payload)
-        self._wake.set()
+        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = (payload, future)
+        if self._writer is not None:
+            self._writer.write(payload)
+        self._ensure_link()
+
+        def describe() -> str:
+            return f"{waiting_for} ({self.last_problem})" if self._writer is None else waiting_for
+
         try:
-            while True:
-                ctx.check(
-                    f"{waiting_for} ({self.last_problem})" if self._sock is None else waiting_for
-                )
-                try:
-                    response = future.result(timeout=0.1)
-                    break
-                except FutureTimeout:
-                    continue
+            response = await ctx.until(future, describe)
         except BaseException:
-            self._forget(request_id, cancel=True)
+            self._forget(request_id)
             raise
         if response.error is not None:
             if response.error.code == ErrorCode.VERSION_MISMATCH:
@@ -88,49 +86,55 @@ class TarmakClient:
 
     # ---- the link to the connector -------------------------------------------
 
-    def _ensure_thread(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="tarmak-link", daemon=True)
-                self._thread.start()
+    def _ensure_link(self) -> None:
+        if self._link is None or self._link.done():
+            self._link = asyncio.get_running_loop().create_task(
+                self._keep_linked(), name="tarmak-link"
+            )
 
-    def _run(self) -> None:
+    async def _keep_linked(self) -> None:
         """Keep a connection while anything is pending; re-send on every new one."""
-        while True:
-            with self._lock:
-                idle = not self._pending
-            if idle:
-                self._wake.wait(5)
-                self._wake.clear()
-                continue
+        while self._pending:
             try:
-                sock = connect(self.socket_path)
+                reader, writer = await self._connect()
             except SocketSecurityError as err:
                 self.last_problem = str(err)
                 log.warning("%s", err)
-                self._wake.wait(RECONNECT_DELAY * 5)
+                await asyncio.sleep(RECONNECT_DELAY * 5)
                 continue
-            except OSError:
+            except OSError:  # TimeoutError included
                 self.last_problem = f"no tarmak-connector is listening on {self.socket_path}"
-                self._wake.wait(RECONNECT_DELAY)
-                self._wake.clear()
+                await asyncio.sleep(RECONNECT_DELAY)
                 continue
             log.info("connected to tarmak-connector at %s", self.socket_path)
-            self._serve(sock)
+            await self._serve(reader, writer)
 
-    def _serve(self, sock: socket.socket) -> None:
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Connect to the connector and make sure it runs as our user."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            loop = asyncio.get_running_loop()
+            await asyncio.wait_for(loop.sock_connect(sock, self.socket_path), CONNECT_TIMEOUT)
+            check_peer(sock, "a connector")
+            return await asyncio.open_unix_connection(sock=sock, limit=READ_SIZE)
+        except BaseException:
+            sock.close()
+            raise
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         incoming = Connection()
         ping = Request(
             Method.PING, {"provider_version": __version__}, f"ping-{secrets.token_hex(4)}"
         )
         try:
-            sock.sendall(incoming.send(Message(0, encode(ping))))
-            with self._lock:
-                self._sock = sock
-                resend = [payload for payload, _ in self._pending.values()]
-            for payload in resend:
-                sock.sendall(payload)
-            while data := sock.recv(256 * 1024):
+            writer.write(incoming.send(Message(0, encode(ping))))
+            # No await between taking the writer and re-sending: a call made
+            # meanwhile is either re-sent here or writes itself.
+            self._writer = writer
+            for payload, _ in self._pending.values():
+                writer.write(payload)
+            while data := await reader.read(READ_SIZE):
                 incoming.receive_data(data)
                 while (event := incoming.next_event()) is not NEED_DATA:
                     if isinstance(event, Message):
@@ -138,10 +142,9 @@ class TarmakClient:
         except (OSError, ProtocolError) as err:
             log.info("tarmak-connector connection lost: %s", err)
         finally:
-            with self._lock:
-                self._sock = None
+            self._writer = None
             self.last_problem = "tarmak-connector went away; waiting for it to come back"
-            sock.close()
+            writer.close()
 
     def _on_message(self, payload: bytes) -> None:
         message = decode(payload)
@@ -150,9 +153,8 @@ class TarmakClient:
         if message.id.startswith("ping-"):
             self._on_pong(message)
             return
-        with self._lock:
-            entry = self._pending.pop(message.id, None)
-        if entry is not None:  # None: already answered, or given up on
+        entry = self._pending.pop(message.id, None)
+        if entry is not None and not entry[1].done():  # else answered, or given up on
             entry[1].set_result(message)
 
     def _on_pong(self, message: Response) -> None:
@@ -163,19 +165,15 @@ class TarmakClient:
                 f"protocol version mismatch with Tarmak: we speak {PROTOCOL_VERSION}, {detail}"
             )
             log.error("%s", problem)
-            with self._lock:
-                pending, self._pending = self._pending, {}
+            pending, self._pending = self._pending, {}
             for _, future in pending.values():
-                future.set_result(Response("", error=RpcError(ErrorCode.VERSION_MISMATCH, problem)))
+                if not future.done():
+                    future.set_result(
+                        Response("", error=RpcError(ErrorCode.VERSION_MISMATCH, problem))
+                    )
 
-    def _send(self, sock: socket.socket, payload: bytes) -> None:
-        with contextlib.suppress(OSError):  # the link thread reconnects and re-sends
-            sock.sendall(payload)
-
-    def _forget(self, request_id: str, cancel: bool) -> None:
-        with self._lock:
-            self._pending.pop(request_id, None)
-            sock = self._sock
-        if cancel and sock is not None:
+    def _forget(self, request_id: str) -> None:
+        """The caller gave up (Ctrl-C, deadline): tell Tarmak, so it stops working on it."""
+        if self._pending.pop(request_id, None) is not None and self._writer is not None:
             notice = Request(Method.CANCEL, {"id": request_id})
-            self._send(sock, Connection().send(Message(0, encode(notice))))
+            self._writer.write(Connection().send(Message(0, encode(notice))))

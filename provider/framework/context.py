@@ -1,18 +1,33 @@
 """Cooperative cancellation and deadlines for long-running operations.
 
 Terraform's Ctrl-C reaches the provider as StopProvider, which sets the
-provider-wide stop event. Every operation gets a Context that combines it with
-the deadline from the resource's `timeouts` block. Resources wait through
-`Context.sleep` or `Context.wait_for`, so both interrupt a wait promptly.
+provider-wide `StopSignal`. Every operation gets a Context that combines it
+with the deadline from the resource's `timeouts` block.
+
+A wait comes in one of two shapes, matching how the operation is written:
+
+- an `async def` operation awaits `Context.wait` (a pause) or
+  `Context.until` (any awaitable, e.g. a call to Tarmak). It holds no OS
+  thread while it waits, so thousands can wait at once, and Ctrl-C or the
+  deadline ends the wait at once by cancelling what it awaits;
+- a plain `def` operation runs on one of a few worker threads and may pause
+  with `Context.sleep`, holding that thread meanwhile: fit for short
+  back-offs (a Vault check-and-set retry), not for waits that last minutes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from provider.framework.duration import format_duration
+
+T = TypeVar("T")
 
 
 class OperationInterrupted(Exception):
@@ -33,9 +48,68 @@ class OperationTimedOut(OperationInterrupted):
         self.timeout = timeout
 
 
+class StopSignal:
+    """Provider-wide "Terraform was interrupted", seen by threads and coroutines.
+
+    Threads block on a `threading.Event`. Coroutines subscribe a callback
+    instead, which runs on their own event loop when the signal is set: one
+    hop onto each loop wakes every waiter there, so a wait that holds no
+    thread needs no thread to end it either. `set` may be called from any
+    thread, the event loop's included."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._subscribers: dict[asyncio.AbstractEventLoop, set[Callable[[], None]]] = {}
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block the calling thread until set (True) or `timeout` passes (False)."""
+        return self._event.wait(timeout)
+
+    def set(self) -> None:
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            loops = list(self._subscribers)
+        for loop in loops:
+            # A closed loop raises RuntimeError: nobody waits there any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._notify, loop)
+
+    def subscribe(
+        self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]
+    ) -> Callable[[], None]:
+        """Run `callback` on `loop` once the signal is set (soon, if it already
+        is). Returns the function that takes the subscription back."""
+        with self._lock:
+            if not self._event.is_set():
+                self._subscribers.setdefault(loop, set()).add(callback)
+                return lambda: self._unsubscribe(loop, callback)
+        loop.call_soon(callback)
+        return lambda: None
+
+    def _unsubscribe(self, loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+        with self._lock:
+            callbacks = self._subscribers.get(loop)
+            if callbacks is not None:
+                callbacks.discard(callback)
+                if not callbacks:
+                    del self._subscribers[loop]
+
+    def _notify(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            callbacks = self._subscribers.pop(loop, set())
+        for callback in callbacks:
+            callback()
+
+
 @dataclass
 class Context:
-    stop: threading.Event = field(default_factory=threading.Event)
+    stop: StopSignal = field(default_factory=StopSignal)
     timeout: float | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -57,10 +131,64 @@ class Context:
             raise OperationTimedOut(waiting_for, self.timeout or 0.0)
 
     def sleep(self, seconds: float, waiting_for: str) -> None:
-        """Sleep up to `seconds`, waking at once on cancellation or at the deadline."""
+        """Block this thread up to `seconds`, waking at once on cancellation or
+        at the deadline. For plain `def` operations; `async def` ones use `wait`."""
         self.check(waiting_for)
         remaining = self.remaining()
         if remaining is not None:
             seconds = min(seconds, remaining)
         self.stop.wait(seconds)
         self.check(waiting_for)
+
+    async def wait(self, seconds: float, waiting_for: str) -> None:
+        """Pause up to `seconds` without holding a thread; raises like `sleep`."""
+        self.check(waiting_for)
+        remaining = self.remaining()
+        if remaining is not None:
+            seconds = min(seconds, remaining)
+        await self.until(asyncio.sleep(seconds), waiting_for)
+        self.check(waiting_for)
+
+    async def until(self, awaitable: Awaitable[T], waiting_for: str | Callable[[], str]) -> T:
+        """Await `awaitable`, but give up when Terraform is interrupted or the
+        deadline passes: it is cancelled then (so whoever made it can clean up)
+        and OperationCancelled / OperationTimedOut raised. `waiting_for` may be
+        a function, asked when the wait ends, for a message that says what was
+        seen last (e.g. that no connector is attached)."""
+
+        def describe() -> str:
+            return waiting_for() if callable(waiting_for) else waiting_for
+
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(awaitable)
+        try:
+            self.check(describe())
+        except OperationInterrupted:
+            task.cancel()
+            raise
+        ended: list[OperationInterrupted] = []
+
+        def interrupt(reason: Callable[[], OperationInterrupted]) -> None:
+            if not ended and not task.done():
+                ended.append(reason())
+                task.cancel()
+
+        remaining = self.remaining()
+        timer = None
+        if remaining is not None:
+            timer = loop.call_later(
+                remaining, interrupt, lambda: OperationTimedOut(describe(), self.timeout or 0.0)
+            )
+        unsubscribe = self.stop.subscribe(
+            loop, lambda: interrupt(lambda: OperationCancelled(describe()))
+        )
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if ended:
+                raise ended[0] from None
+            raise  # our own caller was cancelled
+        finally:
+            if timer is not None:
+                timer.cancel()
+            unsubscribe()

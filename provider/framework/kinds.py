@@ -21,7 +21,7 @@ from provider.framework.function import Function, FunctionError
 from provider.framework.identity import IdentitySchema, ResourceWithIdentity
 from provider.framework.list_resource import ListRequest, ListResource, ListResult
 from provider.framework.resource import State
-from provider.framework.runner import ProviderRunner, _complete, _guard
+from provider.framework.runner import ProviderRunner, _complete, _guard, _perform
 from provider.framework.timeouts import default_timeouts, timeout_for
 from provider.framework.validation import validate_block
 
@@ -101,14 +101,14 @@ class KindsRunner:
     def validate_ephemeral_config(self, type_name: str, config: State) -> Diagnostics:
         return validate_block(self.ephemeral_resources[type_name].schema.block, config)
 
-    def open_ephemeral(self, type_name: str, config: State) -> Opened:
+    async def open_ephemeral(self, type_name: str, config: State) -> Opened:
         self._ensure_configured()
         resource = self.ephemeral_resources[type_name]
         default = default_timeouts(resource.schema).get("open")
         ctx = Context(self.base.stop_event, timeout_for(config, "open", default))
         resp = eph.OpenResponse()
         with _guard(resp.diagnostics, f"opening {type_name}"):
-            resource.open(eph.OpenRequest(config, ctx), resp)
+            await _perform(resource.open, eph.OpenRequest(config, ctx), resp)
         result = _complete(resource.schema, resp.result)
         if result is None and not resp.diagnostics.has_error():
             resp.diagnostics.add_error(

@@ -5,10 +5,16 @@ update and delete. Optional features are extra methods the runner looks for:
 `import_state` (terraform import), `validate_config`, `modify_plan`,
 `upgrade_state` (older schema versions) and `configure` (receives whatever
 the provider's configure step produced, e.g. an API client).
+
+Create, read, update and delete may be written as `async def` when they wait
+for something outside (awaiting `req.context.wait`, `req.context.until` or
+an async client): they then hold no thread while they wait. Written as plain
+`def`, they run on a worker thread, which suits quick work.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -17,6 +23,8 @@ from provider.framework.diagnostics import Diagnostics
 from provider.framework.schema import Schema
 
 State = dict[str, Any]
+# What create/read/update/delete return: nothing, or (written `async def`) an awaitable.
+MaybeAwaitable = Awaitable[None] | None
 
 
 @dataclass(frozen=True)
@@ -154,17 +162,17 @@ class Resource:
     def configure(self, provider_data: Any) -> None:
         """Receive what the provider's configure step produced."""
 
-    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+    def create(self, req: CreateRequest, resp: CreateResponse) -> MaybeAwaitable:
         raise NotImplementedError
 
-    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+    def read(self, req: ReadRequest, resp: ReadResponse) -> MaybeAwaitable:
         raise NotImplementedError
 
-    def update(self, req: UpdateRequest, resp: UpdateResponse) -> None:
+    def update(self, req: UpdateRequest, resp: UpdateResponse) -> MaybeAwaitable:
         """By default an update only records the new plan (e.g. changed timeouts)."""
         resp.state = dict(req.plan)
 
-    def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
+    def delete(self, req: DeleteRequest, resp: DeleteResponse) -> MaybeAwaitable:
         raise NotImplementedError
 
 

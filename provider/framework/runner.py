@@ -4,21 +4,27 @@ Everything here speaks framework-native values (decoded dicts, Diagnostics).
 The runner enforces what Terraform requires of every provider: state after
 create, no unknown values after apply, timeouts and cancellation, and that an
 exception inside a resource becomes an error diagnostic instead of a crash.
+
+Read and apply (create, update, delete) are coroutines, run on the server's
+event loop: an operation written `async def` is awaited there and holds no
+thread while it waits; a plain `def` one is handed to the loop's executor (a
+few worker threads). Everything else is quick and synchronous.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from provider.cty import json_codec, wholly_known
 from provider.cty.decoding import DecodeError
 from provider.framework import resource as res
-from provider.framework.context import Context, OperationInterrupted
+from provider.framework.context import Context, OperationInterrupted, StopSignal
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.planning import Plan, plan_change
 from provider.framework.provider import ConfigureRequest, ConfigureResponse, Provider
@@ -27,6 +33,8 @@ from provider.framework.timeouts import default_timeouts, timeout_for
 from provider.framework.validation import validate_block
 
 log = logging.getLogger(__name__)
+_Req = TypeVar("_Req")
+_Resp = TypeVar("_Resp")
 
 
 @dataclass
@@ -43,7 +51,7 @@ class ProviderRunner:
         self.provider = provider
         self.resources = {r.type_name: r for r in provider.resources()}
         self.data_sources = {d.type_name: d for d in provider.data_sources()}
-        self.stop_event = threading.Event()
+        self.stop_event = StopSignal()
         # What the provider's configure step produced, for kinds configured later.
         self.provider_data: Any = None
 
@@ -128,12 +136,12 @@ class ProviderRunner:
             _invalid_stored_state(out.diagnostics, type_name, str(err))
         return out
 
-    def read(self, type_name: str, state: res.State, private: bytes) -> Outcome:
+    async def read(self, type_name: str, state: res.State, private: bytes) -> Outcome:
         resource = self.resources[type_name]
         ctx = self._context(state, "read", resource)
         resp = res.ReadResponse()
         with _guard(resp.diagnostics, f"reading {type_name}"):
-            resource.read(res.ReadRequest(state, ctx, private), resp)
+            await _perform(resource.read, res.ReadRequest(state, ctx, private), resp)
         if resp.diagnostics.has_error() and resp.state is None:
             # Never drop an object from state because reading it failed.
             resp.state = state
@@ -159,7 +167,7 @@ class ProviderRunner:
                 plan = Plan(resp.plan, plan.requires_replace + resp.requires_replace)
         return plan, prior_private, diags
 
-    def apply(
+    async def apply(
         self,
         type_name: str,
         prior: res.State | None,
@@ -169,12 +177,13 @@ class ProviderRunner:
     ) -> Outcome:
         resource = self.resources[type_name]
         if planned is None:
-            return self._delete(resource, prior or {}, planned_private)
+            return await self._delete(resource, prior or {}, planned_private)
         if prior is None:
             ctx = self._context(planned, "create", resource)
             create = res.CreateResponse()
             with _guard(create.diagnostics, f"creating {type_name}"):
-                resource.create(res.CreateRequest(planned, config or {}, ctx), create)
+                request = res.CreateRequest(planned, config or {}, ctx)
+                await _perform(resource.create, request, create)
             out = Outcome(create.state, create.private, create.diagnostics)
             if out.state is None and not out.diagnostics.has_error():
                 out.diagnostics.add_error(
@@ -185,9 +194,8 @@ class ProviderRunner:
             ctx = self._context(planned, "update", resource)
             update = res.UpdateResponse()
             with _guard(update.diagnostics, f"updating {type_name}"):
-                resource.update(
-                    res.UpdateRequest(planned, prior, config or {}, ctx, planned_private), update
-                )
+                request = res.UpdateRequest(planned, prior, config or {}, ctx, planned_private)
+                await _perform(resource.update, request, update)
             if update.state is None and update.diagnostics.has_error():
                 update.state = prior  # keep what exists
             out = Outcome(update.state, update.private, update.diagnostics)
@@ -201,11 +209,11 @@ class ProviderRunner:
             )
         return out
 
-    def _delete(self, resource: res.Resource, prior: res.State, private: bytes) -> Outcome:
+    async def _delete(self, resource: res.Resource, prior: res.State, private: bytes) -> Outcome:
         ctx = self._context(prior, "delete", resource)
         resp = res.DeleteResponse()
         with _guard(resp.diagnostics, f"deleting {resource.type_name}"):
-            resource.delete(res.DeleteRequest(prior, ctx, private), resp)
+            await _perform(resource.delete, res.DeleteRequest(prior, ctx, private), resp)
         # On failure the object stays in state, so nothing is lost.
         return Outcome(prior if resp.diagnostics.has_error() else None, b"", resp.diagnostics)
 
@@ -241,6 +249,14 @@ class ProviderRunner:
     def _context(self, value: res.State | None, operation: str, resource: res.Resource) -> Context:
         default = default_timeouts(resource.schema).get(operation)
         return Context(self.stop_event, timeout_for(value, operation, default))
+
+
+async def _perform(operation: Callable[[_Req, _Resp], object], req: _Req, resp: _Resp) -> None:
+    """Await an `async def` operation here, on the loop; hand a plain one to a worker thread."""
+    if inspect.iscoroutinefunction(operation):
+        await operation(req, resp)  # type: ignore[misc]
+    else:
+        await asyncio.get_running_loop().run_in_executor(None, operation, req, resp)
 
 
 def _invalid_stored_state(diags: Diagnostics, type_name: str, reason: str) -> None:

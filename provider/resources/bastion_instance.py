@@ -62,9 +62,9 @@ class BastionInstance(TarmakWaitingResource):
     def _params(self, state: dict) -> dict:  # type: ignore[type-arg]
         return {k: state[k] for k in ("hostname", "username", "instance_id")}
 
-    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+    async def create(self, req: CreateRequest, resp: CreateResponse) -> None:
         what = f"the wing API server on bastion {req.plan['hostname']}"
-        result = self.wait_ready(
+        result = await self.wait_ready(
             Method.BASTION_INSTANCE_STATUS,
             self._params(req.plan),
             req.context,
@@ -74,9 +74,9 @@ class BastionInstance(TarmakWaitingResource):
         if result is not None:
             resp.state = {**req.plan, "status": "ready", "id": req.plan["hostname"]}
 
-    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+    async def read(self, req: ReadRequest, resp: ReadResponse) -> None:
         resp.state = dict(req.state)
-        result = self.check_once(
+        result = await self.check_once(
             Method.BASTION_INSTANCE_STATUS,
             self._params(req.state),
             req.context,

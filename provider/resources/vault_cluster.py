@@ -121,15 +121,16 @@ class VaultCluster(TarmakWaitingResource):
             "vault_unseal_key_name": state["vault_unseal_key_name"],
         }
 
-    def _converge(self, plan: dict[str, Any], ctx: Context, diags: Diagnostics) -> bool:
+    async def _converge(self, plan: dict[str, Any], ctx: Context, diags: Diagnostics) -> bool:
         """Ask Tarmak to initialise (once), join and unseal every node; wait for it."""
         what = f"Vault ({', '.join(plan['internal_fqdns'])}) to be initialised and unsealed"
         params = {**self._params(plan), "create": True}
-        return self.wait_ready(Method.VAULT_CLUSTER_STATUS, params, ctx, what, diags) is not None
+        result = await self.wait_ready(Method.VAULT_CLUSTER_STATUS, params, ctx, what, diags)
+        return result is not None
 
-    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+    async def create(self, req: CreateRequest, resp: CreateResponse) -> None:
         plan = req.plan
-        if self._converge(plan, req.context, resp.diagnostics):
+        if await self._converge(plan, req.context, resp.diagnostics):
             digest = hashlib.sha256(",".join(plan["internal_fqdns"]).encode()).hexdigest()[:12]
             resp.state = {**plan, "status": READY, "id": f"vault-{digest}"}
 
@@ -138,15 +139,15 @@ class VaultCluster(TarmakWaitingResource):
         if req.plan is not None and req.prior_state is not None:
             resp.plan = {**req.plan, "status": READY}
 
-    def update(self, req: UpdateRequest, resp: UpdateResponse) -> None:
+    async def update(self, req: UpdateRequest, resp: UpdateResponse) -> None:
         if req.prior_state.get("status") == READY:
             resp.state = {**req.plan, "status": READY}  # e.g. only `timeouts` changed
-        elif self._converge(req.plan, req.context, resp.diagnostics):
+        elif await self._converge(req.plan, req.context, resp.diagnostics):
             resp.state = {**req.plan, "status": READY}
 
-    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+    async def read(self, req: ReadRequest, resp: ReadResponse) -> None:
         resp.state = dict(req.state)
-        result = self.check_once(
+        result = await self.check_once(
             Method.VAULT_CLUSTER_INIT_STATUS,
             self._params(req.state),
             req.context,

@@ -90,20 +90,20 @@ class VaultInstanceRole(TarmakWaitingResource):
             "vault_unseal_key_name": state["vault_unseal_key_name"],
         }
 
-    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+    async def create(self, req: CreateRequest, resp: CreateResponse) -> None:
         plan = req.plan
         name = f"{plan['vault_cluster_name']}/{plan['role_name']}"
         what = f"the init token of instance role {name}"
         params = {**self._params(plan), "create": True}
-        result = self.wait_ready(
+        result = await self.wait_ready(
             Method.VAULT_INSTANCE_ROLE, params, req.context, what, resp.diagnostics
         )
         if result is not None:
             resp.state = {**plan, "init_token": result["init_token"], "id": name}
 
-    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+    async def read(self, req: ReadRequest, resp: ReadResponse) -> None:
         resp.state = dict(req.state)
-        result = self.check_once(
+        result = await self.check_once(
             Method.VAULT_INSTANCE_ROLE,
             {**self._params(req.state), "create": False},
             req.context,

@@ -84,14 +84,14 @@ class VaultInstanceRoleEphemeral(EphemeralResource):
     def configure(self, provider_data: Any) -> None:
         self._role.configure(provider_data)
 
-    def open(self, req: OpenRequest, resp: OpenResponse) -> None:
+    async def open(self, req: OpenRequest, resp: OpenResponse) -> None:
         config = req.config
         name = f"{config['vault_cluster_name']}/{config['role_name']}"
-        token = self._wait_for_token(config, name, req.context, resp.diagnostics)
+        token = await self._wait_for_token(config, name, req.context, resp.diagnostics)
         if token is not None:
             resp.result = {**config, "init_token": token}
 
-    def _wait_for_token(
+    async def _wait_for_token(
         self, config: dict[str, Any], name: str, ctx: Context, diags: Diagnostics
     ) -> str | None:
         """Ask (without creating) until the token exists, the timeout, or Ctrl-C."""
@@ -106,7 +106,7 @@ class VaultInstanceRoleEphemeral(EphemeralResource):
             remaining = ctx.remaining()
             wait = 20.0 if remaining is None else max(0.2, min(20.0, remaining))
             try:
-                result = client.call(
+                result = await client.call(
                     Method.VAULT_INSTANCE_ROLE, {**params, "wait_seconds": wait}, ctx, what
                 )
             except TarmakError as err:
@@ -118,4 +118,4 @@ class VaultInstanceRoleEphemeral(EphemeralResource):
             seen = str(result.get("detail", "not ready"))
             if status == "gone":
                 # Not made yet: Tarmak answers at once, so pause before asking again.
-                ctx.sleep(NOT_YET_INTERVAL_SECONDS, what)
+                await ctx.wait(NOT_YET_INTERVAL_SECONDS, what)

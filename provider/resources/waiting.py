@@ -4,6 +4,9 @@ Tarmak answers each call within a bounded wait ("not-ready" with what it saw,
 or "ready"); we ask again until ready, the resource's timeout, or Ctrl-C. A
 refresh never drops an object because Tarmak could not be asked: only an
 explicit "gone" from Tarmak does.
+
+Both helpers are coroutines: a resource awaits them from `async def`
+create/read, so while Tarmak works the resource holds no thread.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ class TarmakWaitingResource(Resource):
             return None
         return self.settings.tarmak
 
-    def wait_ready(
+    async def wait_ready(
         self,
         method: Method,
         params: dict[str, Any],
@@ -71,7 +74,7 @@ class TarmakWaitingResource(Resource):
             )
             what = f"{waiting_for} (last seen: {seen})" if seen else waiting_for
             try:
-                result = client.call(
+                result = await client.call(
                     method, {**params, "wait": True, "wait_seconds": wait}, ctx, what
                 )
             except TarmakError as err:
@@ -81,7 +84,7 @@ class TarmakWaitingResource(Resource):
                 return result
             seen = str(result.get("detail", "not ready"))
 
-    def check_once(
+    async def check_once(
         self, method: Method, params: dict[str, Any], ctx: Context, what: str, diags: Diagnostics
     ) -> dict[str, Any] | None:
         """Ask once, without waiting; None keeps the state as it is (with a warning)."""
@@ -89,7 +92,7 @@ class TarmakWaitingResource(Resource):
         if client is None:
             return None
         try:
-            return client.call(method, {**params, "wait": False}, ctx, what)
+            return await client.call(method, {**params, "wait": False}, ctx, what)
         except OperationTimedOut as err:
             diags.add_warning(f"Could not check {what}", f"{err} The state is kept as it was.")
         except TarmakError as err:

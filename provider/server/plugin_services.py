@@ -1,9 +1,13 @@
-"""go-plugin's own services that every plugin serves beside the provider."""
+"""go-plugin's own services that every plugin serves beside the provider.
+
+Shutdown and StreamStdio are coroutines on the server's event loop: the
+stdio stream stays open for the plugin's whole life, and neither should take
+one of the few worker threads (nor queue behind them)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from provider._generated import (
@@ -21,22 +25,20 @@ class Controller(grpc_controller_pb2_grpc.GRPCControllerServicer):
     def __init__(self, shutdown: Callable[[], None]) -> None:
         self._shutdown = shutdown
 
-    def Shutdown(self, request: Any, context: Any) -> Any:
+    async def Shutdown(self, request: Any, context: Any) -> Any:
         self._shutdown()
         return grpc_controller_pb2.Empty()
 
 
 class Stdio(grpc_stdio_pb2_grpc.GRPCStdioServicer):
     """We log straight to stderr, which go-plugin reads; the stream stays empty
-    and open until the plugin exits, as the client expects."""
+    and open until the plugin stops (or the client leaves), as the client expects."""
 
-    def __init__(self, stopping: threading.Event) -> None:
+    def __init__(self, stopping: asyncio.Event) -> None:
         self._stopping = stopping
 
-    def StreamStdio(self, request: Any, context: Any) -> Iterator[Any]:
-        while not self._stopping.wait(1.0) and context.is_active():
-            pass
-        return iter(())
+    async def StreamStdio(self, request: Any, context: Any) -> None:
+        await self._stopping.wait()  # grpc.aio cancels this if the client goes away
 
 
 class Health(grpc_health_pb2_grpc.HealthServicer):

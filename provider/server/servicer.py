@@ -3,6 +3,11 @@
 Protocols 5 and 6 carry the same messages under a few different names, so a
 single core does the work and `ProtocolAdapter` maps each version's RPC and
 message names onto it. Each handler decodes, calls the runner, encodes.
+
+The handlers that may wait (ReadResource, ApplyResourceChange) and
+StopProvider are coroutines: grpc.aio runs them on its event loop, so a wait
+holds no thread and Stop never queues behind waits. The rest are plain
+functions, which grpc.aio runs on its worker threads.
 """
 
 from __future__ import annotations
@@ -157,7 +162,7 @@ class ProviderServicerCore:
         diags = self.runner.configure(config, request.terraform_version)
         return self._message(self.names.configure).Response(diagnostics=self._diags(diags))
 
-    def stop(self, request: Any, context: Any) -> Any:
+    async def stop(self, request: Any, context: Any) -> Any:
         log.info("Terraform asked the provider to stop: cancelling running operations")
         self.runner.stop()
         return self._message(self.names.stop).Response()
@@ -174,7 +179,7 @@ class ProviderServicerCore:
             response.upgraded_state.msgpack = msgpack_codec.encode(out.state, type_)
         return response
 
-    def read_resource(self, request: Any, context: Any) -> Any:
+    async def read_resource(self, request: Any, context: Any) -> Any:
         response_cls = self.pb.ReadResource.Response
         if request.type_name not in self.runner.resources:
             return self._unknown_type(response_cls, "resource", request.type_name)
@@ -182,7 +187,7 @@ class ProviderServicerCore:
         state = from_proto.dynamic_value(
             request.current_state, type_, "current_state", required=True, known=True
         )
-        out = self.runner.read(request.type_name, state, request.private)
+        out = await self.runner.read(request.type_name, state, request.private)
         return response_cls(
             new_state=to_proto.dynamic_value(self.pb, out.state, type_),
             private=out.private,
@@ -214,7 +219,7 @@ class ProviderServicerCore:
             diagnostics=self._diags(diags),
         )
 
-    def apply_resource_change(self, request: Any, context: Any) -> Any:
+    async def apply_resource_change(self, request: Any, context: Any) -> Any:
         response_cls = self.pb.ApplyResourceChange.Response
         if request.type_name not in self.runner.resources:
             return self._unknown_type(response_cls, "resource", request.type_name)
@@ -224,7 +229,9 @@ class ProviderServicerCore:
         config = from_proto.dynamic_value(request.config, type_, "config")
         if prior is None and planned is None:
             raise from_proto.MalformedRequest("planned_state", "both it and prior_state are null")
-        out = self.runner.apply(request.type_name, prior, planned, config, request.planned_private)
+        out = await self.runner.apply(
+            request.type_name, prior, planned, config, request.planned_private
+        )
         return response_cls(
             new_state=to_proto.dynamic_value(self.pb, out.state, type_),
             private=out.private,

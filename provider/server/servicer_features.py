@@ -136,8 +136,8 @@ class FeatureServicer:
                 to_proto.dynamic_value(self.pb, {**value, **dict.fromkeys(names)}, type_)
             )
 
-    def ReadResource(self, request: Any, context: Any) -> Any:
-        response = self.core.read_resource(request, context)
+    async def ReadResource(self, request: Any, context: Any) -> Any:
+        response = await self.core.read_resource(request, context)
         if request.type_name in self.runner.resources:
             self._drop_write_only(request.type_name, response.new_state)
             identity = self._with_identity(request.type_name, response.new_state)
@@ -164,8 +164,8 @@ class FeatureServicer:
             response.planned_identity.CopyFrom(identity)
         return response
 
-    def ApplyResourceChange(self, request: Any, context: Any) -> Any:
-        response = self.core.apply_resource_change(request, context)
+    async def ApplyResourceChange(self, request: Any, context: Any) -> Any:
+        response = await self.core.apply_resource_change(request, context)
         if request.type_name in self.runner.resources:
             self._drop_write_only(request.type_name, response.new_state)
             identity = self._with_identity(request.type_name, response.new_state)
@@ -206,14 +206,14 @@ class FeatureServicer:
         diags = self.kinds.validate_ephemeral_config(request.type_name, config)
         return response_cls(diagnostics=self._diags(diags))
 
-    def OpenEphemeralResource(self, request: Any, context: Any) -> Any:
+    async def OpenEphemeralResource(self, request: Any, context: Any) -> Any:
         response_cls = self.pb.OpenEphemeralResource.Response
         resource = self.kinds.ephemeral_resources.get(request.type_name)
         if resource is None:
             return self._unknown(response_cls, "ephemeral resource", request.type_name)
         type_ = resource.schema.cty_type()
         config = from_proto.dynamic_value(request.config, type_)
-        opened = self.kinds.open_ephemeral(request.type_name, config)
+        opened = await self.kinds.open_ephemeral(request.type_name, config)
         response = response_cls(diagnostics=self._diags(opened.diagnostics))
         if opened.result is not None:
             response.result.CopyFrom(to_proto.dynamic_value(self.pb, opened.result, type_))

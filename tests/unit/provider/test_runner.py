@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+
 import pytest
 
 from provider.cty import STRING
@@ -45,19 +49,19 @@ class X(Provider):
 
 
 def test_exception_becomes_error_diagnostic() -> None:
-    out = ProviderRunner(X()).apply("x_broken", None, {"id": None}, {"id": None}, b"")
+    out = asyncio.run(ProviderRunner(X()).apply("x_broken", None, {"id": None}, {"id": None}, b""))
     (diag,) = out.diagnostics
     assert diag.summary == "Unexpected error while creating x_broken"
     assert "KeyError" in diag.detail and "bug in the provider" in diag.detail
 
 
 def test_missing_state_after_create_is_reported() -> None:
-    out = ProviderRunner(X()).apply("x_silent", None, {"id": None}, {"id": None}, b"")
+    out = asyncio.run(ProviderRunner(X()).apply("x_silent", None, {"id": None}, {"id": None}, b""))
     assert [d.summary for d in out.diagnostics] == ["Missing state after create"]
 
 
 def test_failed_read_never_drops_the_object() -> None:
-    out = ProviderRunner(X()).read("x_broken", {"id": "i-1"}, b"")
+    out = asyncio.run(ProviderRunner(X()).read("x_broken", {"id": "i-1"}, b""))
     assert out.state == {"id": "i-1"}
     assert out.diagnostics.has_error()
 
@@ -103,6 +107,90 @@ def test_upgrade_state_from_an_older_schema_version() -> None:
 def test_upgrade_without_upgrader_is_a_clear_error() -> None:
     out = ProviderRunner(WithVersioned()).upgrade_state("x_broken", 3, b"{}")
     assert [d.summary for d in out.diagnostics] == ["State version not supported"]
+
+
+class Waits(Resource):
+    """Waits like the Tarmak resources do: `async def`, through the context."""
+
+    type_name = "x_waits"
+    schema = Schema(Block({"id": Attribute(STRING, computed=True)}))
+    threads: set[int] = set()
+
+    async def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+        Waits.threads.add(threading.get_ident())
+        await req.context.wait(30, "the other side")
+        resp.state = {"id": "done"}
+
+    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+        Waits.threads.add(threading.get_ident())
+        resp.state = dict(req.state)
+
+
+class WithWaits(Provider):
+    type_name = "x"
+
+    def resources(self) -> list[Resource]:
+        return [Waits()]
+
+
+def test_a_thousand_async_waits_share_one_thread_and_stop_ends_them_at_once() -> None:
+    runner = ProviderRunner(WithWaits())
+
+    async def scenario() -> tuple[list[object], float]:
+        applies = [
+            asyncio.ensure_future(runner.apply("x_waits", None, {"id": None}, {}, b""))
+            for _ in range(1000)
+        ]
+        await asyncio.sleep(0.2)
+        assert not any(a.done() for a in applies)
+        asked = time.monotonic()
+        runner.stop()  # what StopProvider does, from the loop itself
+        outcomes = await asyncio.wait_for(asyncio.gather(*applies), 5)
+        return outcomes, time.monotonic() - asked
+
+    Waits.threads.clear()
+    outcomes, took = asyncio.run(scenario())
+    assert len(Waits.threads) == 1, "every wait ran on the event loop's thread"
+    assert took < 1.0
+    for out in outcomes:
+        (diag,) = out.diagnostics  # type: ignore[attr-defined]
+        assert diag.summary == "Stopped creating x_waits"
+        assert "Cancelled while waiting for the other side" in diag.detail
+
+
+def test_a_plain_operation_runs_on_a_worker_thread() -> None:
+    Waits.threads.clear()
+    out = asyncio.run(ProviderRunner(WithWaits()).read("x_waits", {"id": "a"}, b""))
+    assert out.state == {"id": "a"}
+    assert Waits.threads and threading.get_ident() not in Waits.threads
+
+
+def test_stop_from_another_thread_wakes_async_waits() -> None:
+    runner = ProviderRunner(WithWaits())
+
+    async def scenario() -> object:
+        apply = asyncio.ensure_future(runner.apply("x_waits", None, {"id": None}, {}, b""))
+        await asyncio.sleep(0.1)
+        threading.Timer(0.1, runner.stop).start()
+        return await asyncio.wait_for(apply, 5)
+
+    out = asyncio.run(scenario())
+    assert [d.summary for d in out.diagnostics] == ["Stopped creating x_waits"]  # type: ignore[attr-defined]
+
+
+def test_async_wait_times_out_at_the_deadline() -> None:
+    from provider.framework.context import Context, OperationTimedOut
+
+    async def scenario() -> float:
+        started = time.monotonic()
+        try:
+            await Context(timeout=0.3).until(asyncio.sleep(30), "the other side")
+        except OperationTimedOut as err:
+            assert "Timed out after" in str(err) and "the other side" in str(err)
+            return time.monotonic() - started
+        raise AssertionError("the wait should have timed out")
+
+    assert 0.25 < asyncio.run(scenario()) < 1.0
 
 
 @pytest.mark.parametrize(

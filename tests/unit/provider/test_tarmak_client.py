@@ -3,11 +3,13 @@ gets a clear error, and a missing connector a clear timeout."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,7 @@ from connector.protocol import (
     decode,
     encode,
 )
-from provider.framework.context import Context, OperationTimedOut
+from provider.framework.context import Context, OperationCancelled, OperationTimedOut
 from provider.tarmak_client import TarmakClient, TarmakError
 
 
@@ -65,7 +67,9 @@ def test_version_mismatch_fails_the_call_with_both_versions(short_dir: Path) -> 
     fake_connector(path, PROTOCOL_VERSION + 1)
     client = TarmakClient(path)
     with pytest.raises(TarmakError) as err:
-        client.call(Method.BASTION_INSTANCE_STATUS, {}, Context(timeout=10), "the bastion")
+        asyncio.run(
+            client.call(Method.BASTION_INSTANCE_STATUS, {}, Context(timeout=10), "the bastion")
+        )
     message = str(err.value)
     assert f"we speak {PROTOCOL_VERSION}" in message
     assert f"it speaks version {PROTOCOL_VERSION + 1}" in message
@@ -75,5 +79,139 @@ def test_no_connector_times_out_naming_the_socket(short_dir: Path) -> None:
     path = str(short_dir / "absent.sock")
     client = TarmakClient(path)
     with pytest.raises(OperationTimedOut) as err:
-        client.call(Method.PING, {}, Context(timeout=0.5), "Tarmak")
+        asyncio.run(client.call(Method.PING, {}, Context(timeout=0.5), "Tarmak"))
     assert f"no tarmak-connector is listening on {path}" in str(err.value)
+
+
+class ScriptedConnector:
+    """A connector stand-in: answers Ping, records every request, and answers
+    the others only when told, on whichever connection is current."""
+
+    def __init__(self, path: str) -> None:
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(path)
+        self.listener.listen(4)
+        self.requests: list[Request] = []
+        self.connections = 0
+        self.conn: socket.socket | None = None
+        self.frames = Connection()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self.conn, frames = conn, Connection()
+            while data := _recv(conn):
+                frames.receive_data(data)
+                while (event := frames.next_event()) is not NEED_DATA:
+                    assert isinstance(event, Message)
+                    request = decode(event.payload)
+                    assert isinstance(request, Request)
+                    if request.method == Method.PING:
+                        assert request.id is not None
+                        pong = Response(request.id, result={"protocol_version": PROTOCOL_VERSION})
+                        conn.sendall(frames.send(Message(0, encode(pong))))
+                    else:
+                        self.requests.append(request)
+
+    def answer(self, request: Request, result: dict[str, str]) -> None:
+        assert self.conn is not None and request.id is not None
+        self.conn.sendall(self.frames.send(Message(0, encode(Response(request.id, result)))))
+
+    def drop(self) -> None:
+        assert self.conn is not None
+        self.conn.shutdown(socket.SHUT_RDWR)
+        self.conn.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _recv(conn: socket.socket) -> bytes:
+    try:
+        return conn.recv(65536)
+    except OSError:
+        return b""
+
+
+async def _until(condition: Callable[[], bool], limit: float = 5.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+def test_pending_calls_are_re_sent_to_the_connector_that_comes_back(short_dir: Path) -> None:
+    path = str(short_dir / "c.sock")
+    client = TarmakClient(path)
+
+    async def scenario() -> dict[str, str]:
+        call = asyncio.ensure_future(
+            client.call(Method.BASTION_INSTANCE_STATUS, {"n": 1}, Context(timeout=20), "b")
+        )
+        await asyncio.sleep(0.3)  # nobody listens yet: the connector attaches late
+        connector = ScriptedConnector(path)
+        await _until(lambda: len(connector.requests) == 1)
+        connector.drop()  # gone before answering
+        await _until(lambda: connector.connections == 2 and len(connector.requests) == 2)
+        first, again = connector.requests
+        assert first.id == again.id, "the same request, so Tarmak does it once"
+        connector.answer(again, {"status": "ready"})
+        result = await call
+        connector.close()
+        return result
+
+    assert asyncio.run(scenario()) == {"status": "ready"}
+
+
+def test_an_interrupted_call_tells_tarmak_to_stop(short_dir: Path) -> None:
+    path = str(short_dir / "c.sock")
+    connector = ScriptedConnector(path)
+    client = TarmakClient(path)
+    ctx = Context(timeout=20)
+
+    async def scenario() -> None:
+        call = asyncio.ensure_future(client.call(Method.BASTION_INSTANCE_STATUS, {}, ctx, "b"))
+        await _until(lambda: len(connector.requests) == 1)
+        ctx.stop.set()
+        with pytest.raises(OperationCancelled):
+            await call
+        await _until(lambda: len(connector.requests) == 2)
+
+    asyncio.run(scenario())
+    waited, notice = connector.requests
+    assert notice.method == Method.CANCEL and notice.params == {"id": waited.id}
+    connector.close()
+
+
+def test_a_thousand_waiting_calls_share_one_connection_and_no_thread(short_dir: Path) -> None:
+    path = str(short_dir / "c.sock")
+    connector = ScriptedConnector(path)
+    client = TarmakClient(path)
+
+    async def scenario() -> list[dict[str, str]]:
+        threads = threading.active_count()
+        calls = [
+            asyncio.ensure_future(
+                client.call(Method.BASTION_INSTANCE_STATUS, {"n": n}, Context(timeout=30), "b")
+            )
+            for n in range(1000)
+        ]
+        await _until(lambda: len(connector.requests) == 1000)
+        assert threading.active_count() == threads
+        # Answered from another thread: a blocking send here would stall the reading loop.
+        answers = threading.Thread(
+            target=lambda: [connector.answer(r, {"status": "ready"}) for r in connector.requests]
+        )
+        answers.start()
+        results = await asyncio.gather(*calls)
+        answers.join()
+        return results
+
+    assert asyncio.run(scenario()) == [{"status": "ready"}] * 1000
+    assert connector.connections == 1
+    connector.close()
