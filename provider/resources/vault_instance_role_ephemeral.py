@@ -61,6 +61,12 @@ class VaultInstanceRoleEphemeral(EphemeralResource):
                     )
                     for name, attr in VAULT_CONNECTION_ATTRIBUTES.items()
                 },
+                "vault_unseal_key_name": Attribute(
+                    STRING,
+                    optional=True,
+                    description="The cluster's `vault_unseal_key_name`, when it sets one: the "
+                    "name of the keys Tarmak uses to reach the cluster.",
+                ),
                 "vault_cluster_id": Attribute(
                     STRING,
                     optional=True,
