@@ -142,7 +142,9 @@ class Liveness:
         assert self.calls > 0
 
     def _run(self) -> None:
-        while not self._stop.wait(0.02):
+        # Call first, then pause: hostile calls that all finish within one pause
+        # must still have had a call of ours in flight beside them.
+        while True:
             for plugin in self.plugins.values():
                 rpc = (
                     plugin.stub.GetProviderSchema if plugin.protocol == 6 else plugin.stub.GetSchema
@@ -154,6 +156,8 @@ class Liveness:
                     self.failures.append(f"proto{plugin.protocol}: {err!r:.200}")
                 self.slowest = max(self.slowest, time.monotonic() - started)
                 self.calls += 1
+            if self._stop.wait(0.02):
+                return
 
 
 # ---- the seeded fuzz --------------------------------------------------------------
