@@ -136,14 +136,18 @@ class FeatureServicer:
                 to_proto.dynamic_value(self.pb, {**value, **dict.fromkeys(names)}, type_)
             )
 
-    async def ReadResource(self, request: Any, context: Any) -> Any:
-        response = await self.core.read_resource(request, context)
-        if request.type_name in self.runner.resources:
-            self._drop_write_only(request.type_name, response.new_state)
-            identity = self._with_identity(request.type_name, response.new_state)
+    def _finish_new_state(self, type_name: str, response: Any) -> Any:
+        """A read's or an apply's new state: without write-only values, with its identity."""
+        if type_name in self.runner.resources:
+            self._drop_write_only(type_name, response.new_state)
+            identity = self._with_identity(type_name, response.new_state)
             if identity is not None:
                 response.new_identity.CopyFrom(identity)
         return response
+
+    async def ReadResource(self, request: Any, context: Any) -> Any:
+        response = await self.core.read_resource(request, context)
+        return self._finish_new_state(request.type_name, response)
 
     def PlanResourceChange(self, request: Any, context: Any) -> Any:
         if request.type_name in self.runner.resources:
@@ -166,12 +170,7 @@ class FeatureServicer:
 
     async def ApplyResourceChange(self, request: Any, context: Any) -> Any:
         response = await self.core.apply_resource_change(request, context)
-        if request.type_name in self.runner.resources:
-            self._drop_write_only(request.type_name, response.new_state)
-            identity = self._with_identity(request.type_name, response.new_state)
-            if identity is not None:
-                response.new_identity.CopyFrom(identity)
-        return response
+        return self._finish_new_state(request.type_name, response)
 
     def ImportResourceState(self, request: Any, context: Any) -> Any:
         pb = self.pb
