@@ -22,14 +22,15 @@ version and the allocation records.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import random
 import re
 import socket
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from provider.vault_kv import KV2, CasConflict, Entry
@@ -108,28 +109,28 @@ class Hostnaming:
     def allocate(self, key: HostnameKey, name_format: str, reuse_released: bool) -> Allocation:
         """A number and name no one else holds; retries only CAS conflicts.
 
-        Allocations of one counter from this process take turns: Terraform
-        creates up to -parallelism of them at once, and letting them race on
-        one counter only turns all but one into CAS conflicts and backoff.
-        Check-and-set still guards against every other writer."""
-        turn = _turn(self.kv.client.url, self.kv.mount, key)
-        while not turn.acquire(timeout=0.05):
-            self._sleep(0)  # cancellable: raises once the operation is stopped or late
-        try:
-            return self._allocate(key, name_format, reuse_released)
-        finally:
-            turn.release()
-
-    def _allocate(self, key: HostnameKey, name_format: str, reuse_released: bool) -> Allocation:
+        Terraform creates up to -parallelism hostnames of one counter at once.
+        Racing each other on the counter would only turn all but one into CAS
+        conflicts and backoff, so this process moves a counter one caller at a
+        time, and a caller whose turn comes takes numbers for every caller
+        waiting behind it in one check-and-set write (the counter goes up by
+        that many); the others take theirs from the batch without asking
+        Vault. A batch number a caller could not use stays for the next one.
+        Numbers are reserved in Vault before they are handed out, so no other
+        writer can get them, and check-and-set still guards the counter and
+        each number's record against every other writer. Writing a number's
+        records needs no turn (they are keyed by the number), so those writes
+        overlap."""
         retries = 0
         backoff = 0.01
         while True:
             try:
-                if reuse_released:
-                    reused = self._claim_released(key, name_format)
-                    if reused is not None:
-                        return reused
-                number, name = self._bump_counter(key, name_format)
+                with self._turn(key) as counter:
+                    if reuse_released:
+                        reused = self._claim_released(key, name_format)
+                        if reused is not None:
+                            return reused
+                    number, name = self._next_number(counter, key, name_format)
                 if self._claim(key, number, name, 0, name_format):
                     return Allocation(key, number, name, retries)
             except CasConflict:
@@ -138,8 +139,42 @@ class Hostnaming:
             self._sleep(random.uniform(0, backoff))
             backoff = min(backoff * 2, 0.5)
 
-    def _bump_counter(self, key: HostnameKey, name_format: str) -> tuple[int, str]:
-        """The next number and its name; the name is checked before the counter moves."""
+    @contextlib.contextmanager
+    def _turn(self, key: HostnameKey) -> Iterator[_Counter]:
+        counter = _counter(self.kv.client.url, self.kv.mount, key)
+        with counter.guard:
+            counter.waiting += 1
+        try:
+            while not counter.turn.acquire(timeout=0.05):
+                self._sleep(0)  # cancellable: raises once the operation is stopped or late
+            try:
+                yield counter
+            finally:
+                counter.turn.release()
+        finally:
+            with counter.guard:
+                counter.waiting -= 1
+
+    def _next_number(
+        self, counter: _Counter, key: HostnameKey, name_format: str
+    ) -> tuple[int, str]:
+        """The lowest number reserved earlier, else a new batch for every waiting caller."""
+        if counter.spare:
+            number = counter.spare.pop(0)
+            name = render(name_format, key, number)
+            if problem := hostname_problem(name):
+                counter.spare.insert(0, number)  # still good for a shorter format
+                raise InvalidName(problem)
+            return number, name
+        with counter.guard:
+            wanted = max(1, counter.waiting) if self.use_cas else 1
+        first, name = self._bump_counter(key, name_format, wanted)
+        counter.spare.extend(range(first + 1, first + wanted))
+        return first, name
+
+    def _bump_counter(self, key: HostnameKey, name_format: str, count: int) -> tuple[int, str]:
+        """Move the counter past `count` new numbers; the first of them and its name.
+        The name is checked before the counter moves."""
         path = f"counters/{key.path}"
         entry = self.kv.read(path)
         if entry.exists:
@@ -153,7 +188,7 @@ class Hostnaming:
         name = render(name_format, key, last + 1)
         if problem := hostname_problem(name):
             raise InvalidName(problem)
-        self.kv.write(path, {"last": last + 1}, cas=self._cas(entry.version))
+        self.kv.write(path, {"last": last + count}, cas=self._cas(entry.version))
         return last + 1, name
 
     def _recover_last(self, key: HostnameKey, path: str) -> int:
@@ -183,6 +218,13 @@ class Hostnaming:
             "allocated_by": _WHO,
         }
         self.kv.write(f"allocations/{key.path}/{number}", record, cas=self._cas(record_version))
+        if self.use_cas:
+            # Almost always the name was never written: try that first (one request).
+            try:
+                self.kv.write(f"names/{name}", record, cas=0)
+                return True
+            except CasConflict:
+                pass  # written before: live elsewhere, or released
         name_entry = self.kv.read(f"names/{name}")
         if name_entry.exists:
             return False
@@ -218,13 +260,24 @@ class Hostnaming:
         self.kv.delete_latest(f"allocations/{key.path}/{number}")
 
 
-_TURNS: dict[tuple[str, str, HostnameKey], threading.Lock] = {}
-_TURNS_LOCK = threading.Lock()
+@dataclass
+class _Counter:
+    """This process's side of one counter: whose turn it is to move it, how many
+    callers wait for a number, and numbers already reserved in Vault for them."""
+
+    turn: threading.Lock = field(default_factory=threading.Lock)
+    guard: threading.Lock = field(default_factory=threading.Lock)  # for `waiting`
+    waiting: int = 0
+    spare: list[int] = field(default_factory=list)  # only the turn's holder touches it
 
 
-def _turn(address: str, mount: str, key: HostnameKey) -> threading.Lock:
-    with _TURNS_LOCK:
-        return _TURNS.setdefault((address, mount, key), threading.Lock())
+_COUNTERS: dict[tuple[str, str, HostnameKey], _Counter] = {}
+_COUNTERS_LOCK = threading.Lock()
+
+
+def _counter(address: str, mount: str, key: HostnameKey) -> _Counter:
+    with _COUNTERS_LOCK:
+        return _COUNTERS.setdefault((address, mount, key), _Counter())
 
 
 def _numeric(name: str) -> tuple[int, str]:

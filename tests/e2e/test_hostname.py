@@ -98,6 +98,26 @@ def test_lifecycle_never_reuses_numbers(
     tf.destroy()
 
 
+def test_one_apply_moves_the_counter_in_batches(
+    terraform_latest: Terraform, vault: VaultEndpoint, kv: tuple[hvac.Client, str]
+) -> None:
+    """Creates running at once take their numbers in shared check-and-set writes:
+    every number once, none skipped, and fewer counter writes than hostnames."""
+    client, mount = kv
+    tf = vault_terraform(terraform_latest, vault, mount)
+    tf.write(config(count=30))
+    tf.init()
+    tf.apply()
+    assert sorted(tf.outputs()["names"], key=lambda n: int(n.rsplit("vm", 1)[1])) == [
+        f"web-frontend-prod-vm{n}" for n in range(1, 31)
+    ]
+    counter = client.secrets.kv.v2.read_secret_version(
+        "counters/web/frontend/prod", mount_point=mount, raise_on_deleted_version=True
+    )["data"]
+    assert counter["data"] == {"last": 30}
+    assert counter["metadata"]["version"] < 30, "each create moved the counter by itself"
+
+
 def test_reuse_released_numbers_when_asked(
     terraform_latest: Terraform, vault: VaultEndpoint, kv: tuple[hvac.Client, str]
 ) -> None:
