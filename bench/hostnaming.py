@@ -21,7 +21,8 @@ sys.path.insert(0, str(ROOT))
 import hvac  # noqa: E402
 
 from devenv.vault import OpenBaoServer  # noqa: E402
-from provider.hostnaming import DEFAULT_FORMAT, HostnameKey, Hostnaming  # noqa: E402
+from provider.hostname_rules import DEFAULT_FORMAT  # noqa: E402
+from provider.hostnaming import HostnameKey, Hostnaming  # noqa: E402
 from provider.settings import VaultSettings  # noqa: E402
 from provider.vault_kv import KV2, client_for  # noqa: E402
 

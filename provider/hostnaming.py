@@ -26,20 +26,15 @@ import contextlib
 import datetime
 import os
 import random
-import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from provider.hostname_rules import hostname_problem
 from provider.vault_kv import KV2, CasConflict, Entry
 
-DEFAULT_FORMAT = "{application}-{role}-{environment}-vm{number}"
-# A hostname here is one DNS label (RFC 1123): what every resolver and cloud accepts.
-MAX_HOSTNAME_LENGTH = 63
-_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
-DEFAULT_MOUNT = "hostnaming"
 # For tests and demonstrations only: write without check-and-set (unsafe).
 UNSAFE_NO_CAS_ENV = "TARMAK_HOSTNAMING_UNSAFE_DISABLE_CAS"
 _WHO = f"terraform-provider-tarmak (pid {os.getpid()}, {socket.gethostname()})"
@@ -66,23 +61,6 @@ class Allocation:
 
 class InvalidName(Exception):
     """The format makes a name that cannot be a hostname; nothing was written."""
-
-
-def hostname_problem(name: object) -> str | None:
-    """Why `name` is not a valid single-label hostname (None when it is)."""
-    if not isinstance(name, str) or not name:
-        return f"the name {name!r:.80} is empty or not a string"
-    if len(name) > MAX_HOSTNAME_LENGTH:
-        return (
-            f"the name {name[:20]}... is {len(name)} characters long; a hostname label holds "
-            f"at most {MAX_HOSTNAME_LENGTH}"
-        )
-    if not _LABEL.fullmatch(name):
-        return (
-            f"the name {name!r} is not a hostname: use lower-case letters, digits and "
-            "hyphens (not at either end)"
-        )
-    return None
 
 
 def render(name_format: str, key: HostnameKey, number: int) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provider.cty import STRING, UNKNOWN
 from provider.framework import (
@@ -20,7 +21,9 @@ from provider.framework.ephemeral import EphemeralResource
 from provider.framework.function import Function
 from provider.framework.list_resource import ListResource
 from provider.settings import VaultSettings
-from provider.tarmak_client import TarmakClient
+
+if TYPE_CHECKING:
+    from provider.tarmak_client import TarmakClient
 
 DEFAULT_SOCKET = "/tmp/tarmak-connector.sock"
 SOCKET_ENV = "TARMAK_CONNECTOR_SOCKET"
@@ -33,7 +36,15 @@ class ProviderSettings:
     vault: VaultSettings | None
     vault_problem: str
     socket_path: str
-    tarmak: TarmakClient
+
+    @functools.cached_property
+    def tarmak(self) -> TarmakClient:
+        """The client for Tarmak, made (and its protocol code loaded) on first use:
+        most provider starts never wait for Tarmak, and every start is on the
+        critical path of a Terraform run."""
+        from provider.tarmak_client import TarmakClient
+
+        return TarmakClient(self.socket_path)
 
 
 def _setting(config: dict[str, Any], name: str, env: str) -> str | None:
@@ -101,9 +112,7 @@ class TarmakProvider(Provider):
                 "(or VAULT_ADDR / VAULT_TOKEN in the environment)."
             )
         socket_path = _setting(config, "socket_path", SOCKET_ENV) or DEFAULT_SOCKET
-        resp.provider_data = ProviderSettings(
-            vault, problem, socket_path, TarmakClient(socket_path)
-        )
+        resp.provider_data = ProviderSettings(vault, problem, socket_path)
 
     def resources(self) -> list[Resource]:
         from provider.resources import all_resources

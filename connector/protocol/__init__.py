@@ -6,6 +6,7 @@ JSON-RPC 2.0 with a protocol version. Drivers that move the bytes live beside
 this package.
 """
 
+from connector.methods import Method
 from connector.protocol._connection import Connection
 from connector.protocol._events import (
     NEED_DATA,
@@ -20,7 +21,6 @@ from connector.protocol.errors import LocalProtocolError, ProtocolError, RemoteP
 from connector.protocol.messages import (
     PROTOCOL_VERSION,
     ErrorCode,
-    Method,
     Request,
     Response,
     RpcError,

@@ -9,21 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 from typing import Any
 
 from connector.protocol.errors import RemoteProtocolError
 
 PROTOCOL_VERSION = 1
-
-
-class Method(StrEnum):
-    PING = "Ping"
-    BASTION_INSTANCE_STATUS = "BastionInstanceStatus"
-    VAULT_CLUSTER_STATUS = "VaultClusterStatus"
-    VAULT_CLUSTER_INIT_STATUS = "VaultClusterInitStatus"
-    VAULT_INSTANCE_ROLE = "VaultInstanceRole"
-    CANCEL = "$/cancel"  # a notification: the caller no longer waits for `params.id`
 
 
 class ErrorCode(IntEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connector.protocol import Method
+from connector.methods import Method
 from provider.cty import STRING
 from provider.framework import (
     Attribute,

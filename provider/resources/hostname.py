@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provider.cty import BOOL, NUMBER, STRING, UNKNOWN
 from provider.framework import (
@@ -31,17 +31,17 @@ from provider.framework.diagnostics import Diagnostics
 from provider.framework.identity import IdentityAttribute, IdentitySchema
 from provider.framework.path import Path
 from provider.framework.validators import dns_label
-from provider.hostnaming import (
+from provider.hostname_rules import (
     DEFAULT_FORMAT,
     DEFAULT_MOUNT,
     MAX_HOSTNAME_LENGTH,
-    HostnameKey,
-    Hostnaming,
-    InvalidName,
     hostname_problem,
 )
 from provider.tarmak import ProviderSettings
 from provider.vault_kv import KV2, NotKV2Mount, VaultError, client_for
+
+if TYPE_CHECKING:
+    from provider.hostnaming import Hostnaming
 
 _PLACEHOLDERS = {"application", "role", "environment", "number"}
 _KEY_ATTRIBUTES = ("application", "role", "environment")
@@ -149,6 +149,10 @@ class Hostname(Resource):
     def _hostnaming(
         self, mount: str, ctx: Context, diags: Diagnostics, summary: str
     ) -> Hostnaming | None:
+        # The allocator loads on first use: schemas and validation (every provider
+        # start) only need the rules.
+        from provider.hostnaming import Hostnaming
+
         if self.settings is None or self.settings.vault is None:
             problem = self.settings.vault_problem if self.settings else "provider not configured"
             diags.add_error("Vault is not configured", problem)
@@ -206,6 +210,8 @@ class Hostname(Resource):
         )
         if hostnaming is None:
             return
+        from provider.hostnaming import HostnameKey, InvalidName
+
         key = HostnameKey(plan["application"], plan["role"], plan["environment"])
         try:
             allocation = hostnaming.allocate(key, plan["format"], plan["reuse_released_numbers"])
@@ -253,6 +259,8 @@ class Hostname(Resource):
         )
         if hostnaming is None:
             return
+        from provider.hostnaming import HostnameKey
+
         key = HostnameKey(state["application"], state["role"], state["environment"])
         try:
             hostnaming.release(key, int(state["number"]), state["name"])

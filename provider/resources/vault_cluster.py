@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from connector.protocol import Method
+from connector.methods import Method
 from provider.cty import STRING, ListType
 from provider.framework import (
     Attribute,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.protocol import Method
+from connector.methods import Method
 from provider.cty import STRING
 from provider.framework import (
     Attribute,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.protocol import Method
+from connector.methods import Method
 from provider.cty import STRING
 from provider.framework import Attribute, Block, Schema, timeouts_block
 from provider.framework.context import Context
@@ -21,7 +21,6 @@ from provider.framework.ephemeral import EphemeralResource, OpenRequest, OpenRes
 from provider.framework.validators import dns_label
 from provider.resources.vault_cluster import VAULT_CONNECTION_ATTRIBUTES
 from provider.resources.vault_instance_role import VaultInstanceRole
-from provider.tarmak_client import TarmakError
 
 # Between answers that the token does not exist yet (Tarmak answers those at once).
 NOT_YET_INTERVAL_SECONDS = 2.0
@@ -101,6 +100,8 @@ class VaultInstanceRoleEphemeral(EphemeralResource):
         self, config: dict[str, Any], name: str, ctx: Context, diags: Diagnostics
     ) -> str | None:
         """Ask (without creating) until the token exists, the timeout, or Ctrl-C."""
+        from provider.tarmak_client import TarmakError  # loaded with the client
+
         client = self._role._client(diags)
         if client is None:
             return None

@@ -11,14 +11,16 @@ create/read, so while Tarmak works the resource holds no thread.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connector.protocol import Method
+from connector.methods import Method
 from provider.framework import ModifyPlanRequest, ModifyPlanResponse, Resource, timeouts_block
 from provider.framework.context import Context, OperationTimedOut
 from provider.framework.diagnostics import Diagnostics
 from provider.tarmak import ProviderSettings
-from provider.tarmak_client import TarmakClient, TarmakError
+
+if TYPE_CHECKING:
+    from provider.tarmak_client import TarmakClient
 
 # Tarmak holds each call at most this long before answering "not-ready".
 CALL_WAIT_SECONDS = 20.0
@@ -61,6 +63,8 @@ class TarmakWaitingResource(Resource):
         diags: Diagnostics,
     ) -> dict[str, Any] | None:
         """Ask until Tarmak says ready; None (with a diagnostic) when it cannot be."""
+        from provider.tarmak_client import TarmakError  # loaded with the client
+
         client = self._client(diags)
         if client is None:
             return None
@@ -88,6 +92,8 @@ class TarmakWaitingResource(Resource):
         self, method: Method, params: dict[str, Any], ctx: Context, what: str, diags: Diagnostics
     ) -> dict[str, Any] | None:
         """Ask once, without waiting; None keeps the state as it is (with a warning)."""
+        from provider.tarmak_client import TarmakError  # loaded with the client
+
         client = self._client(diags)
         if client is None:
             return None
