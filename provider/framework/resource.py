@@ -181,6 +181,12 @@ class ResourceWithImport(Protocol):
     def import_state(self, req: ImportRequest, resp: ImportResponse) -> None: ...
 
 
+# validate_config, modify_plan and upgrade_state run on the server's event loop,
+# beside every waiting operation: they must only compute (no network or disk I/O,
+# no sleeping). What needs a remote API belongs in create, read, update, delete
+# or import, which may block (plain `def`, run on a worker thread) or await.
+
+
 @runtime_checkable
 class ResourceWithValidate(Protocol):
     def validate_config(self, req: ValidateRequest, resp: ValidateResponse) -> None: ...

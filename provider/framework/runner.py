@@ -8,7 +8,10 @@ exception inside a resource becomes an error diagnostic instead of a crash.
 Read and apply (create, update, delete) are coroutines, run on the server's
 event loop: an operation written `async def` is awaited there and holds no
 thread while it waits; a plain `def` one is handed to the loop's executor (a
-few worker threads). Everything else is quick and synchronous.
+few worker threads). Everything else is quick and synchronous: validation,
+planning and state upgrades run on the loop itself (they must not block, see
+provider/framework/resource.py), configure, import and data sources on a
+worker thread.
 """
 
 from __future__ import annotations

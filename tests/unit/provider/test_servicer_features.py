@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import inspect
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import msgpack
 import pytest
@@ -22,6 +26,13 @@ class FakeContext:
         raise AbortCalled(f"{code}: {details}")
 
 
+def call(rpc: Callable[..., Any], request: Any) -> Any:
+    """As grpc.aio calls a handler: a coroutine one (the quick RPCs, run on the
+    loop) is awaited."""
+    answer = rpc(request, FakeContext())
+    return asyncio.run(answer) if inspect.isawaitable(answer) else answer
+
+
 def adapter_for(version: int) -> tuple[ProtocolAdapter, ModuleType]:
     pb = importlib.import_module(f"provider._generated.tfplugin{version}_pb2")
     names = PROTOCOL_6 if version == 6 else PROTOCOL_5
@@ -31,7 +42,7 @@ def adapter_for(version: int) -> tuple[ProtocolAdapter, ModuleType]:
 @pytest.mark.parametrize("version", [5, 6])
 def test_metadata_and_schema_advertise_what_we_honour(version: int) -> None:
     adapter, pb = adapter_for(version)
-    meta = adapter.GetMetadata(pb.GetMetadata.Request(), FakeContext())
+    meta = call(adapter.GetMetadata, pb.GetMetadata.Request())
     assert meta.server_capabilities.plan_destroy
     assert meta.server_capabilities.get_provider_schema_optional
     assert not meta.server_capabilities.move_resource_state
@@ -40,16 +51,14 @@ def test_metadata_and_schema_advertise_what_we_honour(version: int) -> None:
     assert [f.name for f in meta.functions] == ["parse_hostname"]
 
     schema_rpc = adapter.GetProviderSchema if version == 6 else adapter.GetSchema
-    schema = schema_rpc(pb.GetProviderSchema.Request(), FakeContext())
+    schema = call(schema_rpc, pb.GetProviderSchema.Request())
     assert schema.server_capabilities.plan_destroy
     assert set(schema.resource_schemas) >= {"tarmak_hostname", "tarmak_vault_cluster"}
     assert "tarmak_vault_instance_role" in schema.ephemeral_resource_schemas
     assert "tarmak_hostname" in schema.list_resource_schemas
     assert "parse_hostname" in schema.functions
 
-    identities = adapter.GetResourceIdentitySchemas(
-        pb.GetResourceIdentitySchemas.Request(), FakeContext()
-    )
+    identities = call(adapter.GetResourceIdentitySchemas, pb.GetResourceIdentitySchemas.Request())
     hostname = identities.identity_schemas["tarmak_hostname"]
     assert {a.name: a.required_for_import for a in hostname.identity_attributes} == {
         "kv_mount": False,
