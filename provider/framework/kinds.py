@@ -20,7 +20,7 @@ from provider.framework.diagnostics import Diagnostics
 from provider.framework.function import Function, FunctionError
 from provider.framework.identity import IdentitySchema, ResourceWithIdentity
 from provider.framework.list_resource import ListRequest, ListResource, ListResult
-from provider.framework.resource import State
+from provider.framework.resource import State, implements
 from provider.framework.runner import ProviderRunner, _complete, _guard, _perform
 from provider.framework.timeouts import default_timeouts, timeout_for
 from provider.framework.validation import validate_block
@@ -59,13 +59,13 @@ class KindsRunner:
         return {
             name: r.identity_schema
             for name, r in self.base.resources.items()
-            if isinstance(r, ResourceWithIdentity)
+            if implements(r, ResourceWithIdentity)
         }
 
     def identity_of(self, type_name: str, state: State | None) -> State | None:
         """The identity of a wholly known object; None without one (or while unknown)."""
         resource = self.base.resources.get(type_name)
-        if not isinstance(resource, ResourceWithIdentity) or state is None:
+        if not implements(resource, ResourceWithIdentity) or state is None:
             return None
         if not wholly_known(state):
             return None
@@ -75,7 +75,7 @@ class KindsRunner:
         """The import ID that names the object `identity` names."""
         diags = Diagnostics()
         resource = self.base.resources.get(type_name)
-        if not isinstance(resource, ResourceWithIdentity):
+        if not implements(resource, ResourceWithIdentity):
             diags.add_error(
                 "Import by identity not supported",
                 f"{type_name} has no resource identity; import it by ID instead.",

@@ -176,6 +176,22 @@ class Resource:
         raise NotImplementedError
 
 
+def implements(resource: object, extension: type) -> bool:
+    """isinstance(resource, extension) for the optional-feature protocols, asked
+    once per class: a check against a runtime-checkable Protocol walks all of
+    the protocol's members (about 15 us on Python 3.11, half of a plan call's
+    time when the runner asked it on every call). Features are methods and
+    class attributes, so every instance of a class answers alike."""
+    key = (type(resource), extension)
+    known = _IMPLEMENTS.get(key)
+    if known is None:
+        known = _IMPLEMENTS[key] = isinstance(resource, extension)
+    return known
+
+
+_IMPLEMENTS: dict[tuple[type, type], bool] = {}
+
+
 @runtime_checkable
 class ResourceWithImport(Protocol):
     def import_state(self, req: ImportRequest, resp: ImportResponse) -> None: ...

@@ -72,7 +72,7 @@ class ProviderRunner:
     def validate_resource_config(self, type_name: str, config: res.State) -> Diagnostics:
         resource = self.resources[type_name]
         diags = validate_block(resource.schema.block, config)
-        if isinstance(resource, res.ResourceWithValidate):
+        if res.implements(resource, res.ResourceWithValidate):
             resp = res.ValidateResponse()
             with _guard(diags, f"validating {type_name}"):
                 resource.validate_config(res.ValidateRequest(config), resp)
@@ -118,7 +118,7 @@ class ProviderRunner:
             _invalid_stored_state(out.diagnostics, type_name, "it is not a JSON object")
             return out
         if version != resource.schema.version:
-            if not isinstance(resource, res.ResourceWithUpgradeState):
+            if not res.implements(resource, res.ResourceWithUpgradeState):
                 out.diagnostics.add_error(
                     "State version not supported",
                     f"{type_name} state has schema version {version}; this provider "
@@ -163,7 +163,7 @@ class ProviderRunner:
         plan = Plan(proposed)
         with _guard(diags, f"planning {type_name}"):
             plan = plan_change(resource.schema, prior, proposed, config)
-            if isinstance(resource, res.ResourceWithModifyPlan):
+            if res.implements(resource, res.ResourceWithModifyPlan):
                 resp = res.ModifyPlanResponse(plan.planned)
                 resource.modify_plan(res.ModifyPlanRequest(plan.planned, prior, config), resp)
                 diags.extend(resp.diagnostics)
@@ -223,7 +223,7 @@ class ProviderRunner:
     def import_state(self, type_name: str, import_id: str) -> Outcome:
         resource = self.resources[type_name]
         out = Outcome()
-        if not isinstance(resource, res.ResourceWithImport):
+        if not res.implements(resource, res.ResourceWithImport):
             out.diagnostics.add_error(
                 "Import not supported", f"{type_name} cannot be imported; create it instead."
             )
