@@ -42,7 +42,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +50,7 @@ from registry_tools.debian import DebianArchive, unpack
 from registry_tools.elf import is_elf, read_elf
 from registry_tools.launcher import LOADERS, MACHINES, build_launcher
 from registry_tools.platforms import Target
+from registry_tools.requirements import package_requirements, shipped_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = "python3.11"
@@ -98,7 +98,6 @@ STDLIB_EXCLUDED_PREFIXES = (
     "_xx",
     "xxlimited",
 )
-OUR_PACKAGES = ("provider", "connector")
 
 
 class BundleError(Exception):
@@ -117,11 +116,6 @@ class BundleReport:
 
 def triplet(target: Target) -> str:
     return f"{MACHINES[target.arch]}-linux-gnu"
-
-
-def runtime_dependencies(project: Path = ROOT) -> list[str]:
-    with open(project / "pyproject.toml", "rb") as handle:
-        return list(tomllib.load(handle)["project"]["dependencies"])
 
 
 def build_bundle(
@@ -157,8 +151,8 @@ def build_bundle(
         progress(f"wheels for CPython 3.11 on {target.name} (manylinux, glibc <= 2.36)")
         report.wheels = _install_wheels(target, site, cache, project)
         _strip_debug_info(target, site)
-        for package in OUR_PACKAGES:
-            _copy_sources(project / package, site / package)
+        for source in shipped_sources(project):
+            _copy_file(project / source, site / source)
         _copy_libraries(target, debroot, runtime)
     finally:
         shutil.rmtree(debroot, ignore_errors=True)
@@ -220,7 +214,7 @@ def _install_wheels(target: Target, site: Path, cache: Path, project: Path) -> l
     argv += ["--cache-dir", str(cache / "pip")]
     for platform in platforms:
         argv += ["--platform", platform]
-    argv += runtime_dependencies(project)
+    argv += package_requirements(project)
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BundleError(f"pip could not fetch wheels for {target.name}:\n{proc.stderr[-3000:]}")
@@ -235,12 +229,6 @@ def _strip_debug_info(target: Target, site: Path) -> None:
     modules = [str(p) for p in site.rglob("*.so*") if p.is_file() and is_elf(p)]
     if modules:
         subprocess.run([strip, "--strip-debug", *modules], check=True)
-
-
-def _copy_sources(package: Path, target: Path) -> None:
-    for path in sorted(package.rglob("*.py")):
-        if "__pycache__" not in path.parts:
-            _copy_file(path, target / path.relative_to(package))
 
 
 def _copy_libraries(target: Target, debroot: Path, runtime: Path) -> None:
