@@ -40,7 +40,7 @@ from registry_tools.smoke import SmokeError, how_it_runs, start_package
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "build" / "package-cache"
 DARWIN_PYTHONS = "CPython " + " or ".join(f"{major}.{minor}" for major, minor in PYTHONS)
-DARWIN_REQUIREMENT = f"{DARWIN_PYTHONS} on PATH (stock macOS 3.9 is too old)"
+DARWIN_REQUIREMENT = f"{DARWIN_PYTHONS} on PATH"
 
 
 class BuildError(Exception):
@@ -58,7 +58,8 @@ def package_warnings(targets: list[Target]) -> tuple[str, ...]:
         return ()
     return (
         f"The {' and '.join(darwin)} packages of terraform-provider-tarmak need "
-        f"{DARWIN_REQUIREMENT} on the Mac; the first start unpacks them under ~/.pex. "
+        f"{DARWIN_PYTHONS} on the Mac's PATH (stock macOS has 3.9: install one from python.org "
+        "or Homebrew); the first start unpacks them under ~/.pex. "
         "The linux packages are self-contained and need nothing on the host.",
     )
 
