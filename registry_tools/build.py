@@ -138,7 +138,7 @@ def build_executable(target: Target, output: Path, project: Path = ROOT) -> Path
     project's wheel (that would bring registry_tools/, devenv/ and the Tarmak
     side's dependencies). No --interpreter-constraint: pex then resolves for
     every matching interpreter on this machine too, which put this machine's
-    manylinux wheels (15 MB compressed) into each darwin pex. The sh-boot
+    manylinux wheels (about 16 MB compressed) into each darwin pex. The sh-boot
     script looks for python3.12 and python3.13 by name (from the platforms)
     before python3. No --compile: it compiles with this machine's 3.11, whose
     bytecode neither 3.12 nor 3.13 loads.

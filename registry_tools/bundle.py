@@ -4,16 +4,22 @@
     runtime/bin/python3.11                 Debian bookworm's CPython 3.11.2 (libpython linked in)
     runtime/lib/ld-linux-*.so.*, lib*.so.* glibc's loader and every C library anything here links
     runtime/lib/python3.11/                its standard library (no tests, no tkinter, no idle)
-    runtime/lib/python3/dist-packages/     our provider and connector, and manylinux wheels
-                                           (grpcio, protobuf, cryptography, ...), with bytecode
+    runtime/lib/python3/dist-packages/     our provider and the connector's relay, and the
+                                           manylinux wheels they import (grpcio, protobuf,
+                                           msgpack, hvac, requests: registry_tools/
+                                           requirements.py), with bytecode
 
 Why this design. Measured here (2-core machine, other work running beside it):
-linux_amd64 zip 33.5 MB, linux_arm64 32.5 MB (budget 40 MB), about 100 MB and
-2,400 files unpacked; a build takes 35-65 s for amd64 and 75-85 s for arm64
-(most of it fetching wheels and compiling bytecode; downloads are cached under
-build/package-cache/); the installed package's handshake (exec to go-plugin's
+linux_amd64 zip 26.0 MB, linux_arm64 25.2 MB (budget 40 MB), 69 MB and 1,832
+files unpacked (amd64); a build takes 9-43 s for amd64 and 16-17 s for arm64
+(fetching wheels and compiling bytecode; Debian's packages are cached under
+build/package-cache/). The installed package's handshake (exec to go-plugin's
 line, after a real `terraform init`, first start included) had a median of
-243 ms against 319 ms for the development install (0.76x, bench/package_start.py).
+128.6 ms against 142.0 ms for the development install (0.91x, load 1.1,
+bench/package_start.py). Its cost is at `terraform init`: Terraform 1.0.3 installs this
+zip from a filesystem mirror in 2.5-3.4 s against 0.16-0.19 s for a one-file
+pex zip (it unpacks and hashes every file), which is most of
+tests/e2e/test_registry.py's time.
 - Debian's interpreter and libraries: Debian's CPython 3.11 links libpython
   statically and is built optimised; issue 14 measured its handshake at 0.83x
   the pyenv build's. Debian ships the same build for arm64 and PyPI the aarch64

@@ -4,7 +4,7 @@ Every native module in it must be Mach-O code for the target's CPU (thin, or
 a universal2 file holding that slice), and nothing in it may be an ELF file:
 pex also resolves for matching interpreters on the build machine when given
 --interpreter-constraint, which once put this machine's manylinux wheels
-(15 MB compressed) into each darwin pex. PEX-INFO must list a wheel of each
+(about 16 MB compressed) into each darwin pex. PEX-INFO must list a wheel of each
 shipped distribution for each CPython in PYTHONS, or the pex would not boot
 on that version. The same recipe built for linux is started on each of those
 CPythons by tests/e2e/test_registry.py.

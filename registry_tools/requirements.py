@@ -9,9 +9,10 @@ Tarmak side (SSH to the bastion, its YAML configuration), which runs on
 Tarmak's machine and is not in the package; the provider makes its AutoMTLS
 certificate without cryptography (provider/server/p256.py).
 
-Leaving them out measured here: the darwin pex for CPython 3.12 and 3.13 went
-from ~55 MB to ~28 MB (cryptography's universal2 wheel alone is 7.8 MB
-compressed), and each linux zip lost ~6 MB. The pins stay pyproject's.
+Leaving them out, measured here from the pex's listing: about 10 MB of each
+darwin pex for three CPython versions (cryptography's universal2 wheel alone
+is 7.8 MB compressed); each linux zip went from 33.6/32.7 MB to 26.0/25.2 MB
+(amd64/arm64). The pins stay pyproject's.
 tests/unit/registry_tools/test_package_requirements.py checks every import in
 the shipped code against SHIPPED_DISTRIBUTIONS, so a new import cannot slip
 past this list.
