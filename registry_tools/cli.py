@@ -139,10 +139,11 @@ def package(args: argparse.Namespace) -> int:
 def build_all(targets: list[Target], version: str, directory: Path) -> dict[Target, Path]:
     """Every platform's zip, in `targets`' order, built side by side in lanes.
 
-    The self-contained builds take both cores (bytecode, zip level 9) and share
-    the Debian cache, so they run one after another in one lane. A pex build
-    mostly waits on the package index (measured: 22 s of CPU in 82 s), so
-    each runs in a lane of its own beside them."""
+    The self-contained builds share the Debian cache and compile bytecode on
+    both cores, so they run one after another in one lane. A pex build is one
+    busy process (measured alone, warm: 13.6 s wall for 13.7 s of CPU), so
+    each runs in a lane of its own beside them and the two cores stay busy:
+    all four took 55.9 s where their own times added up to 95.7 s."""
     numbered = {
         target: f"[{n}/{len(targets)}] {target.name}" for n, target in enumerate(targets, 1)
     }
