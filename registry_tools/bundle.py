@@ -14,12 +14,12 @@ linux_amd64 zip 26.0 MB, linux_arm64 25.2 MB (budget 40 MB), 69 MB and 1,832
 files unpacked (amd64); a build takes 9-43 s for amd64 and 16-17 s for arm64
 (fetching wheels and compiling bytecode; Debian's packages are cached under
 build/package-cache/). The installed package's handshake (exec to go-plugin's
-line, after a real `terraform init`, first start included) had a median of
-128.6 ms against 142.0 ms for the development install (0.91x, load 1.1,
-bench/package_start.py). Its cost is at `terraform init`: Terraform 1.0.3 installs this
-zip from a filesystem mirror in 2.5-3.4 s against 0.16-0.19 s for a one-file
-pex zip (it unpacks and hashes every file), which is most of
-tests/e2e/test_registry.py's time.
+line, after a real `terraform init`, first start included) against the
+development install's, in four runs of bench/package_start.py (medians of 20,
+load 1.1-2.1): 0.91x, 1.04x, 1.00x, 0.96x (116.6-144.0 ms). Its cost is at
+`terraform init`: Terraform 1.0.3 installs this zip from a filesystem mirror
+in 2.5-3.4 s against 0.16-0.19 s for a one-file pex zip (it unpacks and hashes
+every file), which is most of tests/e2e/test_registry.py's time.
 - Debian's interpreter and libraries: Debian's CPython 3.11 links libpython
   statically and is built optimised; issue 14 measured its handshake at 0.83x
   the pyenv build's. Debian ships the same build for arm64 and PyPI the aarch64
