@@ -18,8 +18,8 @@ line, after a real `terraform init`, first start included) against the
 development install's, in four runs of bench/package_start.py (medians of 20,
 load 1.1-2.1): 0.91x, 1.04x, 1.00x, 0.96x (116.6-144.0 ms). Its cost is at
 `terraform init`: Terraform 1.0.3 installs this zip from a filesystem mirror
-in 2.5-3.4 s against 0.16-0.19 s for a one-file pex zip (it unpacks and hashes
-every file), which is most of tests/e2e/test_registry.py's time.
+in 2.1-3.4 s against 0.16-0.19 s for a one-file pex zip (it unpacks and hashes
+every file), which slows every install in tests/e2e/test_registry.py.
 - Debian's interpreter and libraries: Debian's CPython 3.11 links libpython
   statically and is built optimised; issue 14 measured its handshake at 0.83x
   the pyenv build's. Debian ships the same build for arm64 and PyPI the aarch64
@@ -32,7 +32,7 @@ every file), which is most of tests/e2e/test_registry.py's time.
   toolchain and Python headers for it.
 - Not chosen: the pure-Python standard library as lib/python311.zip (CPython
   puts it on sys.path by itself). 813 files instead of 1,832, so Terraform
-  1.0.3 installed the zip in 1.3 s instead of 2.1-2.5 s, but each start was
+  1.0.3 installed the zip in 1.3-1.4 s instead of 2.1-2.5 s, but each start was
   9% slower (handshake median 129.4 against 118.7 ms, 30 interleaved starts,
   load 1.5): zipimport is Python code, and Terraform starts the provider 3-4
   times per run but installs it once.
