@@ -4,10 +4,10 @@
   interpreter, its C libraries and the connector travel in the zip, so the
   host needs nothing, not even a shell or a libc.
 - darwin_amd64, darwin_arm64: a pex, since macOS binaries cannot be built or
-  started on this Linux machine. It needs CPython 3.11, 3.12 or 3.13 as
-  `python3` on the Mac (stock macOS has 3.9: install one from python.org or
-  Homebrew); the README and the registry's warnings say so. Its first run
-  unpacks it into a virtual environment under ~/.pex (PEX_ROOT).
+  started on this Linux machine. It needs CPython 3.12 or 3.13 on the Mac
+  (stock macOS has 3.9: install one from python.org or Homebrew); the README
+  and the registry's warnings say so. Its first run unpacks it into a virtual
+  environment under ~/.pex (PEX_ROOT).
 
 Every self-contained package is started once after it is built (natively, or
 for arm64 through qemu-user-static) and must print go-plugin's handshake
@@ -28,12 +28,19 @@ from registry_tools.archive import executable_name, write_provider_zip, write_tr
 from registry_tools.bundle import BundleError, build_bundle
 from registry_tools.debian import DebianError
 from registry_tools.launcher import LauncherError
-from registry_tools.platforms import Target, write_complete_platforms
+from registry_tools.pex_check import PexCheckError, check_darwin_pex
+from registry_tools.platforms import PYTHONS, Target, write_complete_platforms
+from registry_tools.requirements import (
+    SHIPPED_DISTRIBUTIONS,
+    package_requirements,
+    shipped_sources,
+)
 from registry_tools.smoke import SmokeError, how_it_runs, start_package
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "build" / "package-cache"
-DARWIN_REQUIREMENT = "CPython 3.11, 3.12 or 3.13 as `python3` (stock macOS 3.9 is too old)"
+DARWIN_PYTHONS = "CPython " + " or ".join(f"{major}.{minor}" for major, minor in PYTHONS)
+DARWIN_REQUIREMENT = f"{DARWIN_PYTHONS} on PATH"
 
 
 class BuildError(Exception):
@@ -51,7 +58,8 @@ def package_warnings(targets: list[Target]) -> tuple[str, ...]:
         return ()
     return (
         f"The {' and '.join(darwin)} packages of terraform-provider-tarmak need "
-        f"{DARWIN_REQUIREMENT} on the Mac; the first start unpacks them under ~/.pex. "
+        f"{DARWIN_PYTHONS} on the Mac's PATH (stock macOS has 3.9: install one from python.org "
+        "or Homebrew); the first start unpacks them under ~/.pex. "
         "The linux packages are self-contained and need nothing on the host.",
     )
 
@@ -83,10 +91,12 @@ def build_package(
                 progress("zipping")
                 built = write_tree_zip(tree, version, target.name, work)
             else:
-                progress("pex: resolving wheels for CPython 3.11-3.13 (takes minutes)")
+                progress(f"pex: resolving wheels for {DARWIN_PYTHONS}")
                 executable = build_executable(target, work / "exe", project)
+                progress("checking it: Mach-O code for its CPU, a wheel for each CPython")
+                check_darwin_pex(target, executable, SHIPPED_DISTRIBUTIONS)
                 built = write_provider_zip(executable, version, target.name, work)
-        except (BundleError, SmokeError, DebianError, LauncherError) as err:
+        except (BundleError, SmokeError, DebianError, LauncherError, PexCheckError) as err:
             raise BuildError(f"{target.name}: {err}") from err
         final = directory / built.name
         built.replace(final)  # a new inode: files linked from a registry keep their bytes
@@ -121,19 +131,33 @@ def cached_package(target: Target, version: str, cache: Path = CACHE, project: P
 
 
 def build_executable(target: Target, output: Path, project: Path = ROOT) -> Path:
-    """The pex, for platforms we cannot build self-contained here (darwin)."""
+    """The pex, for platforms we cannot build self-contained here (darwin).
+
+    Only what the provider process needs (registry_tools/requirements.py), for
+    the CPython versions in PYTHONS, added as sources rather than as our
+    project's wheel (that would bring registry_tools/, devenv/ and the Tarmak
+    side's dependencies). No --interpreter-constraint: pex then resolves for
+    every matching interpreter on this machine too, which put this machine's
+    manylinux wheels (about 16 MB compressed) into each darwin pex. The sh-boot
+    script looks for python3.12 and python3.13 by name (from the platforms)
+    before python3. No --compile: it compiles with this machine's 3.11, whose
+    bytecode neither 3.12 nor 3.13 loads.
+    """
     if not (project / "provider" / "_generated" / "__init__.py").exists():
         raise BuildError("generated protocol code is missing: run `make proto` first")
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         platforms = write_complete_platforms(target, Path(scratch))
-        source = _project_sources(project, Path(scratch) / "project")
-        argv = [sys.executable, "-m", "pex", str(source), "--output-file", str(output)]
+        sources = Path(scratch) / "sources"
+        for source in shipped_sources(project):
+            (sources / source).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(project / source, sources / source)
+        argv = [sys.executable, "-m", "pex", "--sources-directory", str(sources)]
+        argv += [*package_requirements(project), "--output-file", str(output)]
         argv += ["--entry-point", "provider.main:main", "--no-emit-warnings"]
         argv += ["--python-shebang", "/usr/bin/env python3"]
-        argv += ["--interpreter-constraint", "CPython>=3.11,<3.14"]
         # First run: unpack into a venv under ~/.pex; later runs exec straight into it.
-        argv += ["--venv", "--sh-boot", "--compile"]
+        argv += ["--venv", "--sh-boot"]
         for platform in platforms:
             argv += ["--complete-platform", str(platform)]
         proc = subprocess.run(argv, capture_output=True, text=True)
@@ -141,18 +165,6 @@ def build_executable(target: Target, output: Path, project: Path = ROOT) -> Path
         raise BuildError(f"pex failed for {target.name}:\n{proc.stderr[-4000:]}")
     output.chmod(0o755)
     return output
-
-
-def _project_sources(project: Path, target: Path) -> Path:
-    """What the pex installs, without build/, dist/ or .venv (pip copies its source tree)."""
-    target.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(project / name, target / name)
-    for package in ("provider", "connector", "registry_tools", "devenv"):
-        shutil.copytree(
-            project / package, target / package, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    return target
 
 
 def clean_cache(cache: Path = CACHE) -> None:

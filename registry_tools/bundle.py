@@ -4,16 +4,22 @@
     runtime/bin/python3.11                 Debian bookworm's CPython 3.11.2 (libpython linked in)
     runtime/lib/ld-linux-*.so.*, lib*.so.* glibc's loader and every C library anything here links
     runtime/lib/python3.11/                its standard library (no tests, no tkinter, no idle)
-    runtime/lib/python3/dist-packages/     our provider and connector, and manylinux wheels
-                                           (grpcio, protobuf, cryptography, ...), with bytecode
+    runtime/lib/python3/dist-packages/     our provider and the connector's relay, and the
+                                           manylinux wheels they import (grpcio, protobuf,
+                                           msgpack, hvac, requests: registry_tools/
+                                           requirements.py), with bytecode
 
 Why this design. Measured here (2-core machine, other work running beside it):
-linux_amd64 zip 33.5 MB, linux_arm64 32.5 MB (budget 40 MB), about 100 MB and
-2,400 files unpacked; a build takes 35-65 s for amd64 and 75-85 s for arm64
-(most of it fetching wheels and compiling bytecode; downloads are cached under
-build/package-cache/); the installed package's handshake (exec to go-plugin's
-line, after a real `terraform init`, first start included) had a median of
-243 ms against 319 ms for the development install (0.76x, bench/package_start.py).
+linux_amd64 zip 26.0 MB, linux_arm64 25.2 MB (budget 40 MB), 69 MB and 1,832
+files unpacked (amd64); a build takes 9-43 s for amd64 and 16-17 s for arm64
+(fetching wheels and compiling bytecode; Debian's packages are cached under
+build/package-cache/). The installed package's handshake (exec to go-plugin's
+line, after a real `terraform init`, first start included) against the
+development install's, in four runs of bench/package_start.py (medians of 20,
+load 1.1-2.1): 0.91x, 1.04x, 1.00x, 0.96x (116.6-144.0 ms). Its cost is at
+`terraform init`: Terraform 1.0.3 installs this zip from a filesystem mirror
+in 2.1-3.4 s against 0.16-0.19 s for a one-file pex zip (it unpacks and hashes
+every file), which slows every install in tests/e2e/test_registry.py.
 - Debian's interpreter and libraries: Debian's CPython 3.11 links libpython
   statically and is built optimised; issue 14 measured its handshake at 0.83x
   the pyenv build's. Debian ships the same build for arm64 and PyPI the aarch64
@@ -24,6 +30,12 @@ line, after a real `terraform init`, first start included) had a median of
   arm64 build host) and its onefile mode unpacks to a temp dir at every start;
   Nuitka compiles every module to C, per architecture, needing an arm64
   toolchain and Python headers for it.
+- Not chosen: the pure-Python standard library as lib/python311.zip (CPython
+  puts it on sys.path by itself). 813 files instead of 1,832, so Terraform
+  1.0.3 installed the zip in 1.3-1.4 s instead of 2.1-2.5 s, but each start was
+  9% slower (handshake median 129.4 against 118.7 ms, 30 interleaved starts,
+  load 1.5): zipimport is Python code, and Terraform starts the provider 3-4
+  times per run but installs it once.
 - A static launcher because a bare container has no /lib64/ld-linux-x86-64.so.2,
   the absolute path every dynamically linked ELF names; the launcher runs our
   loader explicitly with --library-path, so no file is patched.
@@ -42,7 +54,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +62,7 @@ from registry_tools.debian import DebianArchive, unpack
 from registry_tools.elf import is_elf, read_elf
 from registry_tools.launcher import LOADERS, MACHINES, build_launcher
 from registry_tools.platforms import Target
+from registry_tools.requirements import package_requirements, shipped_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = "python3.11"
@@ -98,7 +110,6 @@ STDLIB_EXCLUDED_PREFIXES = (
     "_xx",
     "xxlimited",
 )
-OUR_PACKAGES = ("provider", "connector")
 
 
 class BundleError(Exception):
@@ -117,11 +128,6 @@ class BundleReport:
 
 def triplet(target: Target) -> str:
     return f"{MACHINES[target.arch]}-linux-gnu"
-
-
-def runtime_dependencies(project: Path = ROOT) -> list[str]:
-    with open(project / "pyproject.toml", "rb") as handle:
-        return list(tomllib.load(handle)["project"]["dependencies"])
 
 
 def build_bundle(
@@ -157,8 +163,8 @@ def build_bundle(
         progress(f"wheels for CPython 3.11 on {target.name} (manylinux, glibc <= 2.36)")
         report.wheels = _install_wheels(target, site, cache, project)
         _strip_debug_info(target, site)
-        for package in OUR_PACKAGES:
-            _copy_sources(project / package, site / package)
+        for source in shipped_sources(project):
+            _copy_file(project / source, site / source)
         _copy_libraries(target, debroot, runtime)
     finally:
         shutil.rmtree(debroot, ignore_errors=True)
@@ -220,7 +226,7 @@ def _install_wheels(target: Target, site: Path, cache: Path, project: Path) -> l
     argv += ["--cache-dir", str(cache / "pip")]
     for platform in platforms:
         argv += ["--platform", platform]
-    argv += runtime_dependencies(project)
+    argv += package_requirements(project)
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BundleError(f"pip could not fetch wheels for {target.name}:\n{proc.stderr[-3000:]}")
@@ -235,12 +241,6 @@ def _strip_debug_info(target: Target, site: Path) -> None:
     modules = [str(p) for p in site.rglob("*.so*") if p.is_file() and is_elf(p)]
     if modules:
         subprocess.run([strip, "--strip-debug", *modules], check=True)
-
-
-def _copy_sources(package: Path, target: Path) -> None:
-    for path in sorted(package.rglob("*.py")):
-        if "__pycache__" not in path.parts:
-            _copy_file(path, target / path.relative_to(package))
 
 
 def _copy_libraries(target: Target, debroot: Path, runtime: Path) -> None:

@@ -21,6 +21,7 @@ import re
 import sys
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from provider import __version__
@@ -123,19 +124,7 @@ def package(args: argparse.Namespace) -> int:
             describe_key(home, key_id)  # a key that cannot sign fails before the builds too
         except SigningError as err:
             raise SigningError(f"no signing key: {KEY_HINT}\n({err})") from err
-        zips = {}
-        for number, target in enumerate(targets, 1):
-            prefix = f"[{number}/{len(targets)}] {target.name}"
-            kind = (
-                "self-contained" if self_contained(target) else "pex, needs " + DARWIN_REQUIREMENT
-            )
-            print(f"{prefix}: building ({kind})", flush=True)
-            began = time.monotonic()
-            zips[target] = build_package(
-                target, args.version, release_dir, progress=lambda step, p=prefix: _step(p, step)
-            )
-            size = zips[target].stat().st_size / 1e6
-            print(f"{prefix}: {zips[target].name}, {size:.1f} MB, in {_took(began)}", flush=True)
+        zips = build_all(targets, args.version, release_dir)
         release = sign_release(
             args.version, zips, release_dir, home, key_id, package_warnings(list(zips))
         )
@@ -145,6 +134,42 @@ def package(args: argparse.Namespace) -> int:
     print(f"(the registry and the mirror hard-link the files in {release_dir})")
     _announce(release, tree, _hostname(args), args.namespace)
     return 0
+
+
+def build_all(targets: list[Target], version: str, directory: Path) -> dict[Target, Path]:
+    """Every platform's zip, in `targets`' order, built side by side in lanes.
+
+    The self-contained builds share the Debian cache and compile bytecode on
+    both cores, so they run one after another in one lane. A pex build is one
+    busy process (measured alone, warm: 13.6 s wall for 13.7 s of CPU), so
+    each runs in a lane of its own beside them and the two cores stay busy:
+    all four took 55.9 s where their own times added up to 95.7 s."""
+    numbered = {
+        target: f"[{n}/{len(targets)}] {target.name}" for n, target in enumerate(targets, 1)
+    }
+
+    def build(target: Target) -> Path:
+        prefix = numbered[target]
+        kind = "self-contained" if self_contained(target) else "pex, needs " + DARWIN_REQUIREMENT
+        print(f"{prefix}: building ({kind})", flush=True)
+        began = time.monotonic()
+        built = build_package(
+            target, version, directory, progress=lambda step, p=prefix: _step(p, step)
+        )
+        size = built.stat().st_size / 1e6
+        print(f"{prefix}: {built.name}, {size:.1f} MB, in {_took(began)}", flush=True)
+        return built
+
+    def lane(lane_targets: list[Target]) -> dict[Target, Path]:
+        return {target: build(target) for target in lane_targets}
+
+    lanes = [[t for t in targets if self_contained(t)]]
+    lanes += [[t] for t in targets if not self_contained(t)]
+    built: dict[Target, Path] = {}
+    with ThreadPoolExecutor(len(lanes)) as pool:
+        for result in [pool.submit(lane, group) for group in lanes if group]:
+            built.update(result.result())  # the first failure is raised here
+    return {target: built[target] for target in targets}
 
 
 KEY_HINT = (

@@ -313,7 +313,7 @@ def publish_mirror(release: Release, root: Path, hostname: str, namespace: str) 
         for target in release.platforms:
             source = release.zip_path(target)
             if not (directory / source.name).exists():
-                write_atomically(directory / source.name, source.read_bytes())
+                link_or_copy(source, directory / source.name)
         write_atomically(directory / f"{release.version}.json", _json_bytes({"archives": archives}))
         index_path = directory / "index.json"
         index = json.loads(index_path.read_text()) if index_path.exists() else {"versions": {}}

@@ -1,6 +1,9 @@
-"""registry_tools end to end: build once with pex, sign with the real gpg, serve
-staging and production trees over HTTPS with a throwaway CA, and let every
-Terraform the suite uses install from them with the real `terraform init`."""
+"""registry_tools end to end: the self-contained linux package (built once per
+checkout state, tests/e2e/conftest.py), signed with the real gpg, served from
+staging and production trees over HTTPS with a throwaway CA, and installed by
+every Terraform the suite uses with the real `terraform init`. One pex is built
+here, by the darwin recipe for this machine's platform, and started on each
+CPython the darwin pex carries wheels for."""
 
 from __future__ import annotations
 
@@ -23,11 +26,12 @@ from devenv.terraform_binary import TerraformBinary
 from devenv.vault import VaultEndpoint
 from provider.server.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
 from registry_tools import cli
-from registry_tools.archive import h1_hash, write_provider_zip, zip_hash
+from registry_tools.archive import executable_name, h1_hash, zip_hash, zip_name
 from registry_tools.build import build_executable
 from registry_tools.manifest import ROOT_MANIFEST, manifest_name, manifest_protocols
-from registry_tools.platforms import Target
+from registry_tools.platforms import PYTHONS, Target
 from registry_tools.promote import PromotionError, promote
+from registry_tools.protocols import EXECUTABLE_PREFIX
 from registry_tools.registry import (
     RegistryTree,
     mirror_hostname,
@@ -60,33 +64,34 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
         yield Keys(*made)
 
 
-# A linux_amd64 provider built earlier (e.g. by `make package-for-registry`),
-# to skip the build while working on these tests; unset, the module builds one.
-PREBUILT_ENV = "TARMAK_TEST_PROVIDER_EXECUTABLE"
-
-
 @pytest.fixture(scope="module")
-def executable(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The linux_amd64 provider, built once (the slow part of this module)."""
-    prebuilt = os.environ.get(PREBUILT_ENV)
-    if prebuilt:
-        return Path(prebuilt)
-    return build_executable(LINUX, tmp_path_factory.mktemp("build") / "linux_amd64")
-
-
-@pytest.fixture(scope="module")
-def zip_of(executable: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """The built provider zipped for a version, once per version."""
+def zip_of(native_package: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """The cached linux package as the zip of `version` (its launcher renamed), once per version."""
     directory = tmp_path_factory.mktemp("zips")
     made: dict[str, Path] = {}
 
     def zipped(version: str) -> Path:
         if version not in made:
             (directory / version).mkdir()
-            made[version] = write_provider_zip(executable, version, LINUX.name, directory / version)
+            made[version] = reversioned(native_package, version, directory / version)
         return made[version]
 
     return zipped
+
+
+def reversioned(package: Path, version: str, directory: Path) -> Path:
+    """The same files under `version`'s names (zip and launcher), as a build of it would be.
+    Level 1: these copies are only read here, and level 9 took seconds per copy."""
+    target = directory / zip_name(version, LINUX.name)
+    with zipfile.ZipFile(package) as source, zipfile.ZipFile(target, "w") as copy:
+        for info in source.infolist():
+            name = info.filename
+            if "/" not in name and name.startswith(EXECUTABLE_PREFIX):
+                name = executable_name(version)
+            entry = zipfile.ZipInfo(name, date_time=info.date_time)
+            entry.create_system, entry.external_attr = info.create_system, info.external_attr
+            copy.writestr(entry, source.read(info), zipfile.ZIP_DEFLATED, compresslevel=1)
+    return target
 
 
 @dataclass
@@ -292,10 +297,12 @@ def test_promotion_of_a_tampered_staging_zip_is_refused_and_production_unchanged
         )
 
 
-def _handshake(executable: Path, protocol: int, scratch: Path) -> int | None:
+def _handshake(
+    executable: Path, protocol: int, scratch: Path, path: str | None = None
+) -> int | None:
     """Start the provider as Terraform does, asking for one protocol; what it answers."""
     env = {
-        "PATH": os.environ["PATH"],
+        "PATH": path or os.environ["PATH"],
         "HOME": str(scratch),
         "PEX_ROOT": str(scratch / "pex"),
         "PLUGIN_UNIX_SOCKET_DIR": str(scratch),
@@ -501,3 +508,38 @@ def test_terraform_cannot_read_a_mirror_for_a_source_hostname_with_a_port(
     config = _mirror_config(f"{registry.tree.base_url}/mirror/")
     _, text = installer.init(f"{registry.host}/jetstack/tarmak", "0.1.0", config, check=False)
     assert 'unsupported protocol scheme "localhost"' in text, text
+
+
+# ---- the darwin recipe, on this machine's platform ---------------------------------
+
+
+def _cpython(version: tuple[int, int]) -> Path | None:
+    """A real python3.N (pyenv's shims only dispatch to one): pyenv's versions, then PATH."""
+    name = "python{}.{}".format(*version)
+    candidates = sorted(Path.home().glob(".pyenv/versions/{}.{}.*/bin/{}".format(*version, name)))
+    if candidates:
+        return candidates[-1]
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if "shims" not in p)
+    found = shutil.which(name, path=path)
+    return Path(found) if found else None
+
+
+@pytest.fixture(scope="module")
+def recipe_pex(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one pex of this module: build_executable, as for darwin, for linux_amd64."""
+    return build_executable(LINUX, tmp_path_factory.mktemp("pex") / "provider.pex")
+
+
+@pytest.mark.parametrize("python", PYTHONS, ids=["py{}.{}".format(*v) for v in PYTHONS])
+def test_the_darwin_pex_recipe_starts_on_each_python_it_carries_wheels_for(
+    recipe_pex: Path, python: tuple[int, int], tmp_path: Path
+) -> None:
+    """darwin packages cannot start here; the same recipe for this platform must, on
+    each CPython in PYTHONS, found by the pex's own sh-boot script on PATH."""
+    interpreter = _cpython(python)
+    if interpreter is None:
+        pytest.skip("no python{}.{} here (PATH or ~/.pyenv)".format(*python))
+    path = f"{interpreter.parent}:/usr/bin:/bin"
+    assert _handshake(recipe_pex, 6, tmp_path, path) == 6
+    venvs = list((tmp_path / "pex").rglob("lib/python{}.{}/site-packages".format(*python)))
+    assert venvs, "the pex unpacked itself for the interpreter on PATH"

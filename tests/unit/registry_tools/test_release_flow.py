@@ -25,6 +25,7 @@ from registry_tools.registry import (
     RegistryTree,
     mirror_hostname,
     publish,
+    publish_mirror,
     rotate_key,
     signing_keys,
 )
@@ -306,6 +307,17 @@ def test_promotion_keeps_production_on_its_own_key(keys: list[Key], tmp_path: Pa
 
 
 # ---- the network mirror's hostname -----------------------------------------------
+
+
+def test_registry_and_mirror_hard_link_the_release_s_zips(keys: list[Key], tmp_path: Path) -> None:
+    """dist/ holds one copy of each zip (the merged h-release had the mirror copy it)."""
+    made = release(tmp_path, "0.1.0", keys[1])
+    registry = tree(tmp_path, "registry")
+    publish(made, registry)
+    mirror = publish_mirror(made, tmp_path / "mirror", "registry.example.com", "jetstack")
+    zipped = made.zip_path(LINUX)
+    assert (registry.store_dir("0.1.0") / zipped.name).samefile(zipped)
+    assert (mirror / zipped.name).samefile(zipped)
 
 
 def test_mirror_hostname_never_has_a_port() -> None:
