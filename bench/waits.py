@@ -243,6 +243,13 @@ def hold_all(
         if cancel_ends:
             call.cancelled.wait(600)  # the provider's cancel notice ends it
             cancelled.append(time.time())
+            # The provider has forgotten the call and waits for no answer. The
+            # answers wait until Terraform has exited: 2,000 of them written
+            # back while 2,000 cancel notices still arrive deadlocked the Tarmak
+            # side and the relay once (RequestServer._send writes the relay's
+            # stdin holding the lock the reader of its stdout needs; the relay
+            # writes its stdout blocking its loop), and the bench hung.
+            release.wait(600)
             raise CallCancelled(call.id)
         release.wait(600)
         return {"status": "ready"}
@@ -270,8 +277,7 @@ def hold_all(
     tenth = None
     try:
         for seen in range(1, count + 1):
-            if not arrived.acquire(timeout=600):
-                raise RuntimeError(f"only {seen - 1} resources reached Tarmak")
+            arrive(arrived, process, seen)
             if seen == max(1, count // 10):
                 tenth = sample(provider_pid(process.pid))
         pid = provider_pid(process.pid)
@@ -291,6 +297,16 @@ def hold_all(
         output,
         log_path,
     )
+
+
+def arrive(arrived: threading.Semaphore, process: subprocess.Popen[str], seen: int) -> None:
+    """Wait for the `seen`th create to reach Tarmak; fail at once if Terraform ends first."""
+    deadline = time.monotonic() + 600
+    while not arrived.acquire(timeout=1):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(
+                f"only {seen - 1} resources reached Tarmak (Terraform exit code {process.poll()})"
+            )
 
 
 @dataclass(frozen=True)
@@ -341,6 +357,7 @@ class Interrupted:
     first_cancel: float | None  # SIGINT -> the first cancel notice at Tarmak
     last_cancel: float | None  # SIGINT -> the last one
     stopped: int  # resources Terraform reported stopped
+    errors_printed: tuple[float, float] | None  # SIGINT -> first / last of those printed
     provider_cpu: float  # after SIGINT
     terraform_cpu: float
 
@@ -363,11 +380,13 @@ def interrupted(terraform: Terraform, count: int, work: Path, env: dict[str, str
     os.killpg(held.process.pid, signal.SIGINT)
     watch = watch_until_exit(held.process)
     took = time.time() - sent
+    held.release.set()  # the answers to the cancelled calls (see hold_all)
     time.sleep(0.5)  # the last output lines
     held.controller.stop()
     text = " ".join(held.output.text().split())
     stops = [at - sent for at in log_times(held.log_path, STOP_LINE) if at >= sent - 1]
     cancels = sorted(held.cancelled)
+    errors = held.output.times_of("Error: Stopped creating")
     provider_cpu, terraform_cpu = subtract(watch, before)
     return Interrupted(
         held,
@@ -376,6 +395,7 @@ def interrupted(terraform: Terraform, count: int, work: Path, env: dict[str, str
         cancels[0] - sent if cancels else None,
         cancels[-1] - sent if cancels else None,
         text.count("Error: Stopped creating tarmak_bastion_instance"),
+        (errors[0] - sent, errors[-1] - sent) if errors else None,
         provider_cpu,
         terraform_cpu,
     )
@@ -507,6 +527,12 @@ def report(result: Result) -> None:
             f"{seconds(intr.first_cancel)} / {seconds(intr.last_cancel)}",
         ),
         ("  last cancel notice -> Terraform exited (Terraform's part)", seconds(after_cancel)),
+        (
+            "  SIGINT -> first / last `Error: Stopped creating` printed",
+            "not seen"
+            if intr.errors_printed is None
+            else f"{intr.errors_printed[0]:.2f} / {intr.errors_printed[1]:.2f} s",
+        ),
         (
             "  CPU after SIGINT: provider / Terraform",
             f"{intr.provider_cpu:.1f} / {intr.terraform_cpu:.1f} s",
