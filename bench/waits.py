@@ -317,6 +317,7 @@ class Released:
     last_printed: float  # answer -> last "Creation complete"
     provider_cpu: float  # after the answer
     terraform_cpu: float
+    state_kib: float  # terraform.tfstate at the end
 
 
 def released(terraform: Terraform, count: int, work: Path, env: dict[str, str]) -> Released:
@@ -340,7 +341,12 @@ def released(terraform: Terraform, count: int, work: Path, env: dict[str, str]) 
         printed[-1] - answered,
         provider_cpu,
         terraform_cpu,
+        state_kib(work),
     )
+
+
+def state_kib(work: Path) -> float:
+    return (work / "terraform.tfstate").stat().st_size / 1024
 
 
 def subtract(after: CpuWatch, before: CpuWatch) -> tuple[float, float]:
@@ -405,8 +411,11 @@ def init(terraform: Terraform, work: Path, env: dict[str, str]) -> None:
     subprocess.run([terraform.path, "init"], cwd=work, env=env, check=True, capture_output=True)
 
 
-def null_floor(terraform: Terraform, count: int, directory: Path, env: dict[str, str]) -> float:
-    """Terraform's own time to finish `count` resources that do nothing: first create -> end."""
+def null_floor(
+    terraform: Terraform, count: int, directory: Path, env: dict[str, str]
+) -> tuple[float, float]:
+    """Terraform's own time to finish `count` resources that do nothing: first
+    create -> end; and the size of the state it wrote (KiB)."""
     work = nulls(directory, f"nulls-{terraform.version}-{count}", count)
     init(terraform, work, env)
     process = subprocess.Popen(
@@ -419,7 +428,7 @@ def null_floor(terraform: Terraform, count: int, directory: Path, env: dict[str,
             first = time.perf_counter()
     if process.wait() != 0 or first is None:
         raise RuntimeError("the testing_null apply failed")
-    return time.perf_counter() - first
+    return time.perf_counter() - first, state_kib(work)
 
 
 @dataclass(frozen=True)
@@ -479,6 +488,7 @@ class Result:
     release: Released
     interrupt: Interrupted
     floor: float
+    floor_state_kib: float
     seconds: float  # the whole measurement of this version and size
 
 
@@ -492,8 +502,10 @@ def measure(terraform: Terraform, count: int, directory: Path, env: dict[str, st
         init(terraform, work, env)
     release = released(terraform, count, works[0], env)
     interrupt = interrupted(terraform, count, works[1], env)
-    floor = null_floor(terraform, count, directory, env)
-    return Result(terraform, count, release, interrupt, floor, time.monotonic() - started)
+    floor, floor_state = null_floor(terraform, count, directory, env)
+    return Result(
+        terraform, count, release, interrupt, floor, floor_state, time.monotonic() - started
+    )
 
 
 def seconds(value: float | None) -> str:
@@ -516,6 +528,10 @@ def report(result: Result) -> None:
             f"{rel.provider_cpu:.1f} / {rel.terraform_cpu:.1f} s",
         ),
         (f"floor: {n} testing_null that do nothing (first create -> end)", seconds(result.floor)),
+        (
+            "terraform.tfstate at the end: bastions / testing_null",
+            f"{rel.state_kib:.0f} / {result.floor_state_kib:.0f} KiB",
+        ),
         (
             "Ctrl-C -> Terraform exited",
             f"{intr.exited:.2f} s ({intr.stopped} reported stopped, "
