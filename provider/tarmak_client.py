@@ -57,6 +57,7 @@ class TarmakClient:
         self._pending: dict[str, tuple[bytes, asyncio.Future[Response]]] = {}
         self._writer: asyncio.StreamWriter | None = None
         self._link: asyncio.Task[None] | None = None
+        self._cancelled: list[str] = []  # notices not yet written
         self.last_problem = "no tarmak-connector is attached"
 
     async def call(
@@ -173,7 +174,24 @@ class TarmakClient:
                     )
 
     def _forget(self, request_id: str) -> None:
-        """The caller gave up (Ctrl-C, deadline): tell Tarmak, so it stops working on it."""
+        """The caller gave up (Ctrl-C, deadline): tell Tarmak, so it stops working on it.
+
+        Ctrl-C gives up every wait in the same moment, so the notices of one
+        turn of the loop go out in one write (2,000 writes of one notice each
+        were 40% of the provider's share of Ctrl-C with 2,000 waits)."""
         if self._pending.pop(request_id, None) is not None and self._writer is not None:
-            notice = Request(Method.CANCEL, {"id": request_id})
-            self._writer.write(Connection().send(Message(0, encode(notice))))
+            self._cancelled.append(request_id)
+            if len(self._cancelled) == 1:
+                asyncio.get_running_loop().call_soon(self._send_cancel_notices)
+
+    def _send_cancel_notices(self) -> None:
+        ids, self._cancelled = self._cancelled, []
+        if self._writer is None:
+            return  # gone: these calls are never re-sent, and Tarmak's waits end at their deadline
+        framing = Connection()
+        self._writer.write(
+            b"".join(
+                framing.send(Message(0, encode(Request(Method.CANCEL, {"id": request_id}))))
+                for request_id in ids
+            )
+        )

@@ -5,11 +5,19 @@ after the connector came back joins the work already under way (or gets the
 answer already computed), so nothing is done or answered twice. Handlers run
 on worker threads; they wait through `Call.sleep`, which a `$/cancel` from
 the provider (or shutdown) interrupts.
+
+Answers go to the connector's stdin from a writer thread of their own
+(`_StdinWriter`), never from the thread that reads the connector's stdout or
+under the server's lock: the connector writes its stdout and reads its stdin
+on one event loop, so when both pipes fill (2,000 cancellations answered at
+once did it) a reader that waits on a write would leave both sides waiting
+on each other for ever.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import OrderedDict
@@ -75,6 +83,49 @@ class _Work:
     waiting: set[Route] = field(default_factory=set)
 
 
+class _StdinWriter:
+    """Writes frames to one connector's stdin, in order, from its own thread.
+    Frames queued together go out in one write."""
+
+    def __init__(self, stdin: BinaryIO) -> None:
+        self._stdin = stdin
+        self._frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._write_all, name="tarmak-connector-stdin", daemon=True
+        )
+        self._thread.start()
+
+    def send(self, frame: bytes) -> None:
+        self._frames.put(frame)
+
+    def close(self) -> None:
+        """Stop once what is queued is written (the connector may be gone: then drop it)."""
+        self._frames.put(None)
+
+    def _write_all(self) -> None:
+        while (frame := self._frames.get()) is not None:
+            batch = [frame]
+            while len(batch) < 1024:
+                try:
+                    more = self._frames.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._write(batch)
+                    return
+                batch.append(more)
+            if not self._write(batch):
+                return
+
+    def _write(self, batch: list[bytes]) -> bool:
+        try:
+            self._stdin.write(b"".join(batch))
+            self._stdin.flush()
+            return True
+        except (OSError, ValueError):
+            return False  # the connector went away; the provider will ask again
+
+
 class RequestServer:
     def __init__(self, handlers: Mapping[str, Handler], workers: int = 256) -> None:
         self._handlers = dict(handlers)
@@ -82,7 +133,7 @@ class RequestServer:
         self._lock = threading.Lock()
         self._inflight: dict[str, _Work] = {}
         self._completed: OrderedDict[str, Response] = OrderedDict()
-        self._output: tuple[int, BinaryIO] | None = None
+        self._output: tuple[int, _StdinWriter] | None = None
         self._encoder = Connection()
 
     # ---- connector lifecycle --------------------------------------------------
@@ -90,13 +141,16 @@ class RequestServer:
     def attach(self, generation: int, stdin: BinaryIO) -> None:
         """A new connector process: answers now go to its stdin."""
         with self._lock:
-            self._output = (generation, stdin)
+            if self._output is not None:
+                self._output[1].close()
+            self._output = (generation, _StdinWriter(stdin))
             for work in self._inflight.values():
                 work.waiting = {r for r in work.waiting if r[0] == generation}
 
     def detach(self, generation: int) -> None:
         with self._lock:
             if self._output and self._output[0] == generation:
+                self._output[1].close()
                 self._output = None
             for work in self._inflight.values():
                 work.waiting = {r for r in work.waiting if r[0] != generation}
@@ -105,6 +159,8 @@ class RequestServer:
         with self._lock:
             for work in self._inflight.values():
                 work.call.cancelled.set()
+            if self._output is not None:
+                self._output[1].close()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- events from the connector ----------------------------------------------
@@ -197,12 +253,9 @@ class RequestServer:
             work.call.cancelled.set()
 
     def _send(self, route: Route, response: Response) -> None:
+        """Queue `response` for its connector (never waits on the pipe)."""
         with self._lock:
             output = self._output
             if output is None or output[0] != route[0]:
                 return  # that connector is gone; the provider will ask again
-            try:
-                output[1].write(self._encoder.send(Message(route[1], encode(response))))
-                output[1].flush()
-            except (OSError, ValueError):
-                pass
+            output[1].send(self._encoder.send(Message(route[1], encode(response))))

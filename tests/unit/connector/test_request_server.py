@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 
@@ -72,6 +73,7 @@ def test_a_request_re_sent_after_a_restart_runs_once_and_is_answered_once() -> N
     assert first.responses() == []
 
     server.on_event(2, request(4, Method.BASTION_INSTANCE_STATUS, "r1"))  # asked again
+    wait_for(lambda: len(second.responses()) == 2)
     assert second.responses()[-1][1].result == {"status": "ready"}, "answered from memory"
     assert runs == ["r1"]
 
@@ -105,7 +107,38 @@ def test_ping_version_mismatch_and_unknown_method() -> None:
     server.on_event(1, request(1, Method.PING, "p"))
     server.on_event(1, request(1, Method.PING, "old", version=PROTOCOL_VERSION + 1))
     server.on_event(1, request(1, "Nope", "n"))
+    wait_for(lambda: len(out.responses()) == 3)
     (_, pong), (_, mismatch), (_, unknown) = out.responses()
     assert pong.result == {"protocol_version": PROTOCOL_VERSION, "tarmak_version": "0.1.0"}
     assert mismatch.error is not None and mismatch.error.code == ErrorCode.VERSION_MISMATCH
     assert unknown.error is not None and unknown.error.code == ErrorCode.METHOD_NOT_FOUND
+
+
+def test_a_full_connector_stdin_never_blocks_the_reader() -> None:
+    """The connector reads its stdin and writes its stdout on one event loop. If
+    the thread reading its stdout waited on a write to its full stdin, each would
+    wait for the other for ever (seen with 2,000 cancellations answered at once)."""
+    read_end, write_end = os.pipe()
+    stdin = os.fdopen(write_end, "wb")
+    server = RequestServer({})
+    server.attach(1, stdin)
+    pings = 5000  # about 400 KiB of answers: several times a pipe's buffer
+    reader = threading.Thread(
+        target=lambda: [server.on_event(1, request(1, Method.PING, f"p{n}")) for n in range(pings)]
+    )
+    reader.start()
+    reader.join(10)  # nobody reads the pipe meanwhile
+    waited_on_the_pipe = reader.is_alive()
+    conn, answered = Connection(), 0
+    with os.fdopen(read_end, "rb") as out:  # drain it (this also frees a blocked reader)
+        while answered < pings and (data := os.read(out.fileno(), 1 << 16)):
+            conn.receive_data(data)
+            while (event := conn.next_event()) is not NEED_DATA:
+                assert isinstance(event, Message)
+                assert decode(event.payload).id == f"p{answered}"
+                answered += 1
+        reader.join(10)
+    server.shutdown()
+    stdin.close()
+    assert not waited_on_the_pipe, "the reader waited on the connector's full stdin"
+    assert answered == pings, "every answer arrives, in order, once the pipe drains"
