@@ -29,6 +29,7 @@ from connector.protocol import Method  # noqa: E402
 from connector.tarmak_side.controller import ConnectorController  # noqa: E402
 from connector.tarmak_side.server import Call, RequestServer  # noqa: E402
 from devenv.mirror import build_mirror  # noqa: E402
+from devenv.plugin_sockets import plugin_sockets  # noqa: E402
 from devenv.terraform_binary import bundled_terraform  # noqa: E402
 from provider.framework.context import Context  # noqa: E402
 from provider.tarmak_client import TarmakClient  # noqa: E402
@@ -165,4 +166,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with plugin_sockets():
+        main()

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from devenv.mirror import build_mirror, platform  # noqa: E402
+from devenv.plugin_sockets import plugin_sockets  # noqa: E402
 from devenv.tarmak_container import native_target  # noqa: E402
 from devenv.terraform_binary import bundled_terraform  # noqa: E402
 from provider import __version__  # noqa: E402
@@ -112,4 +113,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with plugin_sockets():
+        status = main()
+    sys.exit(status)

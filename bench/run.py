@@ -43,6 +43,7 @@ import hvac  # noqa: E402
 from bench.full_start import full_start, plugin_environment  # noqa: E402
 from bench.peers import PEERS  # noqa: E402
 from devenv.mirror import build_mirror, platform  # noqa: E402
+from devenv.plugin_sockets import plugin_sockets  # noqa: E402
 from devenv.terraform_binary import bundled_terraform  # noqa: E402
 from devenv.vault import OpenBaoServer  # noqa: E402
 from provider.hostname_rules import DEFAULT_MOUNT  # noqa: E402
@@ -432,4 +433,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with plugin_sockets():
+        main()

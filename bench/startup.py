@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import grpc  # noqa: E402
 
+from devenv.plugin_sockets import plugin_sockets  # noqa: E402
 from provider._generated import (  # noqa: E402
     grpc_controller_pb2,
     grpc_controller_pb2_grpc,
@@ -121,4 +122,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with plugin_sockets():
+        main()

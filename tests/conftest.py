@@ -10,11 +10,20 @@ from pathlib import Path
 import pytest
 
 from devenv.environment import LocalEnvironment
+from devenv.plugin_sockets import plugin_sockets
 from devenv.terraform_binary import TerraformBinary, terraform_binaries
 from devenv.vault import OpenBaoServer, VaultEndpoint, external_vault
 from tests.e2e.harness import Terraform, build_mirror
 
 BINARIES = terraform_binaries()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def plugin_socket_dir() -> Iterator[Path]:
+    """Every provider a test starts (through Terraform or directly) puts its socket
+    in a directory of this session's, removed at its end (devenv/plugin_sockets.py)."""
+    with plugin_sockets() as directory:
+        yield directory
 
 
 @pytest.fixture(scope="session")
