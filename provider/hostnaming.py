@@ -6,10 +6,12 @@ Layout under the mount (default `hostnaming`):
     allocations/<application>/<role>/<environment>/<N>  who/when/name of number N
     names/<name>                                         the allocation a name belongs to
 
-Allocating reads the counter and writes last+1 with `cas` = the version read
-(0 when the key never existed). Only a CAS conflict is retried, with jittered
-backoff; any other Vault error fails at once. The allocation record and name
-index are written with cas=0, so a number or a name can never be handed out
+Allocating reads the counter and writes last+k with `cas` = the version read
+(0 when the key never existed), k being the allocations of that counter this
+process has waiting (see `Hostnaming.allocate`). Only a CAS conflict is
+retried, with jittered backoff; any other Vault error fails at once. The
+allocation record is written with cas=0 and the name index with cas=0 or the
+version of a released name, so a number or a name can never be handed out
 twice, even after it is released (delete soft-deletes the records; the
 counter never goes back). With `reuse_released`, a released number is claimed
 again by a CAS write on its own record.

@@ -111,6 +111,9 @@ def start_package(target: Target, executable: Path) -> str:
     }
     with tempfile.TemporaryDirectory(prefix="tarmak-smoke-") as home:
         env["TMPDIR"] = home
+        # Its socket directory goes here too: it is killed after the line, and
+        # could not remove a directory of its own in /tmp.
+        env["PLUGIN_UNIX_SOCKET_DIR"] = home
         proc = subprocess.Popen(
             package_argv(target, executable),
             env=env,

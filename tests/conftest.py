@@ -149,6 +149,23 @@ def surviving_daemons(basetemp: Path) -> list[str]:
     return found
 
 
+_SESSION_STARTED = time.time()
+
+
+def stray_socket_directories(since: float) -> list[str]:
+    """Provider socket directories (provider/server/handshake.py) made in /tmp since
+    `since`: every provider the tests start should put its socket elsewhere
+    (`plugin_socket_dir`, or a directory of the test's own)."""
+    found = []
+    for directory in Path("/tmp").glob("tfp-*"):
+        try:
+            if directory.stat().st_mtime >= since:
+                found.append(str(directory))
+        except OSError:
+            continue  # removed meanwhile
+    return sorted(found)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     factory = getattr(session.config, "_tmp_path_factory", None)
     if factory is None or os.environ.get("TARMAK_ALLOW_SURVIVORS") == "1":
@@ -157,8 +174,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     deadline = time.monotonic() + 5  # a daemon told to stop may take a moment to go
     while (left := surviving_daemons(basetemp)) and time.monotonic() < deadline:
         time.sleep(0.1)
+    writer = session.config.get_terminal_writer()
     if left:
-        session.config.get_terminal_writer().line(
+        writer.line(
             "processes started by the tests outlived them:\n  " + "\n  ".join(left), red=True
         )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if strays := stray_socket_directories(_SESSION_STARTED):
+        writer.line("provider socket directories left in /tmp:\n  " + "\n  ".join(strays), red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
