@@ -30,6 +30,7 @@ from connector.tarmak_side.controller import ConnectorController  # noqa: E402
 from connector.tarmak_side.server import Call, RequestServer  # noqa: E402
 from devenv.mirror import build_mirror  # noqa: E402
 from devenv.plugin_sockets import plugin_sockets  # noqa: E402
+from devenv.tarmak import relay_argv  # noqa: E402
 from devenv.terraform_binary import bundled_terraform  # noqa: E402
 from provider.framework.context import Context  # noqa: E402
 from provider.tarmak_client import TarmakClient  # noqa: E402
@@ -67,14 +68,10 @@ def echo_floor(directory: Path) -> list[float]:
     return samples
 
 
-def relay(socket_path: str) -> list[str]:
-    return [sys.executable, "-m", "connector.relay_cli", "--socket", socket_path]
-
-
 def round_trips(directory: Path) -> list[float]:
     socket_path = str(directory / "rt.sock")
     server = RequestServer({Method.BASTION_INSTANCE_STATUS: lambda call: {"status": "ready"}})
-    controller = ConnectorController(relay(socket_path), server).start()
+    controller = ConnectorController(relay_argv(socket_path), server).start()
     client = TarmakClient(socket_path)
     params = {"hostname": "h", "username": "u"}
 
@@ -104,7 +101,7 @@ def release_many(directory: Path) -> tuple[float, float]:
         return {"status": "ready"}
 
     server = RequestServer({Method.BASTION_INSTANCE_STATUS: hold}, workers=WAITING + 16)
-    controller = ConnectorController(relay(socket_path), server).start()
+    controller = ConnectorController(relay_argv(socket_path), server).start()
     work = directory / "many"
     work.mkdir()
     (work / "main.tf").write_text(

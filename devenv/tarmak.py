@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -33,6 +34,12 @@ from devenv.vault import OpenBaoServer
 
 ROLES = ("master", "worker")
 CLUSTER_NAME = "demo"
+
+
+def relay_argv(socket_path: str) -> list[str]:
+    """This checkout's tarmak-connector, relaying `socket_path`: how the local
+    environment, its tests and benches start the connector."""
+    return [sys.executable, "-m", "connector.relay_cli", "--socket", socket_path]
 
 
 def short_socket_path() -> str:
@@ -122,8 +129,9 @@ class TarmakSide:
         self.config_path = write_config(self.config, Path(self.socket_path).parent / "env.yaml")
         self.services = TarmakServices(EnvironmentConfig.load(self.config_path))
         self.server = RequestServer(self.services.handlers())
-        argv = [sys.executable, "-m", "connector.relay_cli", "--socket", self.socket_path]
-        self.controller = ConnectorController(argv, self.server, restart_delay=0.2)
+        self.controller = ConnectorController(
+            relay_argv(self.socket_path), self.server, restart_delay=0.2
+        )
 
     def start(self) -> TarmakSide:
         self.controller.start()
@@ -151,7 +159,7 @@ class TarmakSideProcess:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> TarmakSideProcess:
-        connector = f"{sys.executable} -m connector.relay_cli --socket {self.socket_path}"
+        connector = shlex.join(relay_argv(self.socket_path))
         env = {**os.environ, "PYTHONPATH": str(ROOT), **self.extra_env}
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

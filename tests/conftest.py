@@ -11,6 +11,7 @@ import pytest
 
 from devenv.environment import LocalEnvironment
 from devenv.plugin_sockets import plugin_sockets
+from devenv.processes import descendants, process_table
 from devenv.terraform_binary import TerraformBinary, terraform_binaries
 from devenv.vault import OpenBaoServer, VaultEndpoint, external_vault
 from tests.e2e.harness import Terraform, build_mirror
@@ -110,42 +111,19 @@ def vault(local_env: LocalEnvironment) -> VaultEndpoint:
 _DAEMONS = ("gpg-agent", "bao", "sshd")
 
 
-def _process_table() -> dict[int, tuple[int, str, str]]:
-    """pid -> (parent pid, name, command line), from /proc."""
-    table = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue  # ended meanwhile
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
-        table[int(entry.name)] = (parent, name, cmdline)
-    return table
-
-
 def surviving_daemons(basetemp: Path) -> list[str]:
     """gpg-agent, bao and sshd processes this session started that still run: our
     descendants, or daemons (re-parented to init) whose command line names this
     session's temporary directory. Other sessions on the machine are not counted."""
-    table = _process_table()
-    ours = {os.getpid()}
-    changed = True
-    while changed:
-        changed = False
-        for pid, (parent, _, _) in table.items():
-            if parent in ours and pid not in ours:
-                ours.add(pid)
-                changed = True
+    table = process_table()
+    ours = {info.pid for info in descendants(os.getpid(), table)}
     found = []
-    for pid, (_, name, cmdline) in table.items():
-        if not name.startswith(_DAEMONS) or pid == os.getpid():
+    for info in table.values():
+        if not info.name.startswith(_DAEMONS) or info.pid == os.getpid():
             continue
-        if pid in ours or str(basetemp) in cmdline:
-            found.append(f"{pid} {cmdline.strip()[:160]}")
+        cmdline = info.cmdline.replace(b"\0", b" ").decode(errors="replace")
+        if info.pid in ours or str(basetemp) in cmdline:
+            found.append(f"{info.pid} {cmdline.strip()[:160]}")
     return found
 
 

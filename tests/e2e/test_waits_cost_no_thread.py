@@ -9,10 +9,9 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +20,8 @@ import pytest
 from connector.protocol import Method
 from connector.tarmak_side.controller import ConnectorController
 from connector.tarmak_side.server import Call, CallCancelled, RequestServer
-from devenv.tarmak import short_socket_path
+from devenv.processes import descendants
+from devenv.tarmak import relay_argv, short_socket_path
 from provider.server.serve import WORKERS
 from tests.e2e.harness import Terraform
 
@@ -57,8 +57,7 @@ class HoldingTarmak:
 def holding_tarmak() -> Iterator[HoldingTarmak]:
     side = HoldingTarmak()
     server = RequestServer({Method.BASTION_INSTANCE_STATUS: side.hold}, workers=WAITING + 16)
-    relay = [sys.executable, "-m", "connector.relay_cli", "--socket", side.socket_path]
-    controller = ConnectorController(relay, server).start()
+    controller = ConnectorController(relay_argv(side.socket_path), server).start()
     yield side
     side.release.set()
     controller.stop()
@@ -67,24 +66,9 @@ def holding_tarmak() -> Iterator[HoldingTarmak]:
 
 def provider_threads(terraform_pid: int) -> int:
     """Threads of the tarmak provider process somewhere under `terraform_pid`."""
-    parents, providers = {}, []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
-        if b"terraform-provider-tarmak" in cmdline:
-            providers.append(int(entry.name))
-    for pid in providers:
-        ancestor = pid
-        while ancestor > 1:
-            ancestor = parents.get(ancestor, 0)
-            if ancestor == terraform_pid:
-                return len(os.listdir(f"/proc/{pid}/task"))
+    for info in descendants(terraform_pid):
+        if b"terraform-provider-tarmak" in info.cmdline:
+            return info.threads
     raise AssertionError("no tarmak provider process under terraform")
 
 
@@ -95,6 +79,26 @@ def start_apply(terraform: Terraform) -> tuple[subprocess.Popen[str], list[str]]
     output: list[str] = []
     threading.Thread(target=lambda: output.extend(apply.stdout or ()), daemon=True).start()
     return apply, output
+
+
+def held_then(
+    apply: subprocess.Popen[str],
+    lines: list[str],
+    side: HoldingTarmak,
+    then: Callable[[], None],
+    timeout: float,
+) -> str:
+    """Once every create waits at Tarmak, do `then`; Terraform's output once it has
+    ended (its process group is killed if it still runs `timeout` seconds later)."""
+    try:
+        side.wait_for_all(WAITING)
+        then()
+        apply.wait(timeout)
+    finally:
+        if apply.poll() is None:
+            os.killpg(apply.pid, signal.SIGKILL)
+    time.sleep(0.5)  # the last lines
+    return "".join(lines)
 
 
 def many_bastions(terraform: Terraform, side: HoldingTarmak) -> None:
@@ -121,17 +125,13 @@ def test_hundreds_of_waits_share_a_few_threads_and_one_answer_ends_them(
 ) -> None:
     many_bastions(terraform_latest, holding_tarmak)
     apply, lines = start_apply(terraform_latest)
-    try:
-        holding_tarmak.wait_for_all(WAITING)
+
+    def few_threads_then_answer() -> None:
         threads = provider_threads(apply.pid)
         assert threads <= THREAD_BOUND, f"{threads} threads for {WAITING} waiting resources"
         holding_tarmak.release.set()
-        apply.wait(240)
-    finally:
-        if apply.poll() is None:
-            os.killpg(apply.pid, signal.SIGKILL)
-    time.sleep(0.5)  # the last lines
-    output = "".join(lines)
+
+    output = held_then(apply, lines, holding_tarmak, few_threads_then_answer, timeout=240)
     assert apply.returncode == 0, output
     assert f"{WAITING} added" in output
     assert not holding_tarmak.cancelled
@@ -142,15 +142,11 @@ def test_ctrl_c_stops_hundreds_of_waits_and_tells_tarmak(
 ) -> None:
     many_bastions(terraform_latest, holding_tarmak)
     apply, lines = start_apply(terraform_latest)
-    try:
-        holding_tarmak.wait_for_all(WAITING)
-        os.killpg(apply.pid, signal.SIGINT)
-        apply.wait(120)
-    finally:
-        if apply.poll() is None:
-            os.killpg(apply.pid, signal.SIGKILL)
-    time.sleep(0.5)
-    output = "".join(lines)
+
+    def interrupt() -> None:
+        os.killpg(apply.pid, signal.SIGINT)  # as a terminal's Ctrl-C
+
+    output = held_then(apply, lines, holding_tarmak, interrupt, timeout=120)
     assert apply.returncode == 1
     text = " ".join(output.split())
     assert text.count("Error: Stopped creating tarmak_bastion_instance") == WAITING, output[-3000:]
