@@ -11,11 +11,21 @@ bounded before a recursive parser sees it, and every failure is a
 Numbers follow cty: a cty number is an arbitrary-precision float that can be
 positive or negative infinity but never NaN. In text, cty (Go's big.Float)
 accepts `Inf` and `inf` with an optional sign, and rejects `NaN` and `Infinity`.
+
+Strings follow cty too: a cty string is valid Unicode in NFC (cty.StringVal
+normalises). Go's JSON decoder reads a lone surrogate escape ("\\ud800") and
+each byte of invalid UTF-8 as U+FFFD, so `cty_string` and the "cty-replace"
+error handler do the same; a Python str holding a surrogate would otherwise
+reach the msgpack encoder and fail there, far from its cause.
+
+Limits kept on purpose, where cty would accept: see docs/cty.md.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
@@ -35,6 +45,33 @@ MAX_MAGNITUDE = 1000
 
 _NUMBER_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?(\d+))?")
 _INFINITY_TEXT = re.compile(r"([+-]?)[Ii]nf")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# How Go decodes invalid UTF-8 in JSON strings: one U+FFFD per invalid byte.
+UTF8_ERRORS = "cty-replace"
+
+
+def _replace_per_byte(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return "\ufffd" * (error.end - error.start), error.end
+
+
+codecs.register_error(UTF8_ERRORS, _replace_per_byte)
+
+
+def valid_text(text: str) -> str:
+    """`text` with every surrogate code point (never valid alone) as U+FFFD."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
+def cty_string(text: str) -> str:
+    """A string as cty holds it: valid Unicode, in normalisation form C."""
+    if text.isascii():
+        return text
+    text = _SURROGATE.sub("\ufffd", text)
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
 class DecodeError(ValueError):

@@ -5,10 +5,14 @@ extension type 0; later versions may send type 12 carrying "refinements"
 (for example "not null" or a string prefix). Both decode to UNKNOWN; we only
 ever send plain type 0, which every version understands.
 
-Decoding follows cty's rules and refuses, with a `DecodeError` naming the
-attribute path: truncated or trailing bytes, a value of the wrong kind, map
-keys that are not strings, attributes the type does not have, NaN, and
-numbers beyond the limits in `decoding`.
+Decoding follows cty's rules: strings come out in NFC (as cty.StringVal
+normalises them), a set keeps one of each equal element, a missing object
+attribute is null. It refuses, with a `DecodeError` naming the attribute path:
+truncated or trailing bytes, a value of the wrong kind, map keys that are not
+strings, attributes the type does not have, NaN, strings that are not valid
+UTF-8, and numbers beyond the limits in `decoding`. Every extension object
+reads as a plain unknown: refinements are not kept, and not checked either.
+docs/cty.md lists where we differ from go-cty on purpose.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ import math
 from decimal import Decimal
 from typing import Any
 
-import msgpack
+import msgpack  # type: ignore[import-untyped]  # the package ships no type information
 
 from provider.cty.decoding import (
     MAX_DEPTH,
     DecodeError,
     PathStep,
     checked_number,
+    cty_string,
     parse_number,
 )
 from provider.cty.types import (
@@ -39,7 +44,7 @@ from provider.cty.types import (
     TupleType,
     type_from_json,
 )
-from provider.cty.values import UNKNOWN, Typed
+from provider.cty.values import UNKNOWN, Typed, distinct
 
 _UNKNOWN_EXT = msgpack.ExtType(0, b"\x00")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -48,7 +53,8 @@ __all__ = ["DecodeError", "decode", "encode"]
 
 
 def encode(value: Any, type_: CtyType) -> bytes:
-    return msgpack.packb(_to_wire(value, type_), use_bin_type=True)
+    wire: bytes = msgpack.packb(_to_wire(value, type_), use_bin_type=True)
+    return wire
 
 
 def decode(data: bytes, type_: CtyType) -> Any:
@@ -125,7 +131,7 @@ def _from_wire(raw: Any, type_: CtyType, path: tuple[PathStep, ...]) -> Any:
     if type_ == STRING:
         if not isinstance(raw, str):
             raise DecodeError(f"expected string, got {_kind(raw)}", path)
-        return raw
+        return cty_string(raw)
     if type_ == NUMBER:
         return _number_from_wire(raw, path)
     if type_ == BOOL:
@@ -134,7 +140,8 @@ def _from_wire(raw: Any, type_: CtyType, path: tuple[PathStep, ...]) -> Any:
         return raw
     if isinstance(type_, ListType | SetType):
         _expect(raw, list, path)
-        return [_from_wire(v, type_.element, (*path, ("key", i))) for i, v in enumerate(raw)]
+        items = [_from_wire(v, type_.element, (*path, ("key", i))) for i, v in enumerate(raw)]
+        return distinct(items) if isinstance(type_, SetType) else items
     if isinstance(type_, TupleType):
         _expect(raw, list, path)
         if len(raw) != len(type_.elements):
@@ -172,10 +179,11 @@ def _number_from_wire(raw: Any, path: tuple[PathStep, ...]) -> int | Decimal:
     raise DecodeError(f"expected number, got {_kind(raw)}", path)
 
 
+_KINDS: dict[type, str] = {dict: "map", list: "array", str: "string", bytes: "binary"}
+
+
 def _kind(raw: Any) -> str:
-    return {dict: "map", list: "array", str: "string", bytes: "binary"}.get(
-        type(raw), type(raw).__name__
-    )
+    return _KINDS.get(type(raw), type(raw).__name__)
 
 
 def _expect(raw: Any, kind: type, path: tuple[PathStep, ...]) -> None:

@@ -101,7 +101,8 @@ def type_from_json(raw: Any) -> CtyType:
     Raises ValueError for anything that is not a type, including notation
     nested deeper than MAX_TYPE_DEPTH: dynamic values carry these from the wire."""
     if isinstance(raw, bytes | str) and not (isinstance(raw, str) and raw in _PRIMITIVES):
-        if raw.count("[" if isinstance(raw, str) else b"[") > 4 * MAX_TYPE_DEPTH:
+        brackets = raw.count("[") if isinstance(raw, str) else raw.count(b"[")
+        if brackets > 4 * MAX_TYPE_DEPTH:
             raise ValueError("type notation is nested too deeply")
         try:
             raw = json.loads(raw)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any, Final
 
 from provider.cty.types import (
@@ -36,6 +36,10 @@ class Unknown:
 
 UNKNOWN: Final = Unknown()
 
+# Enough precision that normalising any number the decoders accept never rounds it
+# (the default context keeps 28 digits, which would make 10**30 + 1 equal 10**30).
+_EXACT = Context(prec=10_000)
+
 
 @dataclass(frozen=True)
 class Typed:
@@ -67,8 +71,26 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, Typed):
         return ("t", value.type, _canonical(value.value))
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return ("n", Decimal(value).normalize())
+        return ("n", Decimal(value).normalize(_EXACT))
     return (type(value).__name__, value)
+
+
+def distinct(elements: list[Any]) -> list[Any]:
+    """A set's elements with one of each equal element, first kept, as cty keeps them.
+
+    Two elements are equal when both are wholly known and equal (numbers by
+    value, so 1 and 1.0 are one element); an unknown is never equal to
+    anything, so elements holding one all stay, as in cty's set rules."""
+    seen: set[Any] = set()
+    out = []
+    for element in elements:
+        if wholly_known(element):
+            key = _canonical(element)
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(element)
+    return out
 
 
 def values_equal(a: Any, b: Any, type_: CtyType = DYNAMIC) -> bool:
@@ -91,4 +113,4 @@ def values_equal(a: Any, b: Any, type_: CtyType = DYNAMIC) -> bool:
         return a.keys() == b.keys() and all(values_equal(a[k], b[k], type_.element) for k in a)
     if isinstance(type_, ObjectType):
         return all(values_equal(a.get(k), b.get(k), t) for k, t in type_.attributes)
-    return _canonical(a) == _canonical(b)
+    return bool(_canonical(a) == _canonical(b))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +32,7 @@ from provider.cty import (
 )
 from provider.cty.decoding import MAX_DEPTH, MAX_MAGNITUDE
 from provider.cty.msgpack_codec import DecodeError
+from provider.cty.values import distinct
 
 names = st.text(string.ascii_lowercase + "_", min_size=1, max_size=6)
 
@@ -58,13 +60,18 @@ numbers = st.one_of(
 def values_of(type_: CtyType, allow_unknown: bool) -> st.SearchStrategy[Any]:
     leaf: st.SearchStrategy[Any]
     if type_ == STRING:
-        leaf = st.text(max_size=8)
+        # strings as cty holds them: valid Unicode (no surrogates) in NFC
+        leaf = st.text(st.characters(exclude_categories=["Cs"]), max_size=8).map(
+            lambda s: unicodedata.normalize("NFC", s)
+        )
     elif type_ == NUMBER:
         leaf = numbers
     elif type_ == BOOL:
         leaf = st.booleans()
-    elif isinstance(type_, ListType | SetType):
+    elif isinstance(type_, ListType):
         leaf = st.lists(values_of(type_.element, allow_unknown), max_size=3)
+    elif isinstance(type_, SetType):  # a set holds each value once
+        leaf = st.lists(values_of(type_.element, allow_unknown), max_size=3).map(distinct)
     elif isinstance(type_, MapType):
         leaf = st.dictionaries(names, values_of(type_.element, allow_unknown), max_size=3)
     elif isinstance(type_, ObjectType):
