@@ -50,7 +50,7 @@ from provider.cty.types import (
     TupleType,
     type_from_json,
 )
-from provider.cty.values import UNKNOWN, Typed, distinct
+from provider.cty.values import UNKNOWN, Typed, cty_order, distinct
 
 
 class _NumberText(str):
@@ -250,12 +250,15 @@ def _dump(value: Any, type_: CtyType) -> str:
         return str(value) if isinstance(value, int) else format(value, "f")
     if type_ in (STRING, BOOL):
         return json.dumps(value)
-    if isinstance(type_, ListType | SetType):
+    if isinstance(type_, ListType):
         return "[" + ",".join(_dump(v, type_.element) for v in value) + "]"
+    if isinstance(type_, SetType):
+        ordered = cty_order(value, type_.element)
+        return "[" + ",".join(_dump(v, type_.element) for v in ordered) + "]"
     if isinstance(type_, TupleType):
         return "[" + ",".join(_dump(v, t) for v, t in zip(value, type_.elements, strict=True)) + "]"
     if isinstance(type_, MapType):
-        items = (f"{json.dumps(k)}:{_dump(v, type_.element)}" for k, v in value.items())
+        items = (f"{json.dumps(k)}:{_dump(value[k], type_.element)}" for k in sorted(value))
         return "{" + ",".join(items) + "}"
     if isinstance(type_, ObjectType):
         items = (f"{json.dumps(k)}:{_dump(value.get(k), t)}" for k, t in type_.attributes)

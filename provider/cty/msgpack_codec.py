@@ -44,7 +44,7 @@ from provider.cty.types import (
     TupleType,
     type_from_json,
 )
-from provider.cty.values import UNKNOWN, Typed, distinct
+from provider.cty.values import UNKNOWN, Typed, cty_order, distinct
 
 _UNKNOWN_EXT = msgpack.ExtType(0, b"\x00")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -102,12 +102,14 @@ def _to_wire(value: Any, type_: CtyType) -> Any:
         return _number_to_wire(value)
     if type_ == BOOL:
         return bool(value)
-    if isinstance(type_, ListType | SetType):
+    if isinstance(type_, ListType):
         return [_to_wire(v, type_.element) for v in value]
+    if isinstance(type_, SetType):
+        return [_to_wire(v, type_.element) for v in cty_order(value, type_.element)]
     if isinstance(type_, TupleType):
         return [_to_wire(v, t) for v, t in zip(value, type_.elements, strict=True)]
     if isinstance(type_, MapType):
-        return {k: _to_wire(v, type_.element) for k, v in value.items()}
+        return {k: _to_wire(value[k], type_.element) for k in sorted(value)}
     if isinstance(type_, ObjectType):
         return {k: _to_wire(value.get(k), t) for k, t in type_.attributes}
     raise TypeError(f"cannot encode type {type_!r}")

@@ -7,7 +7,10 @@ from decimal import Context, Decimal
 from typing import Any, Final
 
 from provider.cty.types import (
+    BOOL,
     DYNAMIC,
+    NUMBER,
+    STRING,
     CtyType,
     ListType,
     MapType,
@@ -39,6 +42,7 @@ UNKNOWN: Final = Unknown()
 # Enough precision that normalising any number the decoders accept never rounds it
 # (the default context keeps 28 digits, which would make 10**30 + 1 equal 10**30).
 _EXACT = Context(prec=10_000)
+_ORDERED = (STRING, NUMBER, BOOL)
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,21 @@ def distinct(elements: list[Any]) -> list[Any]:
             seen.add(key)
         out.append(element)
     return out
+
+
+def cty_order(elements: list[Any], type_: CtyType) -> list[Any]:
+    """A set's or map's elements in the order cty iterates them (and so encodes them).
+
+    Map keys sort by their UTF-8 bytes (code point order, as Python compares
+    str). Sets of strings, numbers and bools sort by value, unknowns after the
+    known values and nulls last; sets of other types keep their order (cty
+    orders those by an internal hash, which no peer depends on)."""
+    if type_ not in _ORDERED or not elements:
+        return elements
+    known = [e for e in elements if e is not None and e is not UNKNOWN]
+    unknown = [e for e in elements if e is UNKNOWN]
+    nulls = [e for e in elements if e is None]
+    return [*sorted(known), *unknown, *nulls]
 
 
 def values_equal(a: Any, b: Any, type_: CtyType = DYNAMIC) -> bool:

@@ -32,7 +32,7 @@ from provider.cty import (
 )
 from provider.cty.decoding import MAX_DEPTH, MAX_MAGNITUDE
 from provider.cty.msgpack_codec import DecodeError
-from provider.cty.values import distinct
+from provider.cty.values import cty_order, distinct
 
 names = st.text(string.ascii_lowercase + "_", min_size=1, max_size=6)
 
@@ -70,8 +70,11 @@ def values_of(type_: CtyType, allow_unknown: bool) -> st.SearchStrategy[Any]:
         leaf = st.booleans()
     elif isinstance(type_, ListType):
         leaf = st.lists(values_of(type_.element, allow_unknown), max_size=3)
-    elif isinstance(type_, SetType):  # a set holds each value once
-        leaf = st.lists(values_of(type_.element, allow_unknown), max_size=3).map(distinct)
+    elif isinstance(type_, SetType):  # a set holds each value once, in cty's order
+        element = type_.element
+        leaf = st.lists(values_of(element, allow_unknown), max_size=3).map(
+            lambda xs: cty_order(distinct(xs), element)
+        )
     elif isinstance(type_, MapType):
         leaf = st.dictionaries(names, values_of(type_.element, allow_unknown), max_size=3)
     elif isinstance(type_, ObjectType):
