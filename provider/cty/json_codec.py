@@ -245,7 +245,7 @@ def _dump(value: Any, type_: CtyType) -> str:
         return "null"
     if type_ == DYNAMIC:
         inner = _dump(value.value, value.type)
-        return f'{{"value":{inner},"type":{json.dumps(value.type.to_json())}}}'
+        return f'{{"value":{inner},"type":{value.type.json_bytes().decode()}}}'
     if type_ == NUMBER:
         return str(value) if isinstance(value, int) else format(value, "f")
     if type_ in (STRING, BOOL):
