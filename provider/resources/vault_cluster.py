@@ -108,7 +108,12 @@ class VaultCluster(TarmakWaitingResource):
                     "`sealed` when refresh found a node sealed, uninitialised (new) or not "
                     "answering, which the next apply fixes.",
                 ),
-                "id": Attribute(STRING, computed=True, stable=True),
+                "id": Attribute(
+                    STRING,
+                    computed=True,
+                    stable=True,
+                    description="`vault-` and a digest of `internal_fqdns`, set at creation.",
+                ),
             },
             blocks={"timeouts": CLUSTER_TIMEOUTS},
         )

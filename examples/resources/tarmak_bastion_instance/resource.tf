@@ -1,8 +1,8 @@
 # Blocks until Tarmak reaches the bastion over SSH and wing answers.
 resource "tarmak_bastion_instance" "bastion" {
-  hostname    = aws_instance.bastion.public_ip
+  hostname    = var.bastion_public_ip
   username    = "centos"
-  instance_id = aws_instance.bastion.id
+  instance_id = var.bastion_instance_id
 
   timeouts {
     create = "15m"

@@ -1,7 +1,7 @@
 # Blocks until Tarmak has initialised (first time) and unsealed Vault.
 resource "tarmak_vault_cluster" "vault" {
   internal_fqdns = ["vault-1.tarmak.local", "vault-2.tarmak.local", "vault-3.tarmak.local"]
-  vault_ca       = file("${path.module}/vault-ca.pem")
+  vault_ca       = file(var.vault_ca_file)
 
   vault_unseal_key_name = "prod-vault"
 
