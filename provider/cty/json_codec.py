@@ -238,6 +238,18 @@ def _kind(raw: Any) -> str:
 _KINDS: dict[type, str] = {dict: "object", list: "array"}
 
 
+# Go's json.Marshal escapes these so JSON can sit inside HTML and JavaScript.
+_GO_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def _json_string(text: str) -> str:
+    """A string as go-cty writes it (Go's json.Marshal): UTF-8, not \\u escapes,
+    except for quotes, backslashes, control characters and the HTML-sensitive ones."""
+    return json.dumps(text, ensure_ascii=False).translate(_GO_ESCAPES)
+
+
 def _dump(value: Any, type_: CtyType) -> str:
     if value is UNKNOWN:
         raise ValueError("unknown values cannot be encoded as JSON")
@@ -248,8 +260,10 @@ def _dump(value: Any, type_: CtyType) -> str:
         return f'{{"value":{inner},"type":{value.type.json_bytes().decode()}}}'
     if type_ == NUMBER:
         return str(value) if isinstance(value, int) else format(value, "f")
-    if type_ in (STRING, BOOL):
-        return json.dumps(value)
+    if type_ == STRING:
+        return _json_string(value)
+    if type_ == BOOL:
+        return "true" if value else "false"
     if isinstance(type_, ListType):
         return "[" + ",".join(_dump(v, type_.element) for v in value) + "]"
     if isinstance(type_, SetType):
@@ -258,9 +272,9 @@ def _dump(value: Any, type_: CtyType) -> str:
     if isinstance(type_, TupleType):
         return "[" + ",".join(_dump(v, t) for v, t in zip(value, type_.elements, strict=True)) + "]"
     if isinstance(type_, MapType):
-        items = (f"{json.dumps(k)}:{_dump(value[k], type_.element)}" for k in sorted(value))
+        items = (f"{_json_string(k)}:{_dump(value[k], type_.element)}" for k in sorted(value))
         return "{" + ",".join(items) + "}"
     if isinstance(type_, ObjectType):
-        items = (f"{json.dumps(k)}:{_dump(value.get(k), t)}" for k, t in type_.attributes)
+        items = (f"{_json_string(k)}:{_dump(value.get(k), t)}" for k, t in type_.attributes)
         return "{" + ",".join(items) + "}"
     raise TypeError(f"cannot encode type {type_!r}")

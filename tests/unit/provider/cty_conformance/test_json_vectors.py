@@ -49,6 +49,12 @@ BOTH_WAYS: list[tuple[str, CtyType, Any, str]] = [
     ("string", STRING, "vault", '"vault"'),
     ("null", STRING, None, "null"),
     ("escapes", STRING, 'a"b\\c\n', '"a\\"b\\\\c\\n"'),
+    # Go's json.Marshal: UTF-8 as it is, HTML-sensitive characters escaped
+    ("non-ASCII as UTF-8", STRING, "café ✓", '"café ✓"'),
+    ("HTML-sensitive characters", STRING, "<a&b>", '"\\u003ca\\u0026b\\u003e"'),
+    ("line separator", STRING, "a\u2028b", '"a\\u2028b"'),
+    ("control characters", STRING, "\x01\t", '"\\u0001\\t"'),
+    ("map key escaped too", MapType(NUMBER), {"<k>": 1}, '{"\\u003ck\\u003e":1}'),
     ("int", NUMBER, 42, "42"),
     ("negative fraction", NUMBER, Decimal("-2.5"), "-2.5"),
     ("number past float64", NUMBER, 10**30 + 1, "1000000000000000000000000000001"),
