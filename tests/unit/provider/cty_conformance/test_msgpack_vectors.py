@@ -149,6 +149,12 @@ READ_ONLY: list[tuple[str, CtyType, str, Any]] = [
     ("set keeps one of equal strings", SetType(STRING), "93 a161 a162 a161", ["a", "b"]),
     ("set compares numbers by value", SetType(NUMBER), "92 01 cb3ff0000000000000", [1]),
     ("set keeps one null", SetType(STRING), "92 c0 c0", [None]),
+    (
+        "set tells apart numbers past 28 digits",
+        SetType(NUMBER),
+        "92" + _str(str(10**30)) + _str(str(10**30 + 1)),
+        [10**30, 10**30 + 1],
+    ),
     ("unknowns in a set are all kept", SetType(STRING), "92 d40000 d40000", [UNKNOWN, UNKNOWN]),
     (
         "set of objects keeps one of equal objects",
