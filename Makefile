@@ -11,7 +11,7 @@ PROTOS   := $(wildcard proto/*.proto)
 # and Terraform starts the provider 3-4 times per run; any python3 otherwise.
 BASE_PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || echo python3)
 
-.PHONY: install proto bytecode test fuzz demo bench lint docs package-for-registry clean system-packages
+.PHONY: install proto bytecode test test-quick fuzz demo bench lint docs package-for-registry clean system-packages
 .PHONY: publish-staging promote rotate-signing-key
 
 install: $(STAMP) proto bytecode
@@ -58,6 +58,13 @@ $(GEN_DIR)/.stamp: $(PROTOS) | $(STAMP)
 test: install
 	$(PY) -m pytest -q
 
+# The unit tests, then every other test against one Terraform release instead
+# of all of them (TARMAK_TERRAFORM: a version such as 1.0.3, or newest/oldest).
+QUICK_TERRAFORM ?= newest
+test-quick: install
+	$(PY) -m pytest -q -x tests/unit
+	TARMAK_TERRAFORM=$(QUICK_TERRAFORM) $(PY) -m pytest -q -x --ignore=tests/unit
+
 # The hostile-input fuzz of tests/e2e/test_hostile_input.py at a larger scale
 # (`make test` runs 2,000 cases). A failure names its seed and case number.
 FUZZ_CASES ?= 50000
@@ -76,6 +83,7 @@ bench: install
 	$(PY) bench/package_start.py
 	$(PY) bench/waits.py
 	$(PY) bench/startup.py
+	$(PY) bench/plots.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -42,6 +42,7 @@ import hvac  # noqa: E402
 
 from bench.full_start import full_start, plugin_environment  # noqa: E402
 from bench.peers import PEERS  # noqa: E402
+from bench.plots import record  # noqa: E402
 from devenv.mirror import build_mirror, platform  # noqa: E402
 from devenv.plugin_sockets import plugin_sockets  # noqa: E402
 from devenv.terraform_binary import bundled_terraform, script_header  # noqa: E402
@@ -427,6 +428,20 @@ def main() -> None:
         print(
             f"\nTerraform started the provider {runs['starts-apply']} times per apply and "
             f"{runs['starts-plan']} per plan (its debug log, one run each)."
+        )
+        kinds = ("apply", "plan", "starts")
+        record(
+            "startup",
+            {
+                "runs": RUNS,
+                "handshake": shake,
+                "full_start": whole,
+                **{
+                    k: {n.split("-", 1)[1]: v for n, v in runs.items() if n.startswith(f"{k}-")}
+                    for k in kinds
+                },
+                "hostname": runs_hostname,
+            },
         )
     finally:
         shutil.rmtree(base, ignore_errors=True)
