@@ -117,7 +117,8 @@ def main() -> int:
         summary(
             [
                 f"the {target.name} package installed by `terraform init` from a signed registry "
-                "runs in a container with no shell of its own, no libc and no Python",
+                "runs in a container holding only a static busybox and terraform: no libc, "
+                "no Python",
                 "Tarmak, outside the container, reached the provider only through the "
                 "connector it exec'd from that package",
                 f"the apply completed: bastion ready, Vault initialised and unsealed "
