@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 import hvac  # noqa: E402
 
+from bench.plots import record  # noqa: E402
 from devenv.vault import OpenBaoServer  # noqa: E402
 from provider.hostname_rules import DEFAULT_FORMAT  # noqa: E402
 from provider.hostnaming import HostnameKey, Hostnaming  # noqa: E402
@@ -65,11 +66,21 @@ def main() -> None:
             print(f"\nhostnaming: {PER_WRITER} allocations per writer, OpenBao -dev on loopback\n")
             print("| writers | allocations/s | CAS retries per allocation (mean) | max |")
             print("|---:|---:|---:|---:|")
+            rows = []
             for writers in (1, 8):
                 rate, mean, worst = run(vault, writers)
                 print(f"| {writers} | {rate:.0f} | {mean:.2f} | {worst} |")
+                rows.append(
+                    {
+                        "writers": writers,
+                        "allocations_per_second": rate,
+                        "cas_retries_mean": mean,
+                        "cas_retries_max": worst,
+                    }
+                )
         finally:
             vault.stop()
+    record("hostnaming", {"per_writer": PER_WRITER, "runs": [{"label": "this run", "rows": rows}]})
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.mirror import platform
+from devenv.terraform_binary import script_header
 
 HERE = Path(__file__).resolve().parent
 
@@ -45,7 +46,8 @@ class Peer:
         # Imported, not run as a script: pyvider checks that argv[0] names a
         # terraform-provider binary, as Terraform's launch gives it.
         launcher.write_text(
-            f"#!{self.venv(cache)}\nimport sys\nsys.path.insert(0, {str(HERE / 'peers')!r})\n"
+            script_header(str(self.venv(cache)))
+            + f"import sys\nsys.path.insert(0, {str(HERE / 'peers')!r})\n"
             f"from {self.module} import main\nmain()\n"
         )
         launcher.chmod(0o755)

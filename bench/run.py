@@ -42,9 +42,10 @@ import hvac  # noqa: E402
 
 from bench.full_start import full_start, plugin_environment  # noqa: E402
 from bench.peers import PEERS  # noqa: E402
+from bench.plots import record  # noqa: E402
 from devenv.mirror import build_mirror, platform  # noqa: E402
 from devenv.plugin_sockets import plugin_sockets  # noqa: E402
-from devenv.terraform_binary import bundled_terraform  # noqa: E402
+from devenv.terraform_binary import bundled_terraform, script_header  # noqa: E402
 from devenv.vault import OpenBaoServer  # noqa: E402
 from provider.hostname_rules import DEFAULT_MOUNT  # noqa: E402
 
@@ -136,7 +137,7 @@ def publish_bare(mirror: Path) -> None:
     target.mkdir(parents=True)
     launcher = target / "terraform-provider-barenull_v0.1.0"
     launcher.write_text(
-        f"#!{sys.executable}\nimport gc\ngc.disable()\nimport runpy\n"
+        script_header(sys.executable) + "import gc\ngc.disable()\nimport runpy\n"
         f"runpy.run_path({str(BARE)!r}, run_name='__main__')\n"
     )
     launcher.chmod(0o755)
@@ -427,6 +428,20 @@ def main() -> None:
         print(
             f"\nTerraform started the provider {runs['starts-apply']} times per apply and "
             f"{runs['starts-plan']} per plan (its debug log, one run each)."
+        )
+        kinds = ("apply", "plan", "starts")
+        record(
+            "startup",
+            {
+                "runs": RUNS,
+                "handshake": shake,
+                "full_start": whole,
+                **{
+                    k: {n.split("-", 1)[1]: v for n, v in runs.items() if n.startswith(f"{k}-")}
+                    for k in kinds
+                },
+                "hostname": runs_hostname,
+            },
         )
     finally:
         shutil.rmtree(base, ignore_errors=True)

@@ -48,6 +48,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.plots import record  # noqa: E402
 from connector.protocol import Method  # noqa: E402
 from connector.tarmak_side.controller import ConnectorController  # noqa: E402
 from connector.tarmak_side.server import Call, CallCancelled, RequestServer  # noqa: E402
@@ -556,6 +557,21 @@ def report_state_writes(found: list[tuple[Terraform, StateWrites]]) -> None:
         )
 
 
+def summary(result: Result) -> dict[str, object]:
+    """What bench/plots.py draws and docs/benchmarks.md quotes, as JSON."""
+    rel, intr = result.release, result.interrupt
+    return {
+        "terraform": result.terraform.version,
+        "count": result.count,
+        "answer_to_complete": rel.complete,
+        "floor": result.floor,
+        "ctrl_c_to_exit": intr.exited,
+        "ctrl_c_to_last_cancel": intr.last_cancel,
+        "threads": rel.held.all_waiting.threads,
+        "rss_mib": rel.held.all_waiting.rss_kib / 1024,
+    }
+
+
 def timed(what: str, step: Callable[[], object]) -> object:
     print(f"[waits] {what} ...", file=sys.stderr, flush=True)
     return step()
@@ -571,6 +587,7 @@ def main() -> None:
         }
         started = time.monotonic()
         writes = []
+        runs = []
         for terraform in terraforms():
             for count in SIZES:
                 result = timed(
@@ -578,12 +595,14 @@ def main() -> None:
                     lambda: measure(terraform, count, directory, env),  # noqa: B023
                 )
                 report(result)  # type: ignore[arg-type]
+                runs.append(summary(result))  # type: ignore[arg-type]
             for count in STATE_WRITES_SIZES if shutil.which("strace") else ():
                 writes.append((terraform, state_writes(terraform, count, directory, env)))
         if writes:
             report_state_writes(writes)
         load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
         print(f"\n(the waits bench took {time.monotonic() - started:.0f} s; load average {load})")
+        record("waits", {"runs": runs})
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -4,8 +4,12 @@
 three-node Raft cluster, the sshd bastion, the wing stand-in) and prints the
 variables to export; `env` prints them again; `restart-node vault-2` restarts
 one cluster node (it comes back sealed, with its data); `tarmak-config`
-writes the Tarmak side's env.yaml for this environment; `down` stops every
-process `up` started and removes the directory.
+writes what running examples/tarmak-environment by hand takes (the Tarmak
+side's env.yaml, a Terraform CLI config that installs this checkout's
+provider from a filesystem mirror, and the example's terraform.tfvars) and
+adds TF_CLI_CONFIG_FILE and TARMAK_CONNECTOR_SOCKET to what `env` prints;
+`down` stops every process `up` started and removes the directory. Each
+says what it did in a line on stderr.
 
 Run it from the repository with the project's virtualenv (`make install`
 makes it): `.venv/bin/python -m devenv up`. Started with another Python that
@@ -64,7 +68,8 @@ def _save_state(directory: Path, state: dict) -> None:  # type: ignore[type-arg]
     (directory / "state.json").write_text(json.dumps(state, indent=2))
 
 
-def down(directory: Path) -> None:
+def down(directory: Path) -> list[int]:
+    """Stop what `up` started and remove the directory; the pids it stopped."""
     from devenv.processes import stop_pid
 
     state = _state(directory) or {}
@@ -73,6 +78,7 @@ def down(directory: Path) -> None:
     for pid in pids:
         stop_pid(pid)
     shutil.rmtree(directory, ignore_errors=True)
+    return pids
 
 
 def up(directory: Path) -> int:
@@ -89,7 +95,11 @@ def up(directory: Path) -> int:
             sys.stderr.write(f"the local environment did not come up: {err}\n")
             return 1
         raise
-    sys.stderr.write(f"local environment up in {time.monotonic() - started:.1f}s ({directory})\n")
+    sys.stderr.write(
+        f"local environment up in {time.monotonic() - started:.1f}s in {directory}: OpenBao -dev, "
+        f"a TLS node, three uninitialised cluster nodes, the sshd bastion on port "
+        f"{env.bastion.access.port} and the wing; the variables to export follow\n"
+    )
     sys.stdout.write(_exports(env.env()))
     return 0
 
@@ -120,20 +130,33 @@ def restart_node(directory: Path, name: str) -> int:
 
 
 def tarmak_config(directory: Path, output: Path | None, state_dir: Path | None) -> int:
-    """Write env.yaml for the Tarmak side (tarmak-controller --config ...)."""
-    from devenv.tarmak import local_config, write_config
+    """Write env.yaml for the Tarmak side (tarmak-controller --config ...), the
+    Terraform CLI config and terraform.tfvars for examples/tarmak-environment."""
+    from devenv.mirror import build_mirror
+    from devenv.tarmak import local_config, tfvars, write_config
 
     state = _state(directory)
     if state is None:
         sys.stderr.write("the local environment is not up: run `python -m devenv up`\n")
         return 1
-    path = output or directory / "env.yaml"
+    path = (output or directory / "env.yaml").absolute()
     config = local_config(
         state["bastion"], state["ca_cert"], (state_dir or directory / "tarmak-state").absolute()
     )
     write_config(config, path)
+    cli_config = build_mirror(directory.absolute() / "mirror", ("tarmak",))
+    variables = directory.absolute() / "terraform.tfvars"
+    cluster = state["env"].get("TARMAK_DEVENV_VAULT_CLUSTER", "")
+    variables.write_text(tfvars(state["bastion"], cluster.split(","), state["ca_cert"]))
+    state["tarmak_env"] = {
+        "TF_CLI_CONFIG_FILE": str(cli_config),
+        "TARMAK_CONNECTOR_SOCKET": str(directory.absolute() / "connector.sock"),
+    }
+    _save_state(directory, state)
     sys.stderr.write(
-        f"wrote {path}; run: tarmak-controller --config {path} --exec tarmak-connector\n"
+        f"wrote {path} (the Tarmak side's config), {cli_config} (Terraform installs this "
+        f"checkout's provider from a mirror) and {variables}; `env` now also exports "
+        "TF_CLI_CONFIG_FILE and TARMAK_CONNECTOR_SOCKET\n"
     )
     sys.stdout.write(f"{path}\n")
     return 0
@@ -150,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         return up(args.dir)
     if args.command == "down":
-        down(args.dir)
+        stopped = down(args.dir)
+        pids = ", ".join(map(str, stopped))
+        what = f"stopped {len(stopped)} processes ({pids})" if stopped else "nothing was running"
+        sys.stderr.write(f"local environment down: {what}; removed {args.dir}\n")
         return 0
     if args.command == "restart-node":
         if not args.node:
@@ -162,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if state is None:
         sys.stderr.write("the local environment is not up: run `python -m devenv up`\n")
         return 1
-    sys.stdout.write(_exports(state["env"]))
+    sys.stdout.write(_exports({**state["env"], **state.get("tarmak_env", {})}))
     return 0
 
 

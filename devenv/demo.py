@@ -12,6 +12,10 @@
    `status: "sealed" -> "ready"` and writes nothing (the audit log says so);
    `terraform apply` unseals it; the next plan changes nothing.
 5. Allocate hostnames with tarmak_hostname, then destroy everything.
+6. Sum up what the run showed, from what it observed.
+
+The connector's own log (it says, for one, that the Tarmak side stopped it
+at the end) goes to a file, printed only when something fails.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import hvac
 from devenv.environment import LocalEnvironment
 from devenv.mirror import ROOT, build_mirror
 from devenv.raft_cluster import RaftCluster
-from devenv.tarmak import TarmakSide, environment_config, terraform_variables
+from devenv.tarmak import TarmakSide, environment_config, relay_argv, terraform_variables
 from devenv.terraform_binary import bundled_terraform
 
 HOSTNAMES_TF = """
@@ -54,6 +58,18 @@ output "hostnames" {
 
 def say(text: str) -> None:
     print(f"\n==> {text}", flush=True)
+
+
+def logged(argv: list[str], log: Path) -> list[str]:
+    """`argv` with its stderr appended to `log` (stdin and stdout stay the pipes
+    the controller relays over)."""
+    return ["sh", "-c", 'exec "$@" 2>>"$0"', str(log), *argv]
+
+
+def summary(lines: list[str]) -> None:
+    say("what this run showed")
+    for line in lines:
+        print(f"    - {line}")
 
 
 def terraform(workdir: Path, env: dict[str, str], *args: str, ok: tuple[int, ...] = (0,)) -> str:
@@ -85,6 +101,9 @@ def main() -> int:
     cluster = env.vault_cluster
     assert cluster is not None
     side = TarmakSide(environment_config(env, base / "tarmak-state"))
+    connector_log = base / "connector.log"
+    side.controller.argv = logged(relay_argv(side.socket_path), connector_log)
+    finished = False
     try:
         print(f"    bastion: ssh {env.bastion.access.username}@127.0.0.1 -p {env.bastion.port}")
         show_nodes(cluster, "before")
@@ -109,8 +128,10 @@ def main() -> int:
         print(f"    bastion_status = {outputs['bastion_status']['value']}")
         print(f"    vault_status   = {outputs['vault_status']['value']}")
         show_nodes(cluster, "after apply")
-        print(f"    initialised {cluster.initialisations()} time(s) (OpenBao's own log)")
-        check_tokens(cluster, outputs["init_tokens"]["value"])
+        initialised = cluster.initialisations()
+        print(f"    initialised {initialised} time(s) (OpenBao's own log)")
+        tokens = outputs["init_tokens"]["value"]
+        check_tokens(cluster, tokens)
 
         say("restarting the active Vault node: it comes back sealed, with its data")
         victim = cluster.wait_for_active()
@@ -131,7 +152,9 @@ def main() -> int:
         show_nodes(cluster, "after apply")
         terraform(work, tf_env, "plan", "-input=false", "-detailed-exitcode")
         print("    the plan after that apply changes nothing (exit code 0)")
-        print(f"    initialised {cluster.initialisations()} time(s) in all")
+        initialised = cluster.initialisations()
+        print(f"    initialised {initialised} time(s) in all")
+        serving = sum(status in (200, 429) for status in cluster.health().values())
 
         say("tarmak_hostname: unique names from a KV v2 counter in OpenBao -dev")
         names = base / "hostnames"
@@ -150,12 +173,45 @@ def main() -> int:
         say("terraform destroy (both configurations)")
         terraform(names, name_env, "destroy", "-auto-approve", "-input=false")
         terraform(work, tf_env, "destroy", "-auto-approve", "-input=false")
-        say("done: everything above ran for real on this machine")
+        summary(
+            [
+                "the waiting resources completed only once the Tarmak side, outside "
+                "Terraform, had answered through tarmak-connector: the bastion over SSH with "
+                "the wing's /healthz, Vault through SSH tunnels",
+                f"the three-node cluster was initialised {times(initialised)} in all; after a "
+                f"node's restart and the apply that followed, {serving} of 3 nodes serve "
+                "(active or standby)",
+                f"the {len(tokens)} init tokens work: each creates tokens with its role's policies",
+                f"a restarted node came back sealed; the plan showed sealed -> ready while the "
+                f"audit logs recorded {writes} writes, apply unsealed it, the next plan was empty",
+                f"tarmak_hostname allocated {len(set(allocated))} distinct names from a KV v2 "
+                "counter",
+                "destroy emptied both states; all of it with the real Terraform "
+                f"{terraform_version()}, OpenBao and sshd (the wing is a stand-in)",
+            ]
+        )
+        finished = True
         return 0
     finally:
         side.stop()
         env.stop()
+        if not finished and connector_log.exists():
+            print(f"the connector's log:\n{connector_log.read_text()}", file=sys.stderr)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
+def terraform_version() -> str:
+    out = subprocess.run(
+        [bundled_terraform(), "version"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CHECKPOINT_DISABLE": "1"},
+    ).stdout
+    return out.split()[1].removeprefix("v") if out.startswith("Terraform v") else "?"
 
 
 def show_nodes(cluster: RaftCluster, when: str) -> None:

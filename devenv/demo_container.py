@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from devenv.container import Container, build_rootfs
+from devenv.demo import logged, summary
 from devenv.environment import LocalEnvironment
 from devenv.tarmak_container import (
     NetnsRegistry,
@@ -66,6 +67,8 @@ def main() -> int:
     env = LocalEnvironment.start(base / "env")
     vault = OpenBaoServer(base / "vault", dev=False, ca=env.ca).start()
     container = registry = tarmak = None
+    connector_log = base / "connector.log"
+    finished = False
     try:
         say("a container: busybox, terraform, a CA certificate, a CLI config; loopback only")
         root = build_rootfs(
@@ -79,7 +82,7 @@ def main() -> int:
             ["find", ".", "-type", "f"], cwd=root, capture_output=True, text=True
         ).stdout.split()
         print(f"    files: {', '.join(sorted(p.removeprefix('./') for p in listing))}")
-        print(f"    (/bin holds busybox applets as symlinks; PID 1 is pid {container.pid} here)")
+        print("    (/bin holds busybox's applets as symlinks)")
 
         say("signing the package and serving the registry on the container's loopback")
         _, tree = publish_package(package, target, __version__, base / "publish")
@@ -97,7 +100,7 @@ def main() -> int:
         say("Tarmak, outside, execs the connector from the installed package")
         print(f"    docker exec -i CONTAINER {executable} connector")
         print(f"    here: {' '.join(command[:7])} ... connector")
-        tarmak = OutsideTarmak.start(env, base / "tarmak-state", command)
+        tarmak = OutsideTarmak.start(env, base / "tarmak-state", logged(command, connector_log))
 
         say("terraform apply in the container: bastion, Vault cluster, instance roles")
         output = in_container(
@@ -109,8 +112,20 @@ def main() -> int:
                 print(f"      {line.strip()}")
         for line in outputs.strip().splitlines():
             print(f"      {line.strip()}")
-        print(f"    Vault, outside, now answers HTTP {vault.endpoint.health_status()} (active)")
-        say("done: Terraform ran in a container with no Python and no libc")
+        health = vault.endpoint.health_status()
+        print(f"    Vault, outside, now answers HTTP {health} (active)")
+        summary(
+            [
+                f"the {target.name} package installed by `terraform init` from a signed registry "
+                "runs in a container holding only a static busybox and terraform: no libc, "
+                "no Python",
+                "Tarmak, outside the container, reached the provider only through the "
+                "connector it exec'd from that package",
+                f"the apply completed: bastion ready, Vault initialised and unsealed "
+                f"(sys/health {health})",
+            ]
+        )
+        finished = True
         return 0
     finally:
         if tarmak is not None:
@@ -121,6 +136,8 @@ def main() -> int:
             container.stop()
         vault.stop()
         env.stop()
+        if not finished and connector_log.exists():
+            print(f"the connector's log:\n{connector_log.read_text()}", file=sys.stderr)
         remove_tree(base)
 
 

