@@ -1,4 +1,4 @@
-"""SSH to the bastion with paramiko, and local port forwards through it.
+"""SSH to the bastion with paramiko, and channels through it to hosts behind it.
 
 The bastion's host key must already be known (a known_hosts file): an unknown
 or changed key is refused, never accepted automatically.
@@ -7,13 +7,8 @@ or changed key is refused, never accepted automatically.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import logging
-import select
-import socket
-import threading
-import weakref
 from dataclasses import dataclass
 
 import paramiko
@@ -65,7 +60,6 @@ class BastionConnection:
     def __init__(self, settings: SSHSettings) -> None:
         self.settings = settings
         self._client = paramiko.SSHClient()
-        self._forwards: weakref.WeakSet[LocalForward] = weakref.WeakSet()
 
     def connect(self) -> BastionConnection:
         s = self.settings
@@ -133,15 +127,7 @@ class BastionConnection:
             bastion = f"{self.settings.host}:{self.settings.port}"
             raise BastionError(f"bastion {bastion} cannot reach {host}:{port}: {err}") from None
 
-    def forward(self, host: str, port: int) -> LocalForward:
-        """Listen on 127.0.0.1 and tunnel each connection to host:port via the bastion."""
-        forward = LocalForward(self, host, port)
-        self._forwards.add(forward)
-        return forward
-
     def close(self) -> None:
-        for forward in list(self._forwards):
-            forward.close()
         self._client.close()
 
     def __enter__(self) -> BastionConnection:
@@ -149,66 +135,3 @@ class BastionConnection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class LocalForward:
-    def __init__(self, bastion: BastionConnection, host: str, port: int) -> None:
-        self.bastion, self.host, self.port = bastion, host, port
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(16)
-        self._listener.settimeout(0.2)
-        self.local_port = int(self._listener.getsockname()[1])
-        self._closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True, name=f"forward-{port}").start()
-
-    def _accept(self) -> None:
-        """Only this thread closes the listener: closing a socket another thread is
-        blocked on lets the kernel hand its descriptor number to a new socket."""
-        try:
-            while not self._closed.is_set():
-                try:
-                    client, _ = self._listener.accept()
-                except TimeoutError:
-                    continue
-                except OSError:
-                    return
-                client.settimeout(None)
-                self._connect(client)
-        finally:
-            self._listener.close()
-
-    def _connect(self, client: socket.socket) -> None:
-        try:
-            channel = self.bastion.open_channel(self.host, self.port)
-        except BastionError as err:
-            log.info("%s", err)
-            client.close()
-            return
-        threading.Thread(target=_pump, args=(client, channel), daemon=True).start()
-
-    def close(self) -> None:
-        self._closed.set()
-
-
-def _pump(sock: socket.socket, channel: paramiko.Channel) -> None:
-    """Copy bytes both ways until either side closes."""
-    try:
-        while True:
-            readable, _, _ = select.select([sock, channel], [], [], 30)
-            if sock in readable:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                channel.sendall(data)
-            if channel in readable:
-                data = channel.recv(65536)
-                if not data:
-                    break
-                sock.sendall(data)
-    except (OSError, EOFError):
-        pass
-    finally:
-        with contextlib.suppress(OSError, EOFError):  # the SSH connection may be gone
-            channel.close()
-        sock.close()

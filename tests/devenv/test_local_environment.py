@@ -17,6 +17,7 @@ import requests
 
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.ssh import BastionConnection, BastionError, HostKeyRefused, SSHSettings
+from connector.tarmak_side.ssh_http import session_through
 from devenv.bastion import write_keypair
 from devenv.environment import LocalEnvironment
 from devenv.processes import ChildProcess
@@ -112,9 +113,11 @@ def test_unknown_host_key_is_refused(local_env: LocalEnvironment, tmp_path: Path
 def test_direct_tcpip_reaches_the_wing_behind_the_bastion(local_env: LocalEnvironment) -> None:
     wing_port = int(local_env.wing_url.split(":")[2].split("/")[0])
     with BastionConnection(ssh_settings(local_env)).connect() as bastion:
-        forward = bastion.forward("127.0.0.1", wing_port)
-        url = f"https://127.0.0.1:{forward.local_port}/healthz"
-        response = requests.get(url, verify=str(local_env.ca.cert_path), timeout=5)
+        session, base = session_through(
+            bastion, "127.0.0.1", wing_port, str(local_env.ca.cert_path)
+        )
+        with session:
+            response = session.get(f"{base}/healthz", timeout=5)
         assert (response.status_code, response.text) == (200, "ok")
         channel = bastion.open_channel("127.0.0.1", wing_port)
         assert isinstance(channel, paramiko.Channel)
