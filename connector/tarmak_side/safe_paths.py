@@ -35,7 +35,10 @@ def _check_ancestors(directory: Path) -> None:
     """No one else may replace `directory`: each directory above it is ours or root's,
     and writable by others only with the sticky bit (as /tmp is)."""
     for parent in Path(os.path.realpath(directory)).parents:
-        st = os.stat(parent)
+        try:
+            st = os.stat(parent)
+        except FileNotFoundError:
+            continue  # made later, by us
         if st.st_uid not in (0, os.geteuid()):
             raise UnsafePath(
                 f"{parent} (above {directory}) is owned by uid {st.st_uid}, who could replace "
