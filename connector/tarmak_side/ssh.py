@@ -10,8 +10,11 @@ import base64
 import hashlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import paramiko
+
+from connector.tarmak_side.safe_paths import UnsafePath, check_private_key
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +23,27 @@ class BastionError(Exception):
     """Connecting to or through the bastion failed; the message names host and port."""
 
 
-class HostKeyRefused(BastionError):
+class BastionRefused(BastionError):
+    """A person must fix something (host key, private key): never retried."""
+
+
+class HostKeyRefused(BastionRefused):
     """The bastion's host key is unknown or changed: never retried, never accepted."""
+
+
+def _private_key(path: str) -> paramiko.PKey:
+    """The client key, refused with its setting named if it is unusable."""
+    try:
+        check_private_key(Path(path))
+        return paramiko.PKey.from_path(path)
+    except UnsafePath as err:
+        raise BastionRefused(f"bastion.key_path: {err}") from None
+    except OSError as err:
+        raise BastionRefused(f"bastion.key_path: cannot read {path}: {err.strerror}") from None
+    except (paramiko.SSHException, ValueError) as err:
+        raise BastionRefused(
+            f"bastion.key_path: {path} is not a private key ssh can use ({type(err).__name__})"
+        ) from None
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -66,12 +88,20 @@ class BastionConnection:
         client = self._client
         try:
             client.load_host_keys(s.known_hosts_path)
+        except OSError as err:
+            client.close()
+            raise HostKeyRefused(
+                f"cannot read the known_hosts file {s.known_hosts_path}: {err.strerror}; "
+                "refusing to connect to a bastion whose host key is not known"
+            ) from None
+        key = _private_key(s.key_path)
+        try:
             client.set_missing_host_key_policy(_RefuseUnknown(s.known_hosts_path))
             client.connect(
                 s.host,
                 port=s.port,
                 username=s.username,
-                key_filename=s.key_path,
+                pkey=key,
                 look_for_keys=False,
                 allow_agent=False,
                 timeout=s.connect_timeout,
@@ -87,12 +117,6 @@ class BastionConnection:
                 f"bastion {s.host}:{s.port} presented the host key {fingerprint(err.key)}, "
                 f"which does not match the one in {s.known_hosts_path} "
                 f"({fingerprint(err.expected_key)}); refusing to connect"
-            ) from None
-        except FileNotFoundError as err:
-            client.close()
-            raise HostKeyRefused(
-                f"cannot read the known_hosts file {s.known_hosts_path}: {err.strerror}; "
-                "refusing to connect to a bastion whose host key is not known"
             ) from None
         except paramiko.SSHException as err:
             client.close()

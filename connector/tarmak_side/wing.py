@@ -16,7 +16,7 @@ from connector.tarmak_side.server import Call, OperationFailed
 from connector.tarmak_side.ssh import (
     BastionConnection,
     BastionError,
-    HostKeyRefused,
+    BastionRefused,
     SSHSettings,
 )
 from connector.tarmak_side.ssh_http import session_through
@@ -77,7 +77,7 @@ class BastionChecker:
         while True:
             try:
                 healthy, detail = self.wing_status(hostname, username)
-            except HostKeyRefused as err:
+            except BastionRefused as err:
                 raise OperationFailed(str(err)) from None  # never retried: a person must check
             except BastionError as err:
                 healthy, detail = False, str(err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -16,7 +17,13 @@ import pytest
 import requests
 
 from connector.tarmak_side.config import EnvironmentConfig
-from connector.tarmak_side.ssh import BastionConnection, BastionError, HostKeyRefused, SSHSettings
+from connector.tarmak_side.ssh import (
+    BastionConnection,
+    BastionError,
+    BastionRefused,
+    HostKeyRefused,
+    SSHSettings,
+)
 from connector.tarmak_side.ssh_http import session_through
 from devenv.bastion import write_keypair
 from devenv.environment import LocalEnvironment
@@ -108,6 +115,29 @@ def test_unknown_host_key_is_refused(local_env: LocalEnvironment, tmp_path: Path
     empty.write_text("")
     with pytest.raises(HostKeyRefused, match=f"ssh-ed25519 SHA256:.* which is not in {empty}"):
         BastionConnection(ssh_settings(local_env, str(empty))).connect()
+
+
+@pytest.mark.parametrize("problem", ["missing", "0644", "not a key"])
+def test_an_unusable_private_key_is_refused_naming_key_path(
+    local_env: LocalEnvironment, tmp_path: Path, problem: str
+) -> None:
+    key = tmp_path / "id_ed25519"
+    if problem != "missing":
+        key.write_bytes(Path(local_env.bastion.access.key_path).read_bytes())
+        key.chmod(0o644 if problem == "0644" else 0o600)
+    if problem == "not a key":
+        key.write_text("not a key\n")
+    settings = dataclasses.replace(ssh_settings(local_env), key_path=str(key))
+    with pytest.raises(BastionRefused) as refused:
+        BastionConnection(settings).connect()
+    message = str(refused.value)
+    assert message.startswith("bastion.key_path: ") and "known_hosts" not in message
+    assert {
+        "missing": f"cannot read {key}: No such file or directory",
+        "0644": f"{key} is mode 0644, open to others (ssh refuses such a key): "
+        f"run `chmod 600 {key}`",
+        "not a key": f"{key} is not a private key ssh can use",
+    }[problem] in message
 
 
 def test_direct_tcpip_reaches_the_wing_behind_the_bastion(local_env: LocalEnvironment) -> None:
