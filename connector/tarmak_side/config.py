@@ -120,6 +120,9 @@ class EnvironmentConfig:
         except SchemaError as err:
             raise ConfigError(f"{source}: {err}") from None
         follow = bool(settings.get("follow_state_dir_symlink", False))
+        if "state_dir" not in settings:  # the default is checked as a configured one would be
+            settings["state_dir"] = base / "state"
+            paths.append(PathSetting("state_dir", settings["state_dir"], PathCheck.STATE_DIR))
         for setting in paths:
             problem = _path_problem(setting, follow)
             if problem:
@@ -132,7 +135,7 @@ class EnvironmentConfig:
             )
         return cls(
             environment=settings.get("environment", "tarmak"),
-            state_dir=settings.get("state_dir", base / "state"),
+            state_dir=settings["state_dir"],
             bastion=BastionConfig(**_text_paths(settings["bastion"])),
             vault=_vault(vault),
             source=source,

@@ -409,6 +409,25 @@ def test_a_broken_config_is_one_line_naming_the_key(
     assert expected.replace("{dir}", str(directory)) in result.stderr
 
 
+def test_the_default_state_dir_is_checked_like_a_configured_one(tmp_path: Path) -> None:
+    config = controller_config(tmp_path)
+    config.write_text(BASTION)  # no state_dir: "state" beside env.yaml
+    (tmp_path / "state").mkdir(mode=0o700)
+    (tmp_path / "state").chmod(0o775)
+    result = subprocess.run(
+        [*CONTROLLER, "--config", str(config), "--exec", "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"tarmak-controller: {config}: state_dir: {tmp_path / 'state'} is mode 0775: others may "
+        f"add, rename or delete files in it; run `chmod 700 {tmp_path / 'state'}`\n"
+    )
+
+
 def test_a_connector_command_that_does_not_exist_ends_the_controller(tmp_path: Path) -> None:
     result = subprocess.run(
         [
