@@ -27,6 +27,7 @@ from connector.tarmak_side.ssh import (
 from connector.tarmak_side.ssh_http import session_through
 from devenv.bastion import write_keypair
 from devenv.environment import LocalEnvironment
+from devenv.pki import ThrowawayCA
 from devenv.processes import ChildProcess
 from devenv.vault import OpenBaoServer, VaultEndpoint
 from devenv.wing import WingHealth, WingStandIn
@@ -152,6 +153,31 @@ def test_direct_tcpip_reaches_the_wing_behind_the_bastion(local_env: LocalEnviro
         channel = bastion.open_channel("127.0.0.1", wing_port)
         assert isinstance(channel, paramiko.Channel)
         channel.close()
+
+
+def test_https_over_the_channel_trusts_only_the_ca_given_for_the_name_asked(
+    local_env: LocalEnvironment, tmp_path: Path
+) -> None:
+    wing_port = int(local_env.wing_url.split(":")[2].split("/")[0])
+    stranger = ThrowawayCA(tmp_path / "other-ca", "another CA")
+    with BastionConnection(ssh_settings(local_env)).connect() as bastion:
+        session, base = session_through(bastion, "127.0.0.1", wing_port, str(stranger.cert_path))
+        with (
+            session,
+            pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"),
+        ):
+            session.get(f"{base}/healthz", timeout=5)
+    # Signed by the right CA, but for another name than the one asked for.
+    misnamed = WingStandIn(local_env.ca.issue("misnamed", hosts=("vault-9.internal",))).start()
+    try:
+        with BastionConnection(ssh_settings(local_env)).connect() as bastion:
+            session, base = session_through(
+                bastion, "127.0.0.1", misnamed.port, str(local_env.ca.cert_path)
+            )
+            with session, pytest.raises(requests.exceptions.SSLError, match="mismatch"):
+                session.get(f"{base}/healthz", timeout=5)
+    finally:
+        misnamed.stop()
 
 
 def test_wing_switches_between_healthy_unhealthy_and_absent(local_env: LocalEnvironment) -> None:
