@@ -235,9 +235,11 @@ class _Walk:
 
     @staticmethod
     def name(name: object, at: str) -> str:
-        if not isinstance(name, str | int) or isinstance(name, bool) or not str(name):
-            raise SchemaError(f"{at}: {name!r} is not a name")
-        return str(name)
+        """Cluster and role names become Vault paths and policy names: plain names only."""
+        text = str(name) if isinstance(name, str | int) and not isinstance(name, bool) else ""
+        if NAME.pattern is None or not re.match(NAME.pattern, text):
+            raise SchemaError(f"{at}: {name!r} is not a name ({NAME.hint})")
+        return text
 
     def section(self, section: Section, raw: dict[Any, Any], at: str) -> dict[str, Any]:
         prefix = f"{at}." if at else ""

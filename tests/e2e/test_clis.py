@@ -259,6 +259,11 @@ BROKEN_CONFIGS = [
         "vault.clusters.demo.master.policy: expected a string, got a list",
     ),
     (
+        "role-name",
+        BASTION + "vault: {clusters: {demo: {'../root': {}}}}\n",
+        "vault.clusters.demo: '../root' is not a name (letters, digits, '.', '_' and '-')",
+    ),
+    (
         "statedir",
         BASTION + "statedir: elsewhere\n",
         "statedir: unknown setting (did you mean state_dir?); known here: environment, state_dir",
