@@ -8,16 +8,56 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
+import shutil
 import signal
 import sys
 import threading
-
-import yaml
+from typing import NoReturn
 
 from connector.tarmak_side.config import ConfigError, EnvironmentConfig
 from connector.tarmak_side.controller import ConnectorController
 from connector.tarmak_side.server import RequestServer
 from connector.tarmak_side.services import TarmakServices
+
+log = logging.getLogger("tarmak-controller")
+EXIT_CONFIG = 2  # env.yaml or --exec unusable
+EXIT_NO_COMMAND = 127  # as a shell says of a command it cannot find
+EXIT_GAVE_UP = 1
+
+
+def _refuse(message: str, code: int) -> NoReturn:
+    sys.stderr.write(f"tarmak-controller: {message}\n")
+    sys.exit(code)
+
+
+def _connector_argv(command: str) -> list[str]:
+    """The connector's command line, refused at once if it cannot be run at all."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as err:
+        _refuse(f"--exec {command!r}: {err}", EXIT_CONFIG)
+    if not argv:
+        _refuse("--exec names no command to start the connector with", EXIT_CONFIG)
+    if shutil.which(argv[0]) is None:
+        _refuse(
+            f"cannot start the connector: {argv[0]!r} is not an executable file or a "
+            "command on PATH (check --exec)",
+            EXIT_NO_COMMAND,
+        )
+    return argv
+
+
+def _configure_logging(verbose: bool) -> None:
+    """One line per event at INFO on stderr; -v adds our DEBUG lines, never the
+    libraries' (their debug output is noise and may carry request details)."""
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="tarmak-controller: %(message)s"
+    )
+    for name in ("paramiko", "urllib3", "hvac"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if verbose:
+        logging.getLogger("connector").setLevel(logging.DEBUG)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,36 +68,42 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--verbose", "-v", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="tarmak-controller: %(message)s",
-    )
+    _configure_logging(args.verbose)
     # From here on SIGTERM and Ctrl-C end us through the cleanup below, never a traceback.
     stop = threading.Event()
     stopped_by: list[int] = []
+    gave_up: list[str] = []
 
     def on_signal(signum: int, _frame: object) -> None:
         stopped_by.append(signum)
+        stop.set()
+
+    def on_give_up(message: str) -> None:
+        gave_up.append(message)
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
         config = EnvironmentConfig.load(args.config)
-    except (OSError, ValueError, TypeError, yaml.YAMLError, ConfigError) as err:
-        sys.stderr.write(f"tarmak-controller: cannot read {args.config}: {err}\n")
-        sys.exit(2)
+    except ConfigError as err:
+        _refuse(str(err), EXIT_CONFIG)
+    connector = _connector_argv(args.command)
+    log.info("started: config %s, connector command: %s", config.source, shlex.join(connector))
     services = TarmakServices(config)
-    controller = ConnectorController(args.command, RequestServer(services.handlers())).start()
+    controller = ConnectorController(
+        connector, RequestServer(services.handlers()), on_give_up=on_give_up
+    ).start()
     try:
         stop.wait()
     finally:
         # Stops the connector with SIGTERM: it removes its socket and directory.
         controller.stop()
         services.close()
+    if gave_up:
+        _refuse(gave_up[0], EXIT_GAVE_UP)
     name = signal.Signals(stopped_by[0]).name if stopped_by else "request"
-    logging.getLogger("tarmak-controller").warning("stopped by %s", name)
+    log.warning("stopped by %s", name)
     sys.exit(128 + stopped_by[0] if stopped_by else 0)
 
 

@@ -1,19 +1,31 @@
-"""The environment's configuration for the Tarmak side (env.yaml)."""
+"""The environment's configuration for the Tarmak side (env.yaml).
+
+Read once when the controller starts and refused there, in one line naming
+the key, if anything is wrong: its shape against `config_schema.SCHEMA`, and
+every path it names (resolved against env.yaml's directory) on disk.
+"""
 
 from __future__ import annotations
 
-import re
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from connector.tarmak_side.config_schema import PathCheck, PathSetting, SchemaError, check
+from connector.tarmak_side.safe_paths import (
+    UnsafePath,
+    check_private_directory,
+    check_private_key,
+)
+
 DEFAULT_WING_URL = "https://127.0.0.1:9443/healthz"
 # Init tokens are periodic: unused for longer than this, they lapse. Tarmak used
 # five years, so two applies months apart still find the token valid.
 DEFAULT_INIT_TOKEN_PERIOD = "43800h"
-_PERIOD = re.compile(r"^[1-9][0-9]{0,8}[smh]$")
 
 
 class ConfigError(Exception):
@@ -37,12 +49,28 @@ class VaultRoleConfig:
 
 
 @dataclass(frozen=True)
+class KeyProtectionConfig:
+    """How the stored Vault keys are protected (paths resolved against env.yaml)."""
+
+    kind: str  # transit | pgp | file
+    address: str | None = None
+    ca_cert: str | None = None
+    token_file: str | None = None
+    mount: str | None = None
+    pgp_keys: tuple[str, ...] = ()
+    gnupg_home: str | None = None
+
+
+@dataclass(frozen=True)
 class VaultConfig:
     port: int = 8200
     init_tokens_mount: str = "tarmak"
     init_token_period: str = DEFAULT_INIT_TOKEN_PERIOD
     # cluster name -> role name -> role settings
     clusters: dict[str, dict[str, VaultRoleConfig]] = field(default_factory=dict)
+    key_shares: int = 1
+    key_threshold: int = 1
+    key_protection: KeyProtectionConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -52,11 +80,23 @@ class EnvironmentConfig:
     bastion: BastionConfig
     vault: VaultConfig
     source: str = "the environment config"  # named in errors: where to fix a setting
+    follow_state_dir_symlink: bool = False
 
     @classmethod
     def load(cls, path: str | Path) -> EnvironmentConfig:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-        return cls.from_dict(raw, base=Path(path).parent, source=str(Path(path).resolve()))
+        """The checked config of the env.yaml at `path`, or one-line ConfigError."""
+        source = str(Path(path).resolve())
+        try:
+            raw = yaml.safe_load(Path(path).read_bytes())
+        except OSError as err:
+            raise ConfigError(f"cannot read {source}: {err.strerror}") from None
+        except yaml.MarkedYAMLError as err:
+            mark = err.problem_mark
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError(f"{source}: not valid YAML: {err.problem}{where}") from None
+        except (yaml.YAMLError, ValueError, RecursionError) as err:
+            raise ConfigError(f"{source}: not valid YAML: {type(err).__name__}") from None
+        return cls.from_dict(raw, base=Path(os.path.abspath(path)).parent, source=source)
 
     def role(self, cluster: str, role: str) -> VaultRoleConfig:
         """The settings of an instance role this environment names, or ConfigError."""
@@ -72,28 +112,83 @@ class EnvironmentConfig:
 
     @classmethod
     def from_dict(
-        cls, raw: dict[str, Any], base: Path = Path(), source: str = "the environment config"
+        cls, raw: Any, base: Path = Path(), source: str = "the environment config"
     ) -> EnvironmentConfig:
-        vault_raw = raw.get("vault") or {}
-        period = str(vault_raw.get("init_token_period", DEFAULT_INIT_TOKEN_PERIOD))
-        if not _PERIOD.match(period):
+        """Checked against the schema, paths resolved against `base` and checked on disk."""
+        try:
+            settings, paths = check(raw, base)
+        except SchemaError as err:
+            raise ConfigError(f"{source}: {err}") from None
+        follow = bool(settings.get("follow_state_dir_symlink", False))
+        if "state_dir" not in settings:  # the default is checked as a configured one would be
+            settings["state_dir"] = base / "state"
+            paths.append(PathSetting("state_dir", settings["state_dir"], PathCheck.STATE_DIR))
+        for setting in paths:
+            problem = _path_problem(setting, follow)
+            if problem:
+                raise ConfigError(f"{source}: {setting.key}: {problem}")
+        vault = settings.get("vault", {})
+        if vault.get("key_threshold", 1) > vault.get("key_shares", 1):
             raise ConfigError(
-                f"{source}: vault.init_token_period must be a duration such as 43800h, "
-                f"720m or 86400s, not {period!r}"
+                f"{source}: vault.key_threshold: {vault['key_threshold']} is more than "
+                f"vault.key_shares ({vault.get('key_shares', 1)})"
             )
-        clusters = {
-            cluster: {role: VaultRoleConfig(**(settings or {})) for role, settings in roles.items()}
-            for cluster, roles in (vault_raw.get("clusters") or {}).items()
-        }
         return cls(
-            environment=str(raw.get("environment", "tarmak")),
-            state_dir=base / raw.get("state_dir", "state"),
-            bastion=BastionConfig(**(raw.get("bastion") or {})),
-            vault=VaultConfig(
-                port=int(vault_raw.get("port", 8200)),
-                init_tokens_mount=vault_raw.get("init_tokens_mount", "tarmak"),
-                init_token_period=period,
-                clusters=clusters,
-            ),
+            environment=settings.get("environment", "tarmak"),
+            state_dir=settings["state_dir"],
+            bastion=BastionConfig(**_text_paths(settings["bastion"])),
+            vault=_vault(vault),
             source=source,
+            follow_state_dir_symlink=follow,
         )
+
+
+def _text_paths(section: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in section.items()}
+
+
+def _vault(vault: dict[str, Any]) -> VaultConfig:
+    clusters = {
+        cluster: {role: VaultRoleConfig(**(settings or {})) for role, settings in roles.items()}
+        for cluster, roles in vault.get("clusters", {}).items()
+    }
+    protection = vault.get("key_protection")
+    return VaultConfig(
+        **{k: v for k, v in vault.items() if k not in ("clusters", "key_protection")},
+        clusters=clusters,
+        key_protection=None
+        if protection is None
+        else KeyProtectionConfig(
+            **{
+                **_text_paths(protection),
+                "pgp_keys": tuple(str(p) for p in protection.get("pgp_keys", ())),
+            }
+        ),
+    )
+
+
+def _path_problem(setting: PathSetting, follow_symlink: bool) -> str | None:
+    """What is wrong with the path on disk, or None."""
+    path = setting.path
+    try:
+        if setting.check is PathCheck.STATE_DIR:
+            check_private_directory(path, follow_symlink=follow_symlink)
+            return None
+        st = os.stat(path)
+        if setting.check is PathCheck.DIRECTORY:
+            return None if stat.S_ISDIR(st.st_mode) else f"{path} is not a directory"
+        if stat.S_ISDIR(st.st_mode):
+            return f"{path} is a directory, not a file"
+        if not stat.S_ISREG(st.st_mode):
+            return f"{path} is not a regular file"
+        if setting.check is PathCheck.SECRET_FILE:
+            check_private_key(path)
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        return f"{path} does not exist"
+    except UnsafePath as err:
+        return str(err)
+    except OSError as err:
+        return f"cannot read {path}: {err.strerror}"
+    return None

@@ -73,6 +73,8 @@ class Call:
 
 
 Handler = Callable[[Call], dict[str, Any]]
+# The only params a log line shows: they name the resource and are never secret.
+NAMING_PARAMS = ("hostname", "vault_cluster_name", "role_name")
 # A connector process's channel: (generation of the connector, channel id).
 Route = tuple[int, int]
 
@@ -224,19 +226,32 @@ class RequestServer:
             self._pool.submit(self._run, handler, call)
 
     def _run(self, handler: Handler, call: Call) -> None:
+        started = time.monotonic()
         try:
-            response = Response(call.id, result=handler(call))
+            result = handler(call)
+            response = Response(call.id, result=result)
+            outcome = _outcome(result)
         except CallCancelled:
             response = Response(
                 call.id, error=RpcError(ErrorCode.FAILED, "cancelled by the provider")
             )
+            outcome = "cancelled"
         except OperationFailed as err:
             response = Response(call.id, error=RpcError(ErrorCode.FAILED, str(err)))
+            outcome = f"error: {_one_line(str(err))}"
         except Exception as err:
             log.exception("%s failed", call.method)
             response = Response(
                 call.id, error=RpcError(ErrorCode.INTERNAL_ERROR, f"{type(err).__name__}: {err}")
             )
+            outcome = f"error: {type(err).__name__}"
+        log.info(
+            "%s %s: %s (%.1fs)",
+            call.method,
+            _one_line(_subject(call.params)),
+            outcome,
+            time.monotonic() - started,
+        )
         with self._lock:
             work = self._inflight.pop(call.id, None)
             self._completed[call.id] = response
@@ -259,3 +274,28 @@ class RequestServer:
             if output is None or output[0] != route[0]:
                 return  # that connector is gone; the provider will ask again
             output[1].send(self._encoder.send(Message(route[1], encode(response))))
+
+
+def _subject(params: dict[str, Any]) -> str:
+    """Which resource a request is about, from NAMING_PARAMS (or the Vault nodes)."""
+    names = [str(params[k]) for k in NAMING_PARAMS if isinstance(params.get(k), str)]
+    if names:
+        return "/".join(names)
+    nodes = params.get("internal_fqdns")
+    if isinstance(nodes, list) and nodes:
+        return "Vault " + ",".join(str(n) for n in nodes[:3]) + (",..." if len(nodes) > 3 else "")
+    return "-"
+
+
+def _outcome(result: dict[str, Any]) -> str:
+    """ready / not-ready / gone, from the answer's status (or its ready flag)."""
+    status = result.get("status")
+    if isinstance(status, str):
+        return status
+    return "ready" if result.get("ready") else "not-ready"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """Params are untrusted: a name with newlines must not forge log lines."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

@@ -1,4 +1,4 @@
-"""SSH to the bastion with paramiko, and local port forwards through it.
+"""SSH to the bastion with paramiko, and channels through it to hosts behind it.
 
 The bastion's host key must already be known (a known_hosts file): an unknown
 or changed key is refused, never accepted automatically.
@@ -7,16 +7,14 @@ or changed key is refused, never accepted automatically.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import logging
-import select
-import socket
-import threading
-import weakref
 from dataclasses import dataclass
+from pathlib import Path
 
 import paramiko
+
+from connector.tarmak_side.safe_paths import UnsafePath, check_private_key
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +23,27 @@ class BastionError(Exception):
     """Connecting to or through the bastion failed; the message names host and port."""
 
 
-class HostKeyRefused(BastionError):
+class BastionRefused(BastionError):
+    """A person must fix something (host key, private key): never retried."""
+
+
+class HostKeyRefused(BastionRefused):
     """The bastion's host key is unknown or changed: never retried, never accepted."""
+
+
+def _private_key(path: str) -> paramiko.PKey:
+    """The client key, refused with its setting named if it is unusable."""
+    try:
+        check_private_key(Path(path))
+        return paramiko.PKey.from_path(path)
+    except UnsafePath as err:
+        raise BastionRefused(f"bastion.key_path: {err}") from None
+    except OSError as err:
+        raise BastionRefused(f"bastion.key_path: cannot read {path}: {err.strerror}") from None
+    except (paramiko.SSHException, ValueError) as err:
+        raise BastionRefused(
+            f"bastion.key_path: {path} is not a private key ssh can use ({type(err).__name__})"
+        ) from None
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -65,19 +82,26 @@ class BastionConnection:
     def __init__(self, settings: SSHSettings) -> None:
         self.settings = settings
         self._client = paramiko.SSHClient()
-        self._forwards: weakref.WeakSet[LocalForward] = weakref.WeakSet()
 
     def connect(self) -> BastionConnection:
         s = self.settings
         client = self._client
         try:
             client.load_host_keys(s.known_hosts_path)
+        except OSError as err:
+            client.close()
+            raise HostKeyRefused(
+                f"cannot read the known_hosts file {s.known_hosts_path}: {err.strerror}; "
+                "refusing to connect to a bastion whose host key is not known"
+            ) from None
+        key = _private_key(s.key_path)
+        try:
             client.set_missing_host_key_policy(_RefuseUnknown(s.known_hosts_path))
             client.connect(
                 s.host,
                 port=s.port,
                 username=s.username,
-                key_filename=s.key_path,
+                pkey=key,
                 look_for_keys=False,
                 allow_agent=False,
                 timeout=s.connect_timeout,
@@ -93,12 +117,6 @@ class BastionConnection:
                 f"bastion {s.host}:{s.port} presented the host key {fingerprint(err.key)}, "
                 f"which does not match the one in {s.known_hosts_path} "
                 f"({fingerprint(err.expected_key)}); refusing to connect"
-            ) from None
-        except FileNotFoundError as err:
-            client.close()
-            raise HostKeyRefused(
-                f"cannot read the known_hosts file {s.known_hosts_path}: {err.strerror}; "
-                "refusing to connect to a bastion whose host key is not known"
             ) from None
         except paramiko.SSHException as err:
             client.close()
@@ -133,15 +151,7 @@ class BastionConnection:
             bastion = f"{self.settings.host}:{self.settings.port}"
             raise BastionError(f"bastion {bastion} cannot reach {host}:{port}: {err}") from None
 
-    def forward(self, host: str, port: int) -> LocalForward:
-        """Listen on 127.0.0.1 and tunnel each connection to host:port via the bastion."""
-        forward = LocalForward(self, host, port)
-        self._forwards.add(forward)
-        return forward
-
     def close(self) -> None:
-        for forward in list(self._forwards):
-            forward.close()
         self._client.close()
 
     def __enter__(self) -> BastionConnection:
@@ -149,66 +159,3 @@ class BastionConnection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class LocalForward:
-    def __init__(self, bastion: BastionConnection, host: str, port: int) -> None:
-        self.bastion, self.host, self.port = bastion, host, port
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(16)
-        self._listener.settimeout(0.2)
-        self.local_port = int(self._listener.getsockname()[1])
-        self._closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True, name=f"forward-{port}").start()
-
-    def _accept(self) -> None:
-        """Only this thread closes the listener: closing a socket another thread is
-        blocked on lets the kernel hand its descriptor number to a new socket."""
-        try:
-            while not self._closed.is_set():
-                try:
-                    client, _ = self._listener.accept()
-                except TimeoutError:
-                    continue
-                except OSError:
-                    return
-                client.settimeout(None)
-                self._connect(client)
-        finally:
-            self._listener.close()
-
-    def _connect(self, client: socket.socket) -> None:
-        try:
-            channel = self.bastion.open_channel(self.host, self.port)
-        except BastionError as err:
-            log.info("%s", err)
-            client.close()
-            return
-        threading.Thread(target=_pump, args=(client, channel), daemon=True).start()
-
-    def close(self) -> None:
-        self._closed.set()
-
-
-def _pump(sock: socket.socket, channel: paramiko.Channel) -> None:
-    """Copy bytes both ways until either side closes."""
-    try:
-        while True:
-            readable, _, _ = select.select([sock, channel], [], [], 30)
-            if sock in readable:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                channel.sendall(data)
-            if channel in readable:
-                data = channel.recv(65536)
-                if not data:
-                    break
-                sock.sendall(data)
-    except (OSError, EOFError):
-        pass
-    finally:
-        with contextlib.suppress(OSError, EOFError):  # the SSH connection may be gone
-            channel.close()
-        sock.close()

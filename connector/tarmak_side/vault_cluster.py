@@ -31,11 +31,12 @@ from typing import Any
 
 import hvac
 import requests
-from requests.adapters import HTTPAdapter
 
 from connector.tarmak_side.config import ConfigError, EnvironmentConfig
+from connector.tarmak_side.safe_paths import UnsafePath, ensure_private_directory, private_copy
 from connector.tarmak_side.server import Call, OperationFailed
 from connector.tarmak_side.ssh import BastionError
+from connector.tarmak_side.ssh_http import session_through
 from connector.tarmak_side.vault_http import http
 from connector.tarmak_side.vault_keys import ClusterKeys, KeysConflict, KeyStore
 from connector.tarmak_side.vault_roles import InstanceRoles
@@ -46,19 +47,6 @@ log = logging.getLogger(__name__)
 # stored, as if it were killed there (proves the next run finds and uses them).
 FAULT_EXIT_AFTER_INIT = "TARMAK_FAULT_EXIT_AFTER_INIT"
 UNSEALED = (200, 429, 473)
-
-
-class _VerifyAs(HTTPAdapter):
-    """Verify the node's certificate for its own name while connecting to a tunnel."""
-
-    def __init__(self, hostname: str) -> None:
-        self._hostname = hostname
-        super().__init__()
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["assert_hostname"] = self._hostname
-        kwargs["server_hostname"] = self._hostname
-        super().init_poolmanager(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -123,8 +111,15 @@ class VaultClusters:
         with self._locks_lock:
             lock = self._locks.setdefault(name, threading.Lock())
         with lock:
-            self.config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with open(self.config.state_dir / f".vault-{name}.lock", "a") as handle:
+            try:
+                ensure_private_directory(
+                    self.config.state_dir, follow_symlink=self.config.follow_state_dir_symlink
+                )
+            except (UnsafePath, OSError) as err:
+                raise OperationFailed(f"refusing the state directory: {err}") from None
+            lock_path = self.config.state_dir / f".vault-{name}.lock"
+            flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+            with os.fdopen(os.open(lock_path, flags, 0o600), "rb") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 yield
 
@@ -150,34 +145,24 @@ class VaultClusters:
             connection = self.bastion.connection(bastion.host, bastion.username)
         except BastionError as err:
             raise OperationFailed(str(err)) from None
-        forward = connection.forward(node.host, node.port)
-        session = requests.Session()
-        session.mount("https://", _VerifyAs(node.host))
-        # Only the cluster's CA: hvac ignores `verify` when handed a session, and
-        # requests lets REQUESTS_CA_BUNDLE override a session's verify unless told not to.
-        session.verify = ca_file
-        session.trust_env = False
-        client = hvac.Client(
-            url=f"https://127.0.0.1:{forward.local_port}",
-            token=token,
-            verify=ca_file,
-            session=session,
-            timeout=10,
-        )
-        client._tarmak_forward = forward  # type: ignore[attr-defined]  # closed by _close
-        return client
+        # Over the SSH connection itself, checked against the cluster's CA alone.
+        session, url = session_through(connection, node.host, node.port, ca_file)
+        return hvac.Client(url=url, token=token, verify=ca_file, session=session, timeout=10)
 
     def _ca_file(self, params: dict[str, Any]) -> str:
         ca = params.get("vault_ca") or ""
         if not isinstance(ca, str) or "BEGIN CERTIFICATE" not in ca:
             raise OperationFailed("vault_ca must be the PEM text of the cluster's CA certificate")
-        self.config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         digest = hashlib.sha256(ca.encode()).hexdigest()[:16]
-        path = self.config.state_dir / f"vault-ca-{digest}.pem"
-        if not path.exists():
-            temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
-            temporary.write_text(ca)
-            os.replace(temporary, path)
+        try:
+            path = private_copy(
+                self.config.state_dir,
+                f"vault-ca-{digest}.pem",
+                ca.encode(),
+                follow_symlink=self.config.follow_state_dir_symlink,
+            )
+        except (UnsafePath, OSError) as err:
+            raise OperationFailed(f"refusing the state directory: {err}") from None
         return str(path)
 
     @contextlib.contextmanager
@@ -196,7 +181,7 @@ class VaultClusters:
             yield found
         finally:
             for seen in found:
-                seen.client._tarmak_forward.close()  # type: ignore[attr-defined]
+                seen.client.adapter.close()
 
     def _look(self, node: Node, ca_file: str, token: str | None) -> Seen:
         client = self._client(node, ca_file, token)

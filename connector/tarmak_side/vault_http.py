@@ -1,4 +1,4 @@
-"""Raw Vault requests over a tunnelled hvac client, keeping the status code
+"""Raw Vault requests over an hvac client reached through the bastion, keeping the status code
 (hvac raises on most non-2xx answers, and some answers mean "no")."""
 
 from __future__ import annotations
@@ -18,6 +18,5 @@ def http(
 ) -> requests.Response:
     token = token or client.token
     headers = {"X-Vault-Token": token} if token else {}
-    return client.adapter.session.request(
-        method, f"{client.url}{path}", json=body, headers=headers, timeout=10
-    )
+    session: requests.Session = client.adapter.session
+    return session.request(method, f"{client.url}{path}", json=body, headers=headers, timeout=10)

@@ -16,9 +16,10 @@ from connector.tarmak_side.server import Call, OperationFailed
 from connector.tarmak_side.ssh import (
     BastionConnection,
     BastionError,
-    HostKeyRefused,
+    BastionRefused,
     SSHSettings,
 )
+from connector.tarmak_side.ssh_http import session_through
 
 
 class BastionChecker:
@@ -49,13 +50,11 @@ class BastionChecker:
         url = urllib.parse.urlsplit(self.config.wing_url)
         wing_host, wing_port = url.hostname or "127.0.0.1", url.port or 443
         connection = self.connection(hostname, username)
-        forward = connection.forward(wing_host, wing_port)
+        session, base = session_through(connection, wing_host, wing_port, self.config.wing_ca_cert)
         try:
-            local = f"{url.scheme}://127.0.0.1:{forward.local_port}{url.path or '/'}"
-            verify: Any = self.config.wing_ca_cert or False
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-                response = requests.get(local, verify=verify, timeout=5)
+                response = session.get(f"{base}{url.path or '/'}", timeout=5)
         except requests.RequestException as err:
             return (
                 False,
@@ -63,7 +62,7 @@ class BastionChecker:
                 f"({type(err).__name__})",
             )
         finally:
-            forward.close()
+            session.close()
         if response.status_code == 200 and response.text.strip() == "ok":
             return True, "wing API server is running"
         return (
@@ -78,7 +77,7 @@ class BastionChecker:
         while True:
             try:
                 healthy, detail = self.wing_status(hostname, username)
-            except HostKeyRefused as err:
+            except BastionRefused as err:
                 raise OperationFailed(str(err)) from None  # never retried: a person must check
             except BastionError as err:
                 healthy, detail = False, str(err)

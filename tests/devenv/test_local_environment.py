@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -16,9 +17,17 @@ import pytest
 import requests
 
 from connector.tarmak_side.config import EnvironmentConfig
-from connector.tarmak_side.ssh import BastionConnection, BastionError, HostKeyRefused, SSHSettings
+from connector.tarmak_side.ssh import (
+    BastionConnection,
+    BastionError,
+    BastionRefused,
+    HostKeyRefused,
+    SSHSettings,
+)
+from connector.tarmak_side.ssh_http import session_through
 from devenv.bastion import write_keypair
 from devenv.environment import LocalEnvironment
+from devenv.pki import ThrowawayCA
 from devenv.processes import ChildProcess
 from devenv.vault import OpenBaoServer, VaultEndpoint
 from devenv.wing import WingHealth, WingStandIn
@@ -109,16 +118,66 @@ def test_unknown_host_key_is_refused(local_env: LocalEnvironment, tmp_path: Path
         BastionConnection(ssh_settings(local_env, str(empty))).connect()
 
 
+@pytest.mark.parametrize("problem", ["missing", "0644", "not a key"])
+def test_an_unusable_private_key_is_refused_naming_key_path(
+    local_env: LocalEnvironment, tmp_path: Path, problem: str
+) -> None:
+    key = tmp_path / "id_ed25519"
+    if problem != "missing":
+        key.write_bytes(Path(local_env.bastion.access.key_path).read_bytes())
+        key.chmod(0o644 if problem == "0644" else 0o600)
+    if problem == "not a key":
+        key.write_text("not a key\n")
+    settings = dataclasses.replace(ssh_settings(local_env), key_path=str(key))
+    with pytest.raises(BastionRefused) as refused:
+        BastionConnection(settings).connect()
+    message = str(refused.value)
+    assert message.startswith("bastion.key_path: ") and "known_hosts" not in message
+    assert {
+        "missing": f"cannot read {key}: No such file or directory",
+        "0644": f"{key} is mode 0644, open to others (ssh refuses such a key): "
+        f"run `chmod 600 {key}`",
+        "not a key": f"{key} is not a private key ssh can use",
+    }[problem] in message
+
+
 def test_direct_tcpip_reaches_the_wing_behind_the_bastion(local_env: LocalEnvironment) -> None:
     wing_port = int(local_env.wing_url.split(":")[2].split("/")[0])
     with BastionConnection(ssh_settings(local_env)).connect() as bastion:
-        forward = bastion.forward("127.0.0.1", wing_port)
-        url = f"https://127.0.0.1:{forward.local_port}/healthz"
-        response = requests.get(url, verify=str(local_env.ca.cert_path), timeout=5)
+        session, base = session_through(
+            bastion, "127.0.0.1", wing_port, str(local_env.ca.cert_path)
+        )
+        with session:
+            response = session.get(f"{base}/healthz", timeout=5)
         assert (response.status_code, response.text) == (200, "ok")
         channel = bastion.open_channel("127.0.0.1", wing_port)
         assert isinstance(channel, paramiko.Channel)
         channel.close()
+
+
+def test_https_over_the_channel_trusts_only_the_ca_given_for_the_name_asked(
+    local_env: LocalEnvironment, tmp_path: Path
+) -> None:
+    wing_port = int(local_env.wing_url.split(":")[2].split("/")[0])
+    stranger = ThrowawayCA(tmp_path / "other-ca", "another CA")
+    with BastionConnection(ssh_settings(local_env)).connect() as bastion:
+        session, base = session_through(bastion, "127.0.0.1", wing_port, str(stranger.cert_path))
+        with (
+            session,
+            pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"),
+        ):
+            session.get(f"{base}/healthz", timeout=5)
+    # Signed by the right CA, but for another name than the one asked for.
+    misnamed = WingStandIn(local_env.ca.issue("misnamed", hosts=("vault-9.internal",))).start()
+    try:
+        with BastionConnection(ssh_settings(local_env)).connect() as bastion:
+            session, base = session_through(
+                bastion, "127.0.0.1", misnamed.port, str(local_env.ca.cert_path)
+            )
+            with session, pytest.raises(requests.exceptions.SSLError, match="mismatch"):
+                session.get(f"{base}/healthz", timeout=5)
+    finally:
+        misnamed.stop()
 
 
 def test_wing_switches_between_healthy_unhealthy_and_absent(local_env: LocalEnvironment) -> None:

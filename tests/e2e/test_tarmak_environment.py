@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,15 @@ import pytest
 from connector.tarmak_side.ssh import fingerprint
 from devenv.bastion import write_keypair
 from devenv.environment import LocalEnvironment
-from devenv.tarmak import ROLES, TarmakSide, environment_config, terraform_variables
+from devenv.tarmak import (
+    ROLES,
+    TarmakSide,
+    TarmakSideProcess,
+    environment_config,
+    short_socket_path,
+    terraform_variables,
+    write_config,
+)
 from devenv.vault import OpenBaoServer
 from devenv.wing import WingHealth, WingStandIn
 from tests.e2e.harness import ROOT, Terraform, interrupt
@@ -266,3 +275,112 @@ def test_unknown_bastion_host_key_fails_fast(
     finally:
         side.stop()
         shutil.rmtree(Path(side.socket_path).parent, ignore_errors=True)
+
+
+# ---- no port another user can reach; one log line per request, no secret ------------------
+
+
+def tcp_sockets(pid: int) -> list[tuple[str, int, int]]:
+    """(state, local port, remote port) of each TCP socket the process holds; state
+    is /proc/net/tcp's hex code (0A: listening, 01: established)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                local, remote = fields[1], fields[2]
+                found.append(
+                    (fields[3], int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16))
+                )
+    return found
+
+
+def connect_as_nobody(port: int) -> subprocess.CompletedProcess[str]:
+    """Another local user (uid 65534) tries 127.0.0.1:port."""
+    probe = (
+        "import socket, sys\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {port}), timeout=5)\n"
+        "except OSError as err:\n"
+        "    sys.exit(f'refused: {err}')\n"
+        "print('connected')\n"
+    )
+    return subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-c",
+            probe,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+def test_vault_is_reached_through_no_port_another_user_can_use_and_each_request_is_logged(
+    terraform_latest: Terraform,
+    local_env: LocalEnvironment,
+    fresh_tls_vault: OpenBaoServer,
+    wing: WingStandIn,
+    tmp_path: Path,
+) -> None:
+    socket_path = short_socket_path()
+    config = write_config(
+        environment_config(local_env, tmp_path / "state", wing.url), tmp_path / "env.yaml"
+    )
+    side = TarmakSideProcess(config, socket_path, tmp_path / "tarmak.log").start()
+    assert side.process is not None
+    try:
+        tf = terraform_latest
+        tf.env.update(terraform_variables(local_env, fresh_tls_vault))
+        tf.env["TARMAK_CONNECTOR_SOCKET"] = socket_path
+        tf.write(EXAMPLE.read_text())
+        tf.init()
+        apply = tf.start("apply", "-auto-approve")
+        listening, to_bastion, samples = set(), set(), 0
+        while apply.poll() is None:  # watch the controller's sockets while it works
+            for state, local, remote in tcp_sockets(side.process.pid):
+                if state == "0A":
+                    listening.add(local)
+                elif remote == local_env.bastion.port:
+                    to_bastion.add(local)
+            samples += 1
+            time.sleep(0.01)
+        output, _ = apply.communicate()
+        assert apply.returncode == 0, output
+        assert to_bastion, f"the controller's SSH connection was seen ({samples} samples)"
+        assert listening == set(), "the controller listens on no TCP port"
+        vault_port = int(fresh_tls_vault.endpoint.address.rsplit(":", 1)[1])
+        assert connect_as_nobody(vault_port).returncode == 0, "the probe can reach a listener"
+        for port in sorted(to_bastion):  # the controller's own ends are no way in either
+            attempt = connect_as_nobody(port)
+            assert attempt.returncode == 1 and "refused" in attempt.stderr, attempt
+
+        log = (tmp_path / "tarmak.log").read_text()
+        assert f"tarmak-controller: started: config {config}, connector command: " in log
+        for served in (
+            "BastionInstanceStatus 127.0.0.1: ready (",
+            f"VaultClusterStatus Vault 127.0.0.1:{vault_port}: ready (",
+            "VaultInstanceRole demo/master: ready (",
+            "VaultInstanceRole demo/worker: ready (",
+        ):
+            assert f"tarmak-controller: {served}" in log, log
+        keys = json.loads((tmp_path / "state" / "vault-demo-vault.json").read_text())
+        secrets = [keys["root_token"], keys["unseal_key"], *tf.outputs()["init_tokens"].values()]
+        assert all(secret not in log for secret in secrets), "no token or key is logged"
+    finally:
+        side.stop()
+        shutil.rmtree(Path(socket_path).parent, ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import threading
 import time
@@ -20,7 +21,7 @@ from connector.protocol import (
     decode,
     encode,
 )
-from connector.tarmak_side.server import Call, RequestServer
+from connector.tarmak_side.server import Call, OperationFailed, RequestServer
 
 
 class Output(io.BytesIO):
@@ -142,3 +143,42 @@ def test_a_full_connector_stdin_never_blocks_the_reader() -> None:
     stdin.close()
     assert not waited_on_the_pipe, "the reader waited on the connector's full stdin"
     assert answered == pings, "every answer arrives, in order, once the pipe drains"
+
+
+def test_each_request_served_is_one_log_line_without_secrets(caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO, logger="connector.tarmak_side.server")
+    secret = "hvs.the-init-token"
+
+    def role(call: Call) -> dict:  # type: ignore[type-arg]
+        return {"status": "ready", "init_token": secret}
+
+    def failing(call: Call) -> dict:  # type: ignore[type-arg]
+        raise OperationFailed("Vault 10.0.0.1:8200: sealed")
+
+    server = RequestServer({Method.VAULT_INSTANCE_ROLE: role, Method.VAULT_CLUSTER_STATUS: failing})
+    out = Output()
+    server.attach(1, out)
+    params = {
+        "vault_cluster_name": "demo",
+        "role_name": "work\ner\nVaultInstanceRole forged: ready",  # untrusted: no forged lines
+        "vault_ca": "-----BEGIN CERTIFICATE-----",
+        "token": secret,
+    }
+    server.on_event(1, Message(1, encode(Request(Method.VAULT_INSTANCE_ROLE, params, "a"))))
+    server.on_event(
+        1,
+        Message(
+            1, encode(Request(Method.VAULT_CLUSTER_STATUS, {"internal_fqdns": ["v1", "v2"]}, "b"))
+        ),
+    )
+    wait_for(lambda: len(out.responses()) == 2)
+    wait_for(lambda: len([r for r in caplog.records if "(" in r.getMessage()]) >= 2)
+    lines = sorted(r.getMessage() for r in caplog.records)
+    assert len(lines) == 2 and all("\n" not in line for line in lines)
+    assert lines[0].startswith(
+        "VaultClusterStatus Vault v1,v2: error: Vault 10.0.0.1:8200: sealed ("
+    )
+    assert lines[1].startswith(
+        "VaultInstanceRole demo/work er VaultInstanceRole forged: ready: ready ("
+    )
+    assert all(secret not in line and "BEGIN" not in line for line in lines)

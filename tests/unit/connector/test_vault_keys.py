@@ -67,6 +67,9 @@ def _config(tmp_path: Path, vault: dict) -> Path:  # type: ignore[type-arg]
     import yaml
 
     path = tmp_path / "env.yaml"
+    (tmp_path / "k").write_text("a key")  # paths are checked on disk when the config is read
+    (tmp_path / "k").chmod(0o600)
+    (tmp_path / "kh").write_text("")
     path.write_text(
         yaml.safe_dump({"bastion": {"key_path": "k", "known_hosts_path": "kh"}, "vault": vault})
     )
@@ -87,5 +90,5 @@ def test_init_token_period_defaults_to_five_years_and_is_checked(tmp_path: Path)
     assert EnvironmentConfig.load(_config(tmp_path, {})).vault.init_token_period == "43800h"
     custom = EnvironmentConfig.load(_config(tmp_path, {"init_token_period": "720h"}))
     assert custom.vault.init_token_period == "720h"
-    with pytest.raises(ConfigError, match=r"vault.init_token_period .* 'forever'"):
+    with pytest.raises(ConfigError, match=r"vault.init_token_period: .* 'forever'"):
         EnvironmentConfig.load(_config(tmp_path, {"init_token_period": "forever"}))

@@ -1,0 +1,163 @@
+"""Refuse unsafe ground, as OpenSSH does, before a secret is read or written.
+
+The state directory holds each Vault cluster's root token and unseal key and
+the CA that Vault's TLS is checked against. If another user may write to it
+(or to a directory above it), they can rename the keys file, delete the CA
+file or plant one of their own before the first run: so the directory must
+be ours and writable by us alone, and files in it are opened without
+following symbolic links. A bastion private key others can read is refused
+too (ssh itself refuses such a key). Every refusal names the path, the mode
+found and the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import threading
+from pathlib import Path
+
+
+class UnsafePath(Exception):
+    """A path is not safe to keep or read secrets from; the message says why and the fix."""
+
+
+def _mode(st: os.stat_result) -> str:
+    return f"{stat.S_IMODE(st.st_mode):04o}"
+
+
+def _owner_ok(st: os.stat_result) -> bool:
+    return st.st_uid == os.geteuid()
+
+
+def _check_ancestors(directory: Path) -> None:
+    """No one else may replace `directory`: each directory above it is ours or root's,
+    and writable by others only with the sticky bit (as /tmp is)."""
+    for parent in Path(os.path.realpath(directory)).parents:
+        try:
+            st = os.stat(parent)
+        except FileNotFoundError:
+            continue  # made later, by us
+        if st.st_uid not in (0, os.geteuid()):
+            raise UnsafePath(
+                f"{parent} (above {directory}) is owned by uid {st.st_uid}, who could replace "
+                f"{directory}: keep the state directory under directories you or root own"
+            )
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
+            raise UnsafePath(
+                f"{parent} (above {directory}) is mode {_mode(st)}: others may rename "
+                f"{directory}; run `chmod go-w {parent}` or move the state directory"
+            )
+
+
+def check_private_directory(path: Path, *, follow_symlink: bool = False) -> bool:
+    """Check the directory secrets are kept in; False when it does not exist yet.
+
+    It must be a directory (a symbolic link only when `follow_symlink`), owned by
+    this user and writable by no one else.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        _check_ancestors(path)
+        return False
+    if stat.S_ISLNK(st.st_mode):
+        if not follow_symlink:
+            raise UnsafePath(
+                f"{path} is a symbolic link (to {os.readlink(path)}); use the directory's "
+                "real path, or set follow_state_dir_symlink: true if the link is yours"
+            )
+        st = os.stat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafePath(f"{path} is not a directory")
+    if not _owner_ok(st):
+        raise UnsafePath(
+            f"{path} is owned by uid {st.st_uid}, not by this user (uid {os.geteuid()}): "
+            f"run `chown {os.geteuid()} {path}` or choose a directory of your own"
+        )
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UnsafePath(
+            f"{path} is mode {_mode(st)}: others may add, rename or delete files in it; "
+            f"run `chmod 700 {path}`"
+        )
+    _check_ancestors(path)
+    return True
+
+
+def ensure_private_directory(path: Path, *, follow_symlink: bool = False) -> Path:
+    """The checked directory, made with mode 0700 if it did not exist."""
+    if not check_private_directory(path, follow_symlink=follow_symlink):
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(parents=True, mode=0o700)
+        check_private_directory(path, follow_symlink=follow_symlink)
+    return path
+
+
+def _check_open_file(fd: int, path: Path) -> None:
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafePath(f"{path} is not a regular file")
+    if not _owner_ok(st):
+        raise UnsafePath(
+            f"{path} is owned by uid {st.st_uid}, not by this user: remove it (`rm {path}`) "
+            "and let Tarmak write it again"
+        )
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UnsafePath(f"{path} is mode {_mode(st)}, writable by others: run `chmod 600 {path}`")
+
+
+def read_private_file(path: Path) -> bytes | None:
+    """The content of a file in a checked directory (None if absent), never through a link."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        if os.path.islink(path):
+            raise UnsafePath(f"{path} is a symbolic link: remove it (`rm {path}`)") from None
+        raise UnsafePath(f"cannot open {path}: {err.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        _check_open_file(handle.fileno(), path)
+        return handle.read()
+
+
+def write_private_file(path: Path, content: bytes) -> None:
+    """Put `content` at `path` (mode 0600) atomically; the temporary name is never followed."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(temporary, flags, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def private_copy(
+    directory: Path, name: str, content: bytes, *, follow_symlink: bool = False
+) -> Path:
+    """A file holding exactly `content` in the checked directory: an existing file with
+    other content (planted, or left half-written) is replaced, one that is not ours
+    or is writable by others is refused."""
+    ensure_private_directory(directory, follow_symlink=follow_symlink)
+    path = directory / name
+    if read_private_file(path) != content:
+        write_private_file(path, content)
+    return path
+
+
+def check_private_key(path: Path) -> None:
+    """A private key must be a file others cannot read (ssh refuses any other)."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafePath(f"{path} is not a file")
+    if st.st_mode & 0o077:
+        raise UnsafePath(
+            f"{path} is mode {_mode(st)}, open to others (ssh refuses such a key): "
+            f"run `chmod 600 {path}`"
+        )

@@ -1,0 +1,59 @@
+"""The controller never runs on silently without a connector: each failure is one
+line, the delay before the next start doubles up to its bound, and after too many
+failures in a row it gives up and says why."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from connector.tarmak_side.controller import ConnectorController
+from connector.tarmak_side.server import RequestServer
+
+
+def run_until_given_up(command: list[str], caplog: pytest.LogCaptureFixture) -> str:
+    gave_up: list[str] = []
+    done = threading.Event()
+
+    def on_give_up(message: str) -> None:
+        gave_up.append(message)
+        done.set()
+
+    caplog.set_level(logging.INFO, logger="connector.tarmak_side.controller")
+    controller = ConnectorController(
+        command,
+        RequestServer({}),
+        restart_delay=0.1,
+        max_restart_delay=0.3,
+        max_restarts=4,
+        on_give_up=on_give_up,
+    ).start()
+    try:
+        assert done.wait(30), "the controller gave up"
+    finally:
+        controller.stop()
+    return gave_up[0]
+
+
+def test_a_connector_that_keeps_exiting_is_given_up_on(caplog: pytest.LogCaptureFixture) -> None:
+    message = run_until_given_up(["sh", "-c", "exit 3"], caplog)
+    assert (
+        message == "the connector (sh) failed 5 times in a row, last: exited with code 3; giving up"
+    )
+    retries = [r.getMessage() for r in caplog.records if "starting it again" in r.getMessage()]
+    assert [line.rsplit(" ", 1)[1] for line in retries] == ["0.1s", "0.2s", "0.3s", "0.3s"]
+    assert all(line.startswith("the connector (sh) exited with code 3;") for line in retries)
+
+
+def test_a_connector_that_cannot_be_started_is_given_up_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    message = run_until_given_up(["/nonexistent/tarmak-connector"], caplog)
+    assert message.endswith("last: could not be started: No such file or directory; giving up")
+
+
+def test_a_connector_killed_by_a_signal_says_which(caplog: pytest.LogCaptureFixture) -> None:
+    message = run_until_given_up(["sh", "-c", "kill -KILL $$"], caplog)
+    assert "last: was killed by SIGKILL" in message
