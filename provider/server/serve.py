@@ -45,9 +45,9 @@ from provider._generated import (
 from provider.framework.provider import Provider
 from provider.framework.runner import ProviderRunner
 from provider.server import handshake
+from provider.server.adapter import add_provider_service
+from provider.server.backend import Backend
 from provider.server.plugin_services import Controller, Health, Stdio
-from provider.server.refusals import AsyncUndecodableRequests
-from provider.server.servicer import PROTOCOL_5, PROTOCOL_6, ProtocolAdapter, ProviderServicerCore
 from provider.server.tls import generate_certificate
 
 log = logging.getLogger(__name__)
@@ -121,17 +121,10 @@ async def _serve(
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="provider")
     loop.set_default_executor(pool)
     runner = ProviderRunner(provider)
-    server = grpc.aio.server(
-        migration_thread_pool=pool,
-        options=GRPC_OPTIONS,
-        interceptors=[AsyncUndecodableRequests()],
-    )
+    server = grpc.aio.server(migration_thread_pool=pool, options=GRPC_OPTIONS)
     # Only the negotiated protocol's generated code is loaded: it is costly to import.
     messages = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2")
-    services = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2_grpc")
-    names = PROTOCOL_6 if protocol == 6 else PROTOCOL_5
-    adapter = ProtocolAdapter(ProviderServicerCore(runner, messages, names))
-    services.add_ProviderServicer_to_server(adapter, server)
+    add_provider_service(Backend(messages, protocol, runner), server)
     grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(Controller(stopping.set), server)
     grpc_stdio_pb2_grpc.add_GRPCStdioServicer_to_server(Stdio(stopping), server)
     grpc_health_pb2_grpc.add_HealthServicer_to_server(Health(), server)
