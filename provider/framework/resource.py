@@ -9,7 +9,16 @@ the provider's configure step produced, e.g. an API client).
 Create, read, update and delete may be written as `async def` when they wait
 for something outside (awaiting `req.context.wait`, `req.context.until` or
 an async client): they then hold no thread while they wait. Written as plain
-`def`, they run on a worker thread, which suits quick work.
+`def`, they run on a worker thread, which suits quick work. validate_config,
+modify_plan and upgrade_state must only compute: docs/threads.md says why.
+
+A resource's optional features are the `ResourceWith*` protocols below. The
+runner finds them at run time; the type checker confirms a claim when the
+resource's module states it, as Go's `var _ resource.ResourceWithX = ...`
+lines do:
+
+    if TYPE_CHECKING:
+        _imports: type[ResourceWithImport] = Hostname
 """
 
 from __future__ import annotations
@@ -203,9 +212,7 @@ class ResourceWithImport(Protocol):
 
 
 # validate_config, modify_plan and upgrade_state run on the server's event loop,
-# beside every waiting operation: they must only compute (no network or disk I/O,
-# no sleeping). What needs a remote API belongs in create, read, update, delete
-# or import, which may block (plain `def`, run on a worker thread) or await.
+# beside every waiting operation: they must only compute (docs/threads.md).
 
 
 @runtime_checkable

@@ -10,14 +10,24 @@ generated service descriptor supply.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from provider.server.backend import Backend, Wire
 from provider.server.refusals import Undecodable, refusal, tolerant
-from provider.server.rpc_table import RPCS, Awaits, Blocks, Quick, Rpc, Streams
+from provider.server.rpc_table import (
+    RPCS,
+    AsyncHandler,
+    Awaits,
+    Blocks,
+    Handler,
+    Quick,
+    Rpc,
+    Streams,
+)
 
 # What grpc hands a handler beside the request (its ServicerContext).
 GrpcContext = Any
@@ -64,62 +74,79 @@ def _message_class(backend: Backend, descriptor: Any) -> Any:
 def _handler(
     backend: Backend, rpc: Rpc, method: str, request_cls: Any, response_cls: Any
 ) -> grpc.RpcMethodHandler:
-    if isinstance(rpc.runs, Streams):
-        stream = rpc.runs.handler
+    answers = _Answers(backend, rpc, method, response_cls)
+    behaviour: Any
+    match rpc.runs:
+        case Streams(stream):
 
-        def produce(request: Wire, context: GrpcContext) -> Iterator[Wire]:
-            return stream(backend, request)
+            def produce(request: Wire, context: GrpcContext) -> Iterator[Wire]:
+                return stream(backend, request)
 
-        return grpc.unary_stream_rpc_method_handler(
-            produce, request_cls.FromString, response_cls.SerializeToString
-        )
-
-    def refused(request: Wire, err: Exception) -> Wire:
-        return refusal(rpc.name, response_cls(), backend.pb, request, err, rpc.echoed)
-
-    def undecodable(request: Undecodable) -> Wire:
-        return refusal(rpc.name, response_cls(), backend.pb, None, request.malformed(method), ())
-
-    runs = rpc.runs
-    if isinstance(runs, Awaits):
-        awaited = runs.handler
-
-        async def answer_awaited(request: Wire, context: GrpcContext) -> Wire:
-            if isinstance(request, Undecodable):
-                return undecodable(request)
-            response = response_cls()
-            try:
-                await awaited(backend, request, response)
-            except Exception as err:  # every failure becomes an answer
-                return refused(request, err)
-            return response
-
-        behaviour: Any = answer_awaited
-    else:
-        plain = runs.handler
-
-        def answer(request: Wire, context: GrpcContext) -> Wire:
-            if isinstance(request, Undecodable):
-                return undecodable(request)
-            response = response_cls()
-            try:
-                plain(backend, request, response)
-            except Exception as err:  # every failure becomes an answer
-                return refused(request, err)
-            return response
-
-        behaviour = answer
-        if isinstance(runs, Quick):
-
-            async def answer_on_the_loop(request: Wire, context: GrpcContext) -> Wire:
-                return answer(request, context)
-
-            behaviour = answer_on_the_loop
-        else:
-            assert isinstance(runs, Blocks)
+            return grpc.unary_stream_rpc_method_handler(
+                produce, request_cls.FromString, response_cls.SerializeToString
+            )
+        case Awaits(handler):
+            behaviour = answers.awaiting(handler)
+        case Quick(handler):
+            behaviour = answers.on_the_loop(answers.calling(handler))
+        case Blocks(handler):
+            behaviour = answers.calling(handler)
     return grpc.unary_unary_rpc_method_handler(
         behaviour, tolerant(request_cls.FromString), response_cls.SerializeToString
     )
+
+
+@dataclass(frozen=True)
+class _Answers:
+    """Wraps one RPC's handler so that every request gets its response."""
+
+    backend: Backend
+    rpc: Rpc
+    method: str
+    response_cls: Any
+
+    def _refused(self, request: Wire, err: Exception) -> Wire:
+        if isinstance(request, Undecodable):
+            request, err = None, request.malformed(self.method)
+        echoed = self.rpc.echoed if request is not None else ()
+        return refusal(self.rpc.name, self.response_cls(), self.backend.pb, request, err, echoed)
+
+    def awaiting(self, handler: AsyncHandler) -> Callable[[Wire, GrpcContext], Awaitable[Wire]]:
+        async def answer(request: Wire, context: GrpcContext) -> Wire:
+            response = self.response_cls()
+            try:
+                if isinstance(request, Undecodable):
+                    raise request.malformed(self.method)
+                await handler(self.backend, request, response)
+            except Exception as err:  # every failure becomes an answer
+                return self._refused(request, err)
+            return response
+
+        return answer
+
+    def calling(self, handler: Handler) -> Callable[[Wire, GrpcContext], Wire]:
+        def answer(request: Wire, context: GrpcContext) -> Wire:
+            response = self.response_cls()
+            try:
+                if isinstance(request, Undecodable):
+                    raise request.malformed(self.method)
+                handler(self.backend, request, response)
+            except Exception as err:  # every failure becomes an answer
+                return self._refused(request, err)
+            return response
+
+        return answer
+
+    @staticmethod
+    def on_the_loop(
+        answer: Callable[[Wire, GrpcContext], Wire],
+    ) -> Callable[[Wire, GrpcContext], Awaitable[Wire]]:
+        """`answer` as a coroutine, which grpc.aio runs on its event loop."""
+
+        async def on_the_loop(request: Wire, context: GrpcContext) -> Wire:
+            return answer(request, context)
+
+        return on_the_loop
 
 
 def _unimplemented(method: Any) -> grpc.RpcMethodHandler:
