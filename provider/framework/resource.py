@@ -25,14 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeGuard, TypeVar, runtime_checkable
 
 from provider.framework.context import Context
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.schema import Schema
-
-if TYPE_CHECKING:  # typing.TypeIs arrives in Python 3.13
-    from typing_extensions import TypeIs
 
 State = dict[str, Any]
 Feature = TypeVar("Feature")
@@ -190,7 +187,7 @@ class Resource:
         raise NotImplementedError
 
 
-def implements(resource: object, extension: type[Feature]) -> TypeIs[Feature]:
+def implements(resource: object, extension: type[Feature]) -> TypeGuard[Feature]:
     """isinstance(resource, extension) for the optional-feature protocols, asked
     once per class: a check against a runtime-checkable Protocol walks all of
     the protocol's members, which made it a large share of a plan call's time

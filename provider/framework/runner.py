@@ -270,9 +270,9 @@ class ProviderRunner:
         return Outcome(prior if resp.diagnostics.has_error() else None, b"", resp.diagnostics)
 
     def import_state(self, type_name: str, import_id: str) -> Outcome:
-        resource = self.resources[type_name]
+        resource = importer = self.resources[type_name]  # the check narrows `importer` only
         out = Outcome()
-        if not res.implements(resource, res.ResourceWithImport):
+        if not res.implements(importer, res.ResourceWithImport):
             out.diagnostics.add_error(
                 "Import not supported", f"{type_name} cannot be imported; create it instead."
             )
@@ -280,7 +280,7 @@ class ProviderRunner:
         resp = res.ImportResponse()
         ctx = self._context(None, "read", resource)
         with guard(resp.diagnostics, f"importing {type_name}"):
-            resource.import_state(res.ImportRequest(import_id, ctx), resp)
+            importer.import_state(res.ImportRequest(import_id, ctx), resp)
         out.diagnostics = resp.diagnostics
         out.state = complete(resource.schema, resp.state)
         if out.state is None and not out.diagnostics.has_error():

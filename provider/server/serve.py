@@ -42,9 +42,9 @@ WORKERS = int(os.environ.get("TARMAK_PROVIDER_WORKERS", "32"))
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 # Terraform sends as many calls at once as the configuration has resources
 # (validation ignores -parallelism). grpc.aio's loop takes them from grpc's
-# core one at a time, and by default the core sheds (cancels) calls that wait
-# too long to be taken, which a plan of thousands of resources reaches.
-# Queue them all instead: a waiting call is small.
+# core one at a time, and by default the core sheds (cancels) calls waiting
+# to be taken past 1,000 (all past 3,000), which a plan of thousands of
+# resources reaches. Queue them all instead: a waiting call is small.
 MAX_PENDING_CALLS = 100_000
 GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

@@ -44,7 +44,7 @@ class Adapter:
 
     def __getitem__(self, method: str) -> Callable[..., Any]:
         handler = self.handlers[method]
-        return handler.unary_unary or handler.unary_stream  # type: ignore[no-any-return]
+        return handler.unary_unary or handler.unary_stream
 
 
 def adapter_for(version: int) -> tuple[Adapter, ModuleType]:
