@@ -88,6 +88,7 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --strict provider connector registry_tools
 	$(PY) -m provider.docgen --check
 
 docs: install

@@ -1,7 +1,7 @@
 """Entry point: `terraform-provider-tarmak`, launched by Terraform.
 
-Terraform starts the provider 3-4 times per plan or apply, so the imports
-below are on every start's critical path. They allocate tens of thousands of
+Terraform starts the provider several times per plan or apply, so the imports
+below are on every start's critical path. They allocate a great many
 long-lived objects (modules, classes, the generated protobuf descriptors), and
 the cyclic garbage collector would walk them again and again while they are
 being made, freeing nothing. So collection is off while importing, and the

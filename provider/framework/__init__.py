@@ -1,8 +1,9 @@
 """A small provider framework in the spirit of terraform-plugin-framework.
 
-Resources declare a schema and implement create/read/update/delete; the
-runner applies Terraform's planning rules and invariants. Nothing here knows
-about gRPC or about Tarmak.
+Resources declare a schema and implement create/read/update/delete, and
+claim optional features (`ResourceWith*`) by implementing them; the runner
+applies Terraform's planning rules and invariants. Nothing here knows about
+gRPC or about Tarmak.
 """
 
 from provider.framework.context import (
@@ -12,6 +13,7 @@ from provider.framework.context import (
     OperationTimedOut,
 )
 from provider.framework.diagnostics import Diagnostic, Diagnostics, Severity
+from provider.framework.identity import ResourceWithIdentity
 from provider.framework.path import Path
 from provider.framework.provider import ConfigureRequest, ConfigureResponse, Provider
 from provider.framework.resource import (
@@ -29,6 +31,10 @@ from provider.framework.resource import (
     ReadRequest,
     ReadResponse,
     Resource,
+    ResourceWithImport,
+    ResourceWithModifyPlan,
+    ResourceWithUpgradeState,
+    ResourceWithValidate,
     State,
     UpdateRequest,
     UpdateResponse,
@@ -67,6 +73,11 @@ __all__ = [
     "ReadRequest",
     "ReadResponse",
     "Resource",
+    "ResourceWithIdentity",
+    "ResourceWithImport",
+    "ResourceWithModifyPlan",
+    "ResourceWithUpgradeState",
+    "ResourceWithValidate",
     "Schema",
     "Severity",
     "State",

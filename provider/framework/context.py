@@ -5,14 +5,9 @@ provider-wide `StopSignal`. Every operation gets a Context that combines it
 with the deadline from the resource's `timeouts` block.
 
 A wait comes in one of two shapes, matching how the operation is written:
-
-- an `async def` operation awaits `Context.wait` (a pause) or
-  `Context.until` (any awaitable, e.g. a call to Tarmak). It holds no OS
-  thread while it waits, so thousands can wait at once, and Ctrl-C or the
-  deadline ends the wait at once by cancelling what it awaits;
-- a plain `def` operation runs on one of a few worker threads and may pause
-  with `Context.sleep`, holding that thread meanwhile: fit for short
-  back-offs (a Vault check-and-set retry), not for waits that last minutes.
+an `async def` operation awaits `Context.wait` or `Context.until` and holds no
+thread; a plain `def` one pauses with `Context.sleep` on its worker thread.
+Which to use, and how a stop reaches both, is in docs/threads.md.
 """
 
 from __future__ import annotations
@@ -51,11 +46,9 @@ class OperationTimedOut(OperationInterrupted):
 class StopSignal:
     """Provider-wide "Terraform was interrupted", seen by threads and coroutines.
 
-    Threads block on a `threading.Event`. Coroutines subscribe a callback
-    instead, which runs on their own event loop when the signal is set: one
-    hop onto each loop wakes every waiter there, so a wait that holds no
-    thread needs no thread to end it either. `set` may be called from any
-    thread, the event loop's included."""
+    Threads block on a `threading.Event`; coroutines subscribe a callback that
+    runs on their own event loop when the signal is set (docs/threads.md).
+    `set` may be called from any thread, the event loop's included."""
 
     def __init__(self) -> None:
         self._event = threading.Event()

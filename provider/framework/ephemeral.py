@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from provider.framework.context import Context
 from provider.framework.diagnostics import Diagnostics
-from provider.framework.resource import State
+from provider.framework.resource import MaybeAwaitable, State
 from provider.framework.schema import Schema
 
 
@@ -55,7 +55,8 @@ class EphemeralResource:
     def configure(self, provider_data: Any) -> None:
         """Receive what the provider's configure step produced."""
 
-    def open(self, req: OpenRequest, resp: OpenResponse) -> None:
+    def open(self, req: OpenRequest, resp: OpenResponse) -> MaybeAwaitable:
+        """May be `async def`, like a resource's create (docs/threads.md)."""
         raise NotImplementedError
 
     def close(self, req: CloseRequest, resp: CloseResponse) -> None:

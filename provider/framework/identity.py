@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from provider.cty import CtyType, ObjectType
 from provider.framework.resource import State
@@ -37,7 +37,10 @@ class IdentitySchema:
 
 @runtime_checkable
 class ResourceWithIdentity(Protocol):
-    identity_schema: ClassVar[IdentitySchema]
+    @property
+    def identity_schema(self) -> IdentitySchema:
+        """Usually a class attribute."""
+        ...
 
     def identity(self, state: State) -> State:
         """The identity of the object `state` describes (every value known)."""

@@ -9,20 +9,30 @@ the provider's configure step produced, e.g. an API client).
 Create, read, update and delete may be written as `async def` when they wait
 for something outside (awaiting `req.context.wait`, `req.context.until` or
 an async client): they then hold no thread while they wait. Written as plain
-`def`, they run on a worker thread, which suits quick work.
+`def`, they run on a worker thread, which suits quick work. validate_config,
+modify_plan and upgrade_state must only compute: docs/threads.md says why.
+
+A resource's optional features are the `ResourceWith*` protocols below. The
+runner finds them at run time; the type checker confirms a claim when the
+resource's module states it, as Go's `var _ resource.ResourceWithX = ...`
+lines do:
+
+    if TYPE_CHECKING:
+        _imports: type[ResourceWithImport] = Hostname
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeGuard, TypeVar, runtime_checkable
 
 from provider.framework.context import Context
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.schema import Schema
 
 State = dict[str, Any]
+Feature = TypeVar("Feature")
 # What create/read/update/delete return: nothing, or (written `async def`) an awaitable.
 MaybeAwaitable = Awaitable[None] | None
 
@@ -171,17 +181,18 @@ class Resource:
     def update(self, req: UpdateRequest, resp: UpdateResponse) -> MaybeAwaitable:
         """By default an update only records the new plan (e.g. changed timeouts)."""
         resp.state = dict(req.plan)
+        return None
 
     def delete(self, req: DeleteRequest, resp: DeleteResponse) -> MaybeAwaitable:
         raise NotImplementedError
 
 
-def implements(resource: object, extension: type) -> bool:
+def implements(resource: object, extension: type[Feature]) -> TypeGuard[Feature]:
     """isinstance(resource, extension) for the optional-feature protocols, asked
     once per class: a check against a runtime-checkable Protocol walks all of
-    the protocol's members (about 15 us on Python 3.11, half of a plan call's
-    time when the runner asked it on every call). Features are methods and
-    class attributes, so every instance of a class answers alike."""
+    the protocol's members, which made it a large share of a plan call's time
+    when the runner asked it on every call. Features are methods and class
+    attributes, so every instance of a class answers alike."""
     key = (type(resource), extension)
     known = _IMPLEMENTS.get(key)
     if known is None:
@@ -198,9 +209,7 @@ class ResourceWithImport(Protocol):
 
 
 # validate_config, modify_plan and upgrade_state run on the server's event loop,
-# beside every waiting operation: they must only compute (no network or disk I/O,
-# no sleeping). What needs a remote API belongs in create, read, update, delete
-# or import, which may block (plain `def`, run on a worker thread) or await.
+# beside every waiting operation: they must only compute (docs/threads.md).
 
 
 @runtime_checkable

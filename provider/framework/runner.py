@@ -1,62 +1,84 @@
-"""Runs a provider's resources on behalf of the protocol server.
+"""Runs a provider's resources and data sources on behalf of the protocol server.
 
-Everything here speaks framework-native values (decoded dicts, Diagnostics).
-The runner enforces what Terraform requires of every provider: state after
-create, no unknown values after apply, timeouts and cancellation, and that an
-exception inside a resource becomes an error diagnostic instead of a crash.
+Everything here speaks framework-native values (decoded dicts, Diagnostics);
+it is the counterpart of terraform-plugin-framework's fwserver. The runner
+enforces what Terraform requires of every provider: state after create, no
+unknown values after apply, timeouts and cancellation, write-only values kept
+out of every plan and state, identities beside states, and that an exception
+inside a resource becomes an error diagnostic instead of a crash.
 
-Read and apply (create, update, delete) are coroutines, run on the server's
-event loop: an operation written `async def` is awaited there and holds no
-thread while it waits; a plain `def` one is handed to the loop's executor (a
-few worker threads). Everything else is quick and synchronous: validation,
-planning and state upgrades run on the loop itself (they must not block, see
-provider/framework/resource.py), configure, import and data sources on a
-worker thread.
+Read and apply are coroutines; which thread runs what is in docs/threads.md.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol
 
 from provider.cty import json_codec, wholly_known
 from provider.cty.decoding import DecodeError
 from provider.framework import resource as res
-from provider.framework.context import Context, OperationInterrupted, StopSignal
+from provider.framework import write_only
+from provider.framework.author_code import complete, guard, perform
+from provider.framework.context import Context, StopSignal
 from provider.framework.diagnostics import Diagnostics
+from provider.framework.ephemeral import EphemeralResource
+from provider.framework.function import Function
+from provider.framework.identity import IdentitySchema, ResourceWithIdentity
+from provider.framework.identity_rules import identity_of, import_id_for
+from provider.framework.list_resource import ListResource
 from provider.framework.planning import Plan, plan_change
 from provider.framework.provider import ConfigureRequest, ConfigureResponse, Provider
 from provider.framework.schema import Schema
 from provider.framework.timeouts import default_timeouts, timeout_for
 from provider.framework.validation import validate_block
 
-log = logging.getLogger(__name__)
-_Req = TypeVar("_Req")
-_Resp = TypeVar("_Resp")
+
+class _Configurable(Protocol):
+    def configure(self, provider_data: Any) -> None: ...
 
 
 @dataclass
 class Outcome:
-    """What an operation produced: a state (or None) and diagnostics."""
+    """What an operation produced: a state (or None), its identity, and diagnostics."""
 
     state: res.State | None = None
     private: bytes = b""
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    identity: res.State | None = None
+
+
+@dataclass
+class Planned:
+    """A plan with the private bytes to keep beside it and the identity it plans."""
+
+    plan: Plan
+    private: bytes
+    diagnostics: Diagnostics
+    identity: res.State | None = None
 
 
 class ProviderRunner:
+    """Every kind the provider offers, by type name, and the operations on the
+    managed resources and data sources (kinds.py runs the newer kinds)."""
+
     def __init__(self, provider: Provider) -> None:
         self.provider = provider
         self.resources = {r.type_name: r for r in provider.resources()}
         self.data_sources = {d.type_name: d for d in provider.data_sources()}
+        self.ephemeral_resources: dict[str, EphemeralResource] = {
+            e.type_name: e for e in provider.ephemeral_resources()
+        }
+        self.list_resources: dict[str, ListResource] = {
+            r.type_name: r for r in provider.list_resources()
+        }
+        self.functions: dict[str, Function] = {f.name: f for f in provider.functions()}
+        self.identity_schemas: dict[str, IdentitySchema] = {
+            name: r.identity_schema
+            for name, r in self.resources.items()
+            if res.implements(r, ResourceWithIdentity)
+        }
         self.stop_event = StopSignal()
-        # What the provider's configure step produced, for kinds configured later.
-        self.provider_data: Any = None
 
     # ---- schemas and validation -------------------------------------------------
 
@@ -66,7 +88,7 @@ class ProviderRunner:
     def data_source_schema(self, type_name: str) -> Schema:
         return self.data_sources[type_name].schema
 
-    def validate_provider_config(self, config: res.State) -> Diagnostics:
+    def validate_provider_config(self, config: res.State | None) -> Diagnostics:
         return validate_block(self.provider.schema.block, config)
 
     def validate_resource_config(self, type_name: str, config: res.State) -> Diagnostics:
@@ -74,7 +96,7 @@ class ProviderRunner:
         diags = validate_block(resource.schema.block, config)
         if res.implements(resource, res.ResourceWithValidate):
             resp = res.ValidateResponse()
-            with _guard(diags, f"validating {type_name}"):
+            with guard(diags, f"validating {type_name}"):
                 resource.validate_config(res.ValidateRequest(config), resp)
             diags.extend(resp.diagnostics)
         return diags
@@ -84,13 +106,19 @@ class ProviderRunner:
 
     # ---- provider -----------------------------------------------------------------
 
-    def configure(self, config: res.State, terraform_version: str) -> Diagnostics:
+    def configure(self, config: res.State | None, terraform_version: str) -> Diagnostics:
+        """Configure the provider, then hand what it produced to every kind that takes it."""
         resp = ConfigureResponse()
-        with _guard(resp.diagnostics, "configuring the provider"):
-            self.provider.configure(ConfigureRequest(config, terraform_version), resp)
+        with guard(resp.diagnostics, "configuring the provider"):
+            self.provider.configure(ConfigureRequest(config or {}, terraform_version), resp)
         if not resp.diagnostics.has_error():
-            self.provider_data = resp.provider_data
-            for item in (*self.resources.values(), *self.data_sources.values()):
+            configurable: list[_Configurable] = [
+                *self.resources.values(),
+                *self.data_sources.values(),
+                *self.ephemeral_resources.values(),
+                *self.list_resources.values(),
+            ]
+            for item in configurable:
                 item.configure(resp.provider_data)
         return resp.diagnostics
 
@@ -125,7 +153,7 @@ class ProviderRunner:
                     f"only knows version {resource.schema.version}.",
                 )
                 return out
-            with _guard(out.diagnostics, f"upgrading the state of {type_name}"):
+            with guard(out.diagnostics, f"upgrading the state of {type_name}"):
                 raw = resource.upgrade_state(version, raw)
             if out.diagnostics.has_error():
                 return out
@@ -143,12 +171,13 @@ class ProviderRunner:
         resource = self.resources[type_name]
         ctx = self._context(state, "read", resource)
         resp = res.ReadResponse()
-        with _guard(resp.diagnostics, f"reading {type_name}"):
-            await _perform(resource.read, res.ReadRequest(state, ctx, private), resp)
+        with guard(resp.diagnostics, f"reading {type_name}"):
+            await perform(resource.read, res.ReadRequest(state, ctx, private), resp)
         if resp.diagnostics.has_error() and resp.state is None:
             # Never drop an object from state because reading it failed.
             resp.state = state
-        return Outcome(_complete(resource.schema, resp.state), resp.private, resp.diagnostics)
+        out = Outcome(complete(resource.schema, resp.state), resp.private, resp.diagnostics)
+        return _with_identity(resource, out)
 
     def plan(
         self,
@@ -157,18 +186,28 @@ class ProviderRunner:
         proposed: res.State | None,
         config: res.State | None,
         prior_private: bytes,
-    ) -> tuple[Plan, bytes, Diagnostics]:
+        prior_identity: res.State | None = None,
+    ) -> Planned:
         resource = self.resources[type_name]
+        # Plan as if write-only values were absent: they never count as a change.
+        proposed = write_only.nulled(resource.schema, proposed)
         diags = Diagnostics()
         plan = Plan(proposed)
-        with _guard(diags, f"planning {type_name}"):
+        with guard(diags, f"planning {type_name}"):
             plan = plan_change(resource.schema, prior, proposed, config)
             if res.implements(resource, res.ResourceWithModifyPlan):
                 resp = res.ModifyPlanResponse(plan.planned)
                 resource.modify_plan(res.ModifyPlanRequest(plan.planned, prior, config), resp)
                 diags.extend(resp.diagnostics)
                 plan = Plan(resp.plan, plan.requires_replace + resp.requires_replace)
-        return plan, prior_private, diags
+        planned = Planned(plan, prior_private, diags)
+        if plan.planned is None:
+            return planned  # a destroy: the identity goes with the object
+        plan.planned = write_only.nulled(resource.schema, plan.planned)
+        planned.identity = identity_of(resource, plan.planned)
+        if planned.identity is None and not plan.requires_replace:
+            planned.identity = prior_identity  # an update keeps its identity
+        return planned
 
     async def apply(
         self,
@@ -180,86 +219,117 @@ class ProviderRunner:
     ) -> Outcome:
         resource = self.resources[type_name]
         if planned is None:
-            return await self._delete(resource, prior or {}, planned_private)
-        if prior is None:
-            ctx = self._context(planned, "create", resource)
-            create = res.CreateResponse()
-            with _guard(create.diagnostics, f"creating {type_name}"):
-                request = res.CreateRequest(planned, config or {}, ctx)
-                await _perform(resource.create, request, create)
-            out = Outcome(create.state, create.private, create.diagnostics)
-            if out.state is None and not out.diagnostics.has_error():
-                out.diagnostics.add_error(
-                    "Missing state after create",
-                    f"{type_name} reported success but returned no state. This is a provider bug.",
-                )
+            out = await self._delete(resource, prior or {}, planned_private)
+        elif prior is None:
+            out = await self._create(resource, planned, config)
         else:
-            ctx = self._context(planned, "update", resource)
-            update = res.UpdateResponse()
-            with _guard(update.diagnostics, f"updating {type_name}"):
-                request = res.UpdateRequest(planned, prior, config or {}, ctx, planned_private)
-                await _perform(resource.update, request, update)
-            if update.state is None and update.diagnostics.has_error():
-                update.state = prior  # keep what exists
-            out = Outcome(update.state, update.private, update.diagnostics)
-        out.state = _complete(resource.schema, out.state)
-        if out.state is not None and not wholly_known(out.state):
-            unknown = sorted(k for k, v in out.state.items() if not wholly_known(v))
+            out = await self._update(resource, prior, planned, config, planned_private)
+        return _with_identity(resource, out)
+
+    async def _create(
+        self, resource: res.Resource, planned: res.State, config: res.State | None
+    ) -> Outcome:
+        type_name = resource.type_name
+        ctx = self._context(planned, "create", resource)
+        create = res.CreateResponse()
+        with guard(create.diagnostics, f"creating {type_name}"):
+            await perform(resource.create, res.CreateRequest(planned, config or {}, ctx), create)
+        out = Outcome(create.state, create.private, create.diagnostics)
+        if out.state is None and not out.diagnostics.has_error():
             out.diagnostics.add_error(
-                "Unknown value after apply",
-                f"{type_name} left {', '.join(unknown)} unknown after apply. "
-                "This is a provider bug.",
+                "Missing state after create",
+                f"{type_name} reported success but returned no state. This is a provider bug.",
             )
-        return out
+        return _known_after_apply(resource, out)
+
+    async def _update(
+        self,
+        resource: res.Resource,
+        prior: res.State,
+        planned: res.State,
+        config: res.State | None,
+        private: bytes,
+    ) -> Outcome:
+        ctx = self._context(planned, "update", resource)
+        update = res.UpdateResponse()
+        with guard(update.diagnostics, f"updating {resource.type_name}"):
+            request = res.UpdateRequest(planned, prior, config or {}, ctx, private)
+            await perform(resource.update, request, update)
+        if update.state is None and update.diagnostics.has_error():
+            update.state = prior  # keep what exists
+        return _known_after_apply(
+            resource, Outcome(update.state, update.private, update.diagnostics)
+        )
 
     async def _delete(self, resource: res.Resource, prior: res.State, private: bytes) -> Outcome:
         ctx = self._context(prior, "delete", resource)
         resp = res.DeleteResponse()
-        with _guard(resp.diagnostics, f"deleting {resource.type_name}"):
-            await _perform(resource.delete, res.DeleteRequest(prior, ctx, private), resp)
+        with guard(resp.diagnostics, f"deleting {resource.type_name}"):
+            await perform(resource.delete, res.DeleteRequest(prior, ctx, private), resp)
         # On failure the object stays in state, so nothing is lost.
         return Outcome(prior if resp.diagnostics.has_error() else None, b"", resp.diagnostics)
 
     def import_state(self, type_name: str, import_id: str) -> Outcome:
-        resource = self.resources[type_name]
+        resource = importer = self.resources[type_name]  # the check narrows `importer` only
         out = Outcome()
-        if not res.implements(resource, res.ResourceWithImport):
+        if not res.implements(importer, res.ResourceWithImport):
             out.diagnostics.add_error(
                 "Import not supported", f"{type_name} cannot be imported; create it instead."
             )
             return out
         resp = res.ImportResponse()
         ctx = self._context(None, "read", resource)
-        with _guard(resp.diagnostics, f"importing {type_name}"):
-            resource.import_state(res.ImportRequest(import_id, ctx), resp)
+        with guard(resp.diagnostics, f"importing {type_name}"):
+            importer.import_state(res.ImportRequest(import_id, ctx), resp)
         out.diagnostics = resp.diagnostics
-        out.state = _complete(resource.schema, resp.state)
+        out.state = complete(resource.schema, resp.state)
         if out.state is None and not out.diagnostics.has_error():
             out.diagnostics.add_error(
                 "Nothing imported", f"No {type_name} has the ID {import_id!r}."
             )
+        if out.state is not None and not out.diagnostics.has_error():
+            out.identity = identity_of(resource, out.state)
         return out
+
+    def import_by_identity(self, type_name: str, identity: res.State | None) -> Outcome:
+        """Import the object `identity` names, through the resource's import ID."""
+        import_id, diags = import_id_for(self.resources[type_name], type_name, identity or {})
+        if import_id is None:
+            return Outcome(diagnostics=diags)
+        return self.import_state(type_name, import_id)
 
     # ---- data sources -------------------------------------------------------------
 
     def read_data_source(self, type_name: str, config: res.State) -> Outcome:
         source = self.data_sources[type_name]
         resp = res.DataSourceReadResponse()
-        with _guard(resp.diagnostics, f"reading data source {type_name}"):
+        with guard(resp.diagnostics, f"reading data source {type_name}"):
             source.read(res.DataSourceReadRequest(config, Context(self.stop_event)), resp)
-        return Outcome(_complete(source.schema, resp.state), b"", resp.diagnostics)
+        return Outcome(complete(source.schema, resp.state), b"", resp.diagnostics)
 
     def _context(self, value: res.State | None, operation: str, resource: res.Resource) -> Context:
         default = default_timeouts(resource.schema).get(operation)
         return Context(self.stop_event, timeout_for(value, operation, default))
 
 
-async def _perform(operation: Callable[[_Req, _Resp], object], req: _Req, resp: _Resp) -> None:
-    """Await an `async def` operation here, on the loop; hand a plain one to a worker thread."""
-    if inspect.iscoroutinefunction(operation):
-        await operation(req, resp)  # type: ignore[misc]
-    else:
-        await asyncio.get_running_loop().run_in_executor(None, operation, req, resp)
+def _known_after_apply(resource: res.Resource, out: Outcome) -> Outcome:
+    """Complete a created or updated state, and refuse one that is not wholly known."""
+    out.state = complete(resource.schema, out.state)
+    if out.state is not None and not wholly_known(out.state):
+        unknown = sorted(k for k, v in out.state.items() if not wholly_known(v))
+        out.diagnostics.add_error(
+            "Unknown value after apply",
+            f"{resource.type_name} left {', '.join(unknown)} unknown after apply. "
+            "This is a provider bug.",
+        )
+    return out
+
+
+def _with_identity(resource: res.Resource, out: Outcome) -> Outcome:
+    """A read's or an apply's new state: without write-only values, with its identity."""
+    out.state = write_only.nulled(resource.schema, out.state)
+    out.identity = identity_of(resource, out.state)
+    return out
 
 
 def _invalid_stored_state(diags: Diagnostics, type_name: str, reason: str) -> None:
@@ -269,27 +339,3 @@ def _invalid_stored_state(diags: Diagnostics, type_name: str, reason: str) -> No
         "nothing; restore the state file from a backup, or remove the object from state "
         "(terraform state rm) and import it again.",
     )
-
-
-def _complete(schema: Schema, state: res.State | None) -> res.State | None:
-    """Give every attribute and block of the schema a value (null when unset)."""
-    if state is None:
-        return None
-    names = (*schema.block.attributes, *schema.block.blocks)
-    return {name: state.get(name) for name in names}
-
-
-@contextmanager
-def _guard(diags: Diagnostics, doing: str) -> Iterator[None]:
-    """Turn a wait that ended early, or a provider bug, into an error diagnostic."""
-    try:
-        yield
-    except OperationInterrupted as err:
-        diags.add_error(f"Stopped {doing}", str(err))
-    except Exception as err:  # a resource bug must never crash the plugin
-        log.exception("unexpected error while %s", doing)
-        diags.add_error(
-            f"Unexpected error while {doing}",
-            f"{type(err).__name__}: {err}. This is a bug in the provider; "
-            "the provider log (TF_LOG=debug) has the details.",
-        )

@@ -384,3 +384,18 @@ def _record_number(record: dict[str, Any]) -> int | None:
     if isinstance(number, str):
         return int(number) if number.isdigit() and len(number) < 20 else None
     return number
+
+
+# What Hostname claims, checked by the type checker (as Go's `var _ X = ...`).
+if TYPE_CHECKING:
+    from provider.framework import (
+        ResourceWithIdentity,
+        ResourceWithImport,
+        ResourceWithModifyPlan,
+        ResourceWithValidate,
+    )
+
+    _identity: type[ResourceWithIdentity] = Hostname
+    _imports: type[ResourceWithImport] = Hostname
+    _modifies_plans: type[ResourceWithModifyPlan] = Hostname
+    _validates: type[ResourceWithValidate] = Hostname

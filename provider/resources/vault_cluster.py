@@ -9,7 +9,7 @@ never unseal or write anything.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.methods import Method
 from provider.cty import STRING, ListType
@@ -172,3 +172,10 @@ class VaultCluster(TarmakWaitingResource):
 
     def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
         """Nothing to undo: Vault is not ours to remove."""
+
+
+# What VaultCluster claims, checked by the type checker (as Go's `var _ X = ...`).
+if TYPE_CHECKING:
+    from provider.framework import ResourceWithModifyPlan
+
+    _modifies_plans: type[ResourceWithModifyPlan] = VaultCluster

@@ -104,3 +104,10 @@ class TarmakWaitingResource(Resource):
         except TarmakError as err:
             diags.add_warning(f"Could not check {what}", f"{err}. The state is kept as it was.")
         return None
+
+
+# What TarmakWaitingResource claims, checked by the type checker (as Go's `var _ X = ...`).
+if TYPE_CHECKING:
+    from provider.framework import ResourceWithModifyPlan
+
+    _modifies_plans: type[ResourceWithModifyPlan] = TarmakWaitingResource

@@ -2,7 +2,9 @@
 
 Shutdown and StreamStdio are coroutines on the server's event loop: the
 stdio stream stays open for the plugin's whole life, and neither should take
-one of the few worker threads (nor queue behind them)."""
+one of the few worker threads nor queue behind them (docs/threads.md). Each
+class has the one method of its generated servicer, which it needs not
+inherit: the add_*_to_server functions only look the method up."""
 
 from __future__ import annotations
 
@@ -10,16 +12,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from provider._generated import (
-    grpc_controller_pb2,
-    grpc_controller_pb2_grpc,
-    grpc_health_pb2,
-    grpc_health_pb2_grpc,
-    grpc_stdio_pb2_grpc,
-)
+from provider._generated import grpc_controller_pb2, grpc_health_pb2
 
 
-class Controller(grpc_controller_pb2_grpc.GRPCControllerServicer):
+class Controller:
     """Terraform calls Shutdown when it is done with the plugin."""
 
     def __init__(self, shutdown: Callable[[], None]) -> None:
@@ -30,7 +26,7 @@ class Controller(grpc_controller_pb2_grpc.GRPCControllerServicer):
         return grpc_controller_pb2.Empty()
 
 
-class Stdio(grpc_stdio_pb2_grpc.GRPCStdioServicer):
+class Stdio:
     """We log straight to stderr, which go-plugin reads; the stream stays empty
     and open until the plugin stops (or the client leaves), as the client expects."""
 
@@ -41,7 +37,7 @@ class Stdio(grpc_stdio_pb2_grpc.GRPCStdioServicer):
         await self._stopping.wait()  # grpc.aio cancels this if the client goes away
 
 
-class Health(grpc_health_pb2_grpc.HealthServicer):
+class Health:
     def Check(self, request: Any, context: Any) -> Any:
         return grpc_health_pb2.HealthCheckResponse(
             status=grpc_health_pb2.HealthCheckResponse.SERVING

@@ -1,24 +1,8 @@
 """Start the gRPC server the way go-plugin expects and run until told to stop.
 
-The server is grpc.aio's, on one asyncio event loop. Why, and what it costs:
-
-- A waiting resource must hold no OS thread. ReadResource and
-  ApplyResourceChange are coroutines, so a create that waits for Tarmak is a
-  suspended coroutine on the loop; StopProvider and Shutdown are coroutines
-  too and never queue behind waits (the sync server's pool of 512 threads,
-  one held per wait, made Ctrl-C hang past ~510 waits).
-- Everything else (schemas, validation, plan, import, resources written as
-  plain `def`) stays ordinary sync code, which grpc.aio runs on
-  `migration_thread_pool`: WORKERS threads, made only when needed, and the
-  loop's default executor too, so one bounded pool serves all sync work.
-- Start-up: `asyncio` is no extra import. grpcio's compiled core
-  (grpc._cython.cygrpc) imports it, and `import grpc` imports grpc.aio,
-  whatever server is used; only a stand-in module could avoid that. What
-  the aio server adds is its loop and poller at start; `make bench`
-  (bench/startup.py) measures the start against the sync server it replaced:
-  0.83x its handshake and 0.88x its full start (handshake, TLS,
-  GetProviderSchema, Shutdown, exit), medians of 10 interleaved pairs on a
-  loaded 2-core machine. Start-up stays where it was, or better.
+The server is grpc.aio's, on one asyncio event loop, with one bounded pool of
+worker threads for synchronous work: why, and what runs where, is in
+docs/threads.md.
 """
 
 from __future__ import annotations
@@ -45,22 +29,22 @@ from provider._generated import (
 from provider.framework.provider import Provider
 from provider.framework.runner import ProviderRunner
 from provider.server import handshake
+from provider.server.adapter import add_provider_service
+from provider.server.backend import Backend
 from provider.server.plugin_services import Controller, Health, Stdio
-from provider.server.refusals import AsyncUndecodableRequests
-from provider.server.servicer import PROTOCOL_5, PROTOCOL_6, ProtocolAdapter, ProviderServicerCore
 from provider.server.tls import generate_certificate
 
 log = logging.getLogger(__name__)
 
 # Threads for the synchronous work only (waits hold none): a few suffice,
-# since that work mostly holds the GIL anyway.
+# since that work mostly holds the GIL anyway (docs/threads.md).
 WORKERS = int(os.environ.get("TARMAK_PROVIDER_WORKERS", "32"))
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 # Terraform sends as many calls at once as the configuration has resources
 # (validation ignores -parallelism). grpc.aio's loop takes them from grpc's
-# core one at a time, and the core sheds calls waiting to be taken past 1,000
-# (all past 3,000), cancelling them: 23 of 2,000 ValidateResourceConfig in a
-# plan of 2,000 resources were. Queue them all instead (a call is ~1 KiB).
+# core one at a time, and by default the core sheds (cancels) calls waiting
+# to be taken past 1,000 (all past 3,000), which a plan of thousands of
+# resources reaches. Queue them all instead: a waiting call is small.
 MAX_PENDING_CALLS = 100_000
 GRPC_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -121,17 +105,10 @@ async def _serve(
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="provider")
     loop.set_default_executor(pool)
     runner = ProviderRunner(provider)
-    server = grpc.aio.server(
-        migration_thread_pool=pool,
-        options=GRPC_OPTIONS,
-        interceptors=[AsyncUndecodableRequests()],
-    )
+    server = grpc.aio.server(migration_thread_pool=pool, options=GRPC_OPTIONS)
     # Only the negotiated protocol's generated code is loaded: it is costly to import.
     messages = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2")
-    services = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2_grpc")
-    names = PROTOCOL_6 if protocol == 6 else PROTOCOL_5
-    adapter = ProtocolAdapter(ProviderServicerCore(runner, messages, names))
-    services.add_ProviderServicer_to_server(adapter, server)
+    add_provider_service(Backend(messages, protocol, runner), server)
     grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(Controller(stopping.set), server)
     grpc_stdio_pb2_grpc.add_GRPCStdioServicer_to_server(Stdio(stopping), server)
     grpc_health_pb2_grpc.add_HealthServicer_to_server(Health(), server)
@@ -175,8 +152,8 @@ def serve_and_exit(provider: Provider, address: str) -> NoReturn:
 
     After Shutdown, go-plugin's client waits for the process to exit before
     Terraform moves on, and it starts a provider several times per run.
-    Interpreter finalization (tearing down grpc and every module) would add
-    ~25 ms to each of those waits; serve() has already cleaned up what
+    Interpreter finalization (tearing down grpc and every module) would
+    lengthen each of those waits; serve() has already cleaned up what
     matters, so only the standard streams are flushed."""
     code = serve(provider, address)
     logging.shutdown()

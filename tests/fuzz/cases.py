@@ -1,6 +1,6 @@
 """Seeded, protocol-neutral requests for every provider RPC, most of them hostile.
 
-A case names an RPC (by the servicer core's name) and its fields. Fields that
+A case names an RPC (by its name in provider/server/rpc_table.py) and its fields. Fields that
 hold values are built from the resource's real schema and then, for most
 cases, broken in one of the ways the issue saw (and more): truncated or
 trailing msgpack, a non-map where an object belongs, a map used as a map key,
@@ -38,7 +38,7 @@ from provider.cty import (
 )
 from provider.framework.schema import Schema
 
-# The RPCs of both protocols, by the servicer core's names.
+# The RPCs of both protocols, by their names in the RPC table.
 RPCS = (
     "get_provider_schema",
     "validate_provider_config",

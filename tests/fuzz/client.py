@@ -11,17 +11,15 @@ from typing import Any
 import grpc
 import requests
 
-from provider.server.servicer import _SHARED_RPCS, PROTOCOL_5, PROTOCOL_6
+from provider.server.rpc_table import BY_NAME
 from tests.fuzz.cases import Case, Dynamic
 from tests.fuzz.plugin import RunningPlugin
 
 DEADLINE = 1.0  # every request is answered within a second
 
 
-def rpc_name(protocol: int, core_name: str) -> str:
-    names = PROTOCOL_6 if protocol == 6 else PROTOCOL_5
-    routes = {**names.rpc_to_core, **_SHARED_RPCS}
-    return {core: rpc for rpc, core in routes.items()}[core_name]
+def rpc_name(protocol: int, name: str) -> str:
+    return BY_NAME[name].method(protocol)
 
 
 def build_request(plugin: RunningPlugin, case: Case) -> tuple[str, Any]:

@@ -8,18 +8,24 @@ import time
 
 import pytest
 
-from provider.cty import STRING
+from provider.cty import STRING, UNKNOWN
 from provider.framework import (
     Attribute,
     Block,
+    ConfigureRequest,
+    ConfigureResponse,
     CreateRequest,
     CreateResponse,
+    ImportRequest,
+    ImportResponse,
     Provider,
     ReadRequest,
     ReadResponse,
     Resource,
     Schema,
 )
+from provider.framework.identity import IdentityAttribute, IdentitySchema
+from provider.framework.list_resource import ListResource
 from provider.framework.runner import ProviderRunner
 
 
@@ -214,3 +220,104 @@ def test_bad_stored_state_is_a_diagnostic_not_a_provider_bug(raw: bytes, reason:
 def test_an_upgrader_that_fails_on_odd_state_is_reported() -> None:
     out = ProviderRunner(WithVersioned()).upgrade_state("x_versioned", 1, b'{"other": 1}')
     assert out.diagnostics.has_error() and out.state is None
+
+
+# ---- rules the runner applies beside every operation ---------------------------------
+
+
+class Named(Resource):
+    """A resource with an identity and a write-only attribute."""
+
+    type_name = "x_named"
+    schema = Schema(
+        Block(
+            {
+                "name": Attribute(STRING, required=True, force_new=True),
+                "password_wo": Attribute(STRING, optional=True, write_only=True),
+                "id": Attribute(STRING, computed=True),
+            }
+        )
+    )
+    identity_schema = IdentitySchema({"name": IdentityAttribute(STRING, required_for_import=True)})
+    configured: object = None
+
+    def configure(self, provider_data: object) -> None:
+        self.configured = provider_data
+
+    def identity(self, state: dict[str, object]) -> dict[str, object]:
+        return {"name": state["name"]}
+
+    def import_id(self, identity: dict[str, object]) -> str:
+        return f"id-{identity['name']}"
+
+    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+        resp.state = {**req.plan, "id": f"id-{req.plan['name']}"}
+
+    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+        resp.state = {**req.state, "password_wo": "leaked"}
+
+    def import_state(self, req: ImportRequest, resp: ImportResponse) -> None:
+        resp.state = {"name": req.id.removeprefix("id-"), "id": req.id}
+
+
+class Found(ListResource):
+    type_name = "x_named"
+    schema = Schema(Block())
+    configured: object = None
+
+    def configure(self, provider_data: object) -> None:
+        self.configured = provider_data
+
+
+class WithNamed(Provider):
+    type_name = "x"
+
+    def configure(self, req: ConfigureRequest, resp: ConfigureResponse) -> None:
+        resp.provider_data = "client"
+
+    def resources(self) -> list[Resource]:
+        return [Named()]
+
+    def list_resources(self) -> list[ListResource]:
+        return [Found()]
+
+
+def test_write_only_values_are_in_no_plan_and_no_state() -> None:
+    runner = ProviderRunner(WithNamed())
+    config = {"name": "a", "password_wo": "secret", "id": None}
+    planned = runner.plan("x_named", None, dict(config), config, b"")
+    assert planned.plan.planned is not None and planned.plan.planned["password_wo"] is None
+    out = asyncio.run(runner.apply("x_named", None, planned.plan.planned, config, b""))
+    assert out.state == {"name": "a", "password_wo": None, "id": "id-a"}
+    read = asyncio.run(runner.read("x_named", out.state, b""))
+    assert read.state is not None and read.state["password_wo"] is None
+
+
+def test_identity_rides_on_plans_states_and_imports() -> None:
+    runner = ProviderRunner(WithNamed())
+    assert set(runner.identity_schemas) == {"x_named"}
+    prior = {"name": "a", "password_wo": None, "id": "id-a"}
+    # An update whose planned state is not yet wholly known keeps its identity.
+    unknown = {"name": "a", "password_wo": None, "id": None}
+    kept = runner.plan("x_named", prior, unknown | {"id": UNKNOWN}, unknown, b"", {"name": "a"})
+    assert kept.identity == {"name": "a"}
+    # A replacement does not: the new object's identity is known after apply.
+    renamed = {**unknown, "name": "b"}
+    replaced = runner.plan("x_named", prior, {**prior, "name": "b"}, renamed, b"", {"name": "a"})
+    assert replaced.plan.requires_replace == ["name"] and replaced.identity is None
+    known = runner.plan("x_named", None, {**prior, "name": "c"}, {**prior, "name": "c"}, b"")
+    assert known.identity == {"name": "c"}
+    destroyed = runner.plan("x_named", prior, None, None, b"", {"name": "a"})
+    assert destroyed.identity is None
+    imported = runner.import_by_identity("x_named", {"name": "a"})
+    assert imported.state == prior and imported.identity == {"name": "a"}
+    incomplete = runner.import_by_identity("x_named", {"name": None})
+    assert [d.summary for d in incomplete.diagnostics] == ["Incomplete identity"]
+
+
+def test_configure_reaches_every_kind_at_once() -> None:
+    runner = ProviderRunner(WithNamed())
+    assert not runner.configure({}, "1.11.0").has_error()
+    named, found = runner.resources["x_named"], runner.list_resources["x_named"]
+    assert isinstance(named, Named) and isinstance(found, Found)
+    assert named.configured == "client" and found.configured == "client"

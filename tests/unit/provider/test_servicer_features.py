@@ -1,4 +1,5 @@
-"""The protocol 5.10/6.10 feature RPCs, called the way grpc calls them."""
+"""The protocol 5.10/6.10 feature RPCs, called the way grpc calls them, and
+the RPC table's promises about where each handler runs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import msgpack
 import pytest
 
 from provider.framework.runner import ProviderRunner
-from provider.server.servicer import PROTOCOL_5, PROTOCOL_6, ProtocolAdapter, ProviderServicerCore
+from provider.server.adapter import method_handlers
+from provider.server.backend import Backend
+from provider.server.rpc_table import RPCS, Blocks, Streams
 from provider.tarmak import TarmakProvider
 
 
@@ -33,16 +36,26 @@ def call(rpc: Callable[..., Any], request: Any) -> Any:
     return asyncio.run(answer) if inspect.isawaitable(answer) else answer
 
 
-def adapter_for(version: int) -> tuple[ProtocolAdapter, ModuleType]:
+class Adapter:
+    """The service's methods by name, as grpc finds them."""
+
+    def __init__(self, version: int, pb: ModuleType) -> None:
+        self.handlers = method_handlers(Backend(pb, version, ProviderRunner(TarmakProvider())))
+
+    def __getitem__(self, method: str) -> Callable[..., Any]:
+        handler = self.handlers[method]
+        return handler.unary_unary or handler.unary_stream
+
+
+def adapter_for(version: int) -> tuple[Adapter, ModuleType]:
     pb = importlib.import_module(f"provider._generated.tfplugin{version}_pb2")
-    names = PROTOCOL_6 if version == 6 else PROTOCOL_5
-    return ProtocolAdapter(ProviderServicerCore(ProviderRunner(TarmakProvider()), pb, names)), pb
+    return Adapter(version, pb), pb
 
 
 @pytest.mark.parametrize("version", [5, 6])
 def test_metadata_and_schema_advertise_what_we_honour(version: int) -> None:
     adapter, pb = adapter_for(version)
-    meta = call(adapter.GetMetadata, pb.GetMetadata.Request())
+    meta = call(adapter["GetMetadata"], pb.GetMetadata.Request())
     assert meta.server_capabilities.plan_destroy
     assert meta.server_capabilities.get_provider_schema_optional
     assert not meta.server_capabilities.move_resource_state
@@ -50,7 +63,7 @@ def test_metadata_and_schema_advertise_what_we_honour(version: int) -> None:
     assert [r.type_name for r in meta.list_resources] == ["tarmak_hostname"]
     assert [f.name for f in meta.functions] == ["parse_hostname"]
 
-    schema_rpc = adapter.GetProviderSchema if version == 6 else adapter.GetSchema
+    schema_rpc = adapter["GetProviderSchema" if version == 6 else "GetSchema"]
     schema = call(schema_rpc, pb.GetProviderSchema.Request())
     assert schema.server_capabilities.plan_destroy
     assert set(schema.resource_schemas) >= {"tarmak_hostname", "tarmak_vault_cluster"}
@@ -58,7 +71,9 @@ def test_metadata_and_schema_advertise_what_we_honour(version: int) -> None:
     assert "tarmak_hostname" in schema.list_resource_schemas
     assert "parse_hostname" in schema.functions
 
-    identities = call(adapter.GetResourceIdentitySchemas, pb.GetResourceIdentitySchemas.Request())
+    identities = call(
+        adapter["GetResourceIdentitySchemas"], pb.GetResourceIdentitySchemas.Request()
+    )
     hostname = identities.identity_schemas["tarmak_hostname"]
     assert {a.name: a.required_for_import for a in hostname.identity_attributes} == {
         "kv_mount": False,
@@ -70,8 +85,9 @@ def test_metadata_and_schema_advertise_what_we_honour(version: int) -> None:
 def test_function_results_and_argument_errors(version: int) -> None:
     adapter, pb = adapter_for(version)
     argument = pb.DynamicValue(msgpack=msgpack.packb("web-frontend-prod-vm7"))
-    called = adapter.CallFunction(
-        pb.CallFunction.Request(name="parse_hostname", arguments=[argument]), FakeContext()
+    called = call(
+        adapter["CallFunction"],
+        pb.CallFunction.Request(name="parse_hostname", arguments=[argument]),
     )
     assert not called.HasField("error")
     assert msgpack.unpackb(called.result.msgpack) == {
@@ -81,8 +97,9 @@ def test_function_results_and_argument_errors(version: int) -> None:
         "number": 7,
     }
     ambiguous = pb.DynamicValue(msgpack=msgpack.packb("web-front-end-prod-vm7"))
-    failed = adapter.CallFunction(
-        pb.CallFunction.Request(name="parse_hostname", arguments=[ambiguous]), FakeContext()
+    failed = call(
+        adapter["CallFunction"],
+        pb.CallFunction.Request(name="parse_hostname", arguments=[ambiguous]),
     )
     assert failed.error.function_argument == 0 and "ambiguous" in failed.error.text
 
@@ -90,7 +107,7 @@ def test_function_results_and_argument_errors(version: int) -> None:
 def test_unimplemented_rpcs_answer_unimplemented() -> None:
     adapter, pb = adapter_for(6)
     with pytest.raises(AbortCalled, match="UNIMPLEMENTED"):
-        adapter.MoveResourceState(pb.MoveResourceState.Request(), FakeContext())
+        adapter["MoveResourceState"](pb.MoveResourceState.Request(), FakeContext())
 
 
 def test_identity_import_without_a_name_is_a_diagnostic() -> None:
@@ -98,9 +115,22 @@ def test_identity_import_without_a_name_is_a_diagnostic() -> None:
     identity = pb.ResourceIdentityData(
         identity_data=pb.DynamicValue(msgpack=msgpack.packb({"kv_mount": "m", "name": None}))
     )
-    response = adapter.ImportResourceState(
+    response = call(
+        adapter["ImportResourceState"],
         pb.ImportResourceState.Request(type_name="tarmak_hostname", identity=identity),
-        FakeContext(),
     )
     assert not response.imported_resources
     assert response.diagnostics[0].summary == "Incomplete identity"
+
+
+@pytest.mark.parametrize("version", [5, 6])
+def test_each_handler_runs_where_the_table_says(version: int) -> None:
+    """grpc.aio runs a coroutine on its event loop and a plain function on a worker thread."""
+    adapter, _ = adapter_for(version)
+    for rpc in RPCS:
+        handler = adapter.handlers[rpc.method(version)]
+        if isinstance(rpc.runs, Streams):
+            assert not inspect.iscoroutinefunction(handler.unary_stream), rpc.name
+            continue
+        on_loop = inspect.iscoroutinefunction(handler.unary_unary)
+        assert on_loop == rpc.on_loop != isinstance(rpc.runs, Blocks), rpc.name

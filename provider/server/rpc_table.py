@@ -1,0 +1,184 @@
+"""Every provider RPC we serve, declared once.
+
+A row names the RPC (as logs and tests call it), its method in protocol 5
+and in protocol 6, its handler, where the handler runs (docs/threads.md), and
+which request fields a refusal echoes back so that Terraform never forgets an
+object because its request was refused. The gRPC adapter (adapter.py) builds
+both protocols' services from this table alone; a Provider method of the
+generated service that is not here answers UNIMPLEMENTED.
+
+Adding an RPC is one handler and one row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from provider.server import kind_rpcs, provider_rpcs, resource_rpcs
+from provider.server.backend import Backend, Wire
+from provider.server.refusals import Echo
+
+# A handler fills in the empty response it is given (from `Backend`, the request).
+Handler: TypeAlias = Callable[[Backend, Wire, Wire], None]
+AsyncHandler: TypeAlias = Callable[[Backend, Wire, Wire], Awaitable[None]]
+StreamHandler: TypeAlias = Callable[[Backend, Wire], Iterator[Wire]]
+
+
+@dataclass(frozen=True)
+class Awaits:
+    """A coroutine, run on the event loop: it may wait without holding a thread."""
+
+    handler: AsyncHandler
+
+
+@dataclass(frozen=True)
+class Quick:
+    """Plain code that only computes (no I/O, by the framework's contract),
+    run on the event loop itself to spare a hop to a worker thread and back."""
+
+    handler: Handler
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """Plain code that may block on remote APIs, run on a worker thread."""
+
+    handler: Handler
+
+
+@dataclass(frozen=True)
+class Streams:
+    """A server stream, produced on a worker thread."""
+
+    handler: StreamHandler
+
+
+Runs: TypeAlias = Awaits | Quick | Blocks | Streams
+
+
+@dataclass(frozen=True)
+class Rpc:
+    name: str
+    v5: str
+    v6: str
+    runs: Runs
+    echoed: Echo = ()
+
+    def method(self, version: int) -> str:
+        """The method's name in protocol `version`."""
+        return self.v6 if version == 6 else self.v5
+
+    @property
+    def on_loop(self) -> bool:
+        return isinstance(self.runs, Awaits | Quick)
+
+
+def _same(name: str, method: str, runs: Runs, echoed: Echo = ()) -> Rpc:
+    """An RPC both protocols call by one name."""
+    return Rpc(name, method, method, runs, echoed)
+
+
+RPCS: tuple[Rpc, ...] = (
+    # ---- the provider ----
+    _same("get_metadata", "GetMetadata", Quick(provider_rpcs.get_metadata)),
+    Rpc(
+        "get_provider_schema",
+        "GetSchema",
+        "GetProviderSchema",
+        Quick(provider_rpcs.get_provider_schema),
+    ),
+    Rpc(
+        "validate_provider_config",
+        "PrepareProviderConfig",
+        "ValidateProviderConfig",
+        Quick(provider_rpcs.validate_provider_config),
+    ),
+    Rpc("configure", "Configure", "ConfigureProvider", Blocks(provider_rpcs.configure)),
+    Rpc("stop", "Stop", "StopProvider", Awaits(provider_rpcs.stop)),
+    _same("get_functions", "GetFunctions", Blocks(provider_rpcs.get_functions)),
+    _same("call_function", "CallFunction", Blocks(provider_rpcs.call_function)),
+    # ---- managed resources ----
+    Rpc(
+        "validate_resource_config",
+        "ValidateResourceTypeConfig",
+        "ValidateResourceConfig",
+        Quick(resource_rpcs.validate_resource_config),
+    ),
+    _same(
+        "upgrade_resource_state",
+        "UpgradeResourceState",
+        Quick(resource_rpcs.upgrade_resource_state),
+    ),
+    _same(
+        "read_resource",
+        "ReadResource",
+        Awaits(resource_rpcs.read_resource),
+        echoed=(("new_state", "current_state"), ("private", "private")),
+    ),
+    _same(
+        "plan_resource_change",
+        "PlanResourceChange",
+        Quick(resource_rpcs.plan_resource_change),
+    ),
+    _same(
+        "apply_resource_change",
+        "ApplyResourceChange",
+        Awaits(resource_rpcs.apply_resource_change),
+        echoed=(("new_state", "prior_state"), ("private", "planned_private")),
+    ),
+    _same(
+        "import_resource_state",
+        "ImportResourceState",
+        Blocks(resource_rpcs.import_resource_state),
+    ),
+    _same(
+        "get_resource_identity_schemas",
+        "GetResourceIdentitySchemas",
+        Quick(resource_rpcs.get_resource_identity_schemas),
+    ),
+    _same(
+        "upgrade_resource_identity",
+        "UpgradeResourceIdentity",
+        Quick(resource_rpcs.upgrade_resource_identity),
+    ),
+    # ---- data sources ----
+    Rpc(
+        "validate_data_source_config",
+        "ValidateDataSourceConfig",
+        "ValidateDataResourceConfig",
+        Quick(kind_rpcs.validate_data_source_config),
+    ),
+    _same("read_data_source", "ReadDataSource", Blocks(kind_rpcs.read_data_source)),
+    # ---- ephemeral resources ----
+    _same(
+        "validate_ephemeral_resource_config",
+        "ValidateEphemeralResourceConfig",
+        Quick(kind_rpcs.validate_ephemeral_resource_config),
+    ),
+    _same(
+        "open_ephemeral_resource",
+        "OpenEphemeralResource",
+        Awaits(kind_rpcs.open_ephemeral_resource),
+    ),
+    _same(
+        "renew_ephemeral_resource",
+        "RenewEphemeralResource",
+        Blocks(kind_rpcs.renew_ephemeral_resource),
+    ),
+    _same(
+        "close_ephemeral_resource",
+        "CloseEphemeralResource",
+        Blocks(kind_rpcs.close_ephemeral_resource),
+    ),
+    # ---- list resources ----
+    _same(
+        "validate_list_resource_config",
+        "ValidateListResourceConfig",
+        Quick(kind_rpcs.validate_list_resource_config),
+    ),
+    _same("list_resource", "ListResource", Streams(kind_rpcs.list_resource)),
+)
+
+BY_NAME = {rpc.name: rpc for rpc in RPCS}
