@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from registry_tools.arch import TERRAFORM_ARCHES
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # name -> (registry address, version, module whose main() serves the provider)
@@ -20,7 +22,7 @@ PROVIDERS = {
 
 def platform() -> str:
     machine = os.uname().machine
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+    arch = TERRAFORM_ARCHES.get(machine, machine)
     return f"{sys.platform}_{arch}"
 
 
