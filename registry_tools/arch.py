@@ -15,9 +15,7 @@ LINUX_MACHINES = {"amd64": "x86_64", "arm64": "aarch64"}
 DARWIN_MACHINES = {"amd64": "x86_64", "arm64": "arm64"}
 # Any machine name either system reports -> Terraform's arch.
 TERRAFORM_ARCHES = {
-    machine: arch
-    for table in (LINUX_MACHINES, DARWIN_MACHINES)
-    for arch, machine in table.items()
+    machine: arch for table in (LINUX_MACHINES, DARWIN_MACHINES) for arch, machine in table.items()
 } | {arch: arch for arch in LINUX_MACHINES}
 
 

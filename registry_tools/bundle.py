@@ -51,6 +51,7 @@ from __future__ import annotations
 import compileall
 import json
 import os
+import py_compile
 import shutil
 import stat
 import subprocess
@@ -324,7 +325,7 @@ def _compile_bytecode(runtime: Path) -> None:
         quiet=2,
         workers=0,
         ddir="/runtime/lib",
-        invalidation_mode=compileall.py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
     )
     if not ok:
         raise BundleError("some modules did not compile")
