@@ -14,6 +14,7 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,13 +23,12 @@ from pathlib import Path
 import pytest
 
 from devenv.environment import LocalEnvironment
-from devenv.tarmak_container import native_target
 from devenv.terraform_binary import TerraformBinary
 from devenv.vault import VaultEndpoint
 from provider.server.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
 from registry_tools import cli
 from registry_tools.archive import executable_name, h1_hash, sha256_hex, zip_hash, zip_name
-from registry_tools.build import CACHE, ROOT, build_executable, build_package
+from registry_tools.build import CACHE, ROOT, build_executable
 from registry_tools.elf import is_elf
 from registry_tools.manifest import ROOT_MANIFEST, manifest_name, manifest_protocols
 from registry_tools.platforms import PYTHONS, Target
@@ -658,9 +658,10 @@ def test_a_package_that_cannot_start_says_why_in_terraform_s_message(
 def test_the_package_is_reproducible_from_another_checkout_path_and_cache(
     native_package: Path, tmp_path: Path
 ) -> None:
-    """Issue 24: the same sources give a byte-identical zip built from another
-    directory with another build cache (RECORD rows of console scripts carried the
-    build venv's path). One platform, to keep its cost down."""
+    """Issue 24: the same sources give a byte-identical zip when built from another
+    checkout directory, by a build venv at another path, with another build cache
+    (RECORD rows of console scripts carried the build venv's path). One platform,
+    to keep its cost down."""
     checkout = tmp_path / "a-second-checkout" / "at-a-longer-path"
     for part in ("provider", "connector"):
         shutil.copytree(
@@ -668,12 +669,32 @@ def test_the_package_is_reproducible_from_another_checkout_path_and_cache(
         )
     shutil.copy(ROOT / "pyproject.toml", checkout / "pyproject.toml")
     cache = tmp_path / "another-cache"
-    # Debian's downloads are shared (they are checked against Debian's signed indices
-    # either way); the wheel cache and the build directories are new.
+    # Debian's downloads are shared (checked against Debian's signed indices either
+    # way); the wheel cache and the build directories are new.
     for part in ("apt", "debs"):
         shutil.copytree(CACHE / part, cache / part, symlinks=True)
-    rebuilt = build_package(native_target(), "0.1.0", tmp_path / "out", cache, checkout)
-    assert rebuilt.name == native_package.name
+    # The same venv seen from another path, as a second checkout's `make install` makes.
+    venv = tmp_path / "another-venv"
+    (venv / "bin").mkdir(parents=True)
+    shutil.copy(Path(sys.prefix) / "pyvenv.cfg", venv / "pyvenv.cfg")
+    (venv / "lib").symlink_to(Path(sys.prefix) / "lib")
+    (venv / "bin" / "python").symlink_to(Path(sys.executable).resolve())
+    out = tmp_path / "out"
+    build = (
+        "import sys; from pathlib import Path; "
+        "from registry_tools.build import build_package; "
+        "from devenv.tarmak_container import native_target; "
+        "assert sys.prefix == sys.argv[1], sys.prefix; "
+        "build_package(native_target(), '0.1.0', Path(sys.argv[2]), Path(sys.argv[3]), "
+        "Path(sys.argv[4]))"
+    )
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-c", build, str(venv), str(out), str(cache), str(checkout)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+        timeout=900,
+    )
+    rebuilt = out / native_package.name
     assert sha256_hex(rebuilt) == sha256_hex(native_package), _first_difference(
         native_package, rebuilt
     )
