@@ -99,7 +99,7 @@ REGISTRY_BASE_URL ?= https://localhost:8443
 package-for-registry: install
 	$(PY) -m registry_tools.cli package --base-url $(REGISTRY_BASE_URL) $(REGISTRY_ARGS)
 
-# The release flow (README "Publishing a registry"): every tagged build goes to
+# The release flow (docs/publishing.md): every tagged build goes to
 # staging; a release engineer promotes a tested version, byte for byte, to production.
 STAGING_DIR         ?= dist/staging
 STAGING_BASE_URL    ?= https://localhost:8444
@@ -108,10 +108,15 @@ PRODUCTION_BASE_URL ?= https://localhost:8443
 publish-staging: install
 	$(PY) -m registry_tools.cli package --tree $(STAGING_DIR) --base-url $(STAGING_BASE_URL) --no-mirror $(REGISTRY_ARGS)
 
-# make promote VERSION=0.2.0-rc.1 (signs with production's key from TARMAK_GPG_KEY_FILE/_ID)
+# make promote VERSION=0.2.0-rc.1 STAGING_FINGERPRINT=<40 hex digits>
+# Signs with production's own key (TARMAK_GPG_KEY_FILE/_ID). The staging key's
+# fingerprint is production's configuration, never read from the staging tree
+# (docs/publishing.md); TARMAK_STAGING_FINGERPRINT in the environment works too.
+STAGING_FINGERPRINT ?= $(TARMAK_STAGING_FINGERPRINT)
 promote: install
-	@test -n "$(VERSION)" || { echo "usage: make promote VERSION=<version in staging>"; exit 2; }
-	$(PY) -m registry_tools.cli promote $(VERSION) --from $(STAGING_DIR) --to $(PRODUCTION_DIR) --base-url $(PRODUCTION_BASE_URL)
+	@test -n "$(VERSION)" || { echo "usage: make promote VERSION=<version in staging> STAGING_FINGERPRINT=<fingerprint>"; exit 2; }
+	@test -n "$(STAGING_FINGERPRINT)" || { echo "make promote: set STAGING_FINGERPRINT (or TARMAK_STAGING_FINGERPRINT) to the staging key's fingerprint"; exit 2; }
+	$(PY) -m registry_tools.cli promote '$(VERSION)' --from $(STAGING_DIR) --to $(PRODUCTION_DIR) --base-url $(PRODUCTION_BASE_URL) --staging-fingerprint '$(STAGING_FINGERPRINT)'
 
 # make rotate-signing-key TREE=dist/production TARMAK_GPG_KEY_FILE=new-key.asc
 rotate-signing-key: install

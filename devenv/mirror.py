@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 from devenv.terraform_binary import script_header
+from registry_tools.arch import TERRAFORM_ARCHES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +23,7 @@ PROVIDERS = {
 
 def platform() -> str:
     machine = os.uname().machine
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+    arch = TERRAFORM_ARCHES.get(machine, machine)
     return f"{sys.platform}_{arch}"
 
 

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from devenv.pki import CertFiles
 from devenv.processes import ChildProcess
 from devenv.tarmak import environment_config
 from devenv.vault import OpenBaoServer
+from registry_tools.arch import host_arch
 from registry_tools.platforms import Target
 from registry_tools.registry import RegistryTree, link_or_copy, publish
 from registry_tools.release import Release, sign_release
@@ -45,8 +45,7 @@ SOCKET_IN_CONTAINER = "/tmp/tarmak-connector.sock"
 
 
 def native_target() -> Target:
-    arch = {"x86_64": "amd64", "aarch64": "arm64"}[platform.machine()]
-    return Target("linux", arch)
+    return Target("linux", host_arch())
 
 
 def make_signing_key(home: Path) -> str:

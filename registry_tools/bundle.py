@@ -49,18 +49,24 @@ every file), which slows every install in tests/e2e/test_registry.py.
 from __future__ import annotations
 
 import compileall
+import json
 import os
+import py_compile
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from registry_tools.arch import LINUX_MACHINES
 from registry_tools.debian import DebianArchive, unpack
 from registry_tools.elf import is_elf, read_elf
-from registry_tools.launcher import LOADERS, MACHINES, build_launcher
+from registry_tools.launcher import LOADERS, build_launcher
 from registry_tools.platforms import Target
 from registry_tools.requirements import package_requirements, shipped_sources
 
@@ -127,7 +133,7 @@ class BundleReport:
 
 
 def triplet(target: Target) -> str:
-    return f"{MACHINES[target.arch]}-linux-gnu"
+    return f"{LINUX_MACHINES[target.arch]}-linux-gnu"
 
 
 def build_bundle(
@@ -216,22 +222,58 @@ def _copy_interpreter(debroot: Path, runtime: Path) -> None:
 
 
 def _install_wheels(target: Target, site: Path, cache: Path, project: Path) -> list[str]:
-    """Binary wheels only, for CPython 3.11 on `target`, straight into the site dir."""
-    machine = MACHINES[target.arch]
+    """Binary wheels only, for CPython 3.11 on `target`, straight into the site dir.
+
+    Returns "<wheel file name> sha256=<hex>" per wheel, from pip's install report,
+    so a release can say exactly which wheels it was built from."""
+    machine = LINUX_MACHINES[target.arch]
     platforms = [f"manylinux_2_{minor}_{machine}" for minor in range(GLIBC[1], 16, -1)]
     platforms += [f"manylinux2014_{machine}", f"linux_{machine}"]
+    scratch = Path(tempfile.mkdtemp(prefix="tarmak-pip-report-"))
+    report = scratch / "report.json"
     argv = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     argv += ["--target", str(site), "--only-binary=:all:", "--no-compile", "--no-user"]
     argv += ["--python-version", "3.11", "--implementation", "cp", "--abi", "cp311"]
-    argv += ["--cache-dir", str(cache / "pip")]
+    argv += ["--cache-dir", str(cache / "pip"), "--report", str(report)]
     for platform in platforms:
         argv += ["--platform", platform]
     argv += package_requirements(project)
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BundleError(f"pip could not fetch wheels for {target.name}:\n{proc.stderr[-3000:]}")
+    try:
+        wheels = wheel_hashes(json.loads(report.read_text()))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts point at the build host
-    return sorted(p.name.removesuffix(".dist-info") for p in site.glob("*.dist-info"))
+    for record in site.glob("*.dist-info/RECORD"):
+        drop_outside_rows(record, site)
+    return wheels
+
+
+def wheel_hashes(report: dict[str, Any]) -> list[str]:
+    """ "<wheel file name> sha256=<hex>" for each wheel in a pip install report."""
+    found = []
+    for item in report["install"]:
+        info = item["download_info"]
+        name = urllib.parse.unquote(info["url"].rsplit("/", 1)[-1])
+        digest = info.get("archive_info", {}).get("hashes", {}).get("sha256")
+        if not digest:
+            raise BundleError(f"pip reported no sha256 for {name}")
+        found.append(f"{name} sha256={digest}")
+    return sorted(found)
+
+
+def drop_outside_rows(record: Path, site: Path) -> None:
+    """Remove RECORD rows for files we did not keep: the console scripts pip wrote
+    to site/bin (deleted above). Their hash and length depend on the build venv's
+    path in the shebang, so keeping the rows made the zip depend on the checkout."""
+    kept = []
+    for row in record.read_text().splitlines(keepends=True):
+        relative = Path(os.path.normpath(record.parent.parent / row.split(",", 1)[0]))
+        if relative.is_relative_to(site) and not relative.is_relative_to(site / "bin"):
+            kept.append(row)
+    record.write_text("".join(kept))
 
 
 def _strip_debug_info(target: Target, site: Path) -> None:
@@ -258,7 +300,7 @@ def _copy_libraries(target: Target, debroot: Path, runtime: Path) -> None:
     # Libraries that wheels carry themselves (auditwheel's <package>.libs, found by RUNPATH).
     provided = {loader} | {p.name for p in runtime.rglob("*.so*") if p.is_file()}
     pending = [p for p in runtime.rglob("*") if p.is_file() and is_elf(p)]
-    machine = MACHINES[target.arch]
+    machine = LINUX_MACHINES[target.arch]
     while pending:
         info = read_elf(pending.pop())
         if info.machine != machine:
@@ -283,7 +325,7 @@ def _compile_bytecode(runtime: Path) -> None:
         quiet=2,
         workers=0,
         ddir="/runtime/lib",
-        invalidation_mode=compileall.py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
     )
     if not ok:
         raise BundleError("some modules did not compile")

@@ -2,7 +2,8 @@
 
     registry-tools package --base-url https://registry.example.com [--tree dist/registry]
     registry-tools publish --base-url URL --tree DIR terraform-provider-tarmak_<V>_<os>_<arch>.zip
-    registry-tools promote VERSION --from dist/staging --to dist/production --base-url URL
+    registry-tools promote VERSION --from dist/staging --to dist/production --base-url URL \
+        --staging-fingerprint FPR
     registry-tools rotate-key --tree dist/production
     registry-tools new-key --name "Tarmak Release" --email release@example.com --out key.asc
     registry-tools serve --dir dist/registry --cert cert.pem --key key.pem --port 8443
@@ -10,12 +11,16 @@
 The signing key: --gpg-key-file (an armored private key, imported into a
 throwaway keyring) or --gpg-key-id from the keyring in GNUPGHOME; the
 environment variables TARMAK_GPG_KEY_FILE and TARMAK_GPG_KEY_ID work too.
+`promote` trusts only the staging key whose fingerprint it is given
+(--staging-fingerprint or TARMAK_STAGING_FINGERPRINT), never a key named in
+the staging tree, and signs with production's own key.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import re
 import sys
@@ -53,10 +58,11 @@ from registry_tools.sign import (
     keyring,
     throwaway_home,
 )
-from registry_tools.versions import VersionError
+from registry_tools.versions import VersionError, parse_version
+from registry_tools.zip_check import ZipContentError
 
 _ZIP_NAME = re.compile(
-    r"^terraform-provider-tarmak_(?P<version>[^_]+)_(?P<platform>[a-z0-9]+_[a-z0-9]+)\.zip$"
+    r"terraform-provider-tarmak_(?P<version>[^_]+)_(?P<platform>[a-z0-9]+_[a-z0-9]+)\.zip"
 )
 
 
@@ -85,7 +91,7 @@ def _signing_key(args: argparse.Namespace) -> tuple[Path | None, str | None]:
 
 
 def _hostname(args: argparse.Namespace) -> str:
-    return args.hostname or urllib.parse.urlsplit(args.base_url).netloc
+    return str(args.hostname or urllib.parse.urlsplit(args.base_url).netloc)
 
 
 def _announce(release: Release, tree: RegistryTree, hostname: str, namespace: str) -> None:
@@ -111,6 +117,7 @@ def _mirror(args: argparse.Namespace, release: Release) -> None:
 
 
 def package(args: argparse.Namespace) -> int:
+    parse_version(args.version)  # it names directories: checked before anything is made
     targets: list[Target] = [parse_target(p) for p in args.platform] or list(DEFAULT_TARGETS)
     key_file, key_id = _signing_key(args)  # before anything is built
     if key_file is not None and not key_file.is_file():
@@ -153,9 +160,7 @@ def build_all(targets: list[Target], version: str, directory: Path) -> dict[Targ
         kind = "self-contained" if self_contained(target) else "pex, needs " + DARWIN_REQUIREMENT
         print(f"{prefix}: building ({kind})", flush=True)
         began = time.monotonic()
-        built = build_package(
-            target, version, directory, progress=lambda step, p=prefix: _step(p, step)
-        )
+        built = build_package(target, version, directory, progress=functools.partial(_step, prefix))
         size = built.stat().st_size / 1e6
         print(f"{prefix}: {built.name}, {size:.1f} MB, in {_took(began)}", flush=True)
         return built
@@ -193,11 +198,12 @@ def publish_zips(args: argparse.Namespace) -> int:
     versions = set()
     for name in args.zips:
         path = Path(name)
-        match = _ZIP_NAME.match(path.name)
+        match = _ZIP_NAME.fullmatch(path.name)
         if not match:
             raise ValueError(
                 f"{path.name} is not named terraform-provider-tarmak_<VERSION>_<os>_<arch>.zip"
             )
+        parse_version(match["version"])
         versions.add(match["version"])
         zips[parse_target(match["platform"])] = path
     if len(versions) != 1:
@@ -217,13 +223,19 @@ def publish_zips(args: argparse.Namespace) -> int:
 
 
 def promote_version(args: argparse.Namespace) -> int:
+    parse_version(args.version)
+    fingerprint = args.staging_fingerprint or os.environ.get("TARMAK_STAGING_FINGERPRINT")
+    if not fingerprint:
+        raise SigningError(
+            "no staging key to trust: pass --staging-fingerprint or set "
+            "TARMAK_STAGING_FINGERPRINT to the staging key's 40-hex fingerprint "
+            "(kept with production's configuration, never read from the staging tree)"
+        )
+    key_file, key_id = _signing_key(args)
     staging = RegistryTree(Path(args.source), args.namespace, "")
     production = RegistryTree(Path(args.target), args.namespace, args.base_url)
-    key_file = args.gpg_key_file or os.environ.get("TARMAK_GPG_KEY_FILE")
-    key_id = args.gpg_key_id or os.environ.get("TARMAK_GPG_KEY_ID")
-    resign = bool(key_file or key_id)
-    with keyring(Path(key_file) if key_file else None, os.environ.get("GNUPGHOME")) as home:
-        done = promote(staging, production, args.version, home, key_id, resign=resign)
+    with keyring(key_file, os.environ.get("GNUPGHOME")) as home:
+        done = promote(staging, production, args.version, fingerprint, home, key_id)
     if done.changed:
         print(f"promoted {args.version} to {production.root}, signed by {done.key_id}")
     else:
@@ -252,11 +264,13 @@ def new_key(args: argparse.Namespace) -> int:
     with throwaway_home() as home:
         key_id = generate_key(home, args.name, args.email, args.bits)
         armored = export_secret_key(home, key_id)
+        fingerprint = describe_key(home, key_id).fingerprint
     out.touch(mode=0o600)
     out.write_text(armored)
     print(
         f"{out}: RSA-{args.bits} signing key {key_id} (keep it secret; TARMAK_GPG_KEY_FILE={out})"
     )
+    print(f"fingerprint {fingerprint} (for a staging key: production's --staging-fingerprint)")
     return 0
 
 
@@ -309,6 +323,10 @@ def main(argv: list[str] | None = None) -> int:
     pro.add_argument("--from", dest="source", default="dist/staging")
     pro.add_argument("--to", dest="target", default="dist/production")
     pro.add_argument("--base-url", required=True, help="where the production tree is served")
+    pro.add_argument(
+        "--staging-fingerprint",
+        help="the staging key production trusts (default: TARMAK_STAGING_FINGERPRINT)",
+    )
     _key_options(pro)
     pro.set_defaults(run=promote_version)
     rot = commands.add_parser("rotate-key", help="sign new versions of a tree with another key")
@@ -338,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         PromotionError,
         ProtocolError,
         VersionError,
+        ZipContentError,
         ValueError,
     ) as err:
         print(f"registry-tools: {err}", file=sys.stderr)

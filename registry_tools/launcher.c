@@ -6,10 +6,26 @@
  * travels in the package explicitly:
  *
  *   <dir>/runtime/lib/<loader> --inhibit-cache --library-path <dir>/runtime/lib
- *       <dir>/runtime/bin/python3.11 -I -X utf8 -m provider.main ARGS...
+ *       <dir>/runtime/bin/python3.11 PYTHON_ARGS... ARGS...
  *
- * argv and the environment pass through unchanged, so `<exe> connector` runs
- * the connector. -I keeps the host's PYTHON* variables and user site out.
+ * PYTHON_ARGS come from registry_tools/launcher.py (their one home): -I keeps
+ * the host's PYTHON* variables and user site out, and a short bootstrap runs
+ * provider.main as -m would. argv passes through, so `<exe> connector` runs
+ * the connector.
+ *
+ * The environment passes through except the loader's own variables:
+ * LD_PRELOAD, LD_AUDIT and LD_LIBRARY_PATH name libraries built for the
+ * host's C library, and a host that preloads one built for a newer glibc
+ * would stop our loader before Python starts. /etc/ld.so.preload is still
+ * read by the bundled loader (glibc reads it however the loader is started);
+ * in a bare container it is the container's own file.
+ *
+ * Terraform shows nothing a provider writes to stderr before the handshake,
+ * only the first line of its stdout ("Unrecognized remote plugin message:
+ * <line>"). So until Python runs, stderr points at stdout: a loader or
+ * interpreter that cannot start says why where Terraform shows it. The real
+ * stderr waits on another descriptor, named in TARMAK_LAUNCHER_STDERR_FD,
+ * and the bootstrap puts it back before the provider writes anything.
  *
  * The loader splits --library-path at ':', and Terraform's plugin directory has
  * one whenever the registry address has a port (.terraform/providers/host:8443/...).
@@ -29,7 +45,14 @@
 #error "build with -DLOADER=\"ld-linux-<arch>.so.N\""
 #endif
 
-static const char *const python_args[] = {"-I", "-X", "utf8", "-m", "provider.main"};
+#ifndef PYTHON_ARGS
+#error "build with -DPYTHON_ARGS=... (registry_tools/launcher.py sets it)"
+#endif
+
+static const char *const python_args[] = {PYTHON_ARGS};
+#ifndef STDERR_FD_VARIABLE
+#error "build with -DSTDERR_FD_VARIABLE=... (registry_tools/launcher.py sets it)"
+#endif
 #define N_PYTHON_ARGS (sizeof python_args / sizeof python_args[0])
 
 /* The directory holding this executable: /proc/self/exe, or argv[0] without /proc. */
@@ -96,7 +119,19 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) args[count++] = argv[i];
     args[count] = NULL;
 
+    unsetenv("LD_PRELOAD");
+    unsetenv("LD_AUDIT");
+    unsetenv("LD_LIBRARY_PATH");
+    int saved_stderr = fcntl(STDERR_FILENO, F_DUPFD, 10);
+    if (saved_stderr >= 0) {
+        char number[16];
+        snprintf(number, sizeof number, "%d", saved_stderr);
+        if (setenv(STDERR_FD_VARIABLE, number, 1) == 0 && dup2(STDOUT_FILENO, STDERR_FILENO) < 0) {
+            unsetenv(STDERR_FD_VARIABLE);
+        }
+    }
     execv(loader, args);
+    if (saved_stderr >= 0) dup2(saved_stderr, STDERR_FILENO);
     fprintf(stderr, "terraform-provider-tarmak: cannot run %s: %s\n", loader, strerror(errno));
     return 127;
 }

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from packaging import tags
 
+from registry_tools import arch
+
 # The CPython versions the darwin pex carries wheels for. grpcio's macOS wheels
 # are universal2 (12.6 MB compressed per CPython version), so three versions
 # made a 42 MB pex even with only the provider's dependencies; two keep it
@@ -35,9 +37,7 @@ class Target:
 
     @property
     def machine(self) -> str:
-        if self.os == "darwin":
-            return {"amd64": "x86_64", "arm64": "arm64"}[self.arch]
-        return {"amd64": "x86_64", "arm64": "aarch64"}[self.arch]
+        return arch.machine(self.os, self.arch)
 
     def wheel_platforms(self) -> list[str]:
         if self.os == "linux":

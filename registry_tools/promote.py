@@ -3,17 +3,27 @@
 The Teleport RFD re-packaged the original artifact at promotion because it
 could not be sure the staging files were the ones built and tested. We can:
 promotion copies the staging files into a scratch directory, verifies the
-copies (the SHA256SUMS signature with the key the staging documents publish,
-every zip and the manifest against SHA256SUMS and the download documents,
-the protocols against the signed manifest), and publishes those very copies.
-Production then refuses, before writing anything, when it already holds
-different bytes for that version.
+copies, and publishes those very copies, re-signed with production's key.
 
-Staging and production may sign with different keys. SHA256SUMS lists the
-hashes of the zips, so re-signing it with the production key changes no byte
-of any zip or of SHA256SUMS, and the `h1:`/`zh:` hashes in users' lock files
-stay the same. Without a production key the staging signature is kept, which
-production accepts only if the staging key is production's current key.
+Trust comes from outside the staging tree. Whoever can write staging can
+rewrite every file in it, its download documents and `signing-keys.json`
+included, so a key read from there proves nothing: the staging key's
+fingerprint is production's configuration (`--staging-fingerprint` or
+TARMAK_STAGING_FINGERPRINT), and a SHA256SUMS not signed by exactly that key
+is refused, naming the fingerprint that did sign it. The staging documents'
+key is only used to read the signature; the pinned fingerprint decides.
+
+Then every zip and the manifest are checked against SHA256SUMS and the
+download documents, each zip's entries as for signing (registry_tools.
+zip_check), the protocols against the signed manifest. Production refuses,
+before writing anything, when it already holds different bytes for that
+version.
+
+Production always signs with its own key, given explicitly, and never with
+the staging key: a new production tree would otherwise adopt whatever key
+its first promotion used. SHA256SUMS lists the hashes of the zips, so
+re-signing it changes no byte of any zip or of SHA256SUMS, and the `h1:`/
+`zh:` hashes in users' lock files stay the same.
 """
 
 from __future__ import annotations
@@ -30,9 +40,19 @@ from registry_tools.archive import sha256_hex
 from registry_tools.checksums import parse_shasums, shasums_name
 from registry_tools.manifest import manifest_name, manifest_protocols
 from registry_tools.platforms import Target
+from registry_tools.provenance import provenance_name
 from registry_tools.registry import PublishError, RegistryTree, publish, signing_keys
 from registry_tools.release import Release
-from registry_tools.sign import SigningError, SigningKey, describe_key, detach_sign, verify_detached
+from registry_tools.sign import (
+    SigningError,
+    SigningKey,
+    describe_key,
+    detach_sign,
+    normalise_fingerprint,
+    verify_detached,
+)
+from registry_tools.versions import VersionError, parse_version
+from registry_tools.zip_check import ZipContentError, check_provider_zip
 
 
 class PromotionError(Exception):
@@ -85,18 +105,25 @@ def read_staged(tree: RegistryTree, version: str) -> Staged:
     return Staged(version, tuple(platforms), tuple(entry["protocols"]), keys.pop(), shasums)
 
 
-def verify_copy(staged: Staged, directory: Path) -> None:
-    """Everything Terraform checks at install, and that the set is complete."""
+def verify_copy(staged: Staged, directory: Path, staging_fingerprint: str) -> None:
+    """Everything Terraform checks at install, that the set is complete, and that
+    the pinned staging key (not the one staging names) signed it."""
     sums_path = directory / shasums_name(staged.version)
     try:
-        verify_detached(
+        found = verify_detached(
             sums_path, sums_path.with_name(sums_path.name + ".sig"), staged.key.armored_public_key
         )
     except SigningError as err:
         raise PromotionError(f"staging {staged.version}: {err}") from None
+    if normalise_fingerprint(found) != staging_fingerprint:
+        raise PromotionError(
+            f"staging {staged.version} is signed by key {found}, not by the staging key "
+            f"{staging_fingerprint} that production trusts; refusing to promote it"
+        )
     listed = parse_shasums(sums_path.read_text())
     manifest = manifest_name(staged.version)
-    if set(listed) != {*staged.shasums, manifest}:
+    optional = {provenance_name(staged.version)}
+    if set(listed) - optional != {*staged.shasums, manifest}:
         raise PromotionError(
             f"staging {staged.version}: SHA256SUMS lists {sorted(listed)}, but the registry "
             f"documents {sorted(staged.shasums)} and {manifest}"
@@ -109,6 +136,11 @@ def verify_copy(staged: Staged, directory: Path) -> None:
                 f"staging {staged.version}: {name} has sha256 {actual}, but SHA256SUMS lists "
                 f"{listed_digest}; refusing to promote it"
             )
+    for name in staged.shasums:
+        try:
+            check_provider_zip(directory / name, staged.version)
+        except ZipContentError as err:
+            raise PromotionError(f"staging {staged.version}: {err}") from None
     signed = manifest_protocols(directory / manifest_name(staged.version))
     if signed != staged.protocols:
         raise PromotionError(
@@ -121,35 +153,48 @@ def promote(
     staging: RegistryTree,
     production: RegistryTree,
     version: str,
-    gnupg_home: str | None = None,
-    key_id: str | None = None,
-    resign: bool = False,
+    staging_fingerprint: str,
+    gnupg_home: str | None,
+    key_id: str | None,
 ) -> Promotion:
     """Copy `version` from staging to production, verified and byte-identical.
 
-    With `resign`, SHA256SUMS is signed anew with the production key from
-    `gnupg_home`/`key_id`; otherwise the staging signature is published."""
+    `staging_fingerprint` is the staging key production trusts; SHA256SUMS is
+    signed anew with the production key from `gnupg_home`/`key_id`."""
+    try:
+        parse_version(version)
+        pinned = normalise_fingerprint(staging_fingerprint)
+    except (VersionError, SigningError) as err:
+        raise PromotionError(str(err)) from None
+    key = describe_key(gnupg_home, key_id)
+    if key.fingerprint == pinned:
+        raise PromotionError(
+            f"the production signing key {key.key_id} is the staging key; production must "
+            "sign with a key of its own (registry-tools new-key)"
+        )
     staged = read_staged(staging, version)
     with tempfile.TemporaryDirectory(prefix="tarmak-promote-") as scratch:
         directory = Path(scratch)
         store = staging.store_dir(version)
-        names = [*staged.shasums, manifest_name(version), shasums_name(version)]
-        for name in [*names, shasums_name(version) + ".sig"]:
+        sums = shasums_name(version)
+        names = [*staged.shasums, manifest_name(version), sums, sums + ".sig"]
+        for name in names:
             if not (store / name).is_file():
                 raise PromotionError(f"staging {version}: {name} is missing from {store}")
             shutil.copyfile(store / name, directory / name)
-        verify_copy(staged, directory)
-        key = staged.key
-        if resign:
-            key = describe_key(gnupg_home, key_id)
-            detach_sign(directory / shasums_name(version), gnupg_home, key.key_id)
+        provenance = provenance_name(version)
+        if provenance in parse_shasums((directory / sums).read_text()):
+            if not (store / provenance).is_file():
+                raise PromotionError(f"staging {version}: {provenance} is missing from {store}")
+            shutil.copyfile(store / provenance, directory / provenance)
+        verify_copy(staged, directory, pinned)
+        detach_sign(directory / sums, gnupg_home, key.key_id)
         record = signing_keys(production)
         new_here = production.version_entry(version) is None
         if new_here and record is not None and record["current"] != key.key_id:
-            hint = "" if resign else "; pass production's signing key to re-sign SHA256SUMS"
             raise PromotionError(
                 f"{production.root} signs new versions with key {record['current']}, and "
-                f"{version} would be signed by {key.key_id}{hint}"
+                f"{version} would be signed by {key.key_id}"
             )
         release = Release(version, directory, staged.platforms, key, staged.protocols)
         try:

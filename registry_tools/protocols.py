@@ -38,13 +38,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from provider.server.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
+from registry_tools.arch import LINUX_MACHINES, host_arch
 
 # Terraform has used plugin protocols 4 (0.11 and older), 5 and 6; probing a
 # few beyond keeps a future protocol from going unnoticed.
 CANDIDATES = tuple(range(1, 10))
 EXECUTABLE_PREFIX = "terraform-provider-tarmak"
-_MACHINES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
-_QEMU = {"amd64": "x86_64", "arm64": "aarch64"}
 
 
 class ProtocolError(Exception):
@@ -52,18 +51,18 @@ class ProtocolError(Exception):
 
 
 def host_platform() -> tuple[str, str]:
-    return platform.system().lower(), _MACHINES.get(platform.machine().lower(), "unknown")
+    return platform.system().lower(), host_arch()
 
 
 def can_run_here(os_name: str, arch: str, executable: Path) -> bool:
     if (os_name, arch) == host_platform():
         return True
-    if os_name != "linux" or host_platform()[0] != "linux" or arch not in _QEMU:
+    if os_name != "linux" or host_platform()[0] != "linux" or arch not in LINUX_MACHINES:
         return False
     with open(executable, "rb") as handle:
         if handle.read(4) != b"\x7fELF":
             return False  # e.g. a script that would run the host's interpreter
-    binfmt = Path(f"/proc/sys/fs/binfmt_misc/qemu-{_QEMU[arch]}")
+    binfmt = Path(f"/proc/sys/fs/binfmt_misc/qemu-{LINUX_MACHINES[arch]}")
     try:
         return binfmt.read_text().startswith("enabled")
     except OSError:

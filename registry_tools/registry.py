@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from registry_tools.archive import h1_hash, sha256_hex, zip_hash
+from registry_tools.platforms import Target
 from registry_tools.release import Release
 from registry_tools.sign import SigningError, SigningKey, verify_detached
 from registry_tools.versions import parse_version, sort_key
@@ -200,7 +201,7 @@ def _stored_signer(tree: RegistryTree, release: Release, store: Path) -> Signing
 
 
 def _download_document(
-    tree: RegistryTree, release: Release, store: Path, target: Any, key: SigningKey
+    tree: RegistryTree, release: Release, store: Path, target: Target, key: SigningKey
 ) -> dict[str, Any]:
     archive = store / release.zip_path(target).name
     return {
@@ -246,11 +247,11 @@ def publish(release: Release, tree: RegistryTree) -> None:
             _json_bytes({"providers.v1": "/v1/providers/"}),
         )
         key = _stored_signer(tree, release, store) if already else release.key
-        for target in release.platforms:
-            path = tree.download_path(release.version, target.os, target.arch)
+        for platform in release.platforms:
+            path = tree.download_path(release.version, platform.os, platform.arch)
             if not path.exists():
                 write_atomically(
-                    path, _json_bytes(_download_document(tree, release, store, target, key))
+                    path, _json_bytes(_download_document(tree, release, store, platform, key))
                 )
         _add_version(tree, release)
 

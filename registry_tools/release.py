@@ -1,9 +1,11 @@
 """A release: the signed set of files for one version, before it is published.
 
 `sign_release` takes already-built zips (from this machine's build or from
-builders elsewhere, e.g. darwin zips built on a Mac) and adds what makes
-them a release: the `_manifest.json` with the protocols read from the built
-provider, the SHA256SUMS over every zip and the manifest, and its detached
+builders elsewhere, e.g. darwin zips built on a Mac), checks each zip's
+entries (registry_tools.zip_check) before anything is written, and adds what
+makes them a release: the `_manifest.json` with the protocols read from the
+built provider, the `_provenance.json` (registry_tools.provenance), the
+SHA256SUMS over every zip, the manifest and the provenance, and its detached
 signature.
 """
 
@@ -20,8 +22,10 @@ from registry_tools.checksums import shasums_name, write_shasums
 from registry_tools.manifest import manifest_name, write_manifest
 from registry_tools.platforms import Target
 from registry_tools.protocols import release_protocols
+from registry_tools.provenance import provenance_name, write_provenance
 from registry_tools.sign import SigningKey, describe_key, detach_sign
 from registry_tools.versions import parse_version
+from registry_tools.zip_check import check_provider_zip
 
 
 @dataclass(frozen=True)
@@ -49,10 +53,16 @@ class Release:
     def manifest(self) -> Path:
         return self.directory / manifest_name(self.version)
 
+    @property
+    def provenance(self) -> Path:
+        return self.directory / provenance_name(self.version)
+
     def files(self) -> list[Path]:
-        """Everything to publish; SHA256SUMS before its signature."""
+        """Everything to publish; SHA256SUMS before its signature. The provenance
+        is optional: releases made before it existed are promoted without it."""
         zips = [self.zip_path(t) for t in self.platforms]
-        return [*zips, self.manifest, self.shasums, self.signature]
+        extra = [self.provenance] if self.provenance.exists() else []
+        return [*zips, self.manifest, *extra, self.shasums, self.signature]
 
 
 def _place(source: Path, target: Path) -> None:
@@ -76,6 +86,8 @@ def sign_release(
 ) -> Release:
     """Make a signed release of already-built zips (one per platform)."""
     parse_version(version)
+    for source in zips.values():
+        check_provider_zip(source, version)
     directory.mkdir(parents=True, exist_ok=True)
     key = describe_key(gnupg_home, key_id)
     placed = {}
@@ -84,7 +96,8 @@ def sign_release(
         _place(source, placed[target])
     protocols = release_protocols({(t.os, t.arch): path for t, path in placed.items()})
     manifest = write_manifest(version, directory, protocols)
-    shasums = write_shasums([*placed.values(), manifest], version, directory)
+    provenance = write_provenance(version, placed, directory)
+    shasums = write_shasums([*placed.values(), manifest, provenance], version, directory)
     detach_sign(shasums, gnupg_home, key.key_id)
     return Release(version, directory, tuple(zips), key, protocols, warnings)
 

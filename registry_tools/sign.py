@@ -31,6 +31,18 @@ class SigningError(Exception):
 class SigningKey:
     key_id: str  # long key id (16 hex digits), as the registry documents it
     armored_public_key: str
+    fingerprint: str = ""  # 40 hex digits; empty when read from a registry document
+
+
+def normalise_fingerprint(text: str) -> str:
+    """A v4 OpenPGP fingerprint as 40 upper-case hex digits, spaces allowed in `text`."""
+    value = "".join(text.split()).upper().removeprefix("0X")
+    if len(value) != 40 or any(c not in "0123456789ABCDEF" for c in value):
+        raise SigningError(
+            f"{text!r} is not a key fingerprint: give all 40 hex digits "
+            "(`gpg --fingerprint KEY`), not a key id"
+        )
+    return value
 
 
 def _gpg(home: str | None, *args: str, input_bytes: bytes | None = None) -> bytes:
@@ -86,8 +98,8 @@ def keyring(key_file: Path | None, home: str | None) -> Iterator[str | None]:
 def describe_key(home: str | None, key_id: str | None) -> SigningKey:
     """The signing key's long id and armored public key; it must be RSA."""
     listing = _gpg(home, "--with-colons", "--list-secret-keys", *([key_id] if key_id else []))
-    for line in listing.decode().splitlines():
-        fields = line.split(":")
+    lines = [line.split(":") for line in listing.decode().splitlines()]
+    for index, fields in enumerate(lines):
         if fields[0] == "sec":
             algorithm, long_id = fields[3], fields[4]
             if algorithm != "1":  # 1 = RSA
@@ -95,8 +107,10 @@ def describe_key(home: str | None, key_id: str | None) -> SigningKey:
                     f"key {long_id} is not RSA (algorithm {algorithm}); "
                     "Terraform 1.0 verifies only RSA signatures"
                 )
+            # The primary key's fingerprint is the first "fpr" record after "sec".
+            fingerprint = next((f[9] for f in lines[index:] if f[0] == "fpr"), "")
             public = _gpg(home, "--armor", "--export", long_id).decode()
-            return SigningKey(long_id, public)
+            return SigningKey(long_id, public, fingerprint)
     raise SigningError(f"no secret key {key_id or ''} in the keyring".replace("  ", " "))
 
 

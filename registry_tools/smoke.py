@@ -17,16 +17,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from registry_tools.launcher import LOADERS, MACHINES
+from provider.server.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
+from registry_tools.arch import LINUX_MACHINES
+from registry_tools.launcher import LOADERS, PYTHON_ARGS
 from registry_tools.platforms import Target
 
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 BINFMT_RULE = Path("/usr/lib/binfmt.d/qemu-aarch64.conf")
-# go-plugin's cookie for Terraform providers (registry_tools imports nothing from provider/).
-MAGIC_COOKIE = (
-    "TF_PLUGIN_MAGIC_COOKIE",
-    "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2",
-)
 # Under qemu an arm64 start takes a few seconds on this machine.
 START_TIMEOUT = 120
 
@@ -36,7 +33,7 @@ class SmokeError(Exception):
 
 
 def native(target: Target) -> bool:
-    return MACHINES[target.arch] == platform.machine()
+    return LINUX_MACHINES[target.arch] == platform.machine()
 
 
 def binfmt_registered(arch: str = "aarch64") -> bool:
@@ -72,11 +69,7 @@ def launcher_argv(executable: Path, arch: str, *args: str) -> list[str]:
         "--library-path",
         str(runtime / "lib"),
         str(runtime / "bin" / "python3.11"),
-        "-I",
-        "-X",
-        "utf8",
-        "-m",
-        "provider.main",
+        *PYTHON_ARGS,
         *args,
     ]
 
@@ -103,7 +96,7 @@ def start_package(target: Target, executable: Path) -> str:
     that `<exe> connector` runs the connector from the same package."""
     executable = executable.resolve()
     env = {
-        MAGIC_COOKIE[0]: MAGIC_COOKIE[1],
+        MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE,
         "PLUGIN_PROTOCOL_VERSIONS": "5,6",
         # Only its presence matters to the server: it then serves TLS (AutoMTLS).
         "PLUGIN_CLIENT_CERT": "set",

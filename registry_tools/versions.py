@@ -3,9 +3,19 @@
 Terraform's registry client parses every version in the `versions` document
 and skips (or, for a constraint, rejects) what is not SemVer, so a release
 with a version such as `1.2` or `v1.2.3` would be published yet never
-installable. We refuse such versions before anything is written, and order
-the `versions` document the way SemVer orders precedence: `0.2.0-rc.1` comes
-before `0.2.0`, and build metadata (`+...`) does not count.
+installable. We refuse such versions before anything is built or written,
+and order the `versions` document the way SemVer orders precedence:
+`0.2.0-rc.1` comes before `0.2.0`.
+
+The whole string must match (`re.fullmatch`): with `re.match` and `$`,
+`0.9.1\n` passed, and one such entry in `versions` makes Terraform refuse
+the whole list. The version also names directories and URLs, so nothing
+outside the grammar may reach a path (`0.9.0/../../x`).
+
+Build metadata (`0.9.0+a`) is refused rather than ignored. SemVer and
+Terraform give `0.9.0+a` and `0.9.0+b` the same precedence, so a constraint
+cannot tell them apart, yet our store would hold both side by side with
+different bytes: two packages for what every user sees as one version.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from dataclasses import dataclass
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
+    r"(?:\+(?P<build>[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
 )
 
 
@@ -45,11 +55,16 @@ class Version:
 
 
 def parse_version(text: str) -> Version:
-    match = _SEMVER.match(text)
+    match = _SEMVER.fullmatch(text)
     if not match:
         raise VersionError(
             f"version {text!r} is not a Semantic Version (MAJOR.MINOR.PATCH, optionally "
             "-PRERELEASE such as 0.2.0-rc.1); Terraform would never install it"
+        )
+    if match["build"] is not None:
+        raise VersionError(
+            f"version {text!r} has build metadata (+{match['build']}): Terraform cannot tell "
+            "it from other builds of the same version; publish a new version instead"
         )
     prerelease = tuple(match[4].split(".")) if match[4] else ()
     return Version(int(match[1]), int(match[2]), int(match[3]), prerelease)

