@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 import hvac  # noqa: E402
 
 from devenv.vault import OpenBaoServer  # noqa: E402
-from provider.hostname_rules import DEFAULT_FORMAT  # noqa: E402
-from provider.hostnaming import HostnameKey, Hostnaming  # noqa: E402
-from provider.settings import VaultSettings  # noqa: E402
-from provider.vault_kv import KV2, client_for  # noqa: E402
+from provider.tarmak.hostnames.allocator import HostnameKey, Hostnaming  # noqa: E402
+from provider.tarmak.hostnames.rules import DEFAULT_FORMAT  # noqa: E402
+from provider.tarmak.settings import VaultSettings  # noqa: E402
+from provider.tarmak.vault_kv import KV2, client_for  # noqa: E402
 
 PER_WRITER = int(os.environ.get("BENCH_ALLOCATIONS", "100"))
 

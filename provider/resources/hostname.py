@@ -31,17 +31,17 @@ from provider.framework.diagnostics import Diagnostics
 from provider.framework.identity import IdentityAttribute, IdentitySchema
 from provider.framework.path import Path
 from provider.framework.validators import dns_label
-from provider.hostname_rules import (
+from provider.tarmak.hostnames.rules import (
     DEFAULT_FORMAT,
     DEFAULT_MOUNT,
     MAX_HOSTNAME_LENGTH,
     hostname_problem,
 )
-from provider.tarmak import ProviderSettings
-from provider.vault_kv import KV2, NotKV2Mount, VaultError, client_for
+from provider.tarmak.settings import ProviderSettings
+from provider.tarmak.vault_kv import KV2, NotKV2Mount, VaultError, client_for
 
 if TYPE_CHECKING:
-    from provider.hostnaming import Hostnaming
+    from provider.tarmak.hostnames.allocator import Hostnaming
 
 _PLACEHOLDERS = {"application", "role", "environment", "number"}
 _KEY_ATTRIBUTES = ("application", "role", "environment")
@@ -151,7 +151,7 @@ class Hostname(Resource):
     ) -> Hostnaming | None:
         # The allocator loads on first use: schemas and validation (every provider
         # start) only need the rules.
-        from provider.hostnaming import Hostnaming
+        from provider.tarmak.hostnames.allocator import Hostnaming
 
         if self.settings is None or self.settings.vault is None:
             problem = self.settings.vault_problem if self.settings else "provider not configured"
@@ -210,7 +210,7 @@ class Hostname(Resource):
         )
         if hostnaming is None:
             return
-        from provider.hostnaming import HostnameKey, InvalidName
+        from provider.tarmak.hostnames.allocator import HostnameKey, InvalidName
 
         key = HostnameKey(plan["application"], plan["role"], plan["environment"])
         try:
@@ -259,7 +259,7 @@ class Hostname(Resource):
         )
         if hostnaming is None:
             return
-        from provider.hostnaming import HostnameKey
+        from provider.tarmak.hostnames.allocator import HostnameKey
 
         key = HostnameKey(state["application"], state["role"], state["environment"])
         try:

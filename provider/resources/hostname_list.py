@@ -16,9 +16,9 @@ from provider.cty import STRING
 from provider.framework import Attribute, Block, Schema
 from provider.framework.list_resource import ListRequest, ListResource, ListResult
 from provider.framework.validators import dns_label
-from provider.hostname_rules import DEFAULT_FORMAT, DEFAULT_MOUNT
-from provider.tarmak import ProviderSettings
-from provider.vault_kv import KV2, VaultError, client_for
+from provider.tarmak.hostnames.rules import DEFAULT_FORMAT, DEFAULT_MOUNT
+from provider.tarmak.settings import ProviderSettings
+from provider.tarmak.vault_kv import KV2, VaultError, client_for
 
 _FILTERS = ("application", "role", "environment")
 

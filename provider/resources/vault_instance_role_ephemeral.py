@@ -100,7 +100,7 @@ class VaultInstanceRoleEphemeral(EphemeralResource):
         self, config: dict[str, Any], name: str, ctx: Context, diags: Diagnostics
     ) -> str | None:
         """Ask (without creating) until the token exists, the timeout, or Ctrl-C."""
-        from provider.tarmak_client import TarmakError  # loaded with the client
+        from provider.tarmak.client import TarmakError  # loaded with the client
 
         client = self._role._client(diags)
         if client is None:

@@ -17,10 +17,10 @@ from connector.methods import Method
 from provider.framework import ModifyPlanRequest, ModifyPlanResponse, Resource, timeouts_block
 from provider.framework.context import Context, OperationTimedOut
 from provider.framework.diagnostics import Diagnostics
-from provider.tarmak import ProviderSettings
+from provider.tarmak.settings import ProviderSettings
 
 if TYPE_CHECKING:
-    from provider.tarmak_client import TarmakClient
+    from provider.tarmak.client import TarmakClient
 
 # Tarmak holds each call at most this long before answering "not-ready".
 CALL_WAIT_SECONDS = 20.0
@@ -63,7 +63,7 @@ class TarmakWaitingResource(Resource):
         diags: Diagnostics,
     ) -> dict[str, Any] | None:
         """Ask until Tarmak says ready; None (with a diagnostic) when it cannot be."""
-        from provider.tarmak_client import TarmakError  # loaded with the client
+        from provider.tarmak.client import TarmakError  # loaded with the client
 
         client = self._client(diags)
         if client is None:
@@ -92,7 +92,7 @@ class TarmakWaitingResource(Resource):
         self, method: Method, params: dict[str, Any], ctx: Context, what: str, diags: Diagnostics
     ) -> dict[str, Any] | None:
         """Ask once, without waiting; None keeps the state as it is (with a warning)."""
-        from provider.tarmak_client import TarmakError  # loaded with the client
+        from provider.tarmak.client import TarmakError  # loaded with the client
 
         client = self._client(diags)
         if client is None:

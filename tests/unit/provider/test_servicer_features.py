@@ -14,7 +14,7 @@ import pytest
 
 from provider.framework.runner import ProviderRunner
 from provider.server.servicer import PROTOCOL_5, PROTOCOL_6, ProtocolAdapter, ProviderServicerCore
-from provider.tarmak import TarmakProvider
+from provider.tarmak.provider import TarmakProvider
 
 
 class AbortCalled(Exception):

@@ -34,8 +34,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from provider.hostname_rules import hostname_problem
-from provider.vault_kv import KV2, CasConflict, Entry
+from provider.tarmak.hostnames.rules import hostname_problem
+from provider.tarmak.vault_kv import KV2, CasConflict, Entry
 
 # For tests and demonstrations only: write without check-and-set (unsafe).
 UNSAFE_NO_CAS_ENV = "TARMAK_HOSTNAMING_UNSAFE_DISABLE_CAS"

@@ -15,7 +15,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from provider.settings import VaultSettings
+from provider.tarmak.settings import VaultSettings
 
 if TYPE_CHECKING:
     import hvac
