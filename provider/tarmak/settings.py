@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from provider.framework.diagnostics import Diagnostics
     from provider.tarmak.client import TarmakClient
 
 
@@ -41,3 +42,13 @@ class ProviderSettings:
         from provider.tarmak.client import TarmakClient
 
         return TarmakClient(self.socket_path)
+
+
+def vault_settings(settings: ProviderSettings | None, diags: Diagnostics) -> VaultSettings | None:
+    """The Vault that hostnames live in; None, with the one "not configured" error
+    every Vault-backed resource gives, when the provider block names none."""
+    if settings is not None and settings.vault is not None:
+        return settings.vault
+    problem = settings.vault_problem if settings else "provider not configured"
+    diags.add_error("Vault is not configured", problem)
+    return None

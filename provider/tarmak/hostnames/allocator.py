@@ -25,32 +25,26 @@ version and the allocation records.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os
 import random
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
+from provider.tarmak.hostnames.records import (
+    HostnameKey,
+    NameLookup,
+    allocation_record,
+    lookup_name,
+    render,
+)
 from provider.tarmak.hostnames.rules import hostname_problem
 from provider.tarmak.vault_kv import KV2, CasConflict, Entry
 
 # For tests and demonstrations only: write without check-and-set (unsafe).
 UNSAFE_NO_CAS_ENV = "TARMAK_HOSTNAMING_UNSAFE_DISABLE_CAS"
 _WHO = f"terraform-provider-tarmak (pid {os.getpid()}, {socket.gethostname()})"
-
-
-@dataclass(frozen=True)
-class HostnameKey:
-    application: str
-    role: str
-    environment: str
-
-    @property
-    def path(self) -> str:
-        return f"{self.application}/{self.role}/{self.environment}"
 
 
 @dataclass(frozen=True)
@@ -63,12 +57,6 @@ class Allocation:
 
 class InvalidName(Exception):
     """The format makes a name that cannot be a hostname; nothing was written."""
-
-
-def render(name_format: str, key: HostnameKey, number: int) -> str:
-    return name_format.format(
-        application=key.application, role=key.role, environment=key.environment, number=number
-    )
 
 
 class Hostnaming:
@@ -186,17 +174,7 @@ class Hostnaming:
     ) -> bool:
         """Take number `number` (CAS on its record), then its name; False if the name is
         live elsewhere (a format shared between keys), which burns the number."""
-        record = {
-            "application": key.application,
-            "role": key.role,
-            "environment": key.environment,
-            "number": number,
-            "name": name,
-            "format": name_format,
-            "mount": self.kv.mount,
-            "allocated_at": datetime.datetime.now(datetime.UTC).isoformat(),
-            "allocated_by": _WHO,
-        }
+        record = allocation_record(key, number, name, name_format, self.kv.mount)
         self.kv.write(f"allocations/{key.path}/{number}", record, cas=self._cas(record_version))
         if self.use_cas:
             # Almost always the name was never written: try that first (one request).
@@ -231,9 +209,9 @@ class Hostnaming:
                 continue  # someone else reclaimed it first
         return None
 
-    def lookup(self, name: str) -> dict[str, Any] | None:
-        """The live allocation record of `name`, or None when it was released."""
-        return self.kv.read(f"names/{name}").data
+    def lookup(self, name: str) -> NameLookup:
+        """Whether `name` is held (and its record), released, or cannot be told."""
+        return lookup_name(self.kv, name)
 
     def release(self, key: HostnameKey, number: int, name: str) -> None:
         self.kv.delete_latest(f"names/{name}")
