@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from connector.methods import Method
+from connector.protocol.contract import BastionParams, Status
 from provider.cty import STRING
 from provider.framework import (
     Attribute,
@@ -15,7 +18,13 @@ from provider.framework import (
     ReadResponse,
     Schema,
 )
-from provider.resources.waiting import WAITING_TIMEOUTS, TarmakWaitingResource
+from provider.resources.waiting import (
+    WAITING_TIMEOUTS,
+    Poll,
+    TarmakWaitingResource,
+    check_once,
+    poll,
+)
 
 
 class BastionInstance(TarmakWaitingResource):
@@ -59,36 +68,32 @@ class BastionInstance(TarmakWaitingResource):
         )
     )
 
-    def _params(self, state: dict) -> dict:  # type: ignore[type-arg]
-        return {k: state[k] for k in ("hostname", "username", "instance_id")}
+    def _params(self, state: dict[str, Any]) -> BastionParams:
+        return BastionParams(state["hostname"], state["username"], state["instance_id"])
 
     async def create(self, req: CreateRequest, resp: CreateResponse) -> None:
         what = f"the wing API server on bastion {req.plan['hostname']}"
-        result = await self.wait_ready(
-            Method.BASTION_INSTANCE_STATUS,
-            self._params(req.plan),
-            req.context,
-            what,
-            resp.diagnostics,
-        )
-        if result is not None:
-            resp.state = {**req.plan, "status": "ready", "id": req.plan["hostname"]}
+        wait = Poll(Method.BASTION_INSTANCE_STATUS, self._params(req.plan), what)
+        if await poll(self.settings, wait, req.context, resp.diagnostics) is not None:
+            resp.state = {**req.plan, "status": Status.READY.value, "id": req.plan["hostname"]}
 
     async def read(self, req: ReadRequest, resp: ReadResponse) -> None:
         resp.state = dict(req.state)
-        result = await self.check_once(
+        answer = await check_once(
+            self.settings,
             Method.BASTION_INSTANCE_STATUS,
             self._params(req.state),
             req.context,
             f"bastion {req.state['hostname']}",
             resp.diagnostics,
         )
-        if result is None:
+        if answer is None:
             return
-        if result.get("status") == "gone":
+        status = answer.get("status")
+        if status == Status.GONE:
             resp.state = None
         else:
-            resp.state["status"] = result.get("status", req.state["status"])
+            resp.state["status"] = status or req.state["status"]
 
     def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
         """Nothing to undo in Tarmak: the wait is over, the bastion is not ours to remove."""

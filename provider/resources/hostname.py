@@ -171,7 +171,8 @@ class Hostname(Resource):
         )
         if hostnaming is None:
             return
-        from provider.tarmak.hostnames.allocator import HostnameKey, InvalidName
+        from provider.tarmak.hostnames.allocator import InvalidName
+        from provider.tarmak.hostnames.records import HostnameKey
 
         key = HostnameKey(plan["application"], plan["role"], plan["environment"])
         try:
@@ -234,7 +235,7 @@ class Hostname(Resource):
         )
         if hostnaming is None:
             return
-        from provider.tarmak.hostnames.allocator import HostnameKey
+        from provider.tarmak.hostnames.records import HostnameKey
 
         key = HostnameKey(state["application"], state["role"], state["environment"])
         try:

@@ -19,7 +19,7 @@ from provider.tarmak.settings import VaultSettings
 from provider.tarmak.vault_nodes import VaultNodes, base_url, client_for, nodes_for
 
 if TYPE_CHECKING:
-    import hvac
+    import hvac  # type: ignore[import-untyped]
 
 __all__ = ["KV2", "CasConflict", "Entry", "NotKV2Mount", "VaultError", "client_for", "open_kv"]
 # A standby may redirect to the active node; more hops than this is a loop.
@@ -108,7 +108,7 @@ class KV2:
         cache_key = (self.client.url, getattr(self.client.adapter, "namespace", None), self.mount)
         if cache_key in _CHECKED_MOUNTS:
             return
-        import hvac.exceptions
+        import hvac.exceptions  # type: ignore[import-untyped]
 
         make_v2 = (
             f"make a KV version 2 mount with `bao secrets enable -version=2 -path={self.mount} kv` "
@@ -195,7 +195,8 @@ class KV2:
                 response = self._get(f"/v1/{self.mount}/data/{path}", params={"version": version})
             except _errors().InvalidPath:
                 return None
-        return response["data"]["data"]
+        data: dict[str, Any] | None = response["data"]["data"]
+        return data
 
     def write(self, path: str, data: dict[str, Any], cas: int | None) -> int:
         """Write `data`; with `cas`, only if the current version is still `cas`."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from provider.tarmak.settings import VaultSettings
 
 if TYPE_CHECKING:
-    import hvac
+    import hvac  # type: ignore[import-untyped]
 
 # Ask sys/health for a body from every kind of node, not a status that means "not active".
 _HEALTH_PARAMS = {

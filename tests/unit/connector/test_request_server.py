@@ -86,16 +86,16 @@ def test_closed_channel_gets_no_answer_and_cancel_interrupts() -> None:
         call.sleep(30)
         return {}
 
-    server = RequestServer({Method.VAULT_CLUSTER_STATUS: waits})
+    server = RequestServer({Method.VAULT_CLUSTER_CONVERGE: waits})
     out = Output()
     server.attach(1, out)
-    server.on_event(1, request(1, Method.VAULT_CLUSTER_STATUS, "c1"))
+    server.on_event(1, request(1, Method.VAULT_CLUSTER_CONVERGE, "c1"))
     started.wait(5)
     server.on_event(1, Message(1, encode(Request(Method.CANCEL, {"id": "c1"}))))
     wait_for(lambda: out.responses())
     assert out.responses()[0][1].error.message == "cancelled by the provider"  # type: ignore[union-attr]
 
-    server.on_event(1, request(2, Method.VAULT_CLUSTER_STATUS, "c2"))
+    server.on_event(1, request(2, Method.VAULT_CLUSTER_CONVERGE, "c2"))
     server.on_event(1, ChannelClosed(2))
     server.shutdown()
 
