@@ -21,7 +21,8 @@ sys.path.insert(0, str(ROOT))
 import hvac  # noqa: E402
 
 from devenv.vault import OpenBaoServer  # noqa: E402
-from provider.tarmak.hostnames.allocator import HostnameKey, Hostnaming  # noqa: E402
+from provider.tarmak.hostnames.allocator import Hostnaming  # noqa: E402
+from provider.tarmak.hostnames.records import HostnameKey  # noqa: E402
 from provider.tarmak.hostnames.rules import DEFAULT_FORMAT  # noqa: E402
 from provider.tarmak.settings import VaultSettings  # noqa: E402
 from provider.tarmak.vault_kv import KV2, client_for  # noqa: E402

@@ -153,7 +153,8 @@ class Hostname(Resource):
         except VaultError as err:
             diags.add_error(summary, f"{err}.")
             return None
-        return Hostnaming(kv, sleep=lambda s: ctx.sleep(s, "a free hostname number"))
+        what = "a free hostname number"
+        return Hostnaming(kv, sleep=lambda s: ctx.sleep(s, what), check=lambda: ctx.check(what))
 
     def validate_config(self, req: ValidateRequest, resp: ValidateResponse) -> None:
         _check_config(req.config, resp.diagnostics)
@@ -171,7 +172,7 @@ class Hostname(Resource):
         )
         if hostnaming is None:
             return
-        from provider.tarmak.hostnames.allocator import InvalidName
+        from provider.tarmak.hostnames.counters import InvalidName
         from provider.tarmak.hostnames.records import HostnameKey
 
         key = HostnameKey(plan["application"], plan["role"], plan["environment"])
@@ -215,7 +216,7 @@ class Hostname(Resource):
             resp.state = dict(state)
             resp.diagnostics.add_warning(
                 "Could not confirm the hostname allocation",
-                f"Vault at {hostnaming.kv.client.url} does not know {state['name']!r} and no "
+                f"Vault at {hostnaming.kv.address} does not know {state['name']!r} and no "
                 "active node could be asked (a standby that is behind, or a cluster without "
                 "quorum). The state is kept; refresh again once the cluster has a leader.",
             )

@@ -75,6 +75,10 @@ class KV2:
         self._adapter = client.adapter
         self._nodes = nodes
 
+    @property
+    def address(self) -> str:
+        return str(self.client.url)
+
     def _request(self, method: str, url: str, adapter: Any = None, **kwargs: Any) -> Any:
         """One request; a redirect (a standby pointing at the active node) is followed
         only to a node of the same cluster, so the token never leaves it."""

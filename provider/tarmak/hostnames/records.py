@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 from provider.tarmak.hostnames.rules import DEFAULT_FORMAT
-from provider.tarmak.vault_kv import KV2
+from provider.tarmak.hostnames.store import KVStore
 
 _WHO = f"terraform-provider-tarmak (pid {os.getpid()}, {socket.gethostname()})"
 KEY_ATTRIBUTES = ("application", "role", "environment")
@@ -97,7 +97,7 @@ class NameLookup:
     record: dict[str, Any] | None = None
 
 
-def lookup_name(kv: KV2, name: str) -> NameLookup:
+def lookup_name(kv: KVStore, name: str) -> NameLookup:
     """Whether `name` is held, released, or unknown. A bare absence is asked again
     of the active node: a standby that is behind answers 404 for a live name."""
     path = f"names/{name}"
