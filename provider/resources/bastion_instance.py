@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.methods import Method
-from connector.protocol.contract import BastionParams, Status
 from provider.cty import STRING
 from provider.framework import (
     Attribute,
@@ -25,6 +24,9 @@ from provider.resources.waiting import (
     check_once,
     poll,
 )
+
+if TYPE_CHECKING:
+    from connector.protocol.contract import BastionParams
 
 
 class BastionInstance(TarmakWaitingResource):
@@ -69,13 +71,16 @@ class BastionInstance(TarmakWaitingResource):
     )
 
     def _params(self, state: dict[str, Any]) -> BastionParams:
+        from connector.protocol.contract import BastionParams
+
         return BastionParams(state["hostname"], state["username"], state["instance_id"])
 
     async def create(self, req: CreateRequest, resp: CreateResponse) -> None:
         what = f"the wing API server on bastion {req.plan['hostname']}"
         wait = Poll(Method.BASTION_INSTANCE_STATUS, self._params(req.plan), what)
-        if await poll(self.settings, wait, req.context, resp.diagnostics) is not None:
-            resp.state = {**req.plan, "status": Status.READY.value, "id": req.plan["hostname"]}
+        result = await poll(self.settings, wait, req.context, resp.diagnostics)
+        if result is not None:
+            resp.state = {**req.plan, "status": result.status.value, "id": req.plan["hostname"]}
 
     async def read(self, req: ReadRequest, resp: ReadResponse) -> None:
         resp.state = dict(req.state)
@@ -89,6 +94,8 @@ class BastionInstance(TarmakWaitingResource):
         )
         if answer is None:
             return
+        from connector.protocol.contract import Status
+
         status = answer.get("status")
         if status == Status.GONE:
             resp.state = None

@@ -9,10 +9,9 @@ never unseal or write anything.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.methods import Method
-from connector.protocol.contract import ClusterObservation, Status, VaultClusterParams
 from provider.cty import STRING, ListType
 from provider.framework import (
     Attribute,
@@ -35,7 +34,11 @@ from provider.framework.diagnostics import Diagnostics
 from provider.framework.validators import non_empty
 from provider.resources.waiting import Poll, TarmakWaitingResource, check_once, poll
 
-READY = Status.READY.value
+if TYPE_CHECKING:
+    from connector.protocol.contract import VaultClusterParams
+
+# The `status` attribute once every node is unsealed (the word Tarmak answers, too).
+READY = "ready"
 # Like every waiting resource, plus `update`: the apply that unseals a restarted cluster.
 CLUSTER_TIMEOUTS = timeouts_block(create="30m", read="1m", update="30m")
 
@@ -112,6 +115,8 @@ class VaultCluster(TarmakWaitingResource):
     )
 
     def _params(self, state: dict[str, Any], create: bool) -> VaultClusterParams:
+        from connector.protocol.contract import VaultClusterParams
+
         return VaultClusterParams(
             tuple(state["internal_fqdns"]),
             state["vault_ca"],
@@ -155,6 +160,8 @@ class VaultCluster(TarmakWaitingResource):
         )
         if answer is None:
             return
+        from connector.protocol.contract import ClusterObservation
+
         seen = ClusterObservation.from_result(answer)
         if not seen.reachable:
             resp.diagnostics.add_warning("Vault not reachable", f"{seen.detail}; state kept.")

@@ -7,10 +7,9 @@ apply creates a new one; refresh never creates, renews or rewrites anything.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.methods import Method
-from connector.protocol.contract import InstanceRoleParams, Status
 from provider.cty import STRING
 from provider.framework import (
     Attribute,
@@ -33,9 +32,14 @@ from provider.resources.waiting import (
     poll,
 )
 
+if TYPE_CHECKING:
+    from connector.protocol.contract import InstanceRoleParams
+
 
 def instance_role_params(values: dict[str, Any], create: bool) -> InstanceRoleParams:
     """The call for a role, from the resource's (or the ephemeral resource's) values."""
+    from connector.protocol.contract import InstanceRoleParams
+
     return InstanceRoleParams(
         tuple(values["internal_fqdns"]),
         values["vault_ca"],
@@ -127,6 +131,8 @@ class VaultInstanceRole(TarmakWaitingResource):
         )
         if answer is None:
             return
+        from connector.protocol.contract import Status
+
         status = answer.get("status")
         if status == Status.GONE:
             resp.state = None

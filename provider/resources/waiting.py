@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from connector.methods import Method
-from connector.protocol.contract import PollResult, Status, Waiting
 from provider.framework import ModifyPlanRequest, ModifyPlanResponse, Resource, timeouts_block
 from provider.framework.context import Context, OperationTimedOut
 from provider.framework.diagnostics import Diagnostics
 from provider.tarmak.settings import ProviderSettings
 
 if TYPE_CHECKING:
+    from connector.protocol.contract import PollResult
     from provider.tarmak.client import TarmakClient
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ async def poll(
     settings: ProviderSettings | None, wait: Poll, ctx: Context, diags: Diagnostics
 ) -> PollResult | None:
     """Ask until Tarmak says READY; None (with a diagnostic) when it cannot be."""
+    from connector.protocol.contract import PollResult, Status, Waiting
     from provider.tarmak.client import TarmakError  # loaded with the client
 
     client = tarmak_client(settings, diags)
@@ -98,6 +99,7 @@ async def check_once(
     diags: Diagnostics,
 ) -> dict[str, Any] | None:
     """Ask once, without waiting; None keeps the state as it is (with a warning)."""
+    from connector.protocol.contract import Waiting
     from provider.tarmak.client import TarmakError  # loaded with the client
 
     client = tarmak_client(settings, diags)
