@@ -5,6 +5,11 @@ Errors from hvac and requests are translated here, at the edge, into
 when a check-and-set write lost a race. hvac (and requests) load on first use,
 not at import: most provider processes never talk to Vault, and all of them
 must start fast.
+
+hvac does not follow redirects here: requests would carry the token to wherever
+a redirect points. KV2 follows one only to a node of the same cluster
+(vault_nodes.py), and `read_on_active` asks the active node when a standby's
+answer may be stale.
 """
 
 from __future__ import annotations

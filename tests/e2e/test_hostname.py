@@ -192,6 +192,8 @@ def test_bad_label_names_the_attribute(terraform: Terraform) -> None:
     result = terraform.run("validate", check=False)
     assert result.returncode == 1
     assert "Invalid DNS label" in result.text and "application is 'Web_App'" in result.text
+    # issue 21: only the attribute that is wrong, not `format`, which was not set
+    assert result.text.count("Invalid DNS label") == 1 and "format is" not in result.text
 
 
 def test_vault_down_is_a_clear_error_and_writes_nothing(terraform_latest: Terraform) -> None:

@@ -19,6 +19,8 @@ import requests
 from devenv.pki import ThrowawayCA
 from devenv.processes import wait_until
 from devenv.raft_cluster import RaftCluster, RaftNode
+from provider.tarmak.settings import VaultSettings
+from provider.tarmak.vault_kv import open_kv
 from tests.e2e.harness import Terraform
 from tests.e2e.test_hostname import config
 
@@ -128,4 +130,22 @@ def test_a_refresh_through_a_lagging_standby_keeps_the_names(
     assert "Could not confirm the hostname allocation" in refresh.text
     assert sorted(tf.state()) == [f"tarmak_hostname.web[{i}]" for i in range(3)]
     assert sorted(tf.outputs()["names"]) == names
+    assert tf.plan_exit_code() == 0
+
+    # With a leader again, what decides is read from the active node, even when the
+    # configured address is a standby.
+    for node in (active, other):
+        node.start()
+    for node in (active, other):
+        node.start_wait()
+        cluster.unseal(node)
+    leader = cluster.nodes.wait_for_active(60)
+    standby = next(node for node in cluster.nodes if node is not leader)
+    marks = cluster.nodes.audit_marks()
+    kv = open_kv(VaultSettings(standby.endpoint.address, cluster.token, cluster.ca), MOUNT)
+    entry = kv.read_on_active(f"names/{names[0]}")
+    assert entry is not None and entry.exists
+    path = f"{MOUNT}/data/names/{names[0]}"
+    assert {e.node for e in cluster.nodes.audit_since(marks) if e.path == path} == {leader.node_id}
+    tf.env.update(cluster.env(standby))
     assert tf.plan_exit_code() == 0
