@@ -12,6 +12,7 @@ create/read/open, so while Tarmak works the resource holds no thread.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,8 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 # Tarmak holds each call at most this long before answering NOT_READY.
 CALL_WAIT_SECONDS = 20.0
-# Between GONE answers while waiting for something to appear (Tarmak answers those at once).
-GONE_PAUSE_SECONDS = 2.0
+# Between answers Tarmak gives at once (GONE, or NOT_READY from a call that only observes),
+# so that waiting for something to appear does not become a stream of calls.
+PAUSE_SECONDS = 2.0
 # The `timeouts` block of every waiting resource: long creates, refreshes that give up soon.
 WAITING_TIMEOUTS = timeouts_block(create="30m", read="1m")
 
@@ -77,6 +79,7 @@ async def poll(
         )
         what = f"{wait.waiting_for} (last seen: {seen})" if seen else wait.waiting_for
         params = {**wait.params.to_params(), **Waiting(True, seconds).to_params()}
+        asked = time.monotonic()
         try:
             answer = await client.call(wait.method, params, ctx, what)
         except TarmakError as err:
@@ -86,8 +89,8 @@ async def poll(
         if result.status is Status.READY:
             return result
         seen = result.detail or "not ready"
-        if result.status is Status.GONE:
-            await ctx.wait(GONE_PAUSE_SECONDS, what)
+        if result.status is Status.GONE or time.monotonic() - asked < PAUSE_SECONDS:
+            await ctx.wait(PAUSE_SECONDS, what)
 
 
 async def check_once(
