@@ -262,10 +262,20 @@ class Hostname(Resource):
         if hostnaming is None:
             return
         try:
-            record = hostnaming.lookup(name).record
+            lookup = hostnaming.lookup(name)
         except VaultError as err:
             resp.diagnostics.add_error("Cannot import the hostname", f"{err}.")
             return
+        from provider.tarmak.hostnames.records import NameStatus
+
+        if lookup.status is NameStatus.UNCERTAIN:
+            resp.diagnostics.add_error(
+                "Cannot import the hostname",
+                f"Vault at {hostnaming.kv.address} does not know {name!r} and no active node "
+                "could be asked; import again once the cluster has a leader.",
+            )
+            return
+        record = lookup.record
         if record is None:
             resp.diagnostics.add_error(
                 "Hostname not found",
