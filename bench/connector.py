@@ -33,7 +33,7 @@ from devenv.plugin_sockets import plugin_sockets  # noqa: E402
 from devenv.tarmak import relay_argv  # noqa: E402
 from devenv.terraform_binary import bundled_terraform  # noqa: E402
 from provider.framework.context import Context  # noqa: E402
-from provider.tarmak_client import TarmakClient  # noqa: E402
+from provider.tarmak.client import TarmakClient  # noqa: E402
 
 CALLS = int(os.environ.get("BENCH_CALLS", "2000"))
 WAITING = 200

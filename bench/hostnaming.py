@@ -22,10 +22,11 @@ import hvac  # noqa: E402
 
 from bench.plots import record  # noqa: E402
 from devenv.vault import OpenBaoServer  # noqa: E402
-from provider.hostname_rules import DEFAULT_FORMAT  # noqa: E402
-from provider.hostnaming import HostnameKey, Hostnaming  # noqa: E402
-from provider.settings import VaultSettings  # noqa: E402
-from provider.vault_kv import KV2, client_for  # noqa: E402
+from provider.tarmak.hostnames.allocator import Hostnaming  # noqa: E402
+from provider.tarmak.hostnames.records import HostnameKey  # noqa: E402
+from provider.tarmak.hostnames.rules import DEFAULT_FORMAT  # noqa: E402
+from provider.tarmak.settings import VaultSettings  # noqa: E402
+from provider.tarmak.vault_kv import KV2, client_for  # noqa: E402
 
 PER_WRITER = int(os.environ.get("BENCH_ALLOCATIONS", "100"))
 

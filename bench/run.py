@@ -47,7 +47,7 @@ from devenv.mirror import build_mirror, platform  # noqa: E402
 from devenv.plugin_sockets import plugin_sockets  # noqa: E402
 from devenv.terraform_binary import bundled_terraform, script_header  # noqa: E402
 from devenv.vault import OpenBaoServer  # noqa: E402
-from provider.hostname_rules import DEFAULT_MOUNT  # noqa: E402
+from provider.tarmak.hostnames.rules import DEFAULT_MOUNT  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 CACHE = ROOT / ".venv" / "bench-cache"

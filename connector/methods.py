@@ -11,7 +11,16 @@ from enum import StrEnum
 class Method(StrEnum):
     PING = "Ping"
     BASTION_INSTANCE_STATUS = "BastionInstanceStatus"
-    VAULT_CLUSTER_STATUS = "VaultClusterStatus"
-    VAULT_CLUSTER_INIT_STATUS = "VaultClusterInitStatus"
+    # Apply: initialise (once), join and unseal every node, set up the roles; wait for it.
+    VAULT_CLUSTER_CONVERGE = "VaultClusterConverge"
+    # Plan and refresh: what the nodes' sys/health says, changing nothing.
+    VAULT_CLUSTER_OBSERVE = "VaultClusterObserve"
     VAULT_INSTANCE_ROLE = "VaultInstanceRole"
     CANCEL = "$/cancel"  # a notification: the caller no longer waits for `params.id`
+
+
+# What providers released before the rename send; the Tarmak side still answers them.
+LEGACY_NAMES = {
+    "VaultClusterStatus": Method.VAULT_CLUSTER_CONVERGE,
+    "VaultClusterInitStatus": Method.VAULT_CLUSTER_OBSERVE,
+}

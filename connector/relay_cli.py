@@ -10,8 +10,7 @@ import os
 import signal
 import sys
 
-DEFAULT_SOCKET = "/tmp/tarmak-connector.sock"
-SOCKET_ENV = "TARMAK_CONNECTOR_SOCKET"
+from connector.socket_path import DEFAULT_SOCKET, SOCKET_ENV
 
 
 def main(argv: list[str] | None = None) -> None:

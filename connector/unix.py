@@ -24,7 +24,8 @@ class SocketSecurityError(Exception):
 
 def peer_uid(sock: socket.socket) -> int:
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
-    return _UCRED.unpack(creds)[1]
+    uid: int = _UCRED.unpack(creds)[1]
+    return uid
 
 
 def check_peer(sock: socket.socket, who: str) -> None:

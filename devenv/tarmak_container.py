@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from connector.socket_path import DEFAULT_SOCKET
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.controller import ConnectorController
 from connector.tarmak_side.server import RequestServer
@@ -41,7 +42,8 @@ from registry_tools.release import Release, sign_release
 NAMESPACE = "jetstack"
 REGISTRY_PORT = 8443  # on the container's loopback: nothing else listens there
 REGISTRY_HOST = f"localhost:{REGISTRY_PORT}"
-SOCKET_IN_CONTAINER = "/tmp/tarmak-connector.sock"
+# The provider inside finds the connector where it looks by default.
+SOCKET_IN_CONTAINER = DEFAULT_SOCKET
 
 
 def native_target() -> Target:

@@ -22,7 +22,7 @@ import sys
 gc.disable()
 
 from provider.server.serve import serve_and_exit  # noqa: E402
-from provider.tarmak import TarmakProvider  # noqa: E402
+from provider.tarmak.provider import TarmakProvider  # noqa: E402
 
 ADDRESS = "registry.terraform.io/jetstack/tarmak"
 

@@ -17,6 +17,15 @@ from connector.protocol._events import (
     NeedData,
 )
 from connector.protocol._frames import MAX_FRAME_PAYLOAD, MAX_MESSAGE
+from connector.protocol.contract import (
+    BastionParams,
+    ClusterObservation,
+    InstanceRoleParams,
+    PollResult,
+    Status,
+    VaultClusterParams,
+    Waiting,
+)
 from connector.protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from connector.protocol.messages import (
     PROTOCOL_VERSION,
@@ -34,20 +43,27 @@ __all__ = [
     "MAX_MESSAGE",
     "NEED_DATA",
     "PROTOCOL_VERSION",
+    "BastionParams",
     "ChannelClosed",
     "ChannelOpened",
+    "ClusterObservation",
     "Connection",
     "ErrorCode",
     "Event",
+    "InstanceRoleParams",
     "LocalProtocolError",
     "Message",
     "Method",
     "NeedData",
+    "PollResult",
     "ProtocolError",
     "RemoteProtocolError",
     "Request",
     "Response",
     "RpcError",
+    "Status",
+    "VaultClusterParams",
+    "Waiting",
     "decode",
     "encode",
     "version_mismatch",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from connector.methods import LEGACY_NAMES
 from connector.protocol import Method
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.server import Handler
@@ -15,12 +16,15 @@ class TarmakServices:
         self.vault = VaultClusters(config, self.bastion)
 
     def handlers(self) -> dict[str, Handler]:
-        return {
+        handlers: dict[str, Handler] = {
             Method.BASTION_INSTANCE_STATUS: self.bastion.wait_ready,
-            Method.VAULT_CLUSTER_STATUS: self.vault.cluster_status,
-            Method.VAULT_CLUSTER_INIT_STATUS: self.vault.init_status,
+            Method.VAULT_CLUSTER_CONVERGE: self.vault.cluster_status,
+            Method.VAULT_CLUSTER_OBSERVE: self.vault.init_status,
             Method.VAULT_INSTANCE_ROLE: self.vault.instance_role,
         }
+        # Providers released before the methods were renamed still use the old names.
+        handlers.update({old: handlers[new] for old, new in LEGACY_NAMES.items()})
+        return handlers
 
     def close(self) -> None:
         self.bastion.close()

@@ -11,6 +11,7 @@ from typing import Any
 import requests
 import urllib3
 
+from connector.protocol.contract import BastionParams, PollResult, Status, Waiting
 from connector.tarmak_side.config import BastionConfig
 from connector.tarmak_side.server import Call, OperationFailed
 from connector.tarmak_side.ssh import (
@@ -71,8 +72,10 @@ class BastionChecker:
         )
 
     def wait_ready(self, call: Call) -> dict[str, Any]:
-        hostname, username = call.params["hostname"], call.params["username"]
-        deadline = call.deadline()
+        params = BastionParams.from_params(call.params)
+        hostname, username = params.hostname, params.username
+        waiting = Waiting.from_params(call.params)
+        deadline = time.monotonic() + waiting.wait_seconds
         delay = 0.2
         while True:
             try:
@@ -82,9 +85,9 @@ class BastionChecker:
             except BastionError as err:
                 healthy, detail = False, str(err)
             if healthy:
-                return {"status": "ready", "detail": detail}
-            if not call.params.get("wait", True) or time.monotonic() + delay > deadline:
-                return {"status": "not-ready", "detail": detail}
+                return PollResult(Status.READY, detail).to_result()
+            if not waiting.wait or time.monotonic() + delay > deadline:
+                return PollResult(Status.NOT_READY, detail).to_result()
             call.sleep(delay)
             delay = min(delay * 2, 2.0)
 

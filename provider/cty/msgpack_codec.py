@@ -21,7 +21,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
-import msgpack  # type: ignore[import-untyped]  # the package ships no type information
+import msgpack
 
 from provider.cty.decoding import (
     MAX_DEPTH,

@@ -14,7 +14,7 @@ from typing import Any
 
 from provider.cty import NUMBER, STRING, ObjectType
 from provider.framework.function import Function, FunctionError, Parameter
-from provider.hostname_rules import DEFAULT_FORMAT
+from provider.tarmak.hostnames.rules import DEFAULT_FORMAT
 
 _DEFAULT_NAME = re.compile(
     r"(?P<application>[^-]+)-(?P<role>[^-]+)-(?P<environment>[^-]+)-vm(?P<number>[0-9]+)"

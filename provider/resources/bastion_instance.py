@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from connector.methods import Method
 from provider.cty import STRING
 from provider.framework import (
@@ -15,7 +17,16 @@ from provider.framework import (
     ReadResponse,
     Schema,
 )
-from provider.resources.waiting import WAITING_TIMEOUTS, TarmakWaitingResource
+from provider.resources.waiting import (
+    WAITING_TIMEOUTS,
+    Poll,
+    TarmakWaitingResource,
+    check_once,
+    poll,
+)
+
+if TYPE_CHECKING:
+    from connector.protocol.contract import BastionParams
 
 
 class BastionInstance(TarmakWaitingResource):
@@ -59,36 +70,37 @@ class BastionInstance(TarmakWaitingResource):
         )
     )
 
-    def _params(self, state: dict) -> dict:  # type: ignore[type-arg]
-        return {k: state[k] for k in ("hostname", "username", "instance_id")}
+    def _params(self, state: dict[str, Any]) -> BastionParams:
+        from connector.protocol.contract import BastionParams
+
+        return BastionParams(state["hostname"], state["username"], state["instance_id"])
 
     async def create(self, req: CreateRequest, resp: CreateResponse) -> None:
         what = f"the wing API server on bastion {req.plan['hostname']}"
-        result = await self.wait_ready(
-            Method.BASTION_INSTANCE_STATUS,
-            self._params(req.plan),
-            req.context,
-            what,
-            resp.diagnostics,
-        )
+        wait = Poll(Method.BASTION_INSTANCE_STATUS, self._params(req.plan), what)
+        result = await poll(self.settings, wait, req.context, resp.diagnostics)
         if result is not None:
-            resp.state = {**req.plan, "status": "ready", "id": req.plan["hostname"]}
+            resp.state = {**req.plan, "status": result.status.value, "id": req.plan["hostname"]}
 
     async def read(self, req: ReadRequest, resp: ReadResponse) -> None:
         resp.state = dict(req.state)
-        result = await self.check_once(
+        answer = await check_once(
+            self.settings,
             Method.BASTION_INSTANCE_STATUS,
             self._params(req.state),
             req.context,
             f"bastion {req.state['hostname']}",
             resp.diagnostics,
         )
-        if result is None:
+        if answer is None:
             return
-        if result.get("status") == "gone":
+        from connector.protocol.contract import Status
+
+        status = answer.get("status")
+        if status == Status.GONE:
             resp.state = None
         else:
-            resp.state["status"] = result.get("status", req.state["status"])
+            resp.state["status"] = status or req.state["status"]
 
     def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
         """Nothing to undo in Tarmak: the wait is over, the bastion is not ours to remove."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import string
 from typing import TYPE_CHECKING, Any
 
 from provider.cty import BOOL, NUMBER, STRING, UNKNOWN
@@ -31,35 +29,25 @@ from provider.framework.diagnostics import Diagnostics
 from provider.framework.identity import IdentityAttribute, IdentitySchema
 from provider.framework.path import Path
 from provider.framework.validators import dns_label
-from provider.hostname_rules import (
+from provider.tarmak.hostnames.records import KEY_ATTRIBUTES, record_number, state_from_record
+from provider.tarmak.hostnames.rules import (
     DEFAULT_FORMAT,
     DEFAULT_MOUNT,
     MAX_HOSTNAME_LENGTH,
+    format_problem,
     hostname_problem,
+    is_label,
+    mount_problem,
 )
-from provider.tarmak import ProviderSettings
-from provider.vault_kv import KV2, NotKV2Mount, VaultError, client_for
+from provider.tarmak.settings import ProviderSettings, vault_settings
+from provider.tarmak.vault_kv import NotKV2Mount, VaultError, open_kv
 
 if TYPE_CHECKING:
-    from provider.hostnaming import Hostnaming
-
-_PLACEHOLDERS = {"application", "role", "environment", "number"}
-_KEY_ATTRIBUTES = ("application", "role", "environment")
-# A Vault mount path: segments of letters, digits, '-', '_' and '.', never '..'.
-_MOUNT_PATH = re.compile(r"(?!.*(?:^|/)\.\.?(?:/|$))[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*")
-
-
-def _mount_problem(mount: Any) -> str | None:
-    if not isinstance(mount, str) or len(mount) > 200 or not _MOUNT_PATH.fullmatch(mount):
-        return (
-            f"kv_mount is {str(mount)[:80]!r}, which is not a Vault mount path: use letters, "
-            "digits, '-', '_' and '.', in segments separated by '/'"
-        )
-    return None
+    from provider.tarmak.hostnames.allocator import Hostnaming
 
 
 def _kv_mount(value: Any, path: Path, diags: Diagnostics) -> None:
-    if problem := _mount_problem(value):
+    if problem := mount_problem(value):
         diags.add_attribute_error(path, "Invalid KV mount", f"{problem}.")
 
 
@@ -151,13 +139,12 @@ class Hostname(Resource):
     ) -> Hostnaming | None:
         # The allocator loads on first use: schemas and validation (every provider
         # start) only need the rules.
-        from provider.hostnaming import Hostnaming
+        from provider.tarmak.hostnames.allocator import Hostnaming
 
-        if self.settings is None or self.settings.vault is None:
-            problem = self.settings.vault_problem if self.settings else "provider not configured"
-            diags.add_error("Vault is not configured", problem)
+        vault = vault_settings(self.settings, diags)
+        if vault is None:
             return None
-        kv = KV2(client_for(self.settings.vault), mount)
+        kv = open_kv(vault, mount)
         try:
             kv.check_mount()
         except NotKV2Mount as err:
@@ -166,51 +153,27 @@ class Hostname(Resource):
         except VaultError as err:
             diags.add_error(summary, f"{err}.")
             return None
-        return Hostnaming(kv, sleep=lambda s: ctx.sleep(s, "a free hostname number"))
+        what = "a free hostname number"
+        return Hostnaming(kv, sleep=lambda s: ctx.sleep(s, what), check=lambda: ctx.check(what))
 
     def validate_config(self, req: ValidateRequest, resp: ValidateResponse) -> None:
-        name_format = req.config.get("format")
-        if name_format is UNKNOWN:
-            return
-        if name_format is None:
-            name_format = DEFAULT_FORMAT
-        if problem := _format_problem(name_format):
-            resp.diagnostics.add_attribute_error("format", "Invalid format", problem)
-            return
-        _check_rendered_name(req.config, name_format, resp.diagnostics)
+        _check_config(req.config, resp.diagnostics)
 
     def modify_plan(self, req: ModifyPlanRequest, resp: ModifyPlanResponse) -> None:
         """Values unknown at validation are known by now: check the name they make."""
-        plan = req.plan
-        if plan is None or req.prior_state is not None:
-            return  # destroy, or an allocation that already exists
-        name_format = plan.get("format")
-        if not isinstance(name_format, str):
-            return
-        if problem := _format_problem(name_format):
-            resp.diagnostics.add_attribute_error("format", "Invalid format", problem)
-            return
-        _check_rendered_name(plan, name_format, resp.diagnostics)
+        if req.plan is not None and req.prior_state is None:  # not a destroy, nor existing
+            _check_config(req.plan, resp.diagnostics, check_mount=True)
 
     def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+        """The plan was checked (modify_plan); the allocator checks each name it makes."""
         plan = req.plan
-        if problem := _mount_problem(plan["kv_mount"]):
-            resp.diagnostics.add_attribute_error("kv_mount", "Invalid KV mount", f"{problem}.")
-            return
-        if not isinstance(plan["format"], str) or (problem := _format_problem(plan["format"])):
-            resp.diagnostics.add_attribute_error("format", "Invalid format", str(problem))
-            return
-        if not all(isinstance(plan[k], str) for k in _KEY_ATTRIBUTES):
-            resp.diagnostics.add_error(
-                "Invalid plan", "application, role and environment must be set."
-            )
-            return
         hostnaming = self._hostnaming(
             plan["kv_mount"], req.context, resp.diagnostics, "Cannot allocate a hostname"
         )
         if hostnaming is None:
             return
-        from provider.hostnaming import HostnameKey, InvalidName
+        from provider.tarmak.hostnames.counters import InvalidName
+        from provider.tarmak.hostnames.records import HostnameKey
 
         key = HostnameKey(plan["application"], plan["role"], plan["environment"])
         try:
@@ -241,12 +204,26 @@ class Hostname(Resource):
         if hostnaming is None:
             return
         try:
-            record = hostnaming.lookup(state["name"])
+            lookup = hostnaming.lookup(state["name"])
         except VaultError as err:
             resp.diagnostics.add_error("Cannot read the hostname allocation", f"{err}.")
             return
-        if record is None or _record_number(record) != state["number"]:
-            return  # released elsewhere: Terraform plans a new one
+        from provider.tarmak.hostnames.records import NameStatus
+
+        if lookup.status is NameStatus.UNCERTAIN:
+            # Absent on a node that may be behind, and no active node to confirm: a live
+            # name dropped here would be replaced by a new one at the next apply.
+            resp.state = dict(state)
+            resp.diagnostics.add_warning(
+                "Could not confirm the hostname allocation",
+                f"Vault at {hostnaming.kv.address} does not know {state['name']!r} and no "
+                "active node could be asked (a standby that is behind, or a cluster without "
+                "quorum). The state is kept; refresh again once the cluster has a leader.",
+            )
+            return
+        record = lookup.record
+        if record is None or record_number(record) != state["number"]:
+            return  # released (proven by Vault): Terraform plans a new one
         resp.state = dict(state)
 
     def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
@@ -259,7 +236,7 @@ class Hostname(Resource):
         )
         if hostnaming is None:
             return
-        from provider.hostnaming import HostnameKey
+        from provider.tarmak.hostnames.records import HostnameKey
 
         key = HostnameKey(state["application"], state["role"], state["environment"])
         try:
@@ -271,7 +248,7 @@ class Hostname(Resource):
         """ID: the name (in the default mount), or `<mount>/<name>`."""
         mount, _, name = req.id.rpartition("/")
         mount = mount or DEFAULT_MOUNT
-        problem = _mount_problem(mount) or hostname_problem(name)
+        problem = mount_problem(mount) or hostname_problem(name)
         if problem:
             resp.diagnostics.add_error(
                 "Invalid import ID",
@@ -285,10 +262,20 @@ class Hostname(Resource):
         if hostnaming is None:
             return
         try:
-            record = hostnaming.lookup(name)
+            lookup = hostnaming.lookup(name)
         except VaultError as err:
             resp.diagnostics.add_error("Cannot import the hostname", f"{err}.")
             return
+        from provider.tarmak.hostnames.records import NameStatus
+
+        if lookup.status is NameStatus.UNCERTAIN:
+            resp.diagnostics.add_error(
+                "Cannot import the hostname",
+                f"Vault at {hostnaming.kv.address} does not know {name!r} and no active node "
+                "could be asked; import again once the cluster has a leader.",
+            )
+            return
+        record = lookup.record
         if record is None:
             resp.diagnostics.add_error(
                 "Hostname not found",
@@ -296,57 +283,44 @@ class Hostname(Resource):
                 "are a name, or <mount>/<name> for another mount.",
             )
             return
-        number = _record_number(record)
-        fields = [record.get(k) for k in (*_KEY_ATTRIBUTES, "format")]
-        if number is None or not all(isinstance(v, str) for v in fields[:3]):
+        resp.state = state_from_record(record, mount, name)
+        if resp.state is None:
             resp.diagnostics.add_error(
                 "Cannot import the hostname",
                 f"The allocation record of {name!r} in {mount!r} lacks its application, role, "
                 "environment or number; it was not written by this provider.",
             )
-            return
-        resp.state = {
-            "application": record["application"],
-            "role": record["role"],
-            "environment": record["environment"],
-            "format": fields[3] if isinstance(fields[3], str) else DEFAULT_FORMAT,
-            "kv_mount": mount,
-            "reuse_released_numbers": False,
-            "name": name,
-            "number": number,
-            "id": name,
-        }
 
 
-def _format_problem(name_format: str) -> str | None:
-    """Why `name_format` cannot make names (None when it can)."""
-    try:
-        parsed = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(name_format)]
-    except ValueError as err:
-        return f"format: {err}."
-    if any(spec or conv for f, spec, conv in parsed if f is not None):
-        return (
-            f"format {name_format!r}: placeholders take no conversion or format "
-            "specification (write {number}, not {number:03} or {number!r})."
-        )
-    fields = {f for f, _, _ in parsed if f is not None}
-    if "number" not in fields or not fields <= _PLACEHOLDERS:
-        return (
-            f"format {name_format!r} must contain {{number}} and may only use "
-            "{application}, {role}, {environment} and {number}."
-        )
-    return None
+def _check_config(values: dict[str, Any], diags: Diagnostics, check_mount: bool = False) -> None:
+    """The one check of a configuration: its format, then the name it makes. Each
+    diagnostic names the attribute that is wrong: a name that is no DNS label
+    because of an invalid application is the application's validator's to report,
+    not the format's."""
+    if check_mount and (problem := mount_problem(values.get("kv_mount"))):
+        diags.add_attribute_error("kv_mount", "Invalid KV mount", f"{problem}.")
+    name_format = values.get("format")
+    if name_format is UNKNOWN:
+        return
+    if name_format is None:
+        name_format = DEFAULT_FORMAT
+    if not isinstance(name_format, str):
+        return
+    if problem := format_problem(name_format):
+        diags.add_attribute_error("format", "Invalid format", problem)
+        return
+    _check_rendered_name(values, name_format, diags)
 
 
 def _check_rendered_name(values: dict[str, Any], name_format: str, diags: Diagnostics) -> None:
     """The shortest name this configuration makes must be a valid DNS label."""
-    parts = {k: values.get(k) for k in _KEY_ATTRIBUTES}
+    parts = {k: values.get(k) for k in KEY_ATTRIBUTES}
     if any(v is UNKNOWN for v in parts.values()):
         return  # checked again at plan time, once known
     sample = {k: v if isinstance(v, str) else "x" for k, v in parts.items()}
     rendered = name_format.format(**sample, number=1)
     if len(rendered) > MAX_HOSTNAME_LENGTH:
-        used = [k for k in _KEY_ATTRIBUTES if "{" + k + "}" in name_format]
+        used = [k for k in KEY_ATTRIBUTES if "{" + k + "}" in name_format]
         lengths = ", ".join(f"{k} {len(sample[k])}" for k in used)
         diags.add_attribute_error(
             Path.root("format"),
@@ -358,32 +332,24 @@ def _check_rendered_name(values: dict[str, Any], name_format: str, diags: Diagno
             f"{len(rendered) - sum(len(sample[k]) for k in used)}).",
         )
         return
-    dns_label(rendered, Path.root("format"), diags)
+    if all(is_label(v) for v in parts.values() if v is not None):
+        # Every part is a label, so only the format can make the name invalid.
+        dns_label(rendered, Path.root("format"), diags)
 
 
 def _state_problem(state: dict[str, Any]) -> str | None:
     """Why a stored state cannot be a hostname this provider allocated (None: it can)."""
-    mount_problem = _mount_problem(state.get("kv_mount"))
-    if mount_problem:
-        return f"{mount_problem}."
+    if problem := mount_problem(state.get("kv_mount")):
+        return f"{problem}."
     name_problem = hostname_problem(state.get("name"))
     if name_problem:
         return f"{name_problem}."
     number = state.get("number")
     if not isinstance(number, int) or number < 0:
         return f"number is {number!r}, not a whole number."
-    if not all(isinstance(state.get(k), str) for k in _KEY_ATTRIBUTES):
+    if not all(isinstance(state.get(k), str) for k in KEY_ATTRIBUTES):
         return "application, role and environment must all be set."
     return None
-
-
-def _record_number(record: dict[str, Any]) -> int | None:
-    number = record.get("number")
-    if isinstance(number, bool) or not isinstance(number, int | str):
-        return None
-    if isinstance(number, str):
-        return int(number) if number.isdigit() and len(number) < 20 else None
-    return number
 
 
 # What Hostname claims, checked by the type checker (as Go's `var _ X = ...`).

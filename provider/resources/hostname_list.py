@@ -16,9 +16,10 @@ from provider.cty import STRING
 from provider.framework import Attribute, Block, Schema
 from provider.framework.list_resource import ListRequest, ListResource, ListResult
 from provider.framework.validators import dns_label
-from provider.hostname_rules import DEFAULT_FORMAT, DEFAULT_MOUNT
-from provider.tarmak import ProviderSettings
-from provider.vault_kv import KV2, VaultError, client_for
+from provider.tarmak.hostnames.records import state_from_record
+from provider.tarmak.hostnames.rules import DEFAULT_MOUNT
+from provider.tarmak.settings import ProviderSettings, vault_settings
+from provider.tarmak.vault_kv import VaultError, open_kv
 
 _FILTERS = ("application", "role", "environment")
 
@@ -55,13 +56,14 @@ class HostnameList(ListResource):
         self.settings = provider_data
 
     def list(self, req: ListRequest) -> Iterator[ListResult]:
-        if self.settings is None or self.settings.vault is None:
-            problem = self.settings.vault_problem if self.settings else "provider not configured"
-            yield _error("Vault is not configured", problem)
+        problems = ListResult()
+        vault = vault_settings(self.settings, problems.diagnostics)
+        if vault is None:
+            yield problems
             return
         mount = req.config.get("kv_mount") or DEFAULT_MOUNT
         wanted = {k: req.config[k] for k in _FILTERS if req.config.get(k) is not None}
-        kv = KV2(client_for(self.settings.vault), mount)
+        kv = open_kv(vault, mount)
         try:
             names = sorted(n for n in kv.list("names/") if not n.endswith("/"))
         except VaultError as err:
@@ -76,17 +78,9 @@ class HostnameList(ListResource):
                 return
             if record is None or any(record.get(k) != v for k, v in wanted.items()):
                 continue
-            state = {
-                "application": record["application"],
-                "role": record["role"],
-                "environment": record["environment"],
-                "format": record.get("format", DEFAULT_FORMAT),
-                "kv_mount": mount,
-                "reuse_released_numbers": False,
-                "name": name,
-                "number": int(record["number"]),
-                "id": name,
-            }
+            state = state_from_record(record, mount, name)
+            if state is None:
+                continue  # not written by this provider
             yield ListResult(
                 identity={"kv_mount": mount, "name": name},
                 display_name=name,

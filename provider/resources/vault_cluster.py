@@ -32,8 +32,12 @@ from provider.framework import (
 from provider.framework.context import Context
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.validators import non_empty
-from provider.resources.waiting import TarmakWaitingResource
+from provider.resources.waiting import Poll, TarmakWaitingResource, check_once, poll
 
+if TYPE_CHECKING:
+    from connector.protocol.contract import VaultClusterParams
+
+# The `status` attribute once every node is unsealed (the word Tarmak answers, too).
 READY = "ready"
 # Like every waiting resource, plus `update`: the apply that unseals a restarted cluster.
 CLUSTER_TIMEOUTS = timeouts_block(create="30m", read="1m", update="30m")
@@ -54,10 +58,6 @@ VAULT_CONNECTION_ATTRIBUTES = {
         description="PEM of the CA that signed the Vault nodes' certificates; the only CA trusted.",
     ),
 }
-
-
-def vault_params(state: dict[str, Any]) -> dict[str, Any]:
-    return {"internal_fqdns": list(state["internal_fqdns"]), "vault_ca": state["vault_ca"]}
 
 
 class VaultCluster(TarmakWaitingResource):
@@ -119,19 +119,22 @@ class VaultCluster(TarmakWaitingResource):
         )
     )
 
-    def _params(self, state: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **vault_params(state),
-            "vault_kms_key_id": state["vault_kms_key_id"],
-            "vault_unseal_key_name": state["vault_unseal_key_name"],
-        }
+    def _params(self, state: dict[str, Any], create: bool) -> VaultClusterParams:
+        from connector.protocol.contract import VaultClusterParams
+
+        return VaultClusterParams(
+            tuple(state["internal_fqdns"]),
+            state["vault_ca"],
+            state["vault_kms_key_id"],
+            state["vault_unseal_key_name"],
+            create,
+        )
 
     async def _converge(self, plan: dict[str, Any], ctx: Context, diags: Diagnostics) -> bool:
         """Ask Tarmak to initialise (once), join and unseal every node; wait for it."""
         what = f"Vault ({', '.join(plan['internal_fqdns'])}) to be initialised and unsealed"
-        params = {**self._params(plan), "create": True}
-        result = await self.wait_ready(Method.VAULT_CLUSTER_STATUS, params, ctx, what, diags)
-        return result is not None
+        wait = Poll(Method.VAULT_CLUSTER_CONVERGE, self._params(plan, create=True), what)
+        return await poll(self.settings, wait, ctx, diags) is not None
 
     async def create(self, req: CreateRequest, resp: CreateResponse) -> None:
         plan = req.plan
@@ -152,23 +155,25 @@ class VaultCluster(TarmakWaitingResource):
 
     async def read(self, req: ReadRequest, resp: ReadResponse) -> None:
         resp.state = dict(req.state)
-        result = await self.check_once(
-            Method.VAULT_CLUSTER_INIT_STATUS,
-            self._params(req.state),
+        answer = await check_once(
+            self.settings,
+            Method.VAULT_CLUSTER_OBSERVE,
+            self._params(req.state, create=False),
             req.context,
             "the Vault cluster",
             resp.diagnostics,
         )
-        if result is None or not result.get("reachable"):
-            if result is not None:
-                resp.diagnostics.add_warning(
-                    "Vault not reachable", f"{result.get('detail')}; state kept."
-                )
+        if answer is None:
             return
-        if not result.get("initialized"):
+        from connector.protocol.contract import ClusterObservation
+
+        seen = ClusterObservation.from_result(answer)
+        if not seen.reachable:
+            resp.diagnostics.add_warning("Vault not reachable", f"{seen.detail}; state kept.")
+        elif not seen.initialized:
             resp.state = None  # a new, empty cluster: Terraform plans to set it up again
         else:
-            resp.state["status"] = READY if result.get("ready") else "sealed"
+            resp.state["status"] = READY if seen.ready else "sealed"
 
     def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
         """Nothing to undo: Vault is not ours to remove."""

@@ -7,7 +7,7 @@ apply creates a new one; refresh never creates, renews or rewrites anything.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.methods import Method
 from provider.cty import STRING
@@ -23,8 +23,37 @@ from provider.framework import (
     Schema,
 )
 from provider.framework.validators import dns_label
-from provider.resources.vault_cluster import VAULT_CONNECTION_ATTRIBUTES, vault_params
-from provider.resources.waiting import WAITING_TIMEOUTS, TarmakWaitingResource
+from provider.resources.vault_cluster import VAULT_CONNECTION_ATTRIBUTES
+from provider.resources.waiting import (
+    WAITING_TIMEOUTS,
+    Poll,
+    TarmakWaitingResource,
+    check_once,
+    poll,
+)
+
+if TYPE_CHECKING:
+    from connector.protocol.contract import InstanceRoleParams
+
+
+def instance_role_params(values: dict[str, Any], create: bool) -> InstanceRoleParams:
+    """The call for a role, from the resource's (or the ephemeral resource's) values."""
+    from connector.protocol.contract import InstanceRoleParams
+
+    return InstanceRoleParams(
+        tuple(values["internal_fqdns"]),
+        values["vault_ca"],
+        values["vault_cluster_name"],
+        values["role_name"],
+        values.get("vault_unseal_key_name"),
+        create,
+    )
+
+
+def init_token_poll(values: dict[str, Any], create: bool) -> Poll:
+    name = f"{values['vault_cluster_name']}/{values['role_name']}"
+    what = f"the init token of instance role {name}"
+    return Poll(Method.VAULT_INSTANCE_ROLE, instance_role_params(values, create), what)
 
 
 class VaultInstanceRole(TarmakWaitingResource):
@@ -82,40 +111,33 @@ class VaultInstanceRole(TarmakWaitingResource):
         )
     )
 
-    def _params(self, state: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **vault_params(state),
-            "vault_cluster_name": state["vault_cluster_name"],
-            "role_name": state["role_name"],
-            "vault_unseal_key_name": state["vault_unseal_key_name"],
-        }
-
     async def create(self, req: CreateRequest, resp: CreateResponse) -> None:
         plan = req.plan
-        name = f"{plan['vault_cluster_name']}/{plan['role_name']}"
-        what = f"the init token of instance role {name}"
-        params = {**self._params(plan), "create": True}
-        result = await self.wait_ready(
-            Method.VAULT_INSTANCE_ROLE, params, req.context, what, resp.diagnostics
-        )
+        wait = init_token_poll(plan, create=True)
+        result = await poll(self.settings, wait, req.context, resp.diagnostics)
         if result is not None:
-            resp.state = {**plan, "init_token": result["init_token"], "id": name}
+            name = f"{plan['vault_cluster_name']}/{plan['role_name']}"
+            resp.state = {**plan, "init_token": result.init_token, "id": name}
 
     async def read(self, req: ReadRequest, resp: ReadResponse) -> None:
         resp.state = dict(req.state)
-        result = await self.check_once(
+        answer = await check_once(
+            self.settings,
             Method.VAULT_INSTANCE_ROLE,
-            {**self._params(req.state), "create": False},
+            instance_role_params(req.state, create=False),
             req.context,
             f"instance role {req.state['id']}",
             resp.diagnostics,
         )
-        if result is None:
+        if answer is None:
             return
-        if result.get("status") == "gone":
+        from connector.protocol.contract import Status
+
+        status = answer.get("status")
+        if status == Status.GONE:
             resp.state = None
-        elif result.get("status") == "ready":
-            resp.state["init_token"] = result["init_token"]
+        elif status == Status.READY:
+            resp.state["init_token"] = answer["init_token"]
 
     def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
         """Nothing to undo: the token stays in Vault for instances still using it."""

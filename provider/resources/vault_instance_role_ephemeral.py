@@ -12,18 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.methods import Method
 from provider.cty import STRING
 from provider.framework import Attribute, Block, Schema, timeouts_block
-from provider.framework.context import Context
-from provider.framework.diagnostics import Diagnostics
 from provider.framework.ephemeral import EphemeralResource, OpenRequest, OpenResponse
 from provider.framework.validators import dns_label
 from provider.resources.vault_cluster import VAULT_CONNECTION_ATTRIBUTES
-from provider.resources.vault_instance_role import VaultInstanceRole
-
-# Between answers that the token does not exist yet (Tarmak answers those at once).
-NOT_YET_INTERVAL_SECONDS = 2.0
+from provider.resources.vault_instance_role import init_token_poll
+from provider.resources.waiting import poll
+from provider.tarmak.settings import ProviderSettings
 
 
 class VaultInstanceRoleEphemeral(EphemeralResource):
@@ -82,47 +78,14 @@ class VaultInstanceRoleEphemeral(EphemeralResource):
         )
     )
 
-    def __init__(self) -> None:
-        # The resource of the same name knows how to ask Tarmak; share it.
-        self._role = VaultInstanceRole()
+    settings: ProviderSettings | None = None
 
     def configure(self, provider_data: Any) -> None:
-        self._role.configure(provider_data)
+        self.settings = provider_data
 
     async def open(self, req: OpenRequest, resp: OpenResponse) -> None:
-        config = req.config
-        name = f"{config['vault_cluster_name']}/{config['role_name']}"
-        token = await self._wait_for_token(config, name, req.context, resp.diagnostics)
-        if token is not None:
-            resp.result = {**config, "init_token": token}
-
-    async def _wait_for_token(
-        self, config: dict[str, Any], name: str, ctx: Context, diags: Diagnostics
-    ) -> str | None:
         """Ask (without creating) until the token exists, the timeout, or Ctrl-C."""
-        from provider.tarmak_client import TarmakError  # loaded with the client
-
-        client = self._role._client(diags)
-        if client is None:
-            return None
-        params = {**self._role._params(config), "create": False, "wait": True}
-        waiting_for = f"the init token of instance role {name}"
-        seen = ""
-        while True:
-            what = f"{waiting_for} (last seen: {seen})" if seen else waiting_for
-            remaining = ctx.remaining()
-            wait = 20.0 if remaining is None else max(0.2, min(20.0, remaining))
-            try:
-                result = await client.call(
-                    Method.VAULT_INSTANCE_ROLE, {**params, "wait_seconds": wait}, ctx, what
-                )
-            except TarmakError as err:
-                diags.add_error(f"Tarmak could not provide {waiting_for}", str(err))
-                return None
-            status = result.get("status")
-            if status == "ready":
-                return str(result["init_token"])
-            seen = str(result.get("detail", "not ready"))
-            if status == "gone":
-                # Not made yet: Tarmak answers at once, so pause before asking again.
-                await ctx.wait(NOT_YET_INTERVAL_SECONDS, what)
+        wait = init_token_poll(req.config, create=False)
+        result = await poll(self.settings, wait, req.context, resp.diagnostics)
+        if result is not None:
+            resp.result = {**req.config, "init_token": result.init_token}

@@ -29,7 +29,7 @@ import pytest
 from devenv.environment import LocalEnvironment
 from devenv.vault import VaultEndpoint, external_vault
 from provider.cty import msgpack_codec
-from provider.tarmak import TarmakProvider
+from provider.tarmak.provider import TarmakProvider
 from tests.fuzz.cases import Case, CaseMaker, Dynamic
 from tests.fuzz.client import DEADLINE, problems, send, send_raw, vault_snapshot
 from tests.fuzz.plugin import RunningPlugin, start_plugin

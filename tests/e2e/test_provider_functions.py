@@ -18,7 +18,7 @@ import pytest
 
 from provider.cty import STRING, msgpack_codec
 from provider.functions.parse_hostname import ParseHostname
-from provider.tarmak import TarmakProvider
+from provider.tarmak.provider import TarmakProvider
 from tests.fuzz.plugin import RunningPlugin, start_plugin
 
 pytestmark = pytest.mark.e2e

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -158,3 +159,50 @@ def test_version_mismatch_reply_names_both_versions() -> None:
     assert f"speaks tarmak_protocol {PROTOCOL_VERSION}" in reply.error.message
     assert f"sent {PROTOCOL_VERSION + 1}" in reply.error.message
     assert version_mismatch(Request(Method.PING, {}, "1")) is None
+
+
+# ---- the typed contract: wire-compatible with the strings both ends used -------------
+
+
+def test_statuses_are_the_strings_on_the_wire() -> None:
+    from connector.protocol import Status
+
+    assert [s.value for s in Status] == ["ready", "not-ready", "gone"]
+    assert Status.READY == "ready"  # a handler answering a plain string is understood
+
+
+def test_poll_results_round_trip_and_read_plain_answers() -> None:
+    from connector.protocol import PollResult, Status
+
+    result = PollResult(Status.READY, "up", init_token="t")
+    assert PollResult.from_result(json.loads(json.dumps(result.to_result()))) == result
+    plain = {"status": "gone", "detail": "no init token for prod/worker"}
+    assert PollResult.from_result(plain) == PollResult(Status.GONE, plain["detail"])
+    assert PollResult.from_result({"status": "??"}).status is Status.NOT_READY
+
+
+def test_params_carry_the_keys_the_tarmak_side_reads() -> None:
+    from connector.protocol import BastionParams, InstanceRoleParams, Waiting
+
+    role = InstanceRoleParams(("vault-1:8200",), "PEM", "prod", "worker", None, create=False)
+    assert role.to_params() == {
+        "internal_fqdns": ["vault-1:8200"],
+        "vault_ca": "PEM",
+        "vault_cluster_name": "prod",
+        "role_name": "worker",
+        "vault_unseal_key_name": None,
+        "create": False,
+    }
+    bastion = BastionParams("10.0.0.1", "centos", "i-1")
+    assert BastionParams.from_params(bastion.to_params()) == bastion
+    assert Waiting.from_params({}) == Waiting()
+    assert Waiting.from_params(Waiting(False, 3.0).to_params()) == Waiting(False, 3.0)
+
+
+def test_old_method_names_still_reach_the_same_handlers() -> None:
+    from connector.methods import LEGACY_NAMES, Method
+
+    assert LEGACY_NAMES == {
+        "VaultClusterStatus": Method.VAULT_CLUSTER_CONVERGE,
+        "VaultClusterInitStatus": Method.VAULT_CLUSTER_OBSERVE,
+    }

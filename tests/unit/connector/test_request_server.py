@@ -87,16 +87,16 @@ def test_closed_channel_gets_no_answer_and_cancel_interrupts() -> None:
         call.sleep(30)
         return {}
 
-    server = RequestServer({Method.VAULT_CLUSTER_STATUS: waits})
+    server = RequestServer({Method.VAULT_CLUSTER_CONVERGE: waits})
     out = Output()
     server.attach(1, out)
-    server.on_event(1, request(1, Method.VAULT_CLUSTER_STATUS, "c1"))
+    server.on_event(1, request(1, Method.VAULT_CLUSTER_CONVERGE, "c1"))
     started.wait(5)
     server.on_event(1, Message(1, encode(Request(Method.CANCEL, {"id": "c1"}))))
     wait_for(lambda: out.responses())
     assert out.responses()[0][1].error.message == "cancelled by the provider"  # type: ignore[union-attr]
 
-    server.on_event(1, request(2, Method.VAULT_CLUSTER_STATUS, "c2"))
+    server.on_event(1, request(2, Method.VAULT_CLUSTER_CONVERGE, "c2"))
     server.on_event(1, ChannelClosed(2))
     server.shutdown()
 
@@ -155,7 +155,9 @@ def test_each_request_served_is_one_log_line_without_secrets(caplog) -> None:  #
     def failing(call: Call) -> dict:  # type: ignore[type-arg]
         raise OperationFailed("Vault 10.0.0.1:8200: sealed")
 
-    server = RequestServer({Method.VAULT_INSTANCE_ROLE: role, Method.VAULT_CLUSTER_STATUS: failing})
+    server = RequestServer(
+        {Method.VAULT_INSTANCE_ROLE: role, Method.VAULT_CLUSTER_CONVERGE: failing}
+    )
     out = Output()
     server.attach(1, out)
     params = {
@@ -168,7 +170,7 @@ def test_each_request_served_is_one_log_line_without_secrets(caplog) -> None:  #
     server.on_event(
         1,
         Message(
-            1, encode(Request(Method.VAULT_CLUSTER_STATUS, {"internal_fqdns": ["v1", "v2"]}, "b"))
+            1, encode(Request(Method.VAULT_CLUSTER_CONVERGE, {"internal_fqdns": ["v1", "v2"]}, "b"))
         ),
     )
     wait_for(lambda: len(out.responses()) == 2)
@@ -176,7 +178,7 @@ def test_each_request_served_is_one_log_line_without_secrets(caplog) -> None:  #
     lines = sorted(r.getMessage() for r in caplog.records)
     assert len(lines) == 2 and all("\n" not in line for line in lines)
     assert lines[0].startswith(
-        "VaultClusterStatus Vault v1,v2: error: Vault 10.0.0.1:8200: sealed ("
+        "VaultClusterConverge Vault v1,v2: error: Vault 10.0.0.1:8200: sealed ("
     )
     assert lines[1].startswith(
         "VaultInstanceRole demo/work er VaultInstanceRole forged: ready: ready ("

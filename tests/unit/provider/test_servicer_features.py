@@ -17,7 +17,7 @@ from provider.framework.runner import ProviderRunner
 from provider.server.adapter import method_handlers
 from provider.server.backend import Backend
 from provider.server.rpc_table import RPCS, Blocks, Streams
-from provider.tarmak import TarmakProvider
+from provider.tarmak.provider import TarmakProvider
 
 
 class AbortCalled(Exception):

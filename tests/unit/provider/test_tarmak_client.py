@@ -26,7 +26,7 @@ from connector.protocol import (
     encode,
 )
 from provider.framework.context import Context, OperationCancelled, OperationTimedOut
-from provider.tarmak_client import TarmakClient, TarmakError
+from provider.tarmak.client import TarmakClient, TarmakError
 
 
 def fake_connector(path: str, protocol_version: int) -> threading.Thread:

@@ -5,20 +5,31 @@ Errors from hvac and requests are translated here, at the edge, into
 when a check-and-set write lost a race. hvac (and requests) load on first use,
 not at import: most provider processes never talk to Vault, and all of them
 must start fast.
+
+hvac does not follow redirects here: requests would carry the token to wherever
+a redirect points. KV2 follows one only to a node of the same cluster
+(vault_nodes.py), and `read_on_active` asks the active node when a standby's
+answer may be stale.
 """
 
 from __future__ import annotations
 
-import functools
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from provider.settings import VaultSettings
+from provider.tarmak.settings import VaultSettings
+from provider.tarmak.vault_nodes import VaultNodes, base_url, client_for, nodes_for
 
 if TYPE_CHECKING:
     import hvac
+
+__all__ = ["KV2", "CasConflict", "Entry", "NotKV2Mount", "VaultError", "client_for", "open_kv"]
+# A standby may redirect to the active node; more hops than this is a loop.
+MAX_REDIRECTS = 3
+_REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 
 
 class VaultError(Exception):
@@ -44,21 +55,17 @@ class Entry:
     def exists(self) -> bool:
         return self.data is not None
 
+    @property
+    def released(self) -> bool:
+        """The key's metadata shows its newest version deleted or destroyed: proof that
+        it was written and then released, which a bare absence (404 with no metadata,
+        as a node that is behind answers) is not."""
+        return self.version > 0 and self.data is None
 
-@functools.cache
-def client_for(settings: VaultSettings) -> hvac.Client:
-    """One client (one connection pool) per Vault, shared by every operation of
-    the provider process: each would otherwise open its own connection (and
-    TLS session) for the few requests it makes."""
-    import hvac
 
-    return hvac.Client(
-        url=settings.address,
-        token=settings.token,
-        verify=settings.ca_cert or True,
-        namespace=settings.namespace or None,
-        timeout=settings.timeout,
-    )
+def open_kv(settings: VaultSettings, mount: str) -> KV2:
+    """The KV mount `mount` of the Vault in `settings`, sharing its client."""
+    return KV2(client_for(settings), mount, nodes_for(settings))
 
 
 # Mounts already seen to be KV version 2, per Vault address and namespace: checked
@@ -67,10 +74,38 @@ _CHECKED_MOUNTS: set[tuple[str, str | None, str]] = set()
 
 
 class KV2:
-    def __init__(self, client: hvac.Client, mount: str) -> None:
+    def __init__(self, client: hvac.Client, mount: str, nodes: VaultNodes | None = None) -> None:
         self.client = client
         self.mount = mount
         self._adapter = client.adapter
+        self._nodes = nodes
+
+    @property
+    def address(self) -> str:
+        return str(self.client.url)
+
+    def _request(self, method: str, url: str, adapter: Any = None, **kwargs: Any) -> Any:
+        """One request; a redirect (a standby pointing at the active node) is followed
+        only to a node of the same cluster, so the token never leaves it."""
+        adapter = adapter or self._adapter
+        for _ in range(MAX_REDIRECTS + 1):
+            response = adapter.request(method, url, **kwargs)
+            if getattr(response, "status_code", None) not in _REDIRECT_CODES:
+                return response
+            location = urllib.parse.urljoin(response.url, response.headers.get("Location", ""))
+            target = base_url(location)
+            if self._nodes is None or not self._nodes.same_cluster(target):
+                raise VaultError(
+                    f"Vault at {self.client.url} redirected to {target}, which is not a node "
+                    "of the same cluster (its sys/health shows another cluster_id, or none); "
+                    "the token was not sent there"
+                )
+            adapter = self._nodes.client(target).adapter
+            url = urllib.parse.urlsplit(location).path
+        raise VaultError(f"Vault at {self.client.url} redirected more than {MAX_REDIRECTS} times")
+
+    def _get(self, url: str, adapter: Any = None, **kwargs: Any) -> Any:
+        return self._request("GET", url, adapter, **kwargs)
 
     def check_mount(self) -> None:
         """Refuse, before anything is read or written, a mount that is not KV version 2.
@@ -90,7 +125,7 @@ class KV2:
         )
         with self._translated(f"sys/internal/ui/mounts/{self.mount}"):
             try:
-                response = self._adapter.get(f"/v1/sys/internal/ui/mounts/{self.mount}")
+                response = self._get(f"/v1/sys/internal/ui/mounts/{self.mount}")
             except (hvac.exceptions.Forbidden, hvac.exceptions.InvalidPath):
                 raise NotKV2Mount(
                     f"Vault has no mount at {self.mount!r} that this token may use (it needs "
@@ -120,9 +155,24 @@ class KV2:
         return f"{self.mount}/data/{path} at {self.client.url}"
 
     def read(self, path: str) -> Entry:
+        return self._read(path, None)
+
+    def read_on_active(self, path: str) -> Entry | None:
+        """`path` as the active node sees it, for reads that decide whether something
+        exists; None when no active node can be found (no quorum, or the configured
+        node cannot tell)."""
+        leader = self._nodes.leader() if self._nodes is not None else None
+        if leader is None:
+            return None
+        if leader.is_self:
+            return self._read(path, None)
+        assert self._nodes is not None
+        return self._read(path, self._nodes.client(leader.address).adapter)
+
+    def _read(self, path: str, adapter: Any) -> Entry:
         with self._translated(path):
             try:
-                response = self._adapter.get(f"/v1/{self.mount}/data/{path}")
+                response = self._get(f"/v1/{self.mount}/data/{path}", adapter)
             except _errors().InvalidPath as err:
                 # 404: never written, or its latest version is deleted/destroyed
                 body = _json_errors(err)
@@ -135,7 +185,7 @@ class KV2:
         """The newest version number, also when that version is deleted (0: none)."""
         with self._translated(path):
             try:
-                response = self._adapter.get(f"/v1/{self.mount}/metadata/{path}")
+                response = self._get(f"/v1/{self.mount}/metadata/{path}")
             except _errors().InvalidPath:
                 return 0
         return int(response["data"]["current_version"])
@@ -143,7 +193,7 @@ class KV2:
     def versions(self, path: str) -> dict[int, dict[str, Any]]:
         with self._translated(path):
             try:
-                response = self._adapter.get(f"/v1/{self.mount}/metadata/{path}")
+                response = self._get(f"/v1/{self.mount}/metadata/{path}")
             except _errors().InvalidPath:
                 return {}
         return {int(v): meta for v, meta in response["data"]["versions"].items()}
@@ -151,12 +201,11 @@ class KV2:
     def read_version(self, path: str, version: int) -> dict[str, Any] | None:
         with self._translated(path):
             try:
-                response = self._adapter.get(
-                    f"/v1/{self.mount}/data/{path}", params={"version": version}
-                )
+                response = self._get(f"/v1/{self.mount}/data/{path}", params={"version": version})
             except _errors().InvalidPath:
                 return None
-        return response["data"]["data"]
+        data: dict[str, Any] | None = response["data"]["data"]
+        return data
 
     def write(self, path: str, data: dict[str, Any], cas: int | None) -> int:
         """Write `data`; with `cas`, only if the current version is still `cas`."""
@@ -165,7 +214,7 @@ class KV2:
             body["options"] = {"cas": cas}
         with self._translated(path):
             try:
-                response = self._adapter.post(f"/v1/{self.mount}/data/{path}", json=body)
+                response = self._request("POST", f"/v1/{self.mount}/data/{path}", json=body)
             except _errors().InvalidRequest as err:
                 if "check-and-set" in str(err):
                     raise CasConflict(path) from None
@@ -175,12 +224,12 @@ class KV2:
     def delete_latest(self, path: str) -> None:
         """Soft-delete the newest version; metadata and history stay."""
         with self._translated(path), suppress(_errors().InvalidPath):
-            self._adapter.delete(f"/v1/{self.mount}/data/{path}")
+            self._request("DELETE", f"/v1/{self.mount}/data/{path}")
 
     def list(self, path: str) -> list[str]:
         with self._translated(path):
             try:
-                response = self._adapter.list(f"/v1/{self.mount}/metadata/{path}")
+                response = self._request("LIST", f"/v1/{self.mount}/metadata/{path}")
             except _errors().InvalidPath:
                 return []
         return list((response or {}).get("data", {}).get("keys", []))

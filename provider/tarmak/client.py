@@ -58,7 +58,13 @@ class TarmakClient:
         self._writer: asyncio.StreamWriter | None = None
         self._link: asyncio.Task[None] | None = None
         self._cancelled: list[str] = []  # notices not yet written
-        self.last_problem = "no tarmak-connector is attached"
+        # Until a connector attaches, a timeout says that none was listening.
+        self.last_problem = f"no tarmak-connector is listening on {socket_path}"
+
+    @property
+    def connected(self) -> bool:
+        """Whether a tarmak-connector is attached now."""
+        return self._writer is not None
 
     async def call(
         self, method: Method, params: dict[str, Any], ctx: Context, waiting_for: str

@@ -1,12 +1,11 @@
-"""The Tarmak provider: its settings and the resources it offers."""
+"""The Tarmak provider block: its configuration and the resources it offers."""
 
 from __future__ import annotations
 
-import functools
 import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from connector.socket_path import DEFAULT_SOCKET, SOCKET_ENV
 from provider.cty import STRING, UNKNOWN
 from provider.framework import (
     Attribute,
@@ -20,31 +19,7 @@ from provider.framework import (
 from provider.framework.ephemeral import EphemeralResource
 from provider.framework.function import Function
 from provider.framework.list_resource import ListResource
-from provider.settings import VaultSettings
-
-if TYPE_CHECKING:
-    from provider.tarmak_client import TarmakClient
-
-DEFAULT_SOCKET = "/tmp/tarmak-connector.sock"
-SOCKET_ENV = "TARMAK_CONNECTOR_SOCKET"
-
-
-@dataclass(frozen=True)
-class ProviderSettings:
-    """What resources receive from the provider block (after env fallbacks)."""
-
-    vault: VaultSettings | None
-    vault_problem: str
-    socket_path: str
-
-    @functools.cached_property
-    def tarmak(self) -> TarmakClient:
-        """The client for Tarmak, made (and its protocol code loaded) on first use:
-        most provider starts never wait for Tarmak, and every start is on the
-        critical path of a Terraform run."""
-        from provider.tarmak_client import TarmakClient
-
-        return TarmakClient(self.socket_path)
+from provider.tarmak.settings import ProviderSettings, VaultSettings
 
 
 def _setting(config: dict[str, Any], name: str, env: str) -> str | None:

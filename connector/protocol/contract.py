@@ -1,0 +1,125 @@
+"""The typed contract between the provider and the Tarmak side: what each method
+takes and answers.
+
+Both ends build and read these dataclasses instead of spelling `"wait"`,
+`"wait_seconds"`, `"create"` and `"ready"` by hand. On the wire they stay the
+JSON-RPC params and results they always were (StrEnum values, the same keys), so
+a handler that still returns plain strings answers just the same. Dependency-free,
+like connector/methods.py: the provider's resources import it on every start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+# Tarmak holds a waiting call at most this long before answering "not ready" when
+# the caller gives no wait_seconds.
+DEFAULT_WAIT_SECONDS = 30.0
+
+
+class Status(StrEnum):
+    READY = "ready"
+    NOT_READY = "not-ready"  # not yet: ask again
+    GONE = "gone"  # does not exist (and this call was not asked to make it)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """How long Tarmak may hold a call before answering NOT_READY (`wait` False: at once)."""
+
+    wait: bool = True
+    wait_seconds: float = DEFAULT_WAIT_SECONDS
+
+    def to_params(self) -> dict[str, Any]:
+        return {"wait": self.wait, "wait_seconds": self.wait_seconds}
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Waiting:
+        return cls(
+            bool(params.get("wait", True)),
+            float(params.get("wait_seconds", DEFAULT_WAIT_SECONDS)),
+        )
+
+
+@dataclass(frozen=True)
+class BastionParams:
+    hostname: str
+    username: str
+    instance_id: str | None = None
+
+    def to_params(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> BastionParams:
+        return cls(str(params["hostname"]), str(params["username"]), params.get("instance_id"))
+
+
+@dataclass(frozen=True)
+class VaultClusterParams:
+    internal_fqdns: tuple[str, ...]
+    vault_ca: str
+    vault_kms_key_id: str | None = None
+    vault_unseal_key_name: str | None = None
+    create: bool = True  # converge: initialise (once) when nothing is stored yet
+
+    def to_params(self) -> dict[str, Any]:
+        return {**asdict(self), "internal_fqdns": list(self.internal_fqdns)}
+
+
+@dataclass(frozen=True)
+class InstanceRoleParams:
+    internal_fqdns: tuple[str, ...]
+    vault_ca: str
+    vault_cluster_name: str
+    role_name: str
+    vault_unseal_key_name: str | None = None
+    create: bool = False  # False: only observe whether the init token exists
+
+    def to_params(self) -> dict[str, Any]:
+        return {**asdict(self), "internal_fqdns": list(self.internal_fqdns)}
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """The answer to a waiting call: READY (with what it made), NOT_READY or GONE."""
+
+    status: Status
+    detail: str = ""
+    init_token: str | None = None
+
+    def to_result(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"status": self.status, "detail": self.detail}
+        if self.init_token is not None:
+            result["init_token"] = self.init_token
+        return result
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any]) -> PollResult:
+        try:
+            status = Status(str(result.get("status")))
+        except ValueError:
+            status = Status.NOT_READY
+        token = result.get("init_token")
+        return cls(status, str(result.get("detail", "")), None if token is None else str(token))
+
+
+@dataclass(frozen=True)
+class ClusterObservation:
+    """What VAULT_CLUSTER_OBSERVE saw, without changing anything."""
+
+    reachable: bool
+    initialized: bool = False
+    ready: bool = False
+    detail: str = ""
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any]) -> ClusterObservation:
+        return cls(
+            bool(result.get("reachable")),
+            bool(result.get("initialized")),
+            bool(result.get("ready")),
+            str(result.get("detail", "")),
+        )
