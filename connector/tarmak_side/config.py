@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,31 @@ class VaultRoleConfig:
     policy: str | None = None  # HCL; None: read access to secret/data/<cluster>/<role>/*
 
 
+PROTECTION_KINDS = ("transit", "pgp", "file")
+
+
+@dataclass(frozen=True)
+class KeyProtectionConfig:
+    """How the cluster's key shares and tokens are kept (docs/vault-keys.md)."""
+
+    kind: str  # transit | pgp | file; no default: plaintext only when named
+    address: str | None = None  # transit: the KMS OpenBao/Vault
+    ca_cert: Path | None = None  # transit
+    token_file: Path | None = None  # transit: holds the KMS token (0600)
+    mount: str = "transit"  # transit
+    pgp_keys: tuple[Path, ...] = ()  # pgp: one armored public key per share
+    root_token_pgp_key: Path | None = None  # pgp
+    gnupg_home: Path | None = None  # pgp: where gpg finds the private keys
+
+
 @dataclass(frozen=True)
 class VaultConfig:
     port: int = 8200
     init_tokens_mount: str = "tarmak"
     init_token_period: str = DEFAULT_INIT_TOKEN_PERIOD
+    key_shares: int = 1  # recovery shares when the cluster auto-unseals
+    key_threshold: int = 1
+    key_protection: KeyProtectionConfig | None = None
     # cluster name -> role name -> role settings
     clusters: dict[str, dict[str, VaultRoleConfig]] = field(default_factory=dict)
 
@@ -85,6 +105,7 @@ class EnvironmentConfig:
             cluster: {role: VaultRoleConfig(**(settings or {})) for role, settings in roles.items()}
             for cluster, roles in (vault_raw.get("clusters") or {}).items()
         }
+        shares, threshold = _shares(vault_raw, source)
         return cls(
             environment=str(raw.get("environment", "tarmak")),
             state_dir=base / raw.get("state_dir", "state"),
@@ -93,7 +114,71 @@ class EnvironmentConfig:
                 port=int(vault_raw.get("port", 8200)),
                 init_tokens_mount=vault_raw.get("init_tokens_mount", "tarmak"),
                 init_token_period=period,
+                key_shares=shares,
+                key_threshold=threshold,
+                key_protection=_key_protection(
+                    vault_raw.get("key_protection"), base, source, shares
+                ),
                 clusters=clusters,
             ),
             source=source,
         )
+
+
+def _shares(vault_raw: dict[str, Any], source: str) -> tuple[int, int]:
+    shares, threshold = vault_raw.get("key_shares", 1), vault_raw.get("key_threshold", 1)
+    if not (isinstance(shares, int) and isinstance(threshold, int)):
+        raise ConfigError(f"{source}: vault.key_shares and vault.key_threshold must be integers")
+    if not 1 <= threshold <= shares <= 10 or (shares > 1 and threshold < 2):
+        raise ConfigError(
+            f"{source}: vault.key_threshold ({threshold}) must be between 2 and "
+            f"vault.key_shares ({shares}), at most 10 (or both 1)"
+        )
+    return shares, threshold
+
+
+def _key_protection(raw: Any, base: Path, source: str, shares: int) -> KeyProtectionConfig | None:
+    """vault.key_protection, paths resolved against env.yaml's directory."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("kind") not in PROTECTION_KINDS:
+        raise ConfigError(
+            f"{source}: vault.key_protection.kind must be one of {', '.join(PROTECTION_KINDS)}"
+        )
+    kind = raw["kind"]
+    known = {f.name for f in fields(KeyProtectionConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{source}: vault.key_protection has unknown keys {unknown}")
+
+    def path(key: str) -> Path | None:
+        value = raw.get(key)
+        return None if value is None else base / str(value)
+
+    def need(*keys: str) -> None:
+        missing = [k for k in keys if not raw.get(k)]
+        if missing:
+            raise ConfigError(
+                f"{source}: vault.key_protection of kind {kind} needs {', '.join(missing)}"
+            )
+
+    if kind == "transit":
+        need("address", "token_file")
+    pgp_keys = tuple(base / str(p) for p in raw.get("pgp_keys") or ())
+    if kind == "pgp":
+        need("pgp_keys", "root_token_pgp_key")
+        if len(pgp_keys) != shares:
+            raise ConfigError(
+                f"{source}: vault.key_protection.pgp_keys names {len(pgp_keys)} keys; "
+                f"vault.key_shares is {shares}: give one public key per share"
+            )
+    return KeyProtectionConfig(
+        kind=kind,
+        address=raw.get("address"),
+        ca_cert=path("ca_cert"),
+        token_file=path("token_file"),
+        mount=str(raw.get("mount", "transit")).strip("/"),
+        pgp_keys=pgp_keys,
+        root_token_pgp_key=path("root_token_pgp_key"),
+        gnupg_home=path("gnupg_home"),
+    )

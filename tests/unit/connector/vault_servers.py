@@ -1,0 +1,113 @@
+"""Real parts for the Tarmak side's Vault tests: a KMS (OpenBao -dev with the
+transit engine), an uninitialised OpenBao with TLS, and gpg with its own
+agent. Each fixture ends its processes and removes its directories."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from devenv.pki import ThrowawayCA
+from devenv.vault import OpenBaoServer
+
+KMS_KEY = "tarmak-test"
+
+
+@dataclass(frozen=True)
+class Kms:
+    server: OpenBaoServer
+    token_file: Path
+
+    @property
+    def address(self) -> str:
+        return self.server.endpoint.address
+
+    def call(self, method: str, path: str, body: dict | None = None) -> requests.Response:  # type: ignore[type-arg]
+        return requests.request(
+            method,
+            f"{self.address}/v1/{path}",
+            json=body,
+            headers={"X-Vault-Token": self.server.endpoint.token or ""},
+            timeout=10,
+        )
+
+
+@pytest.fixture(scope="module")
+def kms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kms]:
+    directory = tmp_path_factory.mktemp("kms")
+    server = OpenBaoServer(directory / "bao", dev=True).start()
+    try:
+        token_file = directory / "kms-token"
+        token_file.write_text(server.endpoint.token or "")
+        token_file.chmod(0o600)
+        found = Kms(server, token_file)
+        assert found.call("POST", "sys/mounts/transit", {"type": "transit"}).ok
+        assert found.call("POST", f"transit/keys/{KMS_KEY}", {}).ok
+        yield found
+    finally:
+        server.stop()
+
+
+@dataclass(frozen=True)
+class GnuPG:
+    home: Path
+    public_keys: tuple[Path, ...]
+
+    def gpg(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            ["gpg", "--batch", "--homedir", str(self.home), *args],
+            capture_output=True,
+            check=True,
+            timeout=60,
+        )
+
+    def stop_agent(self) -> None:
+        subprocess.run(
+            ["gpgconf", "--homedir", str(self.home), "--kill", "gpg-agent"],
+            capture_output=True,
+            timeout=30,
+        )
+
+    def start_agent(self) -> None:
+        subprocess.run(
+            ["gpgconf", "--homedir", str(self.home), "--launch", "gpg-agent"],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+
+
+@pytest.fixture(scope="module")
+def gnupg() -> Iterator[GnuPG]:
+    """Two operators' keys (sign + encryption subkey) in a short home (socket paths)."""
+    home = Path(tempfile.mkdtemp(prefix="tkg-", dir="/tmp"))
+    os.chmod(home, 0o700)
+    found = GnuPG(home, (home / "ops1.asc", home / "ops2.asc"))
+    try:
+        for index, path in enumerate(found.public_keys, 1):
+            uid = f"ops{index} <ops{index}@tarmak.test>"
+            found.gpg("--passphrase", "", "--quick-gen-key", uid, "default", "default", "never")
+            path.write_bytes(found.gpg("--armor", "--export", uid).stdout)
+        yield found
+    finally:
+        found.stop_agent()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def tls_vault(tmp_path: Path) -> Iterator[tuple[OpenBaoServer, ThrowawayCA]]:
+    """An uninitialised OpenBao (in-memory storage) with TLS from a CA of its own."""
+    ca = ThrowawayCA(tmp_path / "ca")
+    server = OpenBaoServer(tmp_path / "vault", dev=False, ca=ca).start()
+    try:
+        yield server, ca
+    finally:
+        server.stop()
