@@ -12,6 +12,7 @@ and the nodes get tokens whose policies allow their one key only.
 from __future__ import annotations
 
 import os
+import signal
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,7 +215,17 @@ class KmsServer:
         return self.start_wait()
 
     def stop(self) -> None:
+        self.resume()  # a stopped (SIGSTOP) process would ignore SIGTERM until SIGKILL
         self.process.stop()
+
+    def pause(self) -> None:
+        """Freeze it (SIGSTOP): every KMS call hangs until `resume` (or its caller's timeout)."""
+        if self.process.running():
+            os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process.running():
+            os.killpg(self.process.pid, signal.SIGCONT)
 
     # ---- what the KMS holds and saw ------------------------------------------------------
 

@@ -31,6 +31,8 @@ from devenv.vault import VaultEndpoint, bao_binary
 WRITE_OPERATIONS = frozenset({"create", "update", "delete"})
 # The log line OpenBao writes once per sys/init: counting it counts initialisations.
 INITIALISED_LINE = "security barrier initialized"
+# What a node with `seal "transit"` logs when it has unsealed itself.
+AUTO_UNSEALED_LINE = "unsealed with stored key"
 
 
 def _ephemeral_floor() -> int:
@@ -89,6 +91,7 @@ class AuditEntry:
     path: str
     client_token: str = ""  # set only by an audit_raw device
     response_token: str = ""  # a token the response handed out (audit_raw only)
+    policies: tuple[str, ...] = ()  # the policies of the token that made the request
 
     @property
     def is_write(self) -> bool:
@@ -221,8 +224,12 @@ class RaftNode:
         return self.start().start_wait()
 
     def initialisations(self) -> int:
+        return self.log_count(INITIALISED_LINE)
+
+    def log_count(self, line: str) -> int:
+        """How often the server log holds `line` (e.g. AUTO_UNSEALED_LINE)."""
         try:
-            return self.process.log_path.read_text(errors="replace").count(INITIALISED_LINE)
+            return self.process.log_path.read_text(errors="replace").count(line)
         except OSError:
             return 0
 
@@ -260,6 +267,7 @@ class RaftNode:
                         str(request.get("path", "")),
                         str(auth.get("client_token") or ""),
                         str(handed_out or ""),
+                        tuple(str(p) for p in auth.get("policies") or ()),
                     )
                 )
         return entries

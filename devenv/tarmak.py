@@ -174,6 +174,8 @@ class TarmakSideProcess:
     log_path: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    # The module run as tarmak-controller (a test may run one with a fault built in).
+    module: str = "connector.tarmak_side.cli"
 
     def start(self) -> TarmakSideProcess:
         connector = shlex.join(relay_argv(self.socket_path))
@@ -183,7 +185,7 @@ class TarmakSideProcess:
                 [
                     sys.executable,
                     "-m",
-                    "connector.tarmak_side.cli",
+                    self.module,
                     "--config",
                     str(self.config_path),
                     "--exec",

@@ -19,8 +19,8 @@ import pytest
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.server import Call, OperationFailed
 from connector.tarmak_side.services import TarmakServices
-from connector.tarmak_side.vault_cluster import FAULT_EXIT_AFTER_INIT
 from devenv.environment import LocalEnvironment
+from devenv.kms import DEMO_KEY
 from devenv.processes import wait_until
 from devenv.raft_cluster import RaftCluster
 from devenv.tarmak import (
@@ -31,6 +31,7 @@ from devenv.tarmak import (
     terraform_variables,
     write_config,
 )
+from tests.e2e import tarmak_fault_after_init
 from tests.e2e.harness import ROOT, Terraform
 
 pytestmark = pytest.mark.e2e
@@ -174,7 +175,7 @@ def test_killed_after_init_then_keys_found_and_a_fresh_first_node_is_joined(
     config = write_config(environment_config(local_env, tmp_path / "state"), tmp_path / "env.yaml")
     socket = short_socket_path()
     dying = TarmakSideProcess(
-        config, socket, tmp_path / "tarmak-1.log", {FAULT_EXIT_AFTER_INIT: "1"}
+        config, socket, tmp_path / "tarmak-1.log", module=tarmak_fault_after_init.__name__
     )
     second = TarmakSideProcess(config, socket, tmp_path / "tarmak-2.log")
     apply = None
@@ -182,10 +183,13 @@ def test_killed_after_init_then_keys_found_and_a_fresh_first_node_is_joined(
         tf = prepare(terraform_latest, local_env, nodes.addresses, socket)
         dying.start()
         apply = tf.start("apply", "-auto-approve", "-input=false")
-        assert dying.wait(timeout=120) == 70, (tmp_path / "tarmak-1.log").read_text()
+        exit_code = tarmak_fault_after_init.EXIT_CODE
+        assert dying.wait(timeout=120) == exit_code, (tmp_path / "tarmak-1.log").read_text()
         keys_file = tmp_path / "state" / "vault-demo-vault.json"
         saved = keys_file.read_bytes()
-        assert json.loads(saved).keys() >= {"root_token", "unseal_key"}
+        stored = json.loads(saved)
+        assert stored["protection"] == "transit", "the keys are kept protected by the KMS"
+        assert len(stored["shares"]) == 3 and stored["threshold"] == 2
         assert nodes.initialisations() == 1
         assert nodes.node(0).health() == 503, "killed right after init: nothing unsealed yet"
         dying.stop()  # and the connector it had started
@@ -216,6 +220,7 @@ def test_killed_after_init_then_keys_found_and_a_fresh_first_node_is_joined(
         params = {
             "internal_fqdns": nodes.addresses,
             "vault_ca": local_env.ca.cert_pem,
+            "vault_kms_key_id": DEMO_KEY,
             "create": True,
             "wait_seconds": 5,
         }
