@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.tarmak_side.server import Call
-from connector.tarmak_side.vault.errors import NotReady
+from connector.tarmak_side.vault.errors import NotReady, OperationFailed
 
 
 class ClusterLocks:
@@ -27,9 +27,17 @@ class ClusterLocks:
     def hold(self, name: str) -> Iterator[None]:
         with self._guard:
             lock = self._locks.setdefault(name, threading.Lock())
+        path = self.state_dir / f".vault-{name}.lock"
         with lock:
-            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with open(self.state_dir / f".vault-{name}.lock", "a") as handle:
+            try:
+                self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                handle = open(path, "a")  # noqa: SIM115  # held while yielding
+            except OSError as err:
+                raise OperationFailed(
+                    f"cannot open the lock file {path} ({err.strerror}): the state directory "
+                    "must be writable; nothing was done to Vault"
+                ) from None
+            with handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 yield
 

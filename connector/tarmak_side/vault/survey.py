@@ -63,13 +63,19 @@ def ca_file(state_dir: Path, params: dict[str, Any]) -> str:
     ca = params.get("vault_ca") or ""
     if not isinstance(ca, str) or "BEGIN CERTIFICATE" not in ca:
         raise OperationFailed("vault_ca must be the PEM text of the cluster's CA certificate")
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     digest = hashlib.sha256(ca.encode()).hexdigest()[:16]
     path = state_dir / f"vault-ca-{digest}.pem"
-    if not path.exists():
-        temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
-        temporary.write_text(ca)
-        os.replace(temporary, path)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}")
+            temporary.write_text(ca)
+            os.replace(temporary, path)
+    except OSError as err:
+        raise OperationFailed(
+            f"cannot write the cluster's CA to {path} ({err.strerror}): the state directory "
+            "must be writable; nothing was done to Vault"
+        ) from None
     return str(path)
 
 

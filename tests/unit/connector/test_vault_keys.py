@@ -15,7 +15,7 @@ from connector.tarmak_side.vault.errors import OperationFailed
 from connector.tarmak_side.vault.keystore import KeysConflict, KeyStore, StoredKeys
 
 
-def ClusterKeys(root: str, unseal: str, kms: str | None = None) -> StoredKeys:  # noqa: N802
+def ClusterKeys(root: str, unseal: str, kms: str | None = None) -> StoredKeys:
     return StoredKeys("file", (unseal,), 1, root, kms_key_id=kms)
 
 

@@ -1,0 +1,170 @@
+"""Converging a real (uninitialised, TLS) OpenBao with protected keys: nothing
+initialised until the keys can be kept, and nothing in plaintext at rest."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from connector.tarmak_side.config import EnvironmentConfig
+from connector.tarmak_side.server import Call, OperationFailed
+from connector.tarmak_side.vault import VaultClusters
+from connector.tarmak_side.vault.links import DirectLinks
+from connector.tarmak_side.vault.survey import ca_file
+from devenv.pki import ThrowawayCA
+from devenv.vault import OpenBaoServer
+from tests.unit.connector.vault_servers import KMS_KEY, GnuPG, Kms, gnupg, kms, tls_vault
+
+__all__ = ["gnupg", "kms", "tls_vault"]
+pytestmark = pytest.mark.vault
+Vault = tuple[OpenBaoServer, ThrowawayCA]
+
+
+def clusters(tmp_path: Path, protection: dict[str, Any], shares: int = 3) -> VaultClusters:
+    config = EnvironmentConfig.from_dict(
+        {
+            "environment": "t",
+            "state_dir": str(tmp_path / "state"),
+            "bastion": {"key_path": "k", "known_hosts_path": "kh"},
+            "vault": {
+                "key_shares": shares,
+                "key_threshold": 2,
+                "key_protection": protection,
+                "clusters": {"demo": {"worker": {}}},
+            },
+        },
+        base=tmp_path,
+    )
+    return VaultClusters(config, DirectLinks())
+
+
+def transit_settings(kms: Kms) -> dict[str, Any]:
+    return {"kind": "transit", "address": kms.address, "token_file": str(kms.token_file)}
+
+
+def converge(side: VaultClusters, vault: Vault, wait: float = 20) -> dict[str, Any]:
+    server, ca = vault
+    params = {
+        "internal_fqdns": [server.endpoint.address.removeprefix("https://")],
+        "vault_ca": ca.cert_pem,
+        "vault_kms_key_id": KMS_KEY,
+        "create": True,
+        "wait_seconds": wait,
+    }
+    return side.cluster_status(Call("c", "VaultClusterStatus", params))
+
+
+def health(vault: Vault) -> int:
+    return vault[0].endpoint.health_status()
+
+
+def seal(vault: Vault, token: str) -> None:
+    server, ca = vault
+    answer = requests.put(
+        f"{server.endpoint.address}/v1/sys/seal",
+        headers={"X-Vault-Token": token},
+        verify=str(ca.cert_path),
+        timeout=10,
+    )
+    assert answer.ok, answer.text
+    assert health(vault) == 503
+
+
+def test_transit_protected_keys_initialise_unseal_and_stay_protected(
+    kms: Kms, tls_vault: Vault, tmp_path: Path
+) -> None:
+    side = clusters(tmp_path, transit_settings(kms))
+    assert converge(side, tls_vault)["status"] == "ready"
+    keys = side.keys("t-vault")
+    assert keys is not None and keys.stored.protection == "transit"
+    assert len(keys.stored.shares) == 3 and keys.stored.threshold == 2
+    token, shares = keys.token(), keys.shares()
+    stored = (tmp_path / "state" / "vault-t-vault.json").read_text()
+    assert all(secret not in stored for secret in [token, *shares]), "no plaintext at rest"
+
+    seal(tls_vault, token)
+    assert converge(side, tls_vault)["status"] == "ready"
+    assert health(tls_vault) == 200, "unsealed with two of the three protected shares"
+
+
+def test_pgp_shares_are_encrypted_by_vault_and_unsealed_through_gpg(
+    gnupg: GnuPG, tls_vault: Vault, tmp_path: Path
+) -> None:
+    settings = {
+        "kind": "pgp",
+        "pgp_keys": [str(p) for p in gnupg.public_keys],
+        "root_token_pgp_key": str(gnupg.public_keys[0]),
+        "gnupg_home": str(gnupg.home),
+    }
+    side = clusters(tmp_path, settings, shares=2)
+    gnupg.start_agent()
+    assert converge(side, tls_vault)["status"] == "ready"
+    keys = side.keys("t-vault")
+    assert keys is not None and keys.stored.protection == "pgp"
+    seal(tls_vault, keys.token())
+    gnupg.stop_agent()
+    with pytest.raises(OperationFailed, match=r"gpg agent running"):
+        converge(side, tls_vault, wait=1)
+    assert health(tls_vault) == 503
+    gnupg.start_agent()
+    assert converge(side, tls_vault)["status"] == "ready"
+
+
+@contextlib.contextmanager
+def unwritable(directory: Path) -> Iterator[None]:
+    """Even root cannot write an immutable directory; others cannot write a 0500 one."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(directory)], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(directory)], check=True)
+    else:
+        directory.chmod(0o500)
+        try:
+            yield
+        finally:
+            directory.chmod(0o700)
+
+
+def test_an_unwritable_state_dir_leaves_vault_uninitialised(
+    kms: Kms, tls_vault: Vault, tmp_path: Path
+) -> None:
+    side = clusters(tmp_path, transit_settings(kms))
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    (state / ".vault-t-vault.lock").touch()  # left by an earlier run, as is the CA
+    ca_file(state, {"vault_ca": tls_vault[1].cert_pem})
+    with unwritable(state), pytest.raises(OperationFailed) as refused:
+        converge(side, tls_vault)
+    assert f"cannot reserve the Vault keys file {state / 'vault-t-vault.json'}" in str(
+        refused.value
+    )
+    assert "it was not initialised" in str(refused.value)
+    assert health(tls_vault) == 501
+    assert not list(state.glob("*vault-t-vault.json*")), "nothing stored"
+
+
+def test_an_unreachable_kms_leaves_vault_uninitialised(
+    kms: Kms, tls_vault: Vault, tmp_path: Path
+) -> None:
+    settings = {**transit_settings(kms), "address": "http://127.0.0.1:9"}
+    side = clusters(tmp_path, settings)
+    with pytest.raises(OperationFailed, match=r"KMS http://127.0.0.1:9 is not answering"):
+        converge(side, tls_vault)
+    assert health(tls_vault) == 501
+    assert side.store.load("t-vault") is None
+
+
+def test_no_key_protection_named_is_refused_before_init(tls_vault: Vault, tmp_path: Path) -> None:
+    side = clusters(tmp_path, None)  # type: ignore[arg-type]
+    with pytest.raises(OperationFailed, match=r"names no vault.key_protection"):
+        converge(side, tls_vault)
+    assert health(tls_vault) == 501
