@@ -26,6 +26,7 @@ from connector.tarmak_side.vault.protection import protection_for
 from connector.tarmak_side.vault.retry import ClusterLocks, until_ready
 from connector.tarmak_side.vault.roles import InstanceRoles
 from connector.tarmak_side.vault.survey import Survey, ca_file, listed_nodes, survey
+from connector.tarmak_side.vault.tokens import TarmakToken
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class VaultClusters:
         self.roles = InstanceRoles(config)
         self.converger = Converger(config, self.store)
         self.locks = ClusterLocks(config.state_dir)
+        self.tokens = TarmakToken(config, self.store)
 
     # ---- shared --------------------------------------------------------------------
 
@@ -85,12 +87,14 @@ class VaultClusters:
     def _ready(
         self, params: dict[str, Any], name: str, allow_init: bool
     ) -> Iterator[tuple[VaultApi, str]]:
-        """One converge pass: when ready, the active node with Tarmak's token and what was
-        seen (the tunnels close on leaving); NotReady otherwise."""
+        """One converge pass (apply): when ready, Tarmak's own token settled (tokens.py)
+        and the active node with it, and what was seen (the tunnels close on leaving);
+        NotReady otherwise."""
         keys = self.keys(name)
         with self._survey(params) as found:
             self.converger.step(found, keys, name, params, allow_init)
             assert keys is not None and found.active is not None  # step saw them
+            keys = self.tokens.settle(found.active.api, keys, name)
             yield found.active.api.with_token(keys.token()), found.describe()
 
     def instance_role(self, call: Call) -> dict[str, Any]:

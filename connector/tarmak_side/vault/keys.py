@@ -27,6 +27,17 @@ class ClusterKeys:
             )
         return self._reveal(blob, "the token").decode()
 
+    def root_token(self) -> str:
+        if self.stored.root_token is None:
+            raise OperationFailed(
+                f"{self.path} holds no root token (it was revoked once Tarmak had its own): "
+                "make one with `tarmak-controller generate-root`"
+            )
+        return self.reveal(self.stored.root_token, "the root token")
+
+    def reveal(self, blob: str, what: str) -> str:
+        return self._reveal(blob, what).decode()
+
     def shares(self) -> list[str]:
         """`threshold` shares in the clear; a share that cannot be revealed is skipped
         while enough others can be (pgp: each operator's key may be elsewhere)."""

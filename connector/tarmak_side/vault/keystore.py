@@ -16,9 +16,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,15 @@ class StoredKeys:
     recovery: bool = False  # shares are recovery keys: the cluster auto-unseals
     kms_key_id: str | None = None
     tarmak_token: str | None = None
+    # A step under way (rekey, replace-token): what the next run needs to finish it.
+    pending: dict[str, Any] | None = field(default=None, compare=False)
     version: int = field(default=FORMAT)
+    generation: int = field(default=0, compare=False)  # from the file name, not stored
 
     def to_json(self) -> bytes:
         data = asdict(self)
         data["shares"] = list(self.shares)
+        del data["generation"]
         return json.dumps(data, indent=1).encode()
 
     @classmethod
@@ -72,6 +77,7 @@ class StoredKeys:
                 recovery=bool(raw.get("recovery", False)),
                 kms_key_id=raw.get("kms_key_id"),
                 tarmak_token=raw.get("tarmak_token"),
+                pending=raw.get("pending"),
                 version=int(raw["version"]),
             )
         except (KeyError, TypeError, ValueError) as err:
@@ -83,13 +89,26 @@ def _fsync_directory(fd: int) -> None:
 
 
 class KeyStore:
-    """One `vault-<name>.json` (mode 0600) per cluster in a 0700 directory."""
+    """One `vault-<name>.json` (mode 0600) per cluster in a 0700 directory.
+
+    A change (a token of Tarmak's own, new shares, rewrapped blobs) is a new
+    generation `vault-<name>.g<N>.json`, written the same way; the highest
+    generation is the current one. Files are only ever added, and older ones
+    removed (`prune`) once a newer one is durable and in use: a run stopped at
+    any point leaves whole files, and the next run carries on from the newest.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def path(self, name: str) -> Path:
-        return self.directory / f"vault-{name}.json"
+    def path(self, name: str, generation: int = 0) -> Path:
+        suffix = f".g{generation}" if generation else ""
+        return self.directory / f"vault-{name}{suffix}.json"
+
+    def _generations(self, directory: int, name: str) -> list[int]:
+        pattern = re.compile(rf"vault-{re.escape(name)}(?:\.g([1-9][0-9]*))?\.json")
+        found = (pattern.fullmatch(entry) for entry in os.listdir(directory))
+        return sorted(int(m.group(1) or 0) for m in found if m)
 
     @contextlib.contextmanager
     def _directory(self, create: bool) -> Iterator[int | None]:
@@ -120,10 +139,14 @@ class KeyStore:
             os.close(fd)
 
     def load(self, name: str) -> StoredKeys | None:
-        path = self.path(name)
+        """The current (newest) generation, or None when no keys are stored."""
         with self._directory(create=False) as directory:
             if directory is None:
                 return None
+            generations = self._generations(directory, name)
+            if not generations:
+                return None
+            path = self.path(name, generations[-1])
             try:
                 fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=directory)
             except FileNotFoundError:
@@ -137,13 +160,16 @@ class KeyStore:
             raw = json.loads(text)
         except ValueError as err:
             raise KeysConflict(f"cannot read the Vault keys file {path}: {err}") from None
-        return StoredKeys.from_json(raw, path)
+        return replace(StoredKeys.from_json(raw, path), generation=generations[-1])
 
-    def reserve(self, name: str) -> Reservation:
+    def reserve(self, name: str, generation: int = 0) -> Reservation:
         """Show the keys can be kept, before there are any to keep."""
-        path = self.path(name)
-        if self.load(name) is not None:
-            raise KeysConflict(f"the Vault keys file {path} already exists")
+        path = self.path(name, generation)
+        current = self.load(name)
+        if current is not None and current.generation >= generation:
+            raise KeysConflict(
+                f"the Vault keys file {self.path(name, current.generation)} already exists"
+            )
         spare = f".{path.name}.reserved"
         try:
             with self._directory(create=True) as directory:
@@ -166,7 +192,24 @@ class KeyStore:
                 f"state directory {self.directory} must be writable, with free space, "
                 "before Tarmak initialises Vault; it was not initialised"
             ) from None
-        return Reservation(self, name, fd, spare)
+        return Reservation(self, name, generation, fd, spare)
+
+    def advance(self, name: str, keys: StoredKeys) -> StoredKeys:
+        """Store `keys` as the next generation (durable on return)."""
+        current = self.load(name)
+        generation = current.generation + 1 if current is not None else 0
+        self.reserve(name, generation).commit(keys)
+        return replace(keys, generation=generation)
+
+    def prune(self, name: str, below: int) -> None:
+        """Remove generations older than `below` (once `below` is durable and in use)."""
+        with self._directory(create=False) as directory:
+            if directory is None:
+                return
+            for generation in self._generations(directory, name):
+                if generation < below:
+                    os.unlink(self.path(name, generation).name, dir_fd=directory)
+            _fsync_directory(directory)
 
     def save(self, name: str, keys: StoredKeys) -> Path:
         """Write `keys` durably; a no-op when the same keys are already stored."""
@@ -190,11 +233,12 @@ class Reservation:
 
     store: KeyStore
     name: str
+    generation: int
     fd: int
     spare: str
 
     def commit(self, keys: StoredKeys) -> Path:
-        store, path = self.store, self.store.path(self.name)
+        store, path = self.store, self.store.path(self.name, self.generation)
         data = keys.to_json()
         try:
             os.pwrite(self.fd, data, 0)  # into the space reserved: needs no new blocks

@@ -16,7 +16,9 @@ import requests
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.server import Call, OperationFailed
 from connector.tarmak_side.vault import VaultClusters
+from connector.tarmak_side.vault.generate_root import generate_root
 from connector.tarmak_side.vault.links import DirectLinks
+from connector.tarmak_side.vault.nodes import Node
 from connector.tarmak_side.vault.survey import ca_file
 from devenv.pki import ThrowawayCA
 from devenv.vault import OpenBaoServer
@@ -65,6 +67,19 @@ def health(vault: Vault) -> int:
     return vault[0].endpoint.health_status()
 
 
+def root(side: VaultClusters, vault: Vault) -> str:
+    """A root token from the stored shares (Tarmak keeps none standing)."""
+    server, ca = vault
+    keys = side.keys("t-vault")
+    assert keys is not None
+    node = Node.parse(server.endpoint.address.removeprefix("https://"), 8200)
+    api = DirectLinks().open(node, str(ca.cert_path)).with_token(keys.token())
+    try:
+        return generate_root(api, keys)
+    finally:
+        api.close()
+
+
 def seal(vault: Vault, token: str) -> None:
     server, ca = vault
     answer = requests.put(
@@ -89,9 +104,65 @@ def test_transit_protected_keys_initialise_unseal_and_stay_protected(
     stored = (tmp_path / "state" / "vault-t-vault.json").read_text()
     assert all(secret not in stored for secret in [token, *shares]), "no plaintext at rest"
 
-    seal(tls_vault, token)
+    seal(tls_vault, root(side, tls_vault))
     assert converge(side, tls_vault)["status"] == "ready"
     assert health(tls_vault) == 200, "unsealed with two of the three protected shares"
+
+
+def lookup(vault: Vault, token: str) -> requests.Response:
+    server, ca = vault
+    return requests.get(
+        f"{server.endpoint.address}/v1/auth/token/lookup-self",
+        headers={"X-Vault-Token": token},
+        verify=str(ca.cert_path),
+        timeout=10,
+    )
+
+
+def test_no_standing_root_token_tarmak_works_with_its_own(
+    kms: Kms, tls_vault: Vault, tmp_path: Path
+) -> None:
+    side = clusters(tmp_path, transit_settings(kms))
+    assert converge(side, tls_vault)["status"] == "ready"
+    keys = side.keys("t-vault")
+    assert keys is not None
+    assert keys.stored.root_token is None and keys.stored.tarmak_token is not None
+    assert keys.stored.generation == 2, "one step stored Tarmak's token, the next dropped root"
+    own = keys.token()
+    looked = lookup(tls_vault, own).json()["data"]
+    assert looked["policies"] == ["default", "tarmak-controller"]
+    assert looked["period"] > 0 and looked["orphan"] is True
+    initial = (tmp_path / "state" / "vault-t-vault.json").read_text()
+    assert '"root_token": "transit:' in initial, "the first generation keeps what init gave"
+    ttl_before = looked["ttl"]
+    assert converge(side, tls_vault)["status"] == "ready", "a second apply, with the token"
+    assert lookup(tls_vault, own).json()["data"]["ttl"] >= ttl_before - 5, "renewed"
+
+
+def test_a_run_stopped_after_storing_the_token_revokes_root_next_time(
+    kms: Kms, tls_vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    side = clusters(tmp_path, transit_settings(kms))
+    original = side.store.advance
+    calls: list[int] = []
+
+    def stop_after_first(name: str, keys: Any) -> Any:
+        stored = original(name, keys)
+        calls.append(stored.generation)
+        if len(calls) == 1:
+            raise OperationFailed("stopped here")
+        return stored
+
+    monkeypatch.setattr(side.store, "advance", stop_after_first)
+    with pytest.raises(OperationFailed, match="stopped here"):
+        converge(side, tls_vault)
+    keys = side.keys("t-vault")
+    assert keys is not None and keys.stored.root_token and keys.stored.tarmak_token
+    root = keys.root_token()
+    assert lookup(tls_vault, root).ok, "not revoked yet"
+    assert converge(side, tls_vault)["status"] == "ready"
+    assert lookup(tls_vault, root).status_code == 403, "revoked by the next run"
+    assert calls == [1, 2]
 
 
 def test_pgp_shares_are_encrypted_by_vault_and_unsealed_through_gpg(
@@ -108,7 +179,7 @@ def test_pgp_shares_are_encrypted_by_vault_and_unsealed_through_gpg(
     assert converge(side, tls_vault)["status"] == "ready"
     keys = side.keys("t-vault")
     assert keys is not None and keys.stored.protection == "pgp"
-    seal(tls_vault, keys.token())
+    seal(tls_vault, root(side, tls_vault))
     gnupg.stop_agent()
     with pytest.raises(OperationFailed, match=r"gpg agent running"):
         converge(side, tls_vault, wait=1)
