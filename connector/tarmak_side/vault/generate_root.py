@@ -16,6 +16,10 @@ from connector.tarmak_side.vault.keys import ClusterKeys
 ATTEMPT = "sys/generate-root-token/attempt"
 
 
+class SharesRefused(OperationFailed):
+    """The shares are not the cluster's (Vault aborted the attempt)."""
+
+
 def _data(answer: Answer) -> dict[str, Any]:
     """Authenticated sys endpoints wrap their answer in `data`."""
     data = answer.body.get("data")
@@ -32,11 +36,13 @@ def generate_root(api: VaultApi, keys: ClusterKeys) -> str:
     nonce, otp = str(started.get("nonce")), str(started.get("otp"))
     done: dict[str, Any] = {}
     for share in keys.shares():
-        done = _data(
-            api.call(
-                "PUT", "sys/generate-root-token/update", {"key": share, "nonce": nonce}
-            ).require("generate-root with the stored shares")
-        )
+        answer = api.call("PUT", "sys/generate-root-token/update", {"key": share, "nonce": nonce})
+        if "invalid key" in answer.errors():
+            api.call("DELETE", ATTEMPT)
+            raise SharesRefused(
+                f"Vault {api.node} refused the shares in {keys.path}: they are not its keys"
+            )
+        done = _data(answer.require("generate-root with the stored shares"))
         if done.get("complete"):
             break
     encoded = str(done.get("encoded_token") or done.get("encoded_root_token") or "")

@@ -32,6 +32,8 @@ def tarmak_policy(config: EnvironmentConfig) -> str:
         (f"sys/mounts/{mount}", '"create", "read", "update"'),
         ("sys/storage/raft/configuration", '"read"'),
         ("sys/generate-root-token/*", '"create", "read", "update", "delete"'),
+        ("sys/rotate/root/*", '"create", "read", "update", "delete"'),
+        ("sys/rotate/recovery/*", '"create", "read", "update", "delete"'),
     ]
     for cluster in sorted(config.vault.clusters):
         rules += [

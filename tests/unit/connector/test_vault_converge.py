@@ -11,85 +11,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from connector.tarmak_side.config import EnvironmentConfig
-from connector.tarmak_side.server import Call, OperationFailed
-from connector.tarmak_side.vault import VaultClusters
-from connector.tarmak_side.vault.generate_root import generate_root
-from connector.tarmak_side.vault.links import DirectLinks
-from connector.tarmak_side.vault.nodes import Node
+from connector.tarmak_side.server import OperationFailed
 from connector.tarmak_side.vault.survey import ca_file
-from devenv.pki import ThrowawayCA
-from devenv.vault import OpenBaoServer
-from tests.unit.connector.vault_servers import KMS_KEY, GnuPG, Kms, gnupg, kms, tls_vault
+from tests.unit.connector.vault_servers import (
+    GnuPG,
+    Kms,
+    Vault,
+    clusters,
+    converge,
+    gnupg,
+    health,
+    kms,
+    lookup,
+    root,
+    seal,
+    tls_vault,
+    transit_settings,
+)
 
 __all__ = ["gnupg", "kms", "tls_vault"]
 pytestmark = pytest.mark.vault
-Vault = tuple[OpenBaoServer, ThrowawayCA]
-
-
-def clusters(tmp_path: Path, protection: dict[str, Any], shares: int = 3) -> VaultClusters:
-    config = EnvironmentConfig.from_dict(
-        {
-            "environment": "t",
-            "state_dir": str(tmp_path / "state"),
-            "bastion": {"key_path": "k", "known_hosts_path": "kh"},
-            "vault": {
-                "key_shares": shares,
-                "key_threshold": 2,
-                "key_protection": protection,
-                "clusters": {"demo": {"worker": {}}},
-            },
-        },
-        base=tmp_path,
-    )
-    return VaultClusters(config, DirectLinks())
-
-
-def transit_settings(kms: Kms) -> dict[str, Any]:
-    return {"kind": "transit", "address": kms.address, "token_file": str(kms.token_file)}
-
-
-def converge(side: VaultClusters, vault: Vault, wait: float = 20) -> dict[str, Any]:
-    server, ca = vault
-    params = {
-        "internal_fqdns": [server.endpoint.address.removeprefix("https://")],
-        "vault_ca": ca.cert_pem,
-        "vault_kms_key_id": KMS_KEY,
-        "create": True,
-        "wait_seconds": wait,
-    }
-    return side.cluster_status(Call("c", "VaultClusterStatus", params))
-
-
-def health(vault: Vault) -> int:
-    return vault[0].endpoint.health_status()
-
-
-def root(side: VaultClusters, vault: Vault) -> str:
-    """A root token from the stored shares (Tarmak keeps none standing)."""
-    server, ca = vault
-    keys = side.keys("t-vault")
-    assert keys is not None
-    node = Node.parse(server.endpoint.address.removeprefix("https://"), 8200)
-    api = DirectLinks().open(node, str(ca.cert_path)).with_token(keys.token())
-    try:
-        return generate_root(api, keys)
-    finally:
-        api.close()
-
-
-def seal(vault: Vault, token: str) -> None:
-    server, ca = vault
-    answer = requests.put(
-        f"{server.endpoint.address}/v1/sys/seal",
-        headers={"X-Vault-Token": token},
-        verify=str(ca.cert_path),
-        timeout=10,
-    )
-    assert answer.ok, answer.text
-    assert health(vault) == 503
 
 
 def test_transit_protected_keys_initialise_unseal_and_stay_protected(
@@ -107,16 +49,6 @@ def test_transit_protected_keys_initialise_unseal_and_stay_protected(
     seal(tls_vault, root(side, tls_vault))
     assert converge(side, tls_vault)["status"] == "ready"
     assert health(tls_vault) == 200, "unsealed with two of the three protected shares"
-
-
-def lookup(vault: Vault, token: str) -> requests.Response:
-    server, ca = vault
-    return requests.get(
-        f"{server.endpoint.address}/v1/auth/token/lookup-self",
-        headers={"X-Vault-Token": token},
-        verify=str(ca.cert_path),
-        timeout=10,
-    )
 
 
 def test_no_standing_root_token_tarmak_works_with_its_own(

@@ -11,14 +11,22 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
+from connector.tarmak_side.config import EnvironmentConfig
+from connector.tarmak_side.server import Call
+from connector.tarmak_side.vault import VaultClusters
+from connector.tarmak_side.vault.generate_root import generate_root
+from connector.tarmak_side.vault.links import DirectLinks
+from connector.tarmak_side.vault.nodes import Node
 from devenv.pki import ThrowawayCA
 from devenv.vault import OpenBaoServer
 
 KMS_KEY = "tarmak-test"
+Vault = tuple[OpenBaoServer, ThrowawayCA]
 
 
 @dataclass(frozen=True)
@@ -111,3 +119,80 @@ def tls_vault(tmp_path: Path) -> Iterator[tuple[OpenBaoServer, ThrowawayCA]]:
         yield server, ca
     finally:
         server.stop()
+
+
+def clusters(tmp_path: Path, protection: dict[str, Any], shares: int = 3) -> VaultClusters:
+    config = EnvironmentConfig.from_dict(
+        {
+            "environment": "t",
+            "state_dir": str(tmp_path / "state"),
+            "bastion": {"key_path": "k", "known_hosts_path": "kh"},
+            "vault": {
+                "key_shares": shares,
+                "key_threshold": 2,
+                "key_protection": protection,
+                "clusters": {"demo": {"worker": {}}},
+            },
+        },
+        base=tmp_path,
+    )
+    return VaultClusters(config, DirectLinks())
+
+
+def transit_settings(kms: Kms) -> dict[str, Any]:
+    return {"kind": "transit", "address": kms.address, "token_file": str(kms.token_file)}
+
+
+def params(vault: Vault, wait: float = 20) -> dict[str, Any]:
+    """What tarmak_vault_cluster sends for this one-node cluster."""
+    server, ca = vault
+    return {
+        "internal_fqdns": [server.endpoint.address.removeprefix("https://")],
+        "vault_ca": ca.cert_pem,
+        "vault_kms_key_id": KMS_KEY,
+        "create": True,
+        "wait_seconds": wait,
+    }
+
+
+def converge(side: VaultClusters, vault: Vault, wait: float = 20) -> dict[str, Any]:
+    return side.cluster_status(Call("c", "VaultClusterStatus", params(vault, wait)))
+
+
+def health(vault: Vault) -> int:
+    return vault[0].endpoint.health_status()
+
+
+def root(side: VaultClusters, vault: Vault) -> str:
+    """A root token from the stored shares (Tarmak keeps none standing)."""
+    server, ca = vault
+    keys = side.keys("t-vault")
+    assert keys is not None
+    node = Node.parse(server.endpoint.address.removeprefix("https://"), 8200)
+    api = DirectLinks().open(node, str(ca.cert_path)).with_token(keys.token())
+    try:
+        return generate_root(api, keys)
+    finally:
+        api.close()
+
+
+def seal(vault: Vault, token: str) -> None:
+    server, ca = vault
+    answer = requests.put(
+        f"{server.endpoint.address}/v1/sys/seal",
+        headers={"X-Vault-Token": token},
+        verify=str(ca.cert_path),
+        timeout=10,
+    )
+    assert answer.ok, answer.text
+    assert health(vault) == 503
+
+
+def lookup(vault: Vault, token: str) -> requests.Response:
+    server, ca = vault
+    return requests.get(
+        f"{server.endpoint.address}/v1/auth/token/lookup-self",
+        headers={"X-Vault-Token": token},
+        verify=str(ca.cert_path),
+        timeout=10,
+    )

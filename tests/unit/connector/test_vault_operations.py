@@ -1,0 +1,142 @@
+"""The operator's key commands against a real OpenBao and KMS, each stopped at
+every step and run again: nothing lost, old shares gone only once the new ones
+are stored and in use, no token left standing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connector.tarmak_side.vault import VaultClusters
+from connector.tarmak_side.vault.operations import KeyOperations
+from connector.tarmak_side.vault.transit import TransitProtection
+from tests.unit.connector.vault_servers import (
+    Kms,
+    Vault,
+    clusters,
+    converge,
+    health,
+    kms,
+    lookup,
+    params,
+    seal,
+    tls_vault,
+    transit_settings,
+)
+
+__all__ = ["kms", "tls_vault"]
+pytestmark = pytest.mark.vault
+NAME = "t-vault"
+
+
+class Stopped(Exception):
+    """The run was stopped here, as if killed."""
+
+
+def stop_at(ops: KeyOperations, wanted: str) -> None:
+    def step(name: str) -> None:
+        if name == wanted:
+            raise Stopped(name)
+
+    ops.step = step
+
+
+@pytest.fixture
+def ready(kms: Kms, tls_vault: Vault, tmp_path: Path) -> Iterator[tuple[VaultClusters, Vault]]:
+    side = clusters(tmp_path, transit_settings(kms))
+    assert converge(side, tls_vault)["status"] == "ready"
+    yield side, tls_vault
+
+
+def generations(side: VaultClusters) -> list[str]:
+    return sorted(p.name for p in side.store.directory.glob(f"vault-{NAME}*.json"))
+
+
+def test_generate_root_gives_a_root_token_it_does_not_store(
+    ready: tuple[VaultClusters, Vault],
+) -> None:
+    side, vault = ready
+    token = KeyOperations(side).generate_root(params(vault))
+    assert lookup(vault, token).json()["data"]["policies"] == ["root"]
+    stored = "".join(p.read_text() for p in side.store.directory.glob("vault-*.json"))
+    assert token not in stored
+
+
+@pytest.mark.parametrize("step", ["started", "rotated", "pending-stored", "verified", "stored"])
+def test_rekey_stopped_at_each_step_then_run_again(
+    ready: tuple[VaultClusters, Vault], step: str
+) -> None:
+    side, vault = ready
+    ops = KeyOperations(side)
+    before = side.keys(NAME)
+    assert before is not None
+    old = before.shares()
+    stop_at(ops, step)
+    with pytest.raises(Stopped):
+        ops.rekey(params(vault))
+    ops.step = lambda _name: None
+    ops.rekey(params(vault))
+    after = side.keys(NAME)
+    assert after is not None and after.stored.pending is None
+    assert set(after.shares()).isdisjoint(old), "new shares"
+    assert len(generations(side)) == 1, f"old shares removed: {generations(side)}"
+    assert not ops._live(ops_api(side, vault), before), "the old shares open nothing"
+    seal(vault, ops.generate_root(params(vault)))
+    assert converge(side, vault)["status"] == "ready" and health(vault) == 200
+
+
+def ops_api(side: VaultClusters, vault: Vault):  # type: ignore[no-untyped-def]
+    from connector.tarmak_side.vault.links import DirectLinks
+    from connector.tarmak_side.vault.nodes import Node
+
+    server, ca = vault
+    keys = side.keys(NAME)
+    assert keys is not None
+    node = Node.parse(server.endpoint.address.removeprefix("https://"), 8200)
+    return DirectLinks().open(node, str(ca.cert_path)).with_token(keys.token())
+
+
+@pytest.mark.parametrize("step", ["rotated", "stored"])
+def test_rotate_kms_key_stopped_then_run_again_rewraps_everything(
+    ready: tuple[VaultClusters, Vault], step: str
+) -> None:
+    side, vault = ready
+    ops = KeyOperations(side)
+    before = side.keys(NAME)
+    assert before is not None
+    secrets = (before.shares(), before.token())
+    stop_at(ops, step)
+    with pytest.raises(Stopped):
+        ops.rotate_kms_key(params(vault))
+    ops.step = lambda _name: None
+    ops.rotate_kms_key(params(vault))
+    after = side.keys(NAME)
+    assert after is not None and isinstance(after.protection, TransitProtection)
+    assert all('"wrapped": "vault:v1:' not in b for b in after.stored.shares)
+    assert (after.shares(), after.token()) == secrets
+    assert len(generations(side)) == 1
+
+
+@pytest.mark.parametrize("step", ["root-stored", "token-stored"])
+def test_replace_token_stopped_then_run_again_revokes_old_and_root(
+    ready: tuple[VaultClusters, Vault], step: str
+) -> None:
+    side, vault = ready
+    ops = KeyOperations(side)
+    before = side.keys(NAME)
+    assert before is not None
+    old = before.token()
+    stop_at(ops, step)
+    with pytest.raises(Stopped):
+        ops.replace_token(params(vault))
+    ops.step = lambda _name: None
+    ops.replace_token(params(vault))
+    after = side.keys(NAME)
+    assert after is not None and after.stored.root_token is None
+    assert after.stored.pending is None
+    new = after.token()
+    assert new != old and lookup(vault, new).ok
+    assert lookup(vault, old).status_code == 403, "the old token is revoked"
+    assert converge(side, vault)["status"] == "ready", "Tarmak works with the new token"
