@@ -2,6 +2,13 @@
 
 tarmak-controller --config env.yaml --exec 'docker exec -i CONTAINER tarmak-connector'
 tarmak-controller --config env.yaml --exec tarmak-connector        # locally
+
+The operator's Vault key commands (docs/vault-keys.md), each safe to stop and run again:
+
+tarmak-controller --config env.yaml generate-root  --node HOST[:PORT] --vault-ca CA.pem
+tarmak-controller --config env.yaml rekey          --node ... --vault-ca ...
+tarmak-controller --config env.yaml rotate-kms-key --node ... --vault-ca ...
+tarmak-controller --config env.yaml replace-token  --node ... --vault-ca ...
 """
 
 from __future__ import annotations
@@ -18,21 +25,37 @@ from connector.tarmak_side.config import ConfigError, EnvironmentConfig
 from connector.tarmak_side.controller import ConnectorController
 from connector.tarmak_side.server import RequestServer
 from connector.tarmak_side.services import TarmakServices
+from connector.tarmak_side.vault.commands import add_key_commands, run_key_command
+
+
+def load_config(path: str) -> EnvironmentConfig:
+    try:
+        return EnvironmentConfig.load(path)
+    except (OSError, ValueError, TypeError, yaml.YAMLError, ConfigError) as err:
+        sys.stderr.write(f"tarmak-controller: cannot read {path}: {err}\n")
+        sys.exit(2)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="tarmak-controller", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="tarmak-controller",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--config", required=True, help="the environment's env.yaml")
     parser.add_argument(
         "--exec", dest="command", default="tarmak-connector", help="how to start the connector"
     )
     parser.add_argument("--verbose", "-v", action="store_true")
+    add_key_commands(parser.add_subparsers(dest="operation", metavar="COMMAND"))
     args = parser.parse_args(argv)
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO if args.verbose else logging.WARNING,
         format="tarmak-controller: %(message)s",
     )
+    if args.operation:  # a key command: Ctrl-C stops it (each is safe to run again)
+        sys.exit(run_key_command(load_config(args.config), args))
     # From here on SIGTERM and Ctrl-C end us through the cleanup below, never a traceback.
     stop = threading.Event()
     stopped_by: list[int] = []
@@ -43,11 +66,7 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    try:
-        config = EnvironmentConfig.load(args.config)
-    except (OSError, ValueError, TypeError, yaml.YAMLError, ConfigError) as err:
-        sys.stderr.write(f"tarmak-controller: cannot read {args.config}: {err}\n")
-        sys.exit(2)
+    config = load_config(args.config)
     services = TarmakServices(config)
     controller = ConnectorController(args.command, RequestServer(services.handlers())).start()
     try:

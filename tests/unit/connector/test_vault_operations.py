@@ -4,10 +4,13 @@ are stored and in use, no token left standing."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from connector.tarmak_side.vault import VaultClusters
 from connector.tarmak_side.vault.operations import KeyOperations
@@ -140,3 +143,87 @@ def test_replace_token_stopped_then_run_again_revokes_old_and_root(
     assert new != old and lookup(vault, new).ok
     assert lookup(vault, old).status_code == 403, "the old token is revoked"
     assert converge(side, vault)["status"] == "ready", "Tarmak works with the new token"
+
+
+def test_the_cli_prints_the_root_token_to_stdout_only(
+    ready: tuple[VaultClusters, Vault], kms: Kms, tmp_path: Path
+) -> None:
+    side, vault = ready
+    config = tmp_path / "env.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "environment": "t",
+                "state_dir": str(side.store.directory),
+                "bastion": {"key_path": "k", "known_hosts_path": "kh"},
+                "vault": {
+                    "key_shares": 3,
+                    "key_threshold": 2,
+                    "key_protection": transit_settings(kms),
+                },
+            }
+        )
+    )
+    server, ca = vault
+    node = server.endpoint.address.removeprefix("https://")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "connector.tarmak_side.cli",
+            "--config",
+            str(config),
+            "generate-root",
+            "--direct",
+            "--node",
+            node,
+            "--vault-ca",
+            str(ca.cert_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[3],
+    )
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert lookup(vault, token).json()["data"]["policies"] == ["root"]
+    assert token not in done.stderr
+
+
+def test_the_cli_names_what_failed(
+    ready: tuple[VaultClusters, Vault], kms: Kms, tmp_path: Path
+) -> None:
+    _, vault = ready
+    config = tmp_path / "env.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "state_dir": str(tmp_path / "empty"),
+                "bastion": {"key_path": "k", "known_hosts_path": "kh"},
+                "vault": {"key_protection": transit_settings(kms)},
+            }
+        )
+    )
+    server, ca = vault
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "connector.tarmak_side.cli",
+            "--config",
+            str(config),
+            "rekey",
+            "--direct",
+            "--node",
+            server.endpoint.address.removeprefix("https://"),
+            "--vault-ca",
+            str(ca.cert_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[3],
+    )
+    assert done.returncode == 1
+    assert f"no Vault keys are stored in {tmp_path / 'empty'}" in done.stderr
