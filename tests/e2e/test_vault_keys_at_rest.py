@@ -166,7 +166,10 @@ class Setup:
         }
 
     def leaks(self) -> list[Leak]:
-        secrets = {**self.audit_secrets(), **self.held}
+        """Every secret seen anywhere, looked for in all Tarmak and Terraform wrote; the
+        KMS token too (Tarmak reads it from its file, and must not copy it elsewhere)."""
+        kms_token = self.env.kms.tarmak_token_file.read_text()
+        secrets = {**self.audit_secrets(), **self.held, "the KMS token": kms_token}
         assert len(secrets) > 3, secrets.keys()
         return scan([self.state_dir, self.directory, self.tf.workdir], secrets)
 
