@@ -11,7 +11,7 @@ directory are scanned for each of them in plain text, base64 and JSON-escaped
 (devenv/secret_scan.py).
 
 The Tarmak side's commands are run as an operator would: `tarmak-controller
---config env.yaml <command> ...` (rekey, rotate-kms-key, replace-token).
+--config env.yaml <command> ...` (rekey, rotate-kms-key, replace-token), through the bastion.
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ class Setup:
         ca = self.directory / "vault-ca.pem"
         if not ca.exists():
             shutil.copy(self.env.ca.cert_path, ca)
+        nodes = [arg for address in self.cluster.addresses for arg in ("--node", address)]
         argv = [
             sys.executable,
             "-m",
@@ -96,12 +97,10 @@ class Setup:
             "--config",
             str(self.config_path),
             name,
+            *nodes,
             "--vault-ca",
             str(ca),
-            "--kms-key-id",
-            DEMO_KEY,
             *args,
-            *self.cluster.addresses,
         ]
         output = open(self.directory / f"{name}-{time.monotonic_ns()}.out", "wb")  # noqa: SIM115
         with output:
@@ -283,7 +282,9 @@ def test_no_key_share_or_token_at_rest_after_restart_rekey_rotation_and_new_toke
     it.run("rotate-kms-key")
     assert kms.key_versions(DEMO_KEY) == before + 1
     assert it.reveal("rotation") == new_shares, "rotation changes the wrapping, not the keys"
-    assert f"vault:v{before + 1}:" in KeyStore(it.state_dir).path(KEYS_NAME).read_text()
+    rewrapped = it.stored()
+    blobs = [*rewrapped.shares, rewrapped.tarmak_token or ""]
+    assert all(f'"vault:v{before + 1}:' in blob for blob in blobs), "every blob rewrapped"
 
     # A token replacement: a new Tarmak token; the old one is revoked.
     it.run("replace-token")
