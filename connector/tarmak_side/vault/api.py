@@ -35,7 +35,8 @@ class Answer:
         if self.ok:
             return self
         message = f"Vault {self.node} refused {what}: HTTP {self.status} {self.errors()}"
-        if self.status in (400, 403, 404, 405):
+        # A KV mount just enabled answers 400 while it upgrades itself to version 2.
+        if self.status in (400, 403, 404, 405) and "resume service shortly" not in message:
             raise OperationFailed(message)
         raise NotReady(message)
 

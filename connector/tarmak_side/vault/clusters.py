@@ -56,7 +56,7 @@ class VaultClusters:
         protection = protection_for(self.config, stored.kms_key_id, name, stored.protection)
         return ClusterKeys(stored, protection, self.store.path(name))
 
-    def _survey(self, params: dict[str, Any]) -> contextlib.AbstractContextManager[Survey]:
+    def survey(self, params: dict[str, Any]) -> contextlib.AbstractContextManager[Survey]:
         nodes = listed_nodes(params, self.config.vault.port)
         return survey(self.links, nodes, ca_file(self.config.state_dir, params), None)
 
@@ -65,7 +65,7 @@ class VaultClusters:
     def init_status(self, call: Call) -> dict[str, Any]:
         """What the cluster looks like, from sys/health alone: no side effects."""
         keys_stored = self.store.load(self.keys_name(call.params)) is not None
-        with self._survey(call.params) as found:
+        with self.survey(call.params) as found:
             return _view(found, keys_stored)
 
     # ---- converging (apply) ----------------------------------------------------------
@@ -91,7 +91,7 @@ class VaultClusters:
         and the active node with it, and what was seen (the tunnels close on leaving);
         NotReady otherwise."""
         keys = self.keys(name)
-        with self._survey(params) as found:
+        with self.survey(params) as found:
             self.converger.step(found, keys, name, params, allow_init)
             assert keys is not None and found.active is not None  # step saw them
             keys = self.tokens.settle(found.active.api, keys, name)
@@ -123,7 +123,7 @@ class VaultClusters:
         if keys is None:
             return {"status": "not-ready", "detail": f"no keys in {self.store.path(name)}"}
         try:
-            with self._survey(params) as found:
+            with self.survey(params) as found:
                 active = found.active
                 if active is None:
                     return {"status": "not-ready", "detail": found.describe()}

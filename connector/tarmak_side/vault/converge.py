@@ -22,7 +22,7 @@ from connector.tarmak_side.vault.errors import NotReady, OperationFailed
 from connector.tarmak_side.vault.health import Health
 from connector.tarmak_side.vault.keys import ClusterKeys
 from connector.tarmak_side.vault.keystore import KeyStore, Reservation, StoredKeys
-from connector.tarmak_side.vault.protection import protection_for
+from connector.tarmak_side.vault.protection import KeyProtection, protection_for
 from connector.tarmak_side.vault.survey import Seen, Survey
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class Converger:
         # Called once a new cluster's keys are stored; tests make it stop the process.
         self.after_keys_stored: Callable[[], None] = lambda: None
         # sys/init answers whose protection failed: kept in memory only, retried each pass.
-        self._unprotected: dict[str, tuple[Any, Any, str | None]] = {}
+        self._unprotected: dict[str, tuple[dict[str, Any], KeyProtection, str | None]] = {}
 
     def step(
         self,
@@ -106,7 +106,7 @@ class Converger:
         self,
         name: str,
         answer: dict[str, Any],
-        protection: Any,
+        protection: KeyProtection,
         kms_key_id: str | None,
         reservation: Reservation | None = None,
     ) -> str:
@@ -145,7 +145,7 @@ class Converger:
             "shamir",
         )
 
-    def _init(self, first: Seen, protection: Any, recovery: bool) -> dict[str, Any]:
+    def _init(self, first: Seen, protection: KeyProtection, recovery: bool) -> dict[str, Any]:
         vault = self.config.vault
         prefix = "recovery" if recovery else "secret"
         body = {

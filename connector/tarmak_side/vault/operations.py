@@ -49,7 +49,7 @@ class KeyOperations:
             keys = self.clusters.keys(name)
             if keys is None:
                 raise OperationFailed(f"no Vault keys are stored in {self.store.path(name)}")
-            with self.clusters._survey(params) as found:
+            with self.clusters.survey(params) as found:
                 if found.active is None:
                     raise OperationFailed(f"no active Vault node: {found.describe()}")
                 yield found.active.api.with_token(keys.token()), keys, name

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from connector.tarmak_side.server import OperationFailed
+from connector.tarmak_side.server import Call, OperationFailed
 from connector.tarmak_side.vault.survey import ca_file
+from devenv.pki import ThrowawayCA
 from tests.unit.connector.vault_servers import (
     GnuPG,
     Kms,
@@ -24,6 +25,7 @@ from tests.unit.connector.vault_servers import (
     health,
     kms,
     lookup,
+    params,
     root,
     seal,
     tls_vault,
@@ -171,3 +173,28 @@ def test_no_key_protection_named_is_refused_before_init(tls_vault: Vault, tmp_pa
     with pytest.raises(OperationFailed, match=r"names no vault.key_protection"):
         converge(side, tls_vault)
     assert health(tls_vault) == 501
+
+
+def test_a_node_not_answering_is_waited_for_not_a_final_error(
+    kms: Kms, tls_vault: Vault, tmp_path: Path
+) -> None:
+    side = clusters(tmp_path, transit_settings(kms))
+    answer = side.cluster_status(
+        Call(
+            "c",
+            "VaultClusterStatus",
+            {**params(tls_vault, wait=0.5), "internal_fqdns": ["127.0.0.1:9"]},
+        )
+    )
+    assert answer["status"] == "not-ready"
+    assert "Vault 127.0.0.1:9: not answering (ConnectionError)" in answer["detail"]
+
+
+def test_a_node_signed_by_another_ca_is_named(kms: Kms, tls_vault: Vault, tmp_path: Path) -> None:
+    side = clusters(tmp_path, transit_settings(kms))
+    other = ThrowawayCA(tmp_path / "other-ca")
+    view = side.init_status(
+        Call("c", "VaultClusterInitStatus", {**params(tls_vault), "vault_ca": other.cert_pem})
+    )
+    assert "TLS verification failed (is vault_ca the CA that signed 127.0.0.1?)" in view["detail"]
+    assert view["reachable"] is False

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from connector.tarmak_side.server import OperationFailed
 from connector.tarmak_side.vault import VaultClusters
 from connector.tarmak_side.vault.operations import KeyOperations
 from connector.tarmak_side.vault.transit import TransitProtection
@@ -227,3 +228,16 @@ def test_the_cli_names_what_failed(
     )
     assert done.returncode == 1
     assert f"no Vault keys are stored in {tmp_path / 'empty'}" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["rekey", "rotate_kms_key", "replace_token"])
+def test_a_kms_that_does_not_answer_changes_nothing_stored(
+    ready: tuple[VaultClusters, Vault], kms: Kms, tmp_path: Path, command: str
+) -> None:
+    side, vault = ready
+    before = {p.name: p.read_bytes() for p in side.store.directory.glob("vault-*.json")}
+    away = clusters(tmp_path, {**transit_settings(kms), "address": "http://127.0.0.1:9"})
+    with pytest.raises(OperationFailed, match=r"KMS http://127.0.0.1:9 is not answering"):
+        getattr(KeyOperations(away), command)(params(vault))
+    after = {p.name: p.read_bytes() for p in side.store.directory.glob("vault-*.json")}
+    assert after == before
