@@ -19,6 +19,7 @@ from connector.tarmak_side.vault.transit import TransitProtection
 from tests.unit.connector.vault_servers import (
     Kms,
     Vault,
+    auto_unseal_vault,
     clusters,
     converge,
     health,
@@ -30,7 +31,7 @@ from tests.unit.connector.vault_servers import (
     transit_settings,
 )
 
-__all__ = ["kms", "tls_vault"]
+__all__ = ["auto_unseal_vault", "kms", "tls_vault"]
 pytestmark = pytest.mark.vault
 NAME = "t-vault"
 
@@ -241,3 +242,24 @@ def test_a_kms_that_does_not_answer_changes_nothing_stored(
         getattr(KeyOperations(away), command)(params(vault))
     after = {p.name: p.read_bytes() for p in side.store.directory.glob("vault-*.json")}
     assert after == before
+
+
+def test_an_auto_unseal_cluster_gets_recovery_shares_and_rekeys_them(
+    kms: Kms, auto_unseal_vault: Vault, tmp_path: Path
+) -> None:
+    side = clusters(tmp_path, transit_settings(kms))
+    assert converge(side, auto_unseal_vault)["status"] == "ready"
+    keys = side.keys(NAME)
+    assert keys is not None and keys.stored.recovery and len(keys.stored.shares) == 3
+    ops = KeyOperations(side)
+    assert lookup(auto_unseal_vault, ops.generate_root(params(auto_unseal_vault))).ok
+    old = keys.shares()
+    stop_at(ops, "pending-stored")
+    with pytest.raises(Stopped):
+        ops.rekey(params(auto_unseal_vault))
+    ops.step = lambda _name: None
+    ops.rekey(params(auto_unseal_vault))
+    after = side.keys(NAME)
+    assert after is not None and after.stored.recovery
+    assert set(after.shares()).isdisjoint(old)
+    assert lookup(auto_unseal_vault, ops.generate_root(params(auto_unseal_vault))).ok

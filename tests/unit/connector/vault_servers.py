@@ -23,7 +23,8 @@ from connector.tarmak_side.vault.generate_root import generate_root
 from connector.tarmak_side.vault.links import DirectLinks
 from connector.tarmak_side.vault.nodes import Node
 from devenv.pki import ThrowawayCA
-from devenv.vault import OpenBaoServer
+from devenv.processes import ChildProcess, free_port
+from devenv.vault import OpenBaoServer, VaultEndpoint, bao_binary
 
 KMS_KEY = "tarmak-test"
 Vault = tuple[OpenBaoServer, ThrowawayCA]
@@ -196,3 +197,44 @@ def lookup(vault: Vault, token: str) -> requests.Response:
         verify=str(ca.cert_path),
         timeout=10,
     )
+
+
+@pytest.fixture
+def auto_unseal_vault(kms: Kms, tmp_path: Path) -> Iterator[Vault]:
+    """An uninitialised OpenBao (in-memory, TLS) that auto-unseals through the KMS
+    (`seal "transit"`): initialised with recovery shares."""
+    assert kms.call("POST", "transit/keys/autounseal", {}).ok
+    ca = ThrowawayCA(tmp_path / "auto-ca")
+    files = ca.issue("vault")
+    port = free_port()
+    directory = tmp_path / "auto-vault"
+    directory.mkdir()
+    config = directory / "server.hcl"
+    config.write_text(
+        f"""
+storage "inmem" {{}}
+listener "tcp" {{
+  address         = "127.0.0.1:{port}"
+  cluster_address = "127.0.0.1:{free_port()}"
+  tls_cert_file   = "{files.cert}"
+  tls_key_file    = "{files.key}"
+}}
+seal "transit" {{
+  address    = "{kms.address}"
+  token      = "{kms.server.endpoint.token}"
+  key_name   = "autounseal"
+  mount_path = "transit/"
+}}
+api_addr = "https://127.0.0.1:{port}"
+"""
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+    process = ChildProcess([bao_binary(), "server", f"-config={config}"], directory / "log", env)
+    server = OpenBaoServer.__new__(OpenBaoServer)
+    server.directory, server.dev, server.port, server.process = directory, False, port, process
+    server.endpoint = VaultEndpoint(f"https://127.0.0.1:{port}", None, str(ca.cert_path))
+    try:
+        server.start()
+        yield server, ca
+    finally:
+        server.stop()
