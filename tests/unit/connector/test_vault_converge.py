@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from connector.tarmak_side.server import Call, OperationFailed
+from connector.tarmak_side.vault.protection import ProtectionFailed
 from connector.tarmak_side.vault.survey import ca_file
+from connector.tarmak_side.vault.transit import TransitProtection
 from devenv.pki import ThrowawayCA
 from tests.unit.connector.vault_servers import (
     GnuPG,
@@ -198,3 +200,22 @@ def test_a_node_signed_by_another_ca_is_named(kms: Kms, tls_vault: Vault, tmp_pa
     )
     assert "TLS verification failed (is vault_ca the CA that signed 127.0.0.1?)" in view["detail"]
     assert view["reachable"] is False
+
+
+def test_keys_that_cannot_be_protected_after_init_are_kept_and_stored_next_pass(
+    kms: Kms, tls_vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    side = clusters(tmp_path, transit_settings(kms))
+    real = TransitProtection.from_init
+
+    def kms_gone(self: TransitProtection, secrets: list[str]) -> tuple[str, ...]:
+        raise ProtectionFailed(f"KMS {self.address} is not answering")
+
+    monkeypatch.setattr(TransitProtection, "from_init", kms_gone)
+    with pytest.raises(OperationFailed, match=r"held in this process's memory only"):
+        converge(side, tls_vault)
+    assert health(tls_vault) == 503, "initialised"
+    assert side.store.load("t-vault") is None
+    monkeypatch.setattr(TransitProtection, "from_init", real)
+    assert converge(side, tls_vault)["status"] == "ready"
+    assert side.store.load("t-vault") is not None
