@@ -21,5 +21,5 @@ class DyingAfterInit(TarmakServices):
 
 
 if __name__ == "__main__":
-    cli.TarmakServices = DyingAfterInit  # type: ignore[misc]
+    cli.TarmakServices = DyingAfterInit  # type: ignore[attr-defined]
     cli.main()
