@@ -165,6 +165,25 @@ class TarmakSide:
                 shutil.rmtree(directory, ignore_errors=True)
 
 
+def generate_root(config_path: Path, nodes: Sequence[str], ca_file: Path) -> str:
+    """A root token made from the stored shares, as an operator gets one
+    (`tarmak-controller generate-root`; Tarmak keeps none): revoke it when done."""
+    argv = [sys.executable, "-m", "connector.tarmak_side.cli", "--config", str(config_path)]
+    argv += ["generate-root", *(arg for node in nodes for arg in ("--node", node))]
+    argv += ["--vault-ca", str(ca_file)]
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"tarmak-controller generate-root failed: {done.stderr}")
+    return done.stdout.strip()
+
+
 @dataclass
 class TarmakSideProcess:
     """`tarmak-controller` as its own process (so a test can kill it like Tarmak dying)."""
