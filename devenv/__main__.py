@@ -132,6 +132,7 @@ def restart_node(directory: Path, name: str) -> int:
 def tarmak_config(directory: Path, output: Path | None, state_dir: Path | None) -> int:
     """Write env.yaml for the Tarmak side (tarmak-controller --config ...), the
     Terraform CLI config and terraform.tfvars for examples/tarmak-environment."""
+    from devenv.kms import DEMO_KEY
     from devenv.mirror import build_mirror
     from devenv.tarmak import local_config, tfvars, write_config
 
@@ -141,13 +142,18 @@ def tarmak_config(directory: Path, output: Path | None, state_dir: Path | None) 
         return 1
     path = (output or directory / "env.yaml").absolute()
     config = local_config(
-        state["bastion"], state["ca_cert"], (state_dir or directory / "tarmak-state").absolute()
+        state["bastion"],
+        state["ca_cert"],
+        (state_dir or directory / "tarmak-state").absolute(),
+        kms=state.get("kms"),
     )
     write_config(config, path)
     cli_config = build_mirror(directory.absolute() / "mirror", ("tarmak",))
     variables = directory.absolute() / "terraform.tfvars"
     cluster = state["env"].get("TARMAK_DEVENV_VAULT_CLUSTER", "")
-    variables.write_text(tfvars(state["bastion"], cluster.split(","), state["ca_cert"]))
+    variables.write_text(
+        tfvars(state["bastion"], cluster.split(","), state["ca_cert"], vault_kms_key_id=DEMO_KEY)
+    )
     state["tarmak_env"] = {
         "TF_CLI_CONFIG_FILE": str(cli_config),
         "TARMAK_CONNECTOR_SOCKET": str(directory.absolute() / "connector.sock"),

@@ -1,5 +1,7 @@
 """The whole local environment: CA, OpenBao in both modes, sshd bastion, wing,
-and (when asked) a three-node Raft OpenBao cluster as Tarmak runs Vault."""
+a KMS (OpenBao with transit: it protects the keys Tarmak stores, and
+auto-unseals nodes), and (when asked) a three-node Raft OpenBao cluster as
+Tarmak runs Vault, sealed with Shamir or auto-unsealed by the KMS."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.bastion import Bastion
+from devenv.kms import KmsServer
 from devenv.pki import ThrowawayCA
 from devenv.processes import ChildProcess, free_port, wait_until
 from devenv.raft_cluster import RaftCluster
@@ -25,26 +28,38 @@ class LocalEnvironment:
     bastion: Bastion
     wing_url: str
     wing: WingStandIn | ChildProcess
+    kms: KmsServer
     vault_cluster: RaftCluster | None = None
 
     @classmethod
     def start(
-        cls, directory: Path, *, wing_in_process: bool = True, cluster: bool = False
+        cls,
+        directory: Path,
+        *,
+        wing_in_process: bool = True,
+        cluster: bool = False,
+        auto_unseal: bool = False,
     ) -> LocalEnvironment:
-        """Start everything; a failure part-way stops what had started."""
+        """Start everything; a failure part-way stops what had started.
+        `auto_unseal`: the cluster's nodes have `seal "transit"` against the KMS."""
         directory.mkdir(parents=True, exist_ok=True)
         ca = ThrowawayCA(directory / "pki")
-        started: list[OpenBaoServer | Bastion | WingStandIn | ChildProcess | RaftCluster] = []
+        started: list[
+            OpenBaoServer | Bastion | WingStandIn | ChildProcess | RaftCluster | KmsServer
+        ] = []
         vault_cluster = None
         try:
+            kms = KmsServer(directory / "kms", ca)
             vault_dev = OpenBaoServer(directory / "vault-dev", dev=True)
             vault_tls = OpenBaoServer(directory / "vault-tls", dev=False, ca=ca)
             bastion = Bastion(directory / "bastion")
-            for part in (vault_dev, vault_tls, bastion):
-                part.process.start()
-                started.append(part)
+            for server in (kms, vault_dev, vault_tls, bastion):
+                server.process.start()
+                started.append(server)
+            kms.start_wait()  # initialised, keys made: auto-unsealed nodes need it first
             if cluster:
-                vault_cluster = RaftCluster(directory / "vault-cluster", ca)
+                seal = kms.transit_seal() if auto_unseal else None
+                vault_cluster = RaftCluster(directory / "vault-cluster", ca, seal=seal)
                 started.append(vault_cluster)
                 vault_cluster.start()
             wing_cert = ca.issue("wing")
@@ -82,12 +97,12 @@ class LocalEnvironment:
             for part in reversed(started):
                 part.stop()
             raise
-        return cls(directory, ca, vault_dev, vault_tls, bastion, wing_url, wing, vault_cluster)
+        return cls(directory, ca, vault_dev, vault_tls, bastion, wing_url, wing, kms, vault_cluster)
 
     def stop(self) -> None:
         if self.vault_cluster is not None:
             self.vault_cluster.stop()
-        for part in (self.wing, self.bastion, self.vault_tls, self.vault_dev):
+        for part in (self.wing, self.bastion, self.vault_tls, self.vault_dev, self.kms):
             part.stop()
 
     def env(self) -> dict[str, str]:
@@ -103,11 +118,18 @@ class LocalEnvironment:
             "TARMAK_DEVENV_SSH_KEY": access.key_path,
             "TARMAK_DEVENV_SSH_KNOWN_HOSTS": access.known_hosts_path,
             "TARMAK_DEVENV_WING_URL": self.wing_url,
+            "TARMAK_DEVENV_KMS_ADDR": self.kms.address,
+            "TARMAK_DEVENV_KMS_TOKEN_FILE": str(self.kms.tarmak_token_file),
             **(self.vault_cluster.env() if self.vault_cluster else {}),
         }
 
     def pids(self) -> list[int]:
-        parts = [self.vault_dev.process, self.vault_tls.process, self.bastion.process]
+        parts = [
+            self.vault_dev.process,
+            self.vault_tls.process,
+            self.bastion.process,
+            self.kms.process,
+        ]
         if isinstance(self.wing, ChildProcess):
             parts.append(self.wing)
         return [p.pid for p in parts]
@@ -129,6 +151,8 @@ class LocalEnvironment:
             "env": self.env(),
             "vault_nodes": nodes,
             "ca_cert": str(self.ca.cert_path),
+            # env.yaml's vault.key_protection (devenv.tarmak.local_config(kms=...))
+            "kms": self.kms.key_protection(),
             "bastion": {
                 "host": access.host,
                 "port": access.port,

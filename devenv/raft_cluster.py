@@ -31,6 +31,8 @@ from devenv.vault import VaultEndpoint, bao_binary
 WRITE_OPERATIONS = frozenset({"create", "update", "delete"})
 # The log line OpenBao writes once per sys/init: counting it counts initialisations.
 INITIALISED_LINE = "security barrier initialized"
+# What a node with `seal "transit"` logs when it has unsealed itself.
+AUTO_UNSEALED_LINE = "unsealed with stored key"
 
 
 def _ephemeral_floor() -> int:
@@ -58,11 +60,38 @@ def low_free_port(taken: set[int]) -> int:
 
 
 @dataclass(frozen=True)
+class TransitSeal:
+    """`seal "transit"`: auto-unseal through another OpenBao's transit key."""
+
+    address: str
+    token: str
+    key_name: str
+    mount_path: str
+    ca_cert: str
+
+    def hcl(self) -> str:
+        return textwrap.dedent(
+            f"""\
+            seal "transit" {{
+              address     = "{self.address}"
+              token       = "{self.token}"
+              key_name    = "{self.key_name}"
+              mount_path  = "{self.mount_path}"
+              tls_ca_cert = "{self.ca_cert}"
+            }}
+            """
+        )
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     node: str
     type: str  # "request" or "response"
     operation: str
     path: str
+    client_token: str = ""  # set only by an audit_raw device
+    response_token: str = ""  # a token the response handed out (audit_raw only)
+    policies: tuple[str, ...] = ()  # the policies of the token that made the request
 
     @property
     def is_write(self) -> bool:
@@ -78,8 +107,11 @@ class RaftNode:
         cluster_port: int,
         peers: list[int],
         ca: ThrowawayCA,
+        seal: TransitSeal | None = None,
+        audit_raw: bool = False,
     ) -> None:
         self.directory = directory
+        self.seal = seal
         self.node_id = node_id
         self.api_port = api_port
         self.cluster_port = cluster_port
@@ -101,6 +133,8 @@ class RaftNode:
             for peer in peers
         )
         config = directory / "server.hcl"
+        raw = '\n    log_raw   = "true"' if audit_raw else ""
+        config.touch(mode=0o600)  # a transit seal's token is in it
         config.write_text(
             f'storage "raft" {{\n'
             f'  path    = "{self.data_dir}"\n'
@@ -118,11 +152,12 @@ class RaftNode:
                 cluster_addr = "https://127.0.0.1:{cluster_port}"
                 audit "file" "audit" {{
                   options {{
-                    file_path = "stdout"
+                    file_path = "stdout"{raw}
                   }}
                 }}
                 """
             )
+            + (seal.hcl() if seal else "")
         )
         self.endpoint = VaultEndpoint(f"https://127.0.0.1:{api_port}", None, str(ca.cert_path))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
@@ -140,6 +175,20 @@ class RaftNode:
         try:
             return self.endpoint.health_status()
         except requests.RequestException:
+            return None
+
+    def seal_status(self) -> dict[str, Any] | None:
+        """sys/seal-status (never audited): `sealed`, `type` ("shamir", "transit"),
+        `recovery_seal`; None if the node does not answer."""
+        try:
+            answer = requests.get(
+                f"{self.endpoint.address}/v1/sys/seal-status",
+                verify=self.endpoint.ca_cert or True,
+                timeout=2,
+            )
+            status: dict[str, Any] = answer.json()
+            return status
+        except (requests.RequestException, ValueError):
             return None
 
     def start(self) -> RaftNode:
@@ -175,8 +224,12 @@ class RaftNode:
         return self.start().start_wait()
 
     def initialisations(self) -> int:
+        return self.log_count(INITIALISED_LINE)
+
+    def log_count(self, line: str) -> int:
+        """How often the server log holds `line` (e.g. AUTO_UNSEALED_LINE)."""
         try:
-            return self.process.log_path.read_text(errors="replace").count(INITIALISED_LINE)
+            return self.process.log_path.read_text(errors="replace").count(line)
         except OSError:
             return 0
 
@@ -187,7 +240,7 @@ class RaftNode:
             return 0
 
     def audit_entries(self, since: int = 0) -> list[AuditEntry]:
-        """Request entries of the audit log from byte offset `since`."""
+        """Request and response entries of the audit log from byte offset `since`."""
         try:
             with open(self.audit_log, "rb") as log:
                 log.seek(since)
@@ -203,13 +256,18 @@ class RaftNode:
             except ValueError:
                 continue
             request = raw.get("request") or {}
-            if raw.get("type") == "request":
+            if raw.get("type") in ("request", "response"):
+                auth = raw.get("auth") or {}
+                handed_out = ((raw.get("response") or {}).get("auth") or {}).get("client_token")
                 entries.append(
                     AuditEntry(
                         self.node_id,
-                        "request",
+                        str(raw["type"]),
                         str(request.get("operation", "")),
                         str(request.get("path", "")),
+                        str(auth.get("client_token") or ""),
+                        str(handed_out or ""),
+                        tuple(str(p) for p in auth.get("policies") or ()),
                     )
                 )
         return entries
@@ -218,8 +276,17 @@ class RaftNode:
 class RaftCluster:
     """Three (or `size`) nodes that know each other; started together, stopped together."""
 
-    def __init__(self, directory: Path, ca: ThrowawayCA, size: int = 3) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        ca: ThrowawayCA,
+        size: int = 3,
+        *,
+        seal: TransitSeal | None = None,
+        audit_raw: bool = False,
+    ) -> None:
         self.directory = directory
+        self.seal = seal
         taken: set[int] = set()
         api_ports = [low_free_port(taken) for _ in range(size)]
         cluster_ports = [low_free_port(taken) for _ in range(size)]
@@ -231,6 +298,8 @@ class RaftCluster:
                 cluster_ports[i],
                 [p for p in api_ports if p != api_ports[i]],
                 ca,
+                seal,
+                audit_raw,
             )
             for i in range(size)
         ]
@@ -285,7 +354,17 @@ class RaftCluster:
         return {node.node_id: node.audit_size() for node in self.nodes}
 
     def audit_since(self, marks: dict[str, int]) -> list[AuditEntry]:
-        return [e for n in self.nodes for e in n.audit_entries(marks.get(n.node_id, 0))]
+        """Request entries logged after `marks` (every node's)."""
+        return [
+            e
+            for n in self.nodes
+            for e in n.audit_entries(marks.get(n.node_id, 0))
+            if e.type == "request"
+        ]
+
+    def audit_everything(self) -> list[AuditEntry]:
+        """Requests and responses from the start of every node's log."""
+        return [e for n in self.nodes for e in n.audit_entries(0)]
 
     def env(self) -> dict[str, str]:
         return {

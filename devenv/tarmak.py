@@ -28,12 +28,16 @@ from connector.tarmak_side.controller import ConnectorController
 from connector.tarmak_side.server import RequestServer
 from connector.tarmak_side.services import TarmakServices
 from devenv.environment import LocalEnvironment
+from devenv.kms import DEMO_KEY
 from devenv.mirror import ROOT
 from devenv.processes import stop_pid
 from devenv.vault import OpenBaoServer
 
 ROLES = ("master", "worker")
 CLUSTER_NAME = "demo"
+# Shamir shares of the cluster's unseal key (recovery key when it auto-unseals).
+KEY_SHARES = 3
+KEY_THRESHOLD = 2
 
 
 def relay_argv(socket_path: str) -> list[str]:
@@ -55,9 +59,15 @@ def local_config(
     wing_url: str | None = None,
     known_hosts: str | None = None,
     init_token_period: str | None = None,
+    kms: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """env.yaml's content for the local bastion (host, port, user, key, known_hosts)."""
-    vault: dict[str, Any] = {"clusters": {CLUSTER_NAME: {role: {} for role in ROLES}}}
+    """env.yaml's content for the local bastion (host, port, user, key, known_hosts);
+    `kms` is vault.key_protection (`KmsServer.key_protection()`, or state.json's
+    "kms"): the stored keys are protected by the devenv's KMS."""
+    vault: dict[str, Any] = {"key_shares": KEY_SHARES, "key_threshold": KEY_THRESHOLD}
+    if kms is not None:
+        vault["key_protection"] = dict(kms)
+    vault["clusters"] = {CLUSTER_NAME: {role: {} for role in ROLES}}
     if init_token_period:
         vault["init_token_period"] = init_token_period
     return {
@@ -92,7 +102,12 @@ def environment_config(
         "wing_url": env.wing_url,
     }
     return local_config(
-        bastion, str(env.ca.cert_path), state_dir, wing_url=wing_url, known_hosts=known_hosts
+        bastion,
+        str(env.ca.cert_path),
+        state_dir,
+        wing_url=wing_url,
+        known_hosts=known_hosts,
+        kms=env.kms.key_protection(),
     )
 
 
@@ -121,7 +136,8 @@ def tfvars(
 def terraform_variables(
     env: LocalEnvironment, vault: OpenBaoServer | Sequence[str]
 ) -> dict[str, str]:
-    """TF_VAR_* for examples/tarmak-environment: one TLS node, or a cluster's addresses."""
+    """TF_VAR_* for examples/tarmak-environment: one TLS node, or a cluster's
+    addresses; the KMS key that protects Tarmak's stored keys is the demo's."""
     if isinstance(vault, OpenBaoServer):
         addresses = [f"127.0.0.1:{vault.endpoint.address.rsplit(':', 1)[1]}"]
     else:
@@ -131,6 +147,7 @@ def terraform_variables(
         "TF_VAR_bastion_username": env.bastion.access.username,
         "TF_VAR_vault_fqdns": json.dumps(addresses),
         "TF_VAR_vault_ca_file": str(env.ca.cert_path),
+        "TF_VAR_vault_kms_key_id": DEMO_KEY,
     }
 
 
@@ -164,6 +181,25 @@ class TarmakSide:
                 shutil.rmtree(directory, ignore_errors=True)
 
 
+def generate_root(config_path: Path, nodes: Sequence[str], ca_file: Path) -> str:
+    """A root token made from the stored shares, as an operator gets one
+    (`tarmak-controller generate-root`; Tarmak keeps none): revoke it when done."""
+    argv = [sys.executable, "-m", "connector.tarmak_side.cli", "--config", str(config_path)]
+    argv += ["generate-root", *(arg for node in nodes for arg in ("--node", node))]
+    argv += ["--vault-ca", str(ca_file)]
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"tarmak-controller generate-root failed: {done.stderr}")
+    return done.stdout.strip()
+
+
 @dataclass
 class TarmakSideProcess:
     """`tarmak-controller` as its own process (so a test can kill it like Tarmak dying)."""
@@ -173,6 +209,8 @@ class TarmakSideProcess:
     log_path: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    # The module run as tarmak-controller (a test may run one with a fault built in).
+    module: str = "connector.tarmak_side.cli"
 
     def start(self) -> TarmakSideProcess:
         connector = shlex.join(relay_argv(self.socket_path))
@@ -182,7 +220,7 @@ class TarmakSideProcess:
                 [
                     sys.executable,
                     "-m",
-                    "connector.tarmak_side.cli",
+                    self.module,
                     "--config",
                     str(self.config_path),
                     "--exec",

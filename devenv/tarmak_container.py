@@ -30,6 +30,7 @@ from connector.tarmak_side.server import RequestServer
 from connector.tarmak_side.services import TarmakServices
 from devenv.container import CA_IN_CONTAINER, PATH_IN_CONTAINER, Container
 from devenv.environment import LocalEnvironment
+from devenv.kms import DEMO_KEY
 from devenv.pki import CertFiles
 from devenv.processes import ChildProcess
 from devenv.tarmak import environment_config
@@ -181,6 +182,7 @@ def terraform_variables(env: LocalEnvironment, vault: OpenBaoServer) -> dict[str
         "TF_VAR_bastion_username": env.bastion.access.username,
         "TF_VAR_vault_fqdns": f'["127.0.0.1:{port}"]',
         "TF_VAR_vault_ca_file": CA_IN_CONTAINER,
+        "TF_VAR_vault_kms_key_id": DEMO_KEY,
     }
 
 

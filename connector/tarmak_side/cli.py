@@ -2,6 +2,13 @@
 
 tarmak-controller --config env.yaml --exec 'docker exec -i CONTAINER tarmak-connector'
 tarmak-controller --config env.yaml --exec tarmak-connector        # locally
+
+The operator's Vault key commands (docs/vault-keys.md), each safe to stop and run again:
+
+tarmak-controller --config env.yaml generate-root  --node HOST[:PORT] --vault-ca CA.pem
+tarmak-controller --config env.yaml rekey          --node ... --vault-ca ...
+tarmak-controller --config env.yaml rotate-kms-key --node ... --vault-ca ...
+tarmak-controller --config env.yaml replace-token  --node ... --vault-ca ...
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from connector.tarmak_side.config import ConfigError, EnvironmentConfig
 from connector.tarmak_side.controller import ConnectorController
 from connector.tarmak_side.server import RequestServer
 from connector.tarmak_side.services import TarmakServices
+from connector.tarmak_side.vault.commands import add_key_commands, run_key_command
 
 log = logging.getLogger("tarmak-controller")
 EXIT_CONFIG = 2  # env.yaml or --exec unusable
@@ -48,6 +56,13 @@ def _connector_argv(command: str) -> list[str]:
     return argv
 
 
+def _load_config(path: str) -> EnvironmentConfig:
+    try:
+        return EnvironmentConfig.load(path)
+    except ConfigError as err:
+        _refuse(str(err), EXIT_CONFIG)
+
+
 def _configure_logging(verbose: bool) -> None:
     """One line per event at INFO on stderr; -v adds our DEBUG lines, never the
     libraries' (their debug output is noise and may carry request details)."""
@@ -61,14 +76,21 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="tarmak-controller", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="tarmak-controller",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--config", required=True, help="the environment's env.yaml")
     parser.add_argument(
         "--exec", dest="command", default="tarmak-connector", help="how to start the connector"
     )
     parser.add_argument("--verbose", "-v", action="store_true")
+    add_key_commands(parser.add_subparsers(dest="operation", metavar="COMMAND"))
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
+    if args.operation:  # a key command: Ctrl-C stops it (each is safe to run again)
+        sys.exit(run_key_command(_load_config(args.config), args))
     # From here on SIGTERM and Ctrl-C end us through the cleanup below, never a traceback.
     stop = threading.Event()
     stopped_by: list[int] = []
@@ -84,10 +106,7 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    try:
-        config = EnvironmentConfig.load(args.config)
-    except ConfigError as err:
-        _refuse(str(err), EXIT_CONFIG)
+    config = _load_config(args.config)
     connector = _connector_argv(args.command)
     log.info("started: config %s, connector command: %s", config.source, shlex.join(connector))
     services = TarmakServices(config)

@@ -50,15 +50,17 @@ class VaultRoleConfig:
 
 @dataclass(frozen=True)
 class KeyProtectionConfig:
-    """How the stored Vault keys are protected (paths resolved against env.yaml)."""
+    """How the cluster's key shares and tokens are kept (docs/vault-keys.md); paths
+    resolved against env.yaml's directory."""
 
-    kind: str  # transit | pgp | file
-    address: str | None = None
-    ca_cert: str | None = None
-    token_file: str | None = None
-    mount: str | None = None
-    pgp_keys: tuple[str, ...] = ()
-    gnupg_home: str | None = None
+    kind: str  # transit | pgp | file; no default: plaintext only when named
+    address: str | None = None  # transit: the KMS OpenBao/Vault
+    ca_cert: Path | None = None  # transit
+    token_file: Path | None = None  # transit: holds the KMS token (0600)
+    mount: str = "transit"  # transit
+    pgp_keys: tuple[Path, ...] = ()  # pgp: one armored public key per share
+    root_token_pgp_key: Path | None = None  # pgp
+    gnupg_home: Path | None = None  # pgp: where gpg finds the private keys
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,11 @@ class VaultConfig:
     port: int = 8200
     init_tokens_mount: str = "tarmak"
     init_token_period: str = DEFAULT_INIT_TOKEN_PERIOD
-    # cluster name -> role name -> role settings
-    clusters: dict[str, dict[str, VaultRoleConfig]] = field(default_factory=dict)
-    key_shares: int = 1
+    key_shares: int = 1  # recovery shares when the cluster auto-unseals
     key_threshold: int = 1
     key_protection: KeyProtectionConfig | None = None
+    # cluster name -> role name -> role settings
+    clusters: dict[str, dict[str, VaultRoleConfig]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,11 +130,9 @@ class EnvironmentConfig:
             if problem:
                 raise ConfigError(f"{source}: {setting.key}: {problem}")
         vault = settings.get("vault", {})
-        if vault.get("key_threshold", 1) > vault.get("key_shares", 1):
-            raise ConfigError(
-                f"{source}: vault.key_threshold: {vault['key_threshold']} is more than "
-                f"vault.key_shares ({vault.get('key_shares', 1)})"
-            )
+        problem = _shares_problem(vault)
+        if problem:
+            raise ConfigError(f"{source}: {problem}")
         return cls(
             environment=settings.get("environment", "tarmak"),
             state_dir=settings["state_dir"],
@@ -147,6 +147,26 @@ def _text_paths(section: dict[str, Any]) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, Path) else v for k, v in section.items()}
 
 
+def _shares_problem(vault: dict[str, Any]) -> str | None:
+    """What Vault would refuse in the shares settings, said before anything is done."""
+    shares, threshold = vault.get("key_shares", 1), vault.get("key_threshold", 1)
+    if threshold > shares:
+        return f"vault.key_threshold: {threshold} is more than vault.key_shares ({shares})"
+    if shares > 1 and threshold < 2:
+        return (
+            f"vault.key_threshold: {threshold} with {shares} shares; Vault needs a threshold "
+            "of at least 2 when there are several shares"
+        )
+    protection = vault.get("key_protection") or {}
+    pgp_keys = protection.get("pgp_keys", ())
+    if protection.get("kind") == "pgp" and len(pgp_keys) != shares:
+        return (
+            f"vault.key_protection.pgp_keys: names {len(pgp_keys)} keys, vault.key_shares is "
+            f"{shares}: give one public key per share"
+        )
+    return None
+
+
 def _vault(vault: dict[str, Any]) -> VaultConfig:
     clusters = {
         cluster: {role: VaultRoleConfig(**(settings or {})) for role, settings in roles.items()}
@@ -159,10 +179,7 @@ def _vault(vault: dict[str, Any]) -> VaultConfig:
         key_protection=None
         if protection is None
         else KeyProtectionConfig(
-            **{
-                **_text_paths(protection),
-                "pgp_keys": tuple(str(p) for p in protection.get("pgp_keys", ())),
-            }
+            **{**protection, "pgp_keys": tuple(protection.get("pgp_keys", ()))}
         ),
     )
 

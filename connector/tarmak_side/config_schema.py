@@ -95,11 +95,16 @@ KEY_PROTECTION = Section(
         "token_file": PathValue(PathCheck.SECRET_FILE),
         "mount": NAME,
         "pgp_keys": ListOf(PathValue(PathCheck.FILE)),
+        "root_token_pgp_key": PathValue(PathCheck.FILE),
         "gnupg_home": PathValue(PathCheck.DIRECTORY),
     },
     required=frozenset({"kind"}),
     selector="kind",
-    requires={"transit": ("address", "token_file"), "pgp": ("pgp_keys",), "file": ()},
+    requires={
+        "transit": ("address", "token_file"),
+        "pgp": ("pgp_keys", "root_token_pgp_key"),
+        "file": (),
+    },
 )
 
 SCHEMA = Section(

@@ -6,14 +6,15 @@ from connector.methods import LEGACY_NAMES
 from connector.protocol import Method
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.server import Handler
-from connector.tarmak_side.vault_cluster import VaultClusters
+from connector.tarmak_side.vault import VaultClusters
+from connector.tarmak_side.vault.links import BastionLinks
 from connector.tarmak_side.wing import BastionChecker
 
 
 class TarmakServices:
     def __init__(self, config: EnvironmentConfig) -> None:
         self.bastion = BastionChecker(config.bastion)
-        self.vault = VaultClusters(config, self.bastion)
+        self.vault = VaultClusters(config, BastionLinks(config, self.bastion))
 
     def handlers(self) -> dict[str, Handler]:
         handlers: dict[str, Handler] = {

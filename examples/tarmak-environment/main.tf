@@ -28,6 +28,12 @@ variable "vault_ca_file" {
   type = string
 }
 
+variable "vault_kms_key_id" {
+  description = "KMS (transit) key that protects the keys Tarmak stores for the cluster"
+  type        = string
+  default     = null
+}
+
 variable "cluster_name" {
   type    = string
   default = "demo"
@@ -46,6 +52,8 @@ resource "tarmak_bastion_instance" "bastion" {
 resource "tarmak_vault_cluster" "vault" {
   internal_fqdns = var.vault_fqdns
   vault_ca       = file(var.vault_ca_file)
+
+  vault_kms_key_id = var.vault_kms_key_id
 
   depends_on = [tarmak_bastion_instance.bastion]
 }

@@ -77,7 +77,16 @@ class VaultCluster(TarmakWaitingResource):
                 "unseals and joins it. Tarmak initialises a cluster only when no keys are "
                 "stored for it and every listed node answers uninitialised; a new node is "
                 "joined, never initialised. Destroying it only removes it from the state; "
-                "Vault's data, root token and unseal key are left as they are."
+                "Vault's data, root token and unseal key are left as they are.\n\n"
+                "Tarmak keeps the key shares (`vault.key_shares`, `vault.key_threshold`) "
+                "protected as its env.yaml's `vault.key_protection.kind` says, and refuses to "
+                "initialise a cluster until it has shown it can keep them: choose `transit` "
+                "(a KMS unwraps them; unattended unseal, the usual choice) or `pgp` (Vault "
+                "encrypts each share to an operator's key; unsealing needs that operator's "
+                "gpg agent or smartcard), and `file` (plaintext, mode 0600) only for "
+                "throwaway environments. A cluster whose nodes auto-unseal (`seal "
+                '"transit"`) is given recovery shares and never sent an unseal key. See '
+                "docs/vault-keys.md."
             ),
             attributes={
                 **VAULT_CONNECTION_ATTRIBUTES,
@@ -85,11 +94,15 @@ class VaultCluster(TarmakWaitingResource):
                     STRING,
                     optional=True,
                     force_new=True,
-                    description="KMS key that protects the unseal key. Tarmak records it with "
-                    "the keys when it initialises the cluster (the Tarmak side in this "
-                    "repository keeps keys in its state directory, mode 0600, and does not "
-                    "encrypt them). A change replaces the resource: the cluster is waited "
-                    "for again, and the keys already stored are kept as they are.",
+                    description="Name of the transit key in the KMS (a second OpenBao/Vault "
+                    "named by `vault.key_protection` in Tarmak's env.yaml) that protects the "
+                    "cluster's key shares and tokens when `vault.key_protection.kind` is "
+                    "`transit`: every share and token is sealed with a data key of its own "
+                    "that only this KMS key unwraps, and revealed in memory only when needed. "
+                    "The KMS must already have the key. Required for `transit`, unused for "
+                    "`pgp` and `file`. A change replaces the resource: the cluster is waited "
+                    "for again, and the keys already stored keep the key they were sealed with "
+                    "(`tarmak-controller rotate-kms-key` rewraps them).",
                 ),
                 "vault_unseal_key_name": Attribute(
                     STRING,

@@ -11,6 +11,9 @@ from pathlib import Path
 import hvac
 import pytest
 
+from connector.tarmak_side.config import EnvironmentConfig
+from connector.tarmak_side.vault.keystore import KeyStore
+from connector.tarmak_side.vault.protection import protection_for
 from devenv.environment import LocalEnvironment
 from devenv.tarmak import TarmakSide, terraform_variables
 from devenv.vault import OpenBaoServer
@@ -31,6 +34,7 @@ variable "bastion_hostname" {{ type = string }}
 variable "bastion_username" {{ type = string }}
 variable "vault_fqdns" {{ type = list(string) }}
 variable "vault_ca_file" {{ type = string }}
+variable "vault_kms_key_id" {{ type = string }}
 
 resource "tarmak_bastion_instance" "bastion" {{
   hostname = var.bastion_hostname
@@ -41,6 +45,8 @@ resource "tarmak_vault_cluster" "vault" {{
   internal_fqdns = var.vault_fqdns
   vault_ca       = file(var.vault_ca_file)
   depends_on     = [tarmak_bastion_instance.bastion]
+
+  vault_kms_key_id = var.vault_kms_key_id
 }}
 
 ephemeral "tarmak_vault_instance_role" "worker" {{
@@ -80,11 +86,16 @@ output "token" {
 """
 
 
-def stored_init_token(env: LocalEnvironment, vault: OpenBaoServer, state_dir: Path) -> str:
-    """The worker role's init token as Tarmak keeps it in Vault."""
-    root = json.loads((state_dir / "vault-demo-vault.json").read_text())["root_token"]
+def stored_init_token(side: TarmakSide, vault: OpenBaoServer) -> str:
+    """The worker role's init token as Tarmak keeps it in Vault (read with Tarmak's
+    own token, revealed through the KMS as Tarmak does)."""
+    config = EnvironmentConfig.load(side.config_path)
+    stored = KeyStore(config.state_dir).load("demo-vault")
+    assert stored is not None and stored.tarmak_token is not None
+    protection = protection_for(config, stored.kms_key_id, "demo-vault", stored.protection)
+    token = protection.reveal(stored.tarmak_token).decode()
     endpoint = vault.endpoint
-    client = hvac.Client(url=endpoint.address, token=root, verify=endpoint.ca_cert)
+    client = hvac.Client(url=endpoint.address, token=token, verify=endpoint.ca_cert)
     read = client.adapter.get("/v1/tarmak/data/demo/init-tokens/worker")
     return read["data"]["data"]["init_token"]
 
@@ -106,7 +117,7 @@ def test_init_token_is_used_but_never_stored(
     tf.init()
     tarmak.start()
     tf.apply()
-    token = stored_init_token(local_env, fresh_tls_vault, tmp_path / "state")
+    token = stored_init_token(tarmak, fresh_tls_vault)
     assert token
 
     # It reached the write-only attribute (through the ephemeral output) and the provider block.

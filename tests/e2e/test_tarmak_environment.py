@@ -26,6 +26,7 @@ from devenv.tarmak import (
     TarmakSide,
     TarmakSideProcess,
     environment_config,
+    generate_root,
     short_socket_path,
     terraform_variables,
     write_config,
@@ -82,8 +83,8 @@ def test_example_initialises_vault_and_returns_working_init_tokens(
 
     endpoint = fresh_tls_vault.endpoint
     assert endpoint.health_status() == 200, "Tarmak initialised and unsealed the TLS OpenBao"
-    secrets_file = tmp_path / "state" / "vault-demo-vault.json"
-    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    keys_files = list((tmp_path / "state").glob("vault-demo-vault*.json"))
+    assert keys_files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in keys_files)
     for role, init_token in tokens.items():
         client = hvac.Client(url=endpoint.address, token=init_token, verify=endpoint.ca_cert)
         created = client.adapter.post(f"/v1/auth/token/create/demo-{role}", json={})
@@ -234,7 +235,8 @@ def test_revoked_init_token_seen_by_refresh_and_recreated_by_apply(
     tf.apply()
     before = tf.outputs()["init_tokens"]
     endpoint = fresh_tls_vault.endpoint
-    root = json.loads((tmp_path / "state" / "vault-demo-vault.json").read_text())["root_token"]
+    node = endpoint.address.removeprefix("https://")
+    root = generate_root(tarmak.config_path, [node], local_env.ca.cert_path)
     admin = hvac.Client(url=endpoint.address, token=root, verify=endpoint.ca_cert)
     admin.auth.token.revoke(before["worker"])
 

@@ -19,8 +19,9 @@ import pytest
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.server import Call, OperationFailed
 from connector.tarmak_side.services import TarmakServices
-from connector.tarmak_side.vault_cluster import FAULT_EXIT_AFTER_INIT
+from connector.tarmak_side.vault.keystore import KeyStore
 from devenv.environment import LocalEnvironment
+from devenv.kms import DEMO_KEY
 from devenv.processes import wait_until
 from devenv.raft_cluster import RaftCluster
 from devenv.tarmak import (
@@ -31,6 +32,7 @@ from devenv.tarmak import (
     terraform_variables,
     write_config,
 )
+from tests.e2e import tarmak_fault_after_init
 from tests.e2e.harness import ROOT, Terraform
 
 pytestmark = pytest.mark.e2e
@@ -64,6 +66,14 @@ def prepare(tf: Terraform, env: LocalEnvironment, addresses: list[str], socket: 
     tf.write(EXAMPLE.read_text())
     tf.init()
     return tf
+
+
+def shares_now(store: KeyStore) -> tuple[str, ...]:
+    """The protected shares of the newest keys file (later generations add Tarmak's
+    own token, but keep the shares sys/init gave)."""
+    stored = store.load("demo-vault")
+    assert stored is not None
+    return stored.shares
 
 
 def assert_ready(cluster: RaftCluster) -> None:
@@ -174,7 +184,7 @@ def test_killed_after_init_then_keys_found_and_a_fresh_first_node_is_joined(
     config = write_config(environment_config(local_env, tmp_path / "state"), tmp_path / "env.yaml")
     socket = short_socket_path()
     dying = TarmakSideProcess(
-        config, socket, tmp_path / "tarmak-1.log", {FAULT_EXIT_AFTER_INIT: "1"}
+        config, socket, tmp_path / "tarmak-1.log", module=tarmak_fault_after_init.__name__
     )
     second = TarmakSideProcess(config, socket, tmp_path / "tarmak-2.log")
     apply = None
@@ -182,10 +192,14 @@ def test_killed_after_init_then_keys_found_and_a_fresh_first_node_is_joined(
         tf = prepare(terraform_latest, local_env, nodes.addresses, socket)
         dying.start()
         apply = tf.start("apply", "-auto-approve", "-input=false")
-        assert dying.wait(timeout=120) == 70, (tmp_path / "tarmak-1.log").read_text()
-        keys_file = tmp_path / "state" / "vault-demo-vault.json"
-        saved = keys_file.read_bytes()
-        assert json.loads(saved).keys() >= {"root_token", "unseal_key"}
+        exit_code = tarmak_fault_after_init.EXIT_CODE
+        assert dying.wait(timeout=120) == exit_code, (tmp_path / "tarmak-1.log").read_text()
+        store = KeyStore(tmp_path / "state")
+        stored = store.load("demo-vault")
+        assert stored is not None
+        assert stored.protection == "transit", "the keys are kept protected by the KMS"
+        assert len(stored.shares) == 3 and stored.threshold == 2
+        saved = stored.shares
         assert nodes.initialisations() == 1
         assert nodes.node(0).health() == 503, "killed right after init: nothing unsealed yet"
         dying.stop()  # and the connector it had started
@@ -194,7 +208,7 @@ def test_killed_after_init_then_keys_found_and_a_fresh_first_node_is_joined(
         second.start()
         output, _ = apply.communicate(timeout=180)
         assert apply.returncode == 0, output
-        assert keys_file.read_bytes() == saved, "the saved keys were used, never replaced"
+        assert shares_now(store) == saved, "the saved shares were used, never replaced"
         assert nodes.initialisations() == 1
         assert_ready(nodes)
 
@@ -206,7 +220,7 @@ def test_killed_after_init_then_keys_found_and_a_fresh_first_node_is_joined(
         assert first.health() in UNSEALED
         assert_ready(nodes)
         assert nodes.initialisations() == 1, "the fresh node was joined, not initialised"
-        assert keys_file.read_bytes() == saved
+        assert shares_now(store) == saved
         assert tf.plan_exit_code() == 0
 
         # Keys for this cluster elsewhere, none here: refuse, never initialise again.
@@ -216,6 +230,7 @@ def test_killed_after_init_then_keys_found_and_a_fresh_first_node_is_joined(
         params = {
             "internal_fqdns": nodes.addresses,
             "vault_ca": local_env.ca.cert_pem,
+            "vault_kms_key_id": DEMO_KEY,
             "create": True,
             "wait_seconds": 5,
         }

@@ -1,5 +1,6 @@
-"""The Tarmak side's Vault keys and environment config: nothing lost, nothing replaced,
-only what the config names is served."""
+"""The Tarmak side's Vault keys file and environment config: nothing lost, nothing
+replaced, nothing kept where others could change it, only what the config names is
+served."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from connector.tarmak_side.config import ConfigError, EnvironmentConfig
-from connector.tarmak_side.vault_keys import ClusterKeys, KeysConflict, KeyStore
+from connector.tarmak_side.vault.errors import OperationFailed
+from connector.tarmak_side.vault.keystore import KeysConflict, KeyStore, StoredKeys
+
+
+def ClusterKeys(root: str, unseal: str, kms: str | None = None) -> StoredKeys:
+    return StoredKeys("file", (unseal,), 1, root, kms_key_id=kms)
 
 
 def test_keys_are_stored_0600_in_a_0700_directory_and_read_back(tmp_path: Path) -> None:
@@ -21,6 +27,16 @@ def test_keys_are_stored_0600_in_a_0700_directory_and_read_back(tmp_path: Path) 
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert store.load("prod-vault") == keys
     assert [p.name for p in path.parent.iterdir()] == [path.name], "no temporary file left"
+
+
+def test_a_reservation_is_a_synced_file_of_its_own_given_up_when_unused(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "state")
+    reservation = store.reserve("c")
+    spare = tmp_path / "state" / ".vault-c.json.reserved"
+    assert spare.stat().st_size > 0 and stat.S_IMODE(spare.stat().st_mode) == 0o600
+    reservation.release()
+    assert list((tmp_path / "state").iterdir()) == []
+    assert store.load("c") is None
 
 
 def test_saving_the_same_keys_again_is_a_no_op(tmp_path: Path) -> None:
@@ -59,8 +75,51 @@ def test_save_fsyncs_the_file_and_its_directory(
 
 def test_an_unreadable_keys_file_is_an_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "vault-c.json").write_text("{not json")
+    (tmp_path / "vault-c.json").chmod(0o600)
+    tmp_path.chmod(0o700)
     with pytest.raises(KeysConflict, match=str(tmp_path / "vault-c.json")):
         KeyStore(tmp_path).load("c")
+
+
+def test_a_keys_file_from_before_protection_reads_as_plaintext(tmp_path: Path) -> None:
+    tmp_path.chmod(0o700)
+    (tmp_path / "vault-c.json").write_text('{"root_token": "r", "unseal_key": "u"}')
+    (tmp_path / "vault-c.json").chmod(0o600)
+    stored = KeyStore(tmp_path).load("c")
+    assert stored is not None and (stored.protection, stored.shares) == ("file", ("u",))
+
+
+def test_a_symlinked_keys_file_or_state_dir_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    KeyStore(state).save("c", ClusterKeys("root", "unseal"))
+    (state / "vault-d.json").symlink_to(state / "vault-c.json")
+    with pytest.raises(KeysConflict, match=r"vault-d\.json"):
+        KeyStore(state).load("d")
+    (tmp_path / "link").symlink_to(state)
+    with pytest.raises(OperationFailed, match=r"link .*not a symlink"):
+        KeyStore(tmp_path / "link").load("c")
+
+
+def test_a_state_dir_others_can_write_is_refused_naming_mode_and_fix(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    KeyStore(state).save("c", ClusterKeys("root", "unseal"))
+    state.chmod(0o770)
+    with pytest.raises(OperationFailed) as refused:
+        KeyStore(state).load("c")
+    assert f"{state} has mode 0770" in str(refused.value)
+    assert f"chmod 700 {state}" in str(refused.value)
+    state.chmod(0o700)
+    (state / "vault-c.json").chmod(0o666)
+    with pytest.raises(OperationFailed, match=r"mode 0666.*chmod 600"):
+        KeyStore(state).load("c")
+
+
+def test_a_state_dir_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    os.chown(state, 65534, 65534) if os.geteuid() == 0 else pytest.skip("needs root to chown")
+    with pytest.raises(OperationFailed, match=r"owned by uid 65534"):
+        KeyStore(state).reserve("c")
 
 
 def _config(tmp_path: Path, vault: dict) -> Path:  # type: ignore[type-arg]

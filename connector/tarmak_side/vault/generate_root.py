@@ -1,0 +1,55 @@
+"""A root token made from the stored shares (generate-root with a one-time
+pad), for the operator or for a step that needs root once: Tarmak keeps no
+standing root token. OpenBao serves only the authenticated
+`sys/generate-root-token/*` by default, so Tarmak's own token (whose policy
+names these paths) opens the attempt and the stored shares complete it."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from connector.tarmak_side.vault.api import Answer, VaultApi
+from connector.tarmak_side.vault.errors import OperationFailed
+from connector.tarmak_side.vault.keys import ClusterKeys
+
+ATTEMPT = "sys/generate-root-token/attempt"
+
+
+class SharesRefused(OperationFailed):
+    """The shares are not the cluster's (Vault aborted the attempt)."""
+
+
+def _data(answer: Answer) -> dict[str, Any]:
+    """Authenticated sys endpoints wrap their answer in `data`."""
+    data = answer.body.get("data")
+    return data if isinstance(data, dict) else answer.body
+
+
+def generate_root(api: VaultApi, keys: ClusterKeys) -> str:
+    """A new root token, with `api` carrying Tarmak's token. An attempt already under
+    way is cancelled first: only Tarmak's token may open one, so it is one a stopped
+    run of Tarmak left."""
+    if _data(api.call("GET", ATTEMPT).require("reading generate-root")).get("started"):
+        api.call("DELETE", ATTEMPT).require("cancelling generate-root")
+    started = _data(api.call("PUT", ATTEMPT, {}).require("starting generate-root"))
+    nonce, otp = str(started.get("nonce")), str(started.get("otp"))
+    done: dict[str, Any] = {}
+    for share in keys.shares():
+        answer = api.call("PUT", "sys/generate-root-token/update", {"key": share, "nonce": nonce})
+        if "invalid key" in answer.errors():
+            api.call("DELETE", ATTEMPT)
+            raise SharesRefused(
+                f"Vault {api.node} refused the shares in {keys.path}: they are not its keys"
+            )
+        done = _data(answer.require("generate-root with the stored shares"))
+        if done.get("complete"):
+            break
+    encoded = str(done.get("encoded_token") or done.get("encoded_root_token") or "")
+    if not done.get("complete") or not encoded:
+        api.call("DELETE", ATTEMPT)
+        raise OperationFailed(
+            f"Vault {api.node} did not complete generate-root with the shares in {keys.path}"
+        )
+    raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+    return bytes(a ^ b for a, b in zip(raw, otp.encode(), strict=True)).decode()

@@ -1,0 +1,233 @@
+"""The operator's key commands: generate-root, rekey, rotate-kms-key and
+replace-token (`tarmak-controller <command>`, docs/vault-keys.md).
+
+Each is a sequence of steps whose progress is kept in the keys file (a new
+generation per step, `pending` holding what a later step needs), so a run
+stopped anywhere can be run again and carries on: new shares are stored
+before Vault is asked to switch to them (rotation with verification keeps
+the old ones valid until then), and old ones are removed only after the new
+ones are stored, fsync'd and in use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+from connector.tarmak_side.vault.api import Answer, VaultApi
+from connector.tarmak_side.vault.clusters import VaultClusters
+from connector.tarmak_side.vault.errors import OperationFailed
+from connector.tarmak_side.vault.generate_root import SharesRefused, generate_root
+from connector.tarmak_side.vault.keys import ClusterKeys
+from connector.tarmak_side.vault.keystore import StoredKeys
+from connector.tarmak_side.vault.protection import protection_for
+from connector.tarmak_side.vault.transit import TransitProtection
+
+log = logging.getLogger(__name__)
+
+
+def _data(answer: Answer) -> dict[str, Any]:
+    data = answer.body.get("data")
+    return data if isinstance(data, dict) else answer.body
+
+
+class KeyOperations:
+    def __init__(self, clusters: VaultClusters) -> None:
+        self.clusters = clusters
+        self.store = clusters.store
+        # Called between steps with the step's name; tests make it stop the run there.
+        self.step: Callable[[str], None] = lambda _name: None
+
+    @contextlib.contextmanager
+    def _cluster(self, params: dict[str, Any]) -> Iterator[tuple[VaultApi, ClusterKeys, str]]:
+        """The active node with Tarmak's token, and the stored keys, under the lock."""
+        name = self.clusters.keys_name(params)
+        with self.clusters.locks.hold(name):
+            keys = self.clusters.keys(name)
+            if keys is None:
+                raise OperationFailed(f"no Vault keys are stored in {self.store.path(name)}")
+            with self.clusters.survey(params) as found:
+                if found.active is None:
+                    raise OperationFailed(f"no active Vault node: {found.describe()}")
+                yield found.active.api.with_token(keys.token()), keys, name
+
+    def _advance(self, name: str, keys: ClusterKeys, stored: StoredKeys) -> ClusterKeys:
+        return replace(keys, stored=self.store.advance(name, stored))
+
+    # ---- generate-root ------------------------------------------------------------------
+
+    def generate_root(self, params: dict[str, Any]) -> str:
+        """A root token for the operator (not stored: revoke it when done)."""
+        with self._cluster(params) as (api, keys, _):
+            return generate_root(api, keys)
+
+    # ---- replace-token ------------------------------------------------------------------
+
+    def replace_token(self, params: dict[str, Any]) -> str:
+        """A new Tarmak token; the old one and the root token used are revoked."""
+        with self._cluster(params) as (api, keys, name):
+            stored = keys.stored
+            if not (stored.pending or {}).get("retired_token"):
+                if stored.root_token is None:
+                    root = generate_root(api, keys)
+                    keys = self._advance(
+                        name,
+                        keys,
+                        replace(stored, root_token=keys.protection.protect(root.encode())),
+                    )
+                    self.step("root-stored")
+                token = self.clusters.tokens.create(api, keys.root_token())
+                stored = keys.stored
+                keys = self._advance(
+                    name,
+                    keys,
+                    replace(
+                        stored,
+                        tarmak_token=keys.protection.protect(token.encode()),
+                        pending={**(stored.pending or {}), "retired_token": stored.tarmak_token},
+                    ),
+                )
+                self.step("token-stored")
+            self.clusters.tokens.settle(api, keys, name)
+            return f"Tarmak has a new Vault token, stored in {self.store.path(name)}"
+
+    # ---- rotate-kms-key -----------------------------------------------------------------
+
+    def rotate_kms_key(self, params: dict[str, Any]) -> str:
+        """Rotate the transit key, then rewrap every stored blob under its newest version."""
+        with self._cluster(params) as (_, keys, name):
+            protection = keys.protection
+            if not isinstance(protection, TransitProtection):
+                raise OperationFailed(
+                    f"the keys in {self.store.path(name)} are protected by {protection.kind}, "
+                    "not by a KMS transit key"
+                )
+            stored = keys.stored
+            if stored.pending:
+                unfinished = ", ".join(stored.pending)
+                raise OperationFailed(
+                    f"{self.store.path(name)} records an unfinished step ({unfinished}): run "
+                    "the command that started it again first"
+                )
+            protection.rotate()
+            self.step("rotated")
+            rewrap = protection.rewrap
+            rewrapped = replace(
+                stored,
+                shares=tuple(rewrap(b) for b in stored.shares),
+                root_token=rewrap(stored.root_token) if stored.root_token else None,
+                tarmak_token=rewrap(stored.tarmak_token) if stored.tarmak_token else None,
+            )
+            keys = self._advance(name, keys, rewrapped)
+            self.step("stored")
+            self.store.prune(name, below=keys.stored.generation)
+            path = self.store.path(name)
+            return f"rotated KMS key {protection.key!r}; the keys in {path} are rewrapped"
+
+    # ---- rekey ---------------------------------------------------------------------------
+
+    def rekey(self, params: dict[str, Any]) -> str:
+        """New shares (as env.yaml's key_shares/threshold/protection say) replace the old."""
+        with self._cluster(params) as (api, keys, name):
+            stored = keys.stored
+            target = "recovery" if stored.recovery else "root"
+            base = f"sys/rotate/{target}"
+            new = protection_for(self.clusters.config, stored.kms_key_id, name)
+            pending = (stored.pending or {}).get("rekey")
+            if pending is None:
+                if _data(api.call("GET", f"{base}/init").require("reading the rotation")).get(
+                    "started"
+                ):
+                    # A stopped run's rotation: its new shares were never stored or used.
+                    api.call("DELETE", f"{base}/init").require("cancelling a stale rotation")
+                new.check()
+                vault = self.clusters.config.vault
+                started = _data(
+                    api.call(
+                        "POST",
+                        f"{base}/init",
+                        {
+                            "secret_shares": vault.key_shares,
+                            "secret_threshold": vault.key_threshold,
+                            "require_verification": True,
+                            **{
+                                ("pgp_keys" if k.endswith("pgp_keys") else k): v
+                                for k, v in new.init_params(stored.recovery).items()
+                                if k != "root_token_pgp_key"
+                            },
+                        },
+                    ).require("starting the rotation of the key shares")
+                )
+                self.step("started")
+                done: dict[str, Any] = {}
+                for share in keys.shares():
+                    done = _data(
+                        api.call(
+                            "POST", f"{base}/update", {"key": share, "nonce": started["nonce"]}
+                        ).require("rotating the key shares")
+                    )
+                    if done.get("complete"):
+                        break
+                if not done.get("complete"):
+                    raise OperationFailed("Vault did not take the stored shares for the rotation")
+                self.step("rotated")
+                pending = {
+                    "protection": new.kind,
+                    "shares": list(new.from_init([str(k) for k in done.get("keys") or []])),
+                    "threshold": vault.key_threshold,
+                    "nonce": done.get("verification_nonce"),
+                }
+                keys = self._advance(
+                    name,
+                    keys,
+                    replace(stored, pending={**(stored.pending or {}), "rekey": pending}),
+                )
+                self.step("pending-stored")
+            fresh = ClusterKeys(
+                replace(
+                    keys.stored,
+                    protection=pending["protection"],
+                    shares=tuple(pending["shares"]),
+                    threshold=int(pending["threshold"]),
+                ),
+                protection_for(
+                    self.clusters.config, stored.kms_key_id, name, pending["protection"]
+                ),
+                keys.path,
+            )
+            verify = api.call("GET", f"{base}/verify")
+            if verify.ok and _data(verify).get("nonce") == pending["nonce"]:
+                for share in fresh.shares():
+                    answer = _data(
+                        api.call(
+                            "POST", f"{base}/verify", {"key": share, "nonce": pending["nonce"]}
+                        ).require("verifying the new key shares")
+                    )
+                    if answer.get("complete"):
+                        break
+            elif not self._live(api, fresh):
+                # The rotation was cancelled (e.g. the active node restarted): start again.
+                keys = self._advance(name, keys, replace(keys.stored, pending=None))
+                raise OperationFailed(
+                    "Vault no longer has the rotation this run stored new shares for (it was "
+                    "cancelled or the active node restarted); the old shares are still in use "
+                    "and stored: run rekey again"
+                )
+            self.step("verified")
+            others = {k: v for k, v in (keys.stored.pending or {}).items() if k != "rekey"}
+            keys = self._advance(name, keys, replace(fresh.stored, pending=others or None))
+            self.step("stored")
+            self.store.prune(name, below=keys.stored.generation)
+            return f"new key shares stored in {self.store.path(name)}; the old ones are removed"
+
+    def _live(self, api: VaultApi, keys: ClusterKeys) -> bool:
+        """Do these shares open the cluster? (A root token is made with them and revoked.)"""
+        try:
+            root = generate_root(api, keys)
+        except SharesRefused:
+            return False
+        api.call("POST", "auth/token/revoke-self", {}, token=root)
+        return True
