@@ -85,12 +85,17 @@ Kind = Text | Integer | Flag | Choice | PathValue | ListOf | MapOf | Section
 DURATION = Text(r"^[1-9][0-9]{0,8}[smh]$", "a duration such as 43800h, 720m or 86400s")
 NAME = Text(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "letters, digits, '.', '_' and '-'")
 URL = Text(r"^https://[^/\s]+(/\S*)?$", "an https:// URL")
+# The KMS may also be a plain-HTTP server on this machine's loopback (a `-dev` one).
+KMS_URL = Text(
+    r"^(https://[^/\s]+|http://(127\.[0-9.]+|localhost|\[::1\])(:[0-9]+)?)(/\S*)?$",
+    "an https:// URL (or http:// to a loopback address)",
+)
 
 ROLE = Section({"policy": Text()})
 KEY_PROTECTION = Section(
     {
         "kind": Choice(("transit", "pgp", "file")),
-        "address": URL,
+        "address": KMS_URL,
         "ca_cert": PathValue(PathCheck.FILE),
         "token_file": PathValue(PathCheck.SECRET_FILE),
         "mount": NAME,

@@ -83,8 +83,8 @@ def test_a_full_config_loads_with_paths_resolved_against_env_yaml(tmp_path: Path
     assert config.vault.key_protection == KeyProtectionConfig(
         kind="transit",
         address="https://kms.example:8200",
-        ca_cert=str(tmp_path / "ca.pem"),
-        token_file=str(tmp_path / "token"),
+        ca_cert=tmp_path / "ca.pem",
+        token_file=tmp_path / "token",
         mount="transit",
     )
     assert config.vault.clusters["prod"] == {

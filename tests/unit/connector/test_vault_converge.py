@@ -171,7 +171,7 @@ def test_an_unreachable_kms_leaves_vault_uninitialised(
 
 
 def test_no_key_protection_named_is_refused_before_init(tls_vault: Vault, tmp_path: Path) -> None:
-    side = clusters(tmp_path, None)  # type: ignore[arg-type]
+    side = clusters(tmp_path, None)
     with pytest.raises(OperationFailed, match=r"names no vault.key_protection"):
         converge(side, tls_vault)
     assert health(tls_vault) == 501

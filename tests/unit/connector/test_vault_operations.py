@@ -20,6 +20,7 @@ from tests.unit.connector.vault_servers import (
     Kms,
     Vault,
     auto_unseal_vault,
+    bastion_files,
     clusters,
     converge,
     health,
@@ -157,7 +158,7 @@ def test_the_cli_prints_the_root_token_to_stdout_only(
             {
                 "environment": "t",
                 "state_dir": str(side.store.directory),
-                "bastion": {"key_path": "k", "known_hosts_path": "kh"},
+                "bastion": bastion_files(tmp_path),
                 "vault": {
                     "key_shares": 3,
                     "key_threshold": 2,
@@ -202,7 +203,7 @@ def test_the_cli_names_what_failed(
         yaml.safe_dump(
             {
                 "state_dir": str(tmp_path / "empty"),
-                "bastion": {"key_path": "k", "known_hosts_path": "kh"},
+                "bastion": bastion_files(tmp_path),
                 "vault": {"key_protection": transit_settings(kms)},
             }
         )

@@ -122,16 +122,26 @@ def tls_vault(tmp_path: Path) -> Iterator[tuple[OpenBaoServer, ThrowawayCA]]:
         server.stop()
 
 
-def clusters(tmp_path: Path, protection: dict[str, Any], shares: int = 3) -> VaultClusters:
+def bastion_files(directory: Path) -> dict[str, str]:
+    """env.yaml's bastion section, with the key and known_hosts files it names made
+    in `directory` (the config checks them on disk; these tests reach Vault directly)."""
+    key, known_hosts = directory / "k", directory / "kh"
+    key.write_text("not used: the nodes are reached directly\n")
+    key.chmod(0o600)
+    known_hosts.write_text("")
+    return {"key_path": str(key), "known_hosts_path": str(known_hosts)}
+
+
+def clusters(tmp_path: Path, protection: dict[str, Any] | None, shares: int = 3) -> VaultClusters:
     config = EnvironmentConfig.from_dict(
         {
             "environment": "t",
             "state_dir": str(tmp_path / "state"),
-            "bastion": {"key_path": "k", "known_hosts_path": "kh"},
+            "bastion": bastion_files(tmp_path),
             "vault": {
                 "key_shares": shares,
                 "key_threshold": 2,
-                "key_protection": protection,
+                **({} if protection is None else {"key_protection": protection}),
                 "clusters": {"demo": {"worker": {}}},
             },
         },
