@@ -385,6 +385,17 @@ def test_promotion_refuses_a_staging_tree_rewritten_without_the_staging_key(
     assert not production.root.exists() or not production.versions(), "production unchanged"
 
 
+def needs_the_staging_fingerprint(
+    argv: list[str], staging_key: Key, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command `argv` is refused without the staging key's fingerprint, and with
+    its short key id in place of one."""
+    assert cli.main(argv) == 1
+    assert "TARMAK_STAGING_FINGERPRINT" in capsys.readouterr().err
+    assert cli.main([*argv, "--staging-fingerprint", staging_key.key_id]) == 1
+    assert "not a key fingerprint" in capsys.readouterr().err, "a short key id is not enough"
+
+
 def test_promotion_needs_the_staging_fingerprint_from_outside(
     keys: list[Key],
     tmp_path: Path,
@@ -398,10 +409,7 @@ def test_promotion_needs_the_staging_fingerprint_from_outside(
     monkeypatch.setenv("GNUPGHOME", production_key.home)
     argv = ["promote", "0.9.0", "--from", str(staging.root), "--to", str(production.root)]
     argv += ["--base-url", "https://p.example.com", "--gpg-key-id", production_key.key_id]
-    assert cli.main(argv) == 1
-    assert "TARMAK_STAGING_FINGERPRINT" in capsys.readouterr().err
-    assert cli.main([*argv, "--staging-fingerprint", staging_key.key_id]) == 1
-    assert "not a key fingerprint" in capsys.readouterr().err, "a short key id is not enough"
+    needs_the_staging_fingerprint(argv, staging_key, capsys)
     monkeypatch.setenv("TARMAK_STAGING_FINGERPRINT", staging_key.public.fingerprint)
     assert cli.main(argv) == 0
     assert f"signed by {production_key.key_id}" in capsys.readouterr().out
@@ -425,10 +433,7 @@ def test_a_tree_is_never_rotated_to_the_staging_key(
     monkeypatch.delenv("TARMAK_STAGING_FINGERPRINT", raising=False)
     monkeypatch.setenv("GNUPGHOME", staging_key.home)
     argv = ["rotate-key", "--tree", str(production.root), "--gpg-key-id", staging_key.key_id]
-    assert cli.main(argv) == 1
-    assert "TARMAK_STAGING_FINGERPRINT" in capsys.readouterr().err, "the fingerprint is needed"
-    assert cli.main([*argv, "--staging-fingerprint", staging_key.key_id]) == 1
-    assert "not a key fingerprint" in capsys.readouterr().err, "a short key id is not enough"
+    needs_the_staging_fingerprint(argv, staging_key, capsys)
     spaced = " ".join(textwrap.wrap(staging_key.public.fingerprint.lower(), 4))
     assert cli.main([*argv, "--staging-fingerprint", spaced]) == 1
     error = capsys.readouterr().err
