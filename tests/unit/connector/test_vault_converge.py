@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from connector.tarmak_side.server import Call, OperationFailed
-from connector.tarmak_side.vault.protection import ProtectionFailed
+from connector.tarmak_side.vault.errors import ProtectionFailed
 from connector.tarmak_side.vault.survey import ca_file
 from connector.tarmak_side.vault.transit import TransitProtection
 from devenv.pki import ThrowawayCA
