@@ -118,10 +118,12 @@ promote: install
 	@test -n "$(STAGING_FINGERPRINT)" || { echo "make promote: set STAGING_FINGERPRINT (or TARMAK_STAGING_FINGERPRINT) to the staging key's fingerprint"; exit 2; }
 	$(PY) -m registry_tools.cli promote '$(VERSION)' --from $(STAGING_DIR) --to $(PRODUCTION_DIR) --base-url $(PRODUCTION_BASE_URL) --staging-fingerprint '$(STAGING_FINGERPRINT)'
 
-# make rotate-signing-key TREE=dist/production TARMAK_GPG_KEY_FILE=new-key.asc
+# make rotate-signing-key TREE=dist/production TARMAK_GPG_KEY_FILE=new-key.asc STAGING_FINGERPRINT=<fingerprint>
+# The staging key's fingerprint, as for promote: a tree is never rotated to the staging key.
 rotate-signing-key: install
-	@test -n "$(TREE)" || { echo "usage: make rotate-signing-key TREE=<registry tree>"; exit 2; }
-	$(PY) -m registry_tools.cli rotate-key --tree $(TREE)
+	@test -n "$(TREE)" || { echo "usage: make rotate-signing-key TREE=<registry tree> STAGING_FINGERPRINT=<fingerprint>"; exit 2; }
+	@test -n "$(STAGING_FINGERPRINT)" || { echo "make rotate-signing-key: set STAGING_FINGERPRINT (or TARMAK_STAGING_FINGERPRINT) to the staging key's fingerprint"; exit 2; }
+	$(PY) -m registry_tools.cli rotate-key --tree $(TREE) --staging-fingerprint '$(STAGING_FINGERPRINT)'
 
 clean:
 	rm -rf $(GEN_DIR) dist build *.egg-info

@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from devenv import audit_file
 from devenv.pki import ThrowawayCA
 from devenv.processes import ChildProcess, wait_until
 from devenv.raft_cluster import TransitSeal, low_free_port
@@ -245,29 +246,12 @@ class KmsServer:
         return base64.b64decode(data["plaintext"])
 
     def audit_size(self) -> int:
-        try:
-            return self.log_path.stat().st_size
-        except OSError:
-            return 0
+        return audit_file.size(self.log_path)
 
     def audit_entries(self, since: int = 0) -> list[KmsAuditEntry]:
         """Request entries of its audit log from byte offset `since`."""
-        import json
-
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(since)
-                lines = log.read().splitlines()
-        except OSError:
-            return []
         found = []
-        for line in lines:
-            if not line.startswith(b"{"):
-                continue
-            try:
-                raw = json.loads(line)
-            except ValueError:
-                continue
+        for raw in audit_file.records(self.log_path, since):
             if raw.get("type") != "request":
                 continue
             request = raw.get("request") or {}

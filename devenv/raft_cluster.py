@@ -11,7 +11,6 @@ tunnel's local port must never take it first.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -24,6 +23,7 @@ from typing import Any
 
 import requests
 
+from devenv import audit_file
 from devenv.pki import ThrowawayCA
 from devenv.processes import ChildProcess, wait_until
 from devenv.vault import VaultEndpoint, bao_binary
@@ -234,42 +234,26 @@ class RaftNode:
             return 0
 
     def audit_size(self) -> int:
-        try:
-            return self.audit_log.stat().st_size
-        except OSError:
-            return 0
+        return audit_file.size(self.audit_log)
 
     def audit_entries(self, since: int = 0) -> list[AuditEntry]:
         """Request and response entries of the audit log from byte offset `since`."""
-        try:
-            with open(self.audit_log, "rb") as log:
-                log.seek(since)
-                lines = log.read().splitlines()
-        except OSError:
-            return []
         entries = []
-        for line in lines:
-            if not line.startswith(b"{"):
-                continue  # a server log line, not an audit entry
-            try:
-                raw: dict[str, Any] = json.loads(line)
-            except ValueError:
-                continue
+        for raw in audit_file.records(self.audit_log, since):
             request = raw.get("request") or {}
-            if raw.get("type") in ("request", "response"):
-                auth = raw.get("auth") or {}
-                handed_out = ((raw.get("response") or {}).get("auth") or {}).get("client_token")
-                entries.append(
-                    AuditEntry(
-                        self.node_id,
-                        str(raw["type"]),
-                        str(request.get("operation", "")),
-                        str(request.get("path", "")),
-                        str(auth.get("client_token") or ""),
-                        str(handed_out or ""),
-                        tuple(str(p) for p in auth.get("policies") or ()),
-                    )
+            auth = raw.get("auth") or {}
+            handed_out = ((raw.get("response") or {}).get("auth") or {}).get("client_token")
+            entries.append(
+                AuditEntry(
+                    self.node_id,
+                    str(raw["type"]),
+                    str(request.get("operation", "")),
+                    str(request.get("path", "")),
+                    str(auth.get("client_token") or ""),
+                    str(handed_out or ""),
+                    tuple(str(p) for p in auth.get("policies") or ()),
                 )
+            )
         return entries
 
 

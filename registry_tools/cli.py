@@ -4,7 +4,7 @@
     registry-tools publish --base-url URL --tree DIR terraform-provider-tarmak_<V>_<os>_<arch>.zip
     registry-tools promote VERSION --from dist/staging --to dist/production --base-url URL \
         --staging-fingerprint FPR
-    registry-tools rotate-key --tree dist/production
+    registry-tools rotate-key --tree dist/production --staging-fingerprint FPR
     registry-tools new-key --name "Tarmak Release" --email release@example.com --out key.asc
     registry-tools serve --dir dist/registry --cert cert.pem --key key.pem --port 8443
 
@@ -13,7 +13,8 @@ throwaway keyring) or --gpg-key-id from the keyring in GNUPGHOME; the
 environment variables TARMAK_GPG_KEY_FILE and TARMAK_GPG_KEY_ID work too.
 `promote` trusts only the staging key whose fingerprint it is given
 (--staging-fingerprint or TARMAK_STAGING_FINGERPRINT), never a key named in
-the staging tree, and signs with production's own key.
+the staging tree, and signs with production's own key; `rotate-key` is given
+the same fingerprint and refuses to make the staging key a tree's signing key.
 """
 
 from __future__ import annotations
@@ -222,8 +223,8 @@ def publish_zips(args: argparse.Namespace) -> int:
     return 0
 
 
-def promote_version(args: argparse.Namespace) -> int:
-    parse_version(args.version)
+def _staging_fingerprint(args: argparse.Namespace) -> str:
+    """The staging key production trusts: always given from outside the trees."""
     fingerprint = args.staging_fingerprint or os.environ.get("TARMAK_STAGING_FINGERPRINT")
     if not fingerprint:
         raise SigningError(
@@ -231,6 +232,12 @@ def promote_version(args: argparse.Namespace) -> int:
             "TARMAK_STAGING_FINGERPRINT to the staging key's 40-hex fingerprint "
             "(kept with production's configuration, never read from the staging tree)"
         )
+    return str(fingerprint)
+
+
+def promote_version(args: argparse.Namespace) -> int:
+    parse_version(args.version)
+    fingerprint = _staging_fingerprint(args)
     key_file, key_id = _signing_key(args)
     staging = RegistryTree(Path(args.source), args.namespace, "")
     production = RegistryTree(Path(args.target), args.namespace, args.base_url)
@@ -244,11 +251,12 @@ def promote_version(args: argparse.Namespace) -> int:
 
 
 def rotate(args: argparse.Namespace) -> int:
+    fingerprint = _staging_fingerprint(args)
     key_file, key_id = _signing_key(args)
     tree = RegistryTree(Path(args.tree), args.namespace, "")
     with keyring(key_file, os.environ.get("GNUPGHOME")) as home:
         key = describe_key(home, key_id)
-    if rotate_key(tree, key):
+    if rotate_key(tree, key, fingerprint):
         print(
             f"{tree.root}: new versions are signed with {key.key_id}; published ones keep their key"
         )
@@ -288,6 +296,13 @@ def _key_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--namespace", default="jetstack")
 
 
+def _staging_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--staging-fingerprint",
+        help="the staging key production trusts (default: TARMAK_STAGING_FINGERPRINT)",
+    )
+
+
 def _publish_options(parser: argparse.ArgumentParser) -> None:
     _key_options(parser)
     parser.add_argument("--base-url", required=True, help="where the tree will be served")
@@ -323,14 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     pro.add_argument("--from", dest="source", default="dist/staging")
     pro.add_argument("--to", dest="target", default="dist/production")
     pro.add_argument("--base-url", required=True, help="where the production tree is served")
-    pro.add_argument(
-        "--staging-fingerprint",
-        help="the staging key production trusts (default: TARMAK_STAGING_FINGERPRINT)",
-    )
+    _staging_option(pro)
     _key_options(pro)
     pro.set_defaults(run=promote_version)
     rot = commands.add_parser("rotate-key", help="sign new versions of a tree with another key")
     rot.add_argument("--tree", required=True)
+    _staging_option(rot)
     _key_options(rot)
     rot.set_defaults(run=rotate)
     key = commands.add_parser("new-key", help="make an RSA signing key (armored, no passphrase)")

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from registry_tools.archive import h1_hash, sha256_hex, zip_hash
 from registry_tools.platforms import Target
 from registry_tools.release import Release
-from registry_tools.sign import SigningError, SigningKey, verify_detached
+from registry_tools.sign import SigningError, SigningKey, normalise_fingerprint, verify_detached
 from registry_tools.versions import parse_version, sort_key
 
 PROVIDER_TYPE = "tarmak"
@@ -136,9 +136,18 @@ def _check_key(tree: RegistryTree, key: SigningKey) -> None:
         )
 
 
-def rotate_key(tree: RegistryTree, key: SigningKey) -> bool:
+def rotate_key(tree: RegistryTree, key: SigningKey, staging_fingerprint: str) -> bool:
     """Sign new versions with `key` from now on; published versions keep theirs.
-    Returns False when `key` already is the current key."""
+    Returns False when `key` already is the current key.
+
+    `staging_fingerprint` is the staging key production trusts, given from outside
+    any tree as to promote: a tree rotated to it would let whoever holds the staging
+    key sign production's versions, so it is refused."""
+    if key.fingerprint == normalise_fingerprint(staging_fingerprint):
+        raise PublishError(
+            f"{key.key_id} is the staging key; refusing to rotate {tree.root} to it: "
+            "production must sign with a key of its own (registry-tools new-key)"
+        )
     with publishing_lock(tree.root):
         record = signing_keys(tree) or {"current": None, "keys": []}
         if record["current"] == key.key_id:

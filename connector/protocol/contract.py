@@ -10,7 +10,7 @@ like connector/methods.py: the provider's resources import it on every start.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -114,6 +114,13 @@ class ClusterObservation:
     initialized: bool = False
     ready: bool = False
     detail: str = ""
+    # The provider decides on the four above; these tell a reader of the answer more.
+    keys_stored: bool = False
+    sealed: bool = False
+    nodes: dict[str, str] = field(default_factory=dict)  # node -> what its sys/health said
+
+    def to_result(self) -> dict[str, Any]:
+        return asdict(self)
 
     @classmethod
     def from_result(cls, result: dict[str, Any]) -> ClusterObservation:

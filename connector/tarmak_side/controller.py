@@ -74,12 +74,6 @@ class ConnectorController:
             self._thread.join(10)
         self.server.shutdown()
 
-    def kill_connector(self) -> None:
-        """For tests: the connector dies as if `docker exec` broke; we restart it."""
-        process = self._process
-        if process is not None:
-            process.kill()
-
     def _supervise(self) -> None:
         failures = 0
         delay = self.restart_delay

@@ -27,8 +27,17 @@ def _mode(st: os.stat_result) -> str:
     return f"{stat.S_IMODE(st.st_mode):04o}"
 
 
-def _owner_ok(st: os.stat_result) -> bool:
-    return st.st_uid == os.geteuid()
+def check_ours(st: os.stat_result, path: Path, *, owner_fix: str, mode_fix: str) -> None:
+    """Refuse what another user owns, or what group or others may write: either could
+    replace a secret or plant one. What to do about it depends on what `path` holds
+    (a keys file must never be removed), so the caller's fixes end the messages."""
+    if st.st_uid != os.geteuid():
+        raise UnsafePath(
+            f"{path} is owned by uid {st.st_uid}, not by this user (uid {os.geteuid()}): "
+            f"{owner_fix}"
+        )
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise UnsafePath(f"{path} is mode {_mode(st)}: {mode_fix}")
 
 
 def _check_ancestors(directory: Path) -> None:
@@ -71,16 +80,12 @@ def check_private_directory(path: Path, *, follow_symlink: bool = False) -> bool
         st = os.stat(path)
     if not stat.S_ISDIR(st.st_mode):
         raise UnsafePath(f"{path} is not a directory")
-    if not _owner_ok(st):
-        raise UnsafePath(
-            f"{path} is owned by uid {st.st_uid}, not by this user (uid {os.geteuid()}): "
-            f"run `chown {os.geteuid()} {path}` or choose a directory of your own"
-        )
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise UnsafePath(
-            f"{path} is mode {_mode(st)}: others may add, rename or delete files in it; "
-            f"run `chmod 700 {path}`"
-        )
+    check_ours(
+        st,
+        path,
+        owner_fix=f"run `chown {os.geteuid()} {path}` or choose a directory of your own",
+        mode_fix=f"others may add, rename or delete files in it; run `chmod 700 {path}`",
+    )
     _check_ancestors(path)
     return True
 
@@ -98,13 +103,12 @@ def _check_open_file(fd: int, path: Path) -> None:
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         raise UnsafePath(f"{path} is not a regular file")
-    if not _owner_ok(st):
-        raise UnsafePath(
-            f"{path} is owned by uid {st.st_uid}, not by this user: remove it (`rm {path}`) "
-            "and let Tarmak write it again"
-        )
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise UnsafePath(f"{path} is mode {_mode(st)}, writable by others: run `chmod 600 {path}`")
+    check_ours(
+        st,
+        path,
+        owner_fix=f"remove it (`rm {path}`) and let Tarmak write it again",
+        mode_fix=f"others may write it; run `chmod 600 {path}`",
+    )
 
 
 def read_private_file(path: Path) -> bytes | None:

@@ -38,6 +38,8 @@ from connector.protocol import (
     Request,
     Response,
     RpcError,
+    Status,
+    Waiting,
     decode,
     encode,
     version_mismatch,
@@ -67,9 +69,14 @@ class Call:
         if self.cancelled.wait(seconds):
             raise CallCancelled(self.id)
 
-    def deadline(self, default: float = 30.0) -> float:
-        """When a waiting handler should answer "not ready yet" (params.wait_seconds)."""
-        return time.monotonic() + float(self.params.get("wait_seconds", default))
+    @property
+    def waiting(self) -> Waiting:
+        """Whether, and how long, the caller lets this call wait (the contract's defaults)."""
+        return Waiting.from_params(self.params)
+
+    def deadline(self) -> float:
+        """When a waiting handler should answer "not ready yet"."""
+        return time.monotonic() + self.waiting.wait_seconds
 
 
 Handler = Callable[[Call], dict[str, Any]]
@@ -292,7 +299,7 @@ def _outcome(result: dict[str, Any]) -> str:
     status = result.get("status")
     if isinstance(status, str):
         return status
-    return "ready" if result.get("ready") else "not-ready"
+    return Status.READY if result.get("ready") else Status.NOT_READY
 
 
 def _one_line(text: str, limit: int = 300) -> str:

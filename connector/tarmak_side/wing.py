@@ -11,7 +11,7 @@ from typing import Any
 import requests
 import urllib3
 
-from connector.protocol.contract import BastionParams, PollResult, Status, Waiting
+from connector.protocol.contract import BastionParams, PollResult, Status
 from connector.tarmak_side.config import BastionConfig
 from connector.tarmak_side.server import Call, OperationFailed
 from connector.tarmak_side.ssh import (
@@ -74,8 +74,7 @@ class BastionChecker:
     def wait_ready(self, call: Call) -> dict[str, Any]:
         params = BastionParams.from_params(call.params)
         hostname, username = params.hostname, params.username
-        waiting = Waiting.from_params(call.params)
-        deadline = time.monotonic() + waiting.wait_seconds
+        waiting, deadline = call.waiting, call.deadline()
         delay = 0.2
         while True:
             try:

@@ -160,10 +160,18 @@ def start_controller(
         stderr=subprocess.PIPE,
         cwd=cwd,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
-        start_new_session=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
     )
     started.append(process)
     return process
+
+
+def run_controller(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """tarmak-controller run to its end, its output kept (from the repository's root:
+    relative paths in env.yaml are resolved against env.yaml's directory, not here)."""
+    return subprocess.run(
+        [*CONTROLLER, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
 
 
 def read_until(process: subprocess.Popen[bytes], wanted: str, timeout: float = 30) -> list[str]:
@@ -185,14 +193,7 @@ def test_controller_stops_cleanly_and_its_connector_cleans_up(
 ) -> None:
     socket_path = tmp_path / "c.sock"
     connector = " ".join([*CONNECTOR, "--socket", str(socket_path)])
-    process = subprocess.Popen(
-        [*CONTROLLER, "--config", str(controller_config(tmp_path)), "--exec", connector],
-        stdin=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,
-        start_new_session=True,  # its own process group, as a terminal's foreground job
-    )
-    started.append(process)
+    process = start_controller(controller_config(tmp_path), connector, started)
     wait_for(socket_path.is_socket, "the connector the controller started")
     if how == "SIGTERM":
         process.send_signal(signal.SIGTERM)
@@ -209,13 +210,7 @@ def test_controller_stops_cleanly_and_its_connector_cleans_up(
 
 
 def test_controller_with_a_missing_config_says_so(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*CONTROLLER, "--config", str(tmp_path / "nope.yaml")],
-        capture_output=True,
-        text=True,
-        timeout=20,
-        cwd=ROOT,
-    )
+    result = run_controller("--config", str(tmp_path / "nope.yaml"), timeout=20)
     assert result.returncode == 2 and "cannot read" in result.stderr
     no_traceback(result.stderr)
 
@@ -400,13 +395,7 @@ def test_a_broken_config_is_one_line_naming_the_key(
     (directory / "linked_state").symlink_to(directory / "adir")
     config = directory / "env.yaml"
     config.write_text(text)
-    result = subprocess.run(
-        [*CONTROLLER, "--config", str(config), "--exec", "true"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=ROOT,  # relative paths are resolved against env.yaml's directory, not here
-    )
+    result = run_controller("--config", str(config), "--exec", "true")
     assert result.returncode == 2, result.stderr
     no_traceback(result.stderr)
     assert result.stderr.count("\n") == 1, result.stderr
@@ -419,13 +408,7 @@ def test_the_default_state_dir_is_checked_like_a_configured_one(tmp_path: Path) 
     config.write_text(BASTION)  # no state_dir: "state" beside env.yaml
     (tmp_path / "state").mkdir(mode=0o700)
     (tmp_path / "state").chmod(0o775)
-    result = subprocess.run(
-        [*CONTROLLER, "--config", str(config), "--exec", "true"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=ROOT,
-    )
+    result = run_controller("--config", str(config), "--exec", "true")
     assert result.returncode == 2
     assert result.stderr == (
         f"tarmak-controller: {config}: state_dir: {tmp_path / 'state'} is mode 0775: others may "
@@ -434,18 +417,8 @@ def test_the_default_state_dir_is_checked_like_a_configured_one(tmp_path: Path) 
 
 
 def test_a_connector_command_that_does_not_exist_ends_the_controller(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            *CONTROLLER,
-            "--config",
-            str(controller_config(tmp_path)),
-            "--exec",
-            "no-such-connector -x",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=ROOT,
+    result = run_controller(
+        "--config", str(controller_config(tmp_path)), "--exec", "no-such-connector -x"
     )
     assert result.returncode == 127
     assert result.stderr == (

@@ -244,7 +244,7 @@ def test_rotated_key_signs_new_versions_and_old_ones_keep_theirs(
 ) -> None:
     production = registries.serve("production")
     publish(sign(zip_of, "0.1.0", keys.production, tmp_path / "releases"), production.tree)
-    assert rotate_key(production.tree, keys.next.public)
+    assert rotate_key(production.tree, keys.next.public, keys.staging.public.fingerprint)
     publish(sign(zip_of, "0.2.0", keys.next, tmp_path / "releases"), production.tree)
     source = f"{production.host}/jetstack/tarmak"
     for version, key in (("0.1.0", keys.production), ("0.2.0", keys.next)):

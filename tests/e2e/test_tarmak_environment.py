@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import time
@@ -21,6 +22,7 @@ import pytest
 from connector.tarmak_side.ssh import fingerprint
 from devenv.bastion import write_keypair
 from devenv.environment import LocalEnvironment
+from devenv.processes import descendants
 from devenv.tarmak import (
     ROLES,
     TarmakSide,
@@ -117,6 +119,17 @@ def test_connector_attached_late(
     assert "Resources: 4 added" in output
 
 
+def kill_connector(tarmak: TarmakSide) -> None:
+    """The connector dies as if `docker exec` broke: killed from outside, as Docker would."""
+    relays = [
+        p.pid
+        for p in descendants(os.getpid())
+        if b"connector.relay_cli" in p.cmdline and tarmak.socket_path.encode() in p.cmdline
+    ]
+    assert len(relays) == 1, f"one connector for {tarmak.socket_path}: {relays}"
+    os.kill(relays[0], signal.SIGKILL)
+
+
 def test_connector_killed_mid_apply_and_wing_unhealthy_then_healthy(
     terraform_latest: Terraform,
     local_env: LocalEnvironment,
@@ -132,7 +145,7 @@ def test_connector_killed_mid_apply_and_wing_unhealthy_then_healthy(
     while wing.requests < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert wing.requests >= 2, "Tarmak polls the unhealthy wing"
-    tarmak.controller.kill_connector()  # Tarmak restarts it, the provider re-sends
+    kill_connector(tarmak)  # Tarmak restarts it, the provider re-sends
     time.sleep(1)
     assert apply.poll() is None
     wing.set(WingHealth.HEALTHY)

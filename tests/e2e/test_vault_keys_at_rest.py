@@ -84,6 +84,19 @@ class Setup:
         for side in self.sides:
             side.stop()
 
+    def apply(self) -> TarmakSideProcess:
+        """A Tarmak side started, then terraform apply: every node unsealed, one active."""
+        side = self.start_side()
+        self.tf.apply()
+        assert_ready(self.cluster)
+        return side
+
+    def assert_nothing_leaked(self) -> None:
+        """Every Tarmak side stopped (its logs complete), then no secret found anywhere."""
+        self.stop_sides()
+        leaks = self.leaks()
+        assert not leaks, describe(leaks)
+
     def command(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         """`tarmak-controller --config env.yaml <name> ...` for this cluster, started."""
         ca = self.directory / "vault-ca.pem"
@@ -242,9 +255,7 @@ def test_no_key_share_or_token_at_rest_after_restart_rekey_rotation_and_new_toke
 ) -> None:
     it: Setup = setup_factory(terraform_each)
     kms: KmsServer = local_env.kms
-    it.start_side()
-    it.tf.apply()
-    assert_ready(it.cluster)
+    it.apply()
     assert it.cluster.initialisations() == 1
     first_shares = it.reveal("init")
     stored = it.stored()
@@ -299,8 +310,7 @@ def test_no_key_share_or_token_at_rest_after_restart_rekey_rotation_and_new_toke
     assert it.cluster.initialisations() == 1
     it.stop_sides()  # its logs are complete
     assert all(not token_works(active, t) for t in root_tokens(it.cluster))
-    leaks = it.leaks()
-    assert not leaks, describe(leaks)
+    it.assert_nothing_leaked()
 
 
 def test_auto_unseal_cluster_comes_back_without_tarmak_and_plan_is_clean(
@@ -308,9 +318,7 @@ def test_auto_unseal_cluster_comes_back_without_tarmak_and_plan_is_clean(
 ) -> None:
     it: Setup = setup_factory(terraform_each, auto_unseal=True)
     kms: KmsServer = local_env.kms
-    side = it.start_side()
-    it.tf.apply()
-    assert_ready(it.cluster)
+    side = it.apply()
     assert it.cluster.initialisations() == 1
     stored = it.stored()
     assert stored.recovery, "an auto-unsealed cluster gives recovery keys"
@@ -348,9 +356,7 @@ def test_auto_unseal_cluster_comes_back_without_tarmak_and_plan_is_clean(
     assert it.tf.plan_exit_code() == 0, "after the restart terraform plan shows no change"
     assert [e for e in it.cluster.audit_since(marks) if e.is_write] == []
     assert it.cluster.initialisations() == 1
-    it.stop_sides()
-    leaks = it.leaks()
-    assert not leaks, describe(leaks)
+    it.assert_nothing_leaked()
 
 
 def test_an_interrupted_rekey_leaves_a_working_set_of_keys(
@@ -358,9 +364,7 @@ def test_an_interrupted_rekey_leaves_a_working_set_of_keys(
 ) -> None:
     it: Setup = setup_factory(terraform_latest)
     kms: KmsServer = local_env.kms
-    it.start_side()
-    it.tf.apply()
-    assert_ready(it.cluster)
+    it.apply()
     it.stop_sides()  # the rekey is the only Tarmak process touching the cluster
 
     # Freeze the KMS as soon as the rekey has started on Vault: the new shares can then
@@ -393,9 +397,7 @@ def test_an_interrupted_rekey_leaves_a_working_set_of_keys(
     victim.restart()
     assert victim.health() == 503
     it.cluster.wait_for_active()
-    it.start_side()
-    it.tf.apply()
-    assert_ready(it.cluster)
+    it.apply()
     assert it.tf.plan_exit_code() == 0
 
     # And a rekey run again completes, its shares unsealing a restarted node.
@@ -406,10 +408,6 @@ def test_an_interrupted_rekey_leaves_a_working_set_of_keys(
     victim = it.cluster.wait_for_active()
     victim.restart()
     it.cluster.wait_for_active()
-    it.start_side()
-    it.tf.apply()
-    assert_ready(it.cluster)
+    it.apply()
     assert it.cluster.initialisations() == 1
-    it.stop_sides()
-    leaks = it.leaks()
-    assert not leaks, describe(leaks)
+    it.assert_nothing_leaked()

@@ -40,6 +40,12 @@ class Answer:
             raise OperationFailed(message)
         raise NotReady(message)
 
+    @property
+    def data(self) -> dict[str, Any]:
+        """What the answer holds: authenticated sys endpoints wrap it in `data`."""
+        data = self.body.get("data")
+        return data if isinstance(data, dict) else self.body
+
     def errors(self) -> str:
         found = self.body.get("errors")
         return "; ".join(map(str, found)) if isinstance(found, list) else self.text[:300]

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from connector.protocol.contract import ClusterObservation, PollResult, Status
 from connector.tarmak_side.config import ConfigError, EnvironmentConfig
 from connector.tarmak_side.server import Call
 from connector.tarmak_side.vault.api import VaultApi
@@ -76,7 +77,7 @@ class VaultClusters:
         """What the cluster looks like, from sys/health alone: no side effects."""
         keys_stored = self.store.load(self.keys_name(call.params)) is not None
         with self.survey(call.params) as found:
-            return _view(found, keys_stored)
+            return _observation(found, keys_stored).to_result()
 
     # ---- converging (apply) ----------------------------------------------------------
 
@@ -86,12 +87,12 @@ class VaultClusters:
         params = call.params
         name = self.keys_name(params)
 
-        def attempt() -> dict[str, Any]:
+        def attempt() -> PollResult:
             with self._ready(params, name, allow_init=bool(params.get("create"))) as (api, seen):
                 self.roles.set_up_all(api)
-            return {"status": "ready", "detail": seen}
+            return PollResult(Status.READY, seen)
 
-        return until_ready(call, self.locks, name, attempt)
+        return until_ready(call, self.locks, name, attempt).to_result()
 
     @contextlib.contextmanager
     def _ready(
@@ -116,51 +117,50 @@ class VaultClusters:
             raise OperationFailed(str(err)) from None
         name = self.keys_name(params)
         if not params.get("create", True):
-            return self._observe_role(params, name, cluster, role)
+            return self._observe_role(params, name, cluster, role).to_result()
 
-        def attempt() -> dict[str, Any]:
+        def attempt() -> PollResult:
             with self._ready(params, name, allow_init=False) as (api, _):
                 token = self.roles.ensure(api, cluster, role, settings)
-            return {"status": "ready", "init_token": token}
+            return PollResult(Status.READY, init_token=token)
 
-        return until_ready(call, self.locks, name, attempt)
+        return until_ready(call, self.locks, name, attempt).to_result()
 
     def _observe_role(
         self, params: dict[str, Any], name: str, cluster: str, role: str
-    ) -> dict[str, Any]:
+    ) -> PollResult:
         """Is the role's init token still there and valid? Reads only."""
         keys = self.keys(name)
         if keys is None:
-            return {"status": "not-ready", "detail": f"no keys in {self.store.path(name)}"}
+            return PollResult(Status.NOT_READY, f"no keys in {self.store.path(name)}")
         try:
             with self.survey(params) as found:
                 active = found.active
                 if active is None:
-                    return {"status": "not-ready", "detail": found.describe()}
+                    return PollResult(Status.NOT_READY, found.describe())
                 api = active.api.with_token(keys.token())
                 token = self.roles.stored_token(api, cluster, role)
                 if token is None:
-                    return {"status": "gone", "detail": f"no init token for {cluster}/{role}"}
+                    return PollResult(Status.GONE, f"no init token for {cluster}/{role}")
                 if not self.roles.token_valid(api, token):
-                    return {
-                        "status": "gone",
-                        "detail": f"the init token of {cluster}/{role} is revoked or expired",
-                    }
-                return {"status": "ready", "init_token": token}
+                    return PollResult(
+                        Status.GONE, f"the init token of {cluster}/{role} is revoked or expired"
+                    )
+                return PollResult(Status.READY, init_token=token)
         except NotReady as err:
-            return {"status": "not-ready", "detail": str(err)}
+            return PollResult(Status.NOT_READY, str(err))
 
 
-def _view(found: Survey, keys_stored: bool) -> dict[str, Any]:
+def _observation(found: Survey, keys_stored: bool) -> ClusterObservation:
     answered = found.answered
-    return {
-        "reachable": bool(answered),
-        "initialized": keys_stored or any(s.health is not Health.UNINITIALISED for s in answered),
-        "keys_stored": keys_stored,
-        "sealed": any(not s.unsealed for s in found.seen),
-        "ready": len(answered) == len(found.seen)
+    return ClusterObservation(
+        reachable=bool(answered),
+        initialized=keys_stored or any(s.health is not Health.UNINITIALISED for s in answered),
+        ready=len(answered) == len(found.seen)
         and all(s.unsealed for s in found.seen)
         and found.active is not None,
-        "nodes": {str(s.node): describe(s.status) for s in found.seen},
-        "detail": found.describe(),
-    }
+        detail=found.describe(),
+        keys_stored=keys_stored,
+        sealed=any(not s.unsealed for s in found.seen),
+        nodes={str(s.node): describe(s.status) for s in found.seen},
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from connector.tarmak_side.vault.api import Answer, VaultApi
+from connector.tarmak_side.vault.api import VaultApi
 from connector.tarmak_side.vault.errors import OperationFailed
 from connector.tarmak_side.vault.keys import ClusterKeys
 
@@ -20,19 +20,13 @@ class SharesRefused(OperationFailed):
     """The shares are not the cluster's (Vault aborted the attempt)."""
 
 
-def _data(answer: Answer) -> dict[str, Any]:
-    """Authenticated sys endpoints wrap their answer in `data`."""
-    data = answer.body.get("data")
-    return data if isinstance(data, dict) else answer.body
-
-
 def generate_root(api: VaultApi, keys: ClusterKeys) -> str:
     """A new root token, with `api` carrying Tarmak's token. An attempt already under
     way is cancelled first: only Tarmak's token may open one, so it is one a stopped
     run of Tarmak left."""
-    if _data(api.call("GET", ATTEMPT).require("reading generate-root")).get("started"):
+    if api.call("GET", ATTEMPT).require("reading generate-root").data.get("started"):
         api.call("DELETE", ATTEMPT).require("cancelling generate-root")
-    started = _data(api.call("PUT", ATTEMPT, {}).require("starting generate-root"))
+    started = api.call("PUT", ATTEMPT, {}).require("starting generate-root").data
     nonce, otp = str(started.get("nonce")), str(started.get("otp"))
     done: dict[str, Any] = {}
     for share in keys.shares():
@@ -42,7 +36,7 @@ def generate_root(api: VaultApi, keys: ClusterKeys) -> str:
             raise SharesRefused(
                 f"Vault {api.node} refused the shares in {keys.path}: they are not its keys"
             )
-        done = _data(answer.require("generate-root with the stored shares"))
+        done = answer.require("generate-root with the stored shares").data
         if done.get("complete"):
             break
     encoded = str(done.get("encoded_token") or done.get("encoded_root_token") or "")

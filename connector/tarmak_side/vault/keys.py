@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from connector.tarmak_side.vault.errors import OperationFailed
+from connector.tarmak_side.vault.errors import OperationFailed, ProtectionFailed
 from connector.tarmak_side.vault.keystore import StoredKeys
-from connector.tarmak_side.vault.protection import KeyProtection, ProtectionFailed
+from connector.tarmak_side.vault.protection import KeyProtection
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ reserved file, fsync'd, and linked to its final name, which fails if any
 file is there, so a crash leaves either no keys file or a whole one and two
 writers can never both succeed. The directory and files are opened without
 following symlinks and refused if another user owns them or could write
-them. The file holds only protected values (see protection.py).
+them (safe_paths.check_ours, on what was opened). The file holds only
+protected values (see protection.py).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import contextlib
 import json
 import os
 import re
-import stat
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from connector.tarmak_side.safe_paths import UnsafePath, check_ours, ensure_private_directory
 from connector.tarmak_side.vault.errors import OperationFailed
 
 FORMAT = 2
@@ -114,7 +115,10 @@ class KeyStore:
     def _directory(self, create: bool) -> Iterator[int | None]:
         """The state directory, opened without following a symlink and checked."""
         if create and not self.directory.exists():
-            self.directory.mkdir(parents=True, mode=0o700)
+            try:
+                ensure_private_directory(self.directory)
+            except UnsafePath as err:
+                raise OperationFailed(str(err)) from None
             parent = os.open(self.directory.parent, os.O_RDONLY | os.O_DIRECTORY)
             try:
                 _fsync_directory(parent)
@@ -133,7 +137,7 @@ class KeyStore:
                 "be a directory, not a symlink"
             ) from None
         try:
-            _check_owner(os.fstat(fd), self.directory, "chmod 700")
+            _check_ours(fd, self.directory, "chmod 700")
             yield fd
         finally:
             os.close(fd)
@@ -154,7 +158,7 @@ class KeyStore:
             except OSError as err:
                 raise KeysConflict(f"cannot open the Vault keys file {path}: {err}") from None
             with os.fdopen(fd, "rb") as handle:
-                _check_owner(os.fstat(fd), path, "chmod 600")
+                _check_ours(fd, path, "chmod 600")
                 text = handle.read()
         try:
             raw = json.loads(text)
@@ -276,15 +280,16 @@ class Reservation:
                 _fsync_directory(directory)
 
 
-def _check_owner(status: os.stat_result, path: Path, fix: str) -> None:
-    mode = stat.S_IMODE(status.st_mode)
-    if status.st_uid != os.geteuid():
-        raise OperationFailed(
-            f"{path} is owned by uid {status.st_uid}, not by this user ({os.geteuid()}): "
-            f"Tarmak keeps Vault keys only in files of its own (chown it, then {fix} {path})"
+def _check_ours(fd: int, path: Path, fix: str) -> None:
+    """The directory or keys file as opened (not as its name leads now) is ours alone."""
+    try:
+        check_ours(
+            os.fstat(fd),
+            path,
+            owner_fix=f"Tarmak keeps Vault keys only in files of its own (chown it, then "
+            f"{fix} {path})",
+            mode_fix=f"group or others may write it, so Vault keys are not kept there; run "
+            f"`{fix} {path}`",
         )
-    if mode & 0o022:
-        raise OperationFailed(
-            f"{path} has mode {mode:04o}: group or others may write it, so Vault keys are "
-            f"not kept there ({fix} {path})"
-        )
+    except UnsafePath as err:
+        raise OperationFailed(str(err)) from None

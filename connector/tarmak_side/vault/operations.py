@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from connector.tarmak_side.vault.api import Answer, VaultApi
+from connector.tarmak_side.vault.api import VaultApi
 from connector.tarmak_side.vault.clusters import VaultClusters
 from connector.tarmak_side.vault.errors import OperationFailed
 from connector.tarmak_side.vault.generate_root import SharesRefused, generate_root
@@ -29,9 +29,16 @@ from connector.tarmak_side.vault.transit import TransitProtection
 log = logging.getLogger(__name__)
 
 
-def _data(answer: Answer) -> dict[str, Any]:
-    data = answer.body.get("data")
-    return data if isinstance(data, dict) else answer.body
+def _feed_shares(
+    api: VaultApi, path: str, keys: ClusterKeys, nonce: str, doing: str
+) -> dict[str, Any]:
+    """Give Vault the shares one by one until it has enough; its last answer."""
+    answer: dict[str, Any] = {}
+    for share in keys.shares():
+        answer = api.call("POST", path, {"key": share, "nonce": nonce}).require(doing).data
+        if answer.get("complete"):
+            break
+    return answer
 
 
 class KeyOperations:
@@ -132,60 +139,10 @@ class KeyOperations:
     def rekey(self, params: dict[str, Any]) -> str:
         """New shares (as env.yaml's key_shares/threshold/protection say) replace the old."""
         with self._cluster(params) as (api, keys, name):
-            stored = keys.stored
-            target = "recovery" if stored.recovery else "root"
-            base = f"sys/rotate/{target}"
-            new = protection_for(self.clusters.config, stored.kms_key_id, name)
-            pending = (stored.pending or {}).get("rekey")
+            base = f"sys/rotate/{'recovery' if keys.stored.recovery else 'root'}"
+            pending = (keys.stored.pending or {}).get("rekey")
             if pending is None:
-                if _data(api.call("GET", f"{base}/init").require("reading the rotation")).get(
-                    "started"
-                ):
-                    # A stopped run's rotation: its new shares were never stored or used.
-                    api.call("DELETE", f"{base}/init").require("cancelling a stale rotation")
-                new.check()
-                vault = self.clusters.config.vault
-                started = _data(
-                    api.call(
-                        "POST",
-                        f"{base}/init",
-                        {
-                            "secret_shares": vault.key_shares,
-                            "secret_threshold": vault.key_threshold,
-                            "require_verification": True,
-                            **{
-                                ("pgp_keys" if k.endswith("pgp_keys") else k): v
-                                for k, v in new.init_params(stored.recovery).items()
-                                if k != "root_token_pgp_key"
-                            },
-                        },
-                    ).require("starting the rotation of the key shares")
-                )
-                self.step("started")
-                done: dict[str, Any] = {}
-                for share in keys.shares():
-                    done = _data(
-                        api.call(
-                            "POST", f"{base}/update", {"key": share, "nonce": started["nonce"]}
-                        ).require("rotating the key shares")
-                    )
-                    if done.get("complete"):
-                        break
-                if not done.get("complete"):
-                    raise OperationFailed("Vault did not take the stored shares for the rotation")
-                self.step("rotated")
-                pending = {
-                    "protection": new.kind,
-                    "shares": list(new.from_init([str(k) for k in done.get("keys") or []])),
-                    "threshold": vault.key_threshold,
-                    "nonce": done.get("verification_nonce"),
-                }
-                keys = self._advance(
-                    name,
-                    keys,
-                    replace(stored, pending={**(stored.pending or {}), "rekey": pending}),
-                )
-                self.step("pending-stored")
+                keys, pending = self._start_rekey(api, keys, name, base)
             fresh = ClusterKeys(
                 replace(
                     keys.stored,
@@ -194,20 +151,15 @@ class KeyOperations:
                     threshold=int(pending["threshold"]),
                 ),
                 protection_for(
-                    self.clusters.config, stored.kms_key_id, name, pending["protection"]
+                    self.clusters.config, keys.stored.kms_key_id, name, pending["protection"]
                 ),
                 keys.path,
             )
             verify = api.call("GET", f"{base}/verify")
-            if verify.ok and _data(verify).get("nonce") == pending["nonce"]:
-                for share in fresh.shares():
-                    answer = _data(
-                        api.call(
-                            "POST", f"{base}/verify", {"key": share, "nonce": pending["nonce"]}
-                        ).require("verifying the new key shares")
-                    )
-                    if answer.get("complete"):
-                        break
+            if verify.ok and verify.data.get("nonce") == pending["nonce"]:
+                _feed_shares(
+                    api, f"{base}/verify", fresh, pending["nonce"], "verifying the new key shares"
+                )
             elif not self._live(api, fresh):
                 # The rotation was cancelled (e.g. the active node restarted): start again.
                 keys = self._advance(name, keys, replace(keys.stored, pending=None))
@@ -222,6 +174,50 @@ class KeyOperations:
             self.step("stored")
             self.store.prune(name, below=keys.stored.generation)
             return f"new key shares stored in {self.store.path(name)}; the old ones are removed"
+
+    def _start_rekey(
+        self, api: VaultApi, keys: ClusterKeys, name: str, base: str
+    ) -> tuple[ClusterKeys, dict[str, Any]]:
+        """Rotate to new shares, kept pending (and stored) until Vault has verified them."""
+        stored = keys.stored
+        new = protection_for(self.clusters.config, stored.kms_key_id, name)
+        if api.call("GET", f"{base}/init").require("reading the rotation").data.get("started"):
+            # A stopped run's rotation: its new shares were never stored or used.
+            api.call("DELETE", f"{base}/init").require("cancelling a stale rotation")
+        new.check()
+        vault = self.clusters.config.vault
+        started = api.call(
+            "POST",
+            f"{base}/init",
+            {
+                "secret_shares": vault.key_shares,
+                "secret_threshold": vault.key_threshold,
+                "require_verification": True,
+                **{
+                    ("pgp_keys" if k.endswith("pgp_keys") else k): v
+                    for k, v in new.init_params(stored.recovery).items()
+                    if k != "root_token_pgp_key"
+                },
+            },
+        ).require("starting the rotation of the key shares")
+        self.step("started")
+        done = _feed_shares(
+            api, f"{base}/update", keys, started.data["nonce"], "rotating the key shares"
+        )
+        if not done.get("complete"):
+            raise OperationFailed("Vault did not take the stored shares for the rotation")
+        self.step("rotated")
+        pending = {
+            "protection": new.kind,
+            "shares": list(new.from_init([str(k) for k in done.get("keys") or []])),
+            "threshold": vault.key_threshold,
+            "nonce": done.get("verification_nonce"),
+        }
+        keys = self._advance(
+            name, keys, replace(stored, pending={**(stored.pending or {}), "rekey": pending})
+        )
+        self.step("pending-stored")
+        return keys, pending
 
     def _live(self, api: VaultApi, keys: ClusterKeys) -> bool:
         """Do these shares open the cluster? (A root token is made with them and revoked.)"""

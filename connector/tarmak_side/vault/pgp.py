@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.tarmak_side.config import KeyProtectionConfig
-from connector.tarmak_side.vault.protection import ProtectionFailed
+from connector.tarmak_side.vault.errors import ProtectionFailed
 
 
 def dearmor(path: Path) -> bytes:

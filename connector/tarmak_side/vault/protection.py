@@ -15,12 +15,10 @@ from typing import Any, Protocol
 
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.vault.errors import OperationFailed
+from connector.tarmak_side.vault.pgp import PgpProtection
+from connector.tarmak_side.vault.transit import TransitProtection
 
 log = logging.getLogger(__name__)
-
-
-class ProtectionFailed(OperationFailed):
-    """A secret could not be protected or revealed; nothing stored was changed."""
 
 
 class KeyProtection(Protocol):
@@ -85,14 +83,10 @@ def protection_for(
             + ": choose transit, pgp or file (see docs/vault-keys.md)"
         )
     if settings.kind == "transit":
-        from connector.tarmak_side.vault.transit import TransitProtection
-
         if not kms_key_id:
             raise OperationFailed(
                 "vault_kms_key_id must name the KMS transit key that protects the keys "
                 f"(vault.key_protection.kind is transit in {config.source})"
             )
         return TransitProtection.from_config(settings, kms_key_id, cluster)
-    from connector.tarmak_side.vault.pgp import PgpProtection
-
     return PgpProtection.from_config(settings)

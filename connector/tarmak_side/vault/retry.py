@@ -10,8 +10,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
+from connector.protocol.contract import PollResult, Status
 from connector.tarmak_side.safe_paths import UnsafePath, ensure_private_directory
 from connector.tarmak_side.server import Call
 from connector.tarmak_side.vault.errors import NotReady, OperationFailed
@@ -50,9 +50,9 @@ class ClusterLocks:
 
 
 def until_ready(
-    call: Call, locks: ClusterLocks, name: str, attempt: Callable[[], dict[str, Any]]
-) -> dict[str, Any]:
-    """`attempt`'s answer, or {"status": "not-ready"} with the last reason at the deadline."""
+    call: Call, locks: ClusterLocks, name: str, attempt: Callable[[], PollResult]
+) -> PollResult:
+    """`attempt`'s answer, or NOT_READY with the last reason at the deadline."""
     deadline = call.deadline()
     delay = 0.2
     while True:
@@ -61,7 +61,7 @@ def until_ready(
                 return attempt()
         except NotReady as err:
             reason = str(err)
-        if not call.params.get("wait", True) or time.monotonic() + delay > deadline:
-            return {"status": "not-ready", "detail": reason}
+        if not call.waiting.wait or time.monotonic() + delay > deadline:
+            return PollResult(Status.NOT_READY, reason)
         call.sleep(delay)
         delay = min(delay * 2, 1.0)

@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from connector.tarmak_side.config import KeyProtectionConfig
-from connector.tarmak_side.vault.protection import ProtectionFailed
+from connector.tarmak_side.vault.errors import ProtectionFailed
 
 PREFIX = "transit:"
 

@@ -107,7 +107,7 @@ def test_a_file_others_can_write_is_refused(tmp_path: Path) -> None:
     ca = state / "vault-ca-x.pem"
     ca.write_bytes(b"ca")
     ca.chmod(0o666)
-    with pytest.raises(UnsafePath, match=f"{ca} is mode 0666, writable by others: run `chmod 600"):
+    with pytest.raises(UnsafePath, match=f"{ca} is mode 0666: others may write it; run `chmod 600"):
         read_private_file(ca)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from connector.tarmak_side.server import Call, OperationFailed
-from connector.tarmak_side.vault.protection import ProtectionFailed
+from connector.tarmak_side.vault.errors import ProtectionFailed
 from connector.tarmak_side.vault.survey import ca_file
 from connector.tarmak_side.vault.transit import TransitProtection
 from devenv.pki import ThrowawayCA
@@ -30,6 +30,7 @@ from tests.unit.connector.vault_servers import (
     params,
     root,
     seal,
+    stored_keys,
     tls_vault,
     transit_settings,
 )
@@ -43,8 +44,8 @@ def test_transit_protected_keys_initialise_unseal_and_stay_protected(
 ) -> None:
     side = clusters(tmp_path, transit_settings(kms))
     assert converge(side, tls_vault)["status"] == "ready"
-    keys = side.keys("t-vault")
-    assert keys is not None and keys.stored.protection == "transit"
+    keys = stored_keys(side)
+    assert keys.stored.protection == "transit"
     assert len(keys.stored.shares) == 3 and keys.stored.threshold == 2
     token, shares = keys.token(), keys.shares()
     stored = (tmp_path / "state" / "vault-t-vault.json").read_text()
@@ -60,8 +61,7 @@ def test_no_standing_root_token_tarmak_works_with_its_own(
 ) -> None:
     side = clusters(tmp_path, transit_settings(kms))
     assert converge(side, tls_vault)["status"] == "ready"
-    keys = side.keys("t-vault")
-    assert keys is not None
+    keys = stored_keys(side)
     assert keys.stored.root_token is None and keys.stored.tarmak_token is not None
     assert keys.stored.generation == 2, "one step stored Tarmak's token, the next dropped root"
     own = keys.token()
@@ -92,8 +92,8 @@ def test_a_run_stopped_after_storing_the_token_revokes_root_next_time(
     monkeypatch.setattr(side.store, "advance", stop_after_first)
     with pytest.raises(OperationFailed, match="stopped here"):
         converge(side, tls_vault)
-    keys = side.keys("t-vault")
-    assert keys is not None and keys.stored.root_token and keys.stored.tarmak_token
+    keys = stored_keys(side)
+    assert keys.stored.root_token and keys.stored.tarmak_token
     root = keys.root_token()
     assert lookup(tls_vault, root).ok, "not revoked yet"
     assert converge(side, tls_vault)["status"] == "ready"
@@ -113,8 +113,8 @@ def test_pgp_shares_are_encrypted_by_vault_and_unsealed_through_gpg(
     side = clusters(tmp_path, settings, shares=2)
     gnupg.start_agent()
     assert converge(side, tls_vault)["status"] == "ready"
-    keys = side.keys("t-vault")
-    assert keys is not None and keys.stored.protection == "pgp"
+    keys = stored_keys(side)
+    assert keys.stored.protection == "pgp"
     seal(tls_vault, root(side, tls_vault))
     gnupg.stop_agent()
     with pytest.raises(OperationFailed, match=r"gpg agent running"):

@@ -106,7 +106,7 @@ def test_a_state_dir_others_can_write_is_refused_naming_mode_and_fix(tmp_path: P
     state.chmod(0o770)
     with pytest.raises(OperationFailed) as refused:
         KeyStore(state).load("c")
-    assert f"{state} has mode 0770" in str(refused.value)
+    assert f"{state} is mode 0770" in str(refused.value)
     assert f"chmod 700 {state}" in str(refused.value)
     state.chmod(0o700)
     (state / "vault-c.json").chmod(0o666)

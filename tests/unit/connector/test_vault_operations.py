@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from connector.tarmak_side.vault import VaultClusters
 from connector.tarmak_side.vault.operations import KeyOperations
 from connector.tarmak_side.vault.transit import TransitProtection
 from tests.unit.connector.vault_servers import (
+    KEYS_NAME,
     Kms,
     Vault,
     auto_unseal_vault,
@@ -28,25 +29,32 @@ from tests.unit.connector.vault_servers import (
     lookup,
     params,
     seal,
+    stored_keys,
+    tarmak_api,
     tls_vault,
     transit_settings,
 )
 
 __all__ = ["auto_unseal_vault", "kms", "tls_vault"]
 pytestmark = pytest.mark.vault
-NAME = "t-vault"
 
 
 class Stopped(Exception):
     """The run was stopped here, as if killed."""
 
 
-def stop_at(ops: KeyOperations, wanted: str) -> None:
+def stopped_then_run_again(ops: KeyOperations, wanted: str, run: Callable[[], object]) -> None:
+    """`run` once stopped at step `wanted` (as if killed there), then again to its end."""
+
     def step(name: str) -> None:
         if name == wanted:
             raise Stopped(name)
 
     ops.step = step
+    with pytest.raises(Stopped):
+        run()
+    ops.step = lambda _name: None
+    run()
 
 
 @pytest.fixture
@@ -57,7 +65,7 @@ def ready(kms: Kms, tls_vault: Vault, tmp_path: Path) -> Iterator[tuple[VaultClu
 
 
 def generations(side: VaultClusters) -> list[str]:
-    return sorted(p.name for p in side.store.directory.glob(f"vault-{NAME}*.json"))
+    return sorted(p.name for p in side.store.directory.glob(f"vault-{KEYS_NAME}*.json"))
 
 
 def test_generate_root_gives_a_root_token_it_does_not_store(
@@ -76,32 +84,16 @@ def test_rekey_stopped_at_each_step_then_run_again(
 ) -> None:
     side, vault = ready
     ops = KeyOperations(side)
-    before = side.keys(NAME)
-    assert before is not None
+    before = stored_keys(side)
     old = before.shares()
-    stop_at(ops, step)
-    with pytest.raises(Stopped):
-        ops.rekey(params(vault))
-    ops.step = lambda _name: None
-    ops.rekey(params(vault))
-    after = side.keys(NAME)
-    assert after is not None and after.stored.pending is None
+    stopped_then_run_again(ops, step, lambda: ops.rekey(params(vault)))
+    after = stored_keys(side)
+    assert after.stored.pending is None
     assert set(after.shares()).isdisjoint(old), "new shares"
     assert len(generations(side)) == 1, f"old shares removed: {generations(side)}"
-    assert not ops._live(ops_api(side, vault), before), "the old shares open nothing"
+    assert not ops._live(tarmak_api(side, vault), before), "the old shares open nothing"
     seal(vault, ops.generate_root(params(vault)))
     assert converge(side, vault)["status"] == "ready" and health(vault) == 200
-
-
-def ops_api(side: VaultClusters, vault: Vault):  # type: ignore[no-untyped-def]
-    from connector.tarmak_side.vault.links import DirectLinks
-    from connector.tarmak_side.vault.nodes import Node
-
-    server, ca = vault
-    keys = side.keys(NAME)
-    assert keys is not None
-    node = Node.parse(server.endpoint.address.removeprefix("https://"), 8200)
-    return DirectLinks().open(node, str(ca.cert_path)).with_token(keys.token())
 
 
 @pytest.mark.parametrize("step", ["rotated", "stored"])
@@ -110,16 +102,11 @@ def test_rotate_kms_key_stopped_then_run_again_rewraps_everything(
 ) -> None:
     side, vault = ready
     ops = KeyOperations(side)
-    before = side.keys(NAME)
-    assert before is not None
+    before = stored_keys(side)
     secrets = (before.shares(), before.token())
-    stop_at(ops, step)
-    with pytest.raises(Stopped):
-        ops.rotate_kms_key(params(vault))
-    ops.step = lambda _name: None
-    ops.rotate_kms_key(params(vault))
-    after = side.keys(NAME)
-    assert after is not None and isinstance(after.protection, TransitProtection)
+    stopped_then_run_again(ops, step, lambda: ops.rotate_kms_key(params(vault)))
+    after = stored_keys(side)
+    assert isinstance(after.protection, TransitProtection)
     assert all('"wrapped": "vault:v1:' not in b for b in after.stored.shares)
     assert (after.shares(), after.token()) == secrets
     assert len(generations(side)) == 1
@@ -131,21 +118,40 @@ def test_replace_token_stopped_then_run_again_revokes_old_and_root(
 ) -> None:
     side, vault = ready
     ops = KeyOperations(side)
-    before = side.keys(NAME)
-    assert before is not None
+    before = stored_keys(side)
     old = before.token()
-    stop_at(ops, step)
-    with pytest.raises(Stopped):
-        ops.replace_token(params(vault))
-    ops.step = lambda _name: None
-    ops.replace_token(params(vault))
-    after = side.keys(NAME)
-    assert after is not None and after.stored.root_token is None
+    stopped_then_run_again(ops, step, lambda: ops.replace_token(params(vault)))
+    after = stored_keys(side)
+    assert after.stored.root_token is None
     assert after.stored.pending is None
     new = after.token()
     assert new != old and lookup(vault, new).ok
     assert lookup(vault, old).status_code == 403, "the old token is revoked"
     assert converge(side, vault)["status"] == "ready", "Tarmak works with the new token"
+
+
+def run_cli(config: Path, command: str, vault: Vault) -> subprocess.CompletedProcess[str]:
+    """`tarmak-controller --config <config> <command>`, straight to the test's Vault node."""
+    server, ca = vault
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "connector.tarmak_side.cli",
+            "--config",
+            str(config),
+            command,
+            "--direct",
+            "--node",
+            server.endpoint.address.removeprefix("https://"),
+            "--vault-ca",
+            str(ca.cert_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[3],
+    )
 
 
 def test_the_cli_prints_the_root_token_to_stdout_only(
@@ -167,27 +173,7 @@ def test_the_cli_prints_the_root_token_to_stdout_only(
             }
         )
     )
-    server, ca = vault
-    node = server.endpoint.address.removeprefix("https://")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "connector.tarmak_side.cli",
-            "--config",
-            str(config),
-            "generate-root",
-            "--direct",
-            "--node",
-            node,
-            "--vault-ca",
-            str(ca.cert_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).parents[3],
-    )
+    done = run_cli(config, "generate-root", vault)
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip()
     assert lookup(vault, token).json()["data"]["policies"] == ["root"]
@@ -208,26 +194,7 @@ def test_the_cli_names_what_failed(
             }
         )
     )
-    server, ca = vault
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "connector.tarmak_side.cli",
-            "--config",
-            str(config),
-            "rekey",
-            "--direct",
-            "--node",
-            server.endpoint.address.removeprefix("https://"),
-            "--vault-ca",
-            str(ca.cert_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).parents[3],
-    )
+    done = run_cli(config, "rekey", vault)
     assert done.returncode == 1
     assert f"no Vault keys are stored in {tmp_path / 'empty'}" in done.stderr
 
@@ -250,17 +217,13 @@ def test_an_auto_unseal_cluster_gets_recovery_shares_and_rekeys_them(
 ) -> None:
     side = clusters(tmp_path, transit_settings(kms))
     assert converge(side, auto_unseal_vault)["status"] == "ready"
-    keys = side.keys(NAME)
-    assert keys is not None and keys.stored.recovery and len(keys.stored.shares) == 3
+    keys = stored_keys(side)
+    assert keys.stored.recovery and len(keys.stored.shares) == 3
     ops = KeyOperations(side)
     assert lookup(auto_unseal_vault, ops.generate_root(params(auto_unseal_vault))).ok
     old = keys.shares()
-    stop_at(ops, "pending-stored")
-    with pytest.raises(Stopped):
-        ops.rekey(params(auto_unseal_vault))
-    ops.step = lambda _name: None
-    ops.rekey(params(auto_unseal_vault))
-    after = side.keys(NAME)
-    assert after is not None and after.stored.recovery
+    stopped_then_run_again(ops, "pending-stored", lambda: ops.rekey(params(auto_unseal_vault)))
+    after = stored_keys(side)
+    assert after.stored.recovery
     assert set(after.shares()).isdisjoint(old)
     assert lookup(auto_unseal_vault, ops.generate_root(params(auto_unseal_vault))).ok

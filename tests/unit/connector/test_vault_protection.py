@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from connector.tarmak_side.config import KeyProtectionConfig
+from connector.tarmak_side.vault.errors import ProtectionFailed
 from connector.tarmak_side.vault.pgp import PgpProtection
-from connector.tarmak_side.vault.protection import ProtectionFailed
 from connector.tarmak_side.vault.transit import TransitProtection
 from tests.unit.connector.vault_servers import KMS_KEY, GnuPG, Kms, gnupg, kms
 

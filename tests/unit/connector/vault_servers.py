@@ -19,7 +19,9 @@ import requests
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.server import Call
 from connector.tarmak_side.vault import VaultClusters
+from connector.tarmak_side.vault.api import VaultApi
 from connector.tarmak_side.vault.generate_root import generate_root
+from connector.tarmak_side.vault.keys import ClusterKeys
 from connector.tarmak_side.vault.links import DirectLinks
 from connector.tarmak_side.vault.nodes import Node
 from devenv.pki import ThrowawayCA
@@ -27,6 +29,7 @@ from devenv.processes import ChildProcess, free_port
 from devenv.vault import OpenBaoServer, VaultEndpoint, bao_binary
 
 KMS_KEY = "tarmak-test"
+KEYS_NAME = "t-vault"  # <environment>-vault: clusters() names no cluster
 Vault = tuple[OpenBaoServer, ThrowawayCA]
 
 
@@ -174,15 +177,25 @@ def health(vault: Vault) -> int:
     return vault[0].endpoint.health_status()
 
 
+def stored_keys(side: VaultClusters) -> ClusterKeys:
+    """The keys Tarmak stored for the cluster `clusters()` serves."""
+    keys = side.keys(KEYS_NAME)
+    assert keys is not None, f"no keys stored for {KEYS_NAME}"
+    return keys
+
+
+def tarmak_api(side: VaultClusters, vault: Vault) -> VaultApi:
+    """The test's Vault node, called with the token Tarmak stored."""
+    server, ca = vault
+    node = Node.parse(server.endpoint.address.removeprefix("https://"), 8200)
+    return DirectLinks().open(node, str(ca.cert_path)).with_token(stored_keys(side).token())
+
+
 def root(side: VaultClusters, vault: Vault) -> str:
     """A root token from the stored shares (Tarmak keeps none standing)."""
-    server, ca = vault
-    keys = side.keys("t-vault")
-    assert keys is not None
-    node = Node.parse(server.endpoint.address.removeprefix("https://"), 8200)
-    api = DirectLinks().open(node, str(ca.cert_path)).with_token(keys.token())
+    api = tarmak_api(side, vault)
     try:
-        return generate_root(api, keys)
+        return generate_root(api, stored_keys(side))
     finally:
         api.close()
 

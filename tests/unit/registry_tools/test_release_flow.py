@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -243,7 +244,9 @@ def test_a_tree_signs_new_versions_with_its_current_key_only(
     with pytest.raises(PublishError, match=f"signs new versions with key {old.key_id}"):
         publish(release(tmp_path, "0.2.0", new), registry)
 
-    assert rotate_key(registry, new.public) and not rotate_key(registry, new.public)
+    staging = keys[1].public.fingerprint  # neither old nor new: the one production trusts
+    assert rotate_key(registry, new.public, staging)
+    assert not rotate_key(registry, new.public, staging)
     publish(release(tmp_path, "0.2.0", new), registry)
     with pytest.raises(PublishError, match=f"signs new versions with key {new.key_id}"):
         publish(release(tmp_path, "0.3.0", old), registry)
@@ -382,6 +385,17 @@ def test_promotion_refuses_a_staging_tree_rewritten_without_the_staging_key(
     assert not production.root.exists() or not production.versions(), "production unchanged"
 
 
+def needs_the_staging_fingerprint(
+    argv: list[str], staging_key: Key, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command `argv` is refused without the staging key's fingerprint, and with
+    its short key id in place of one."""
+    assert cli.main(argv) == 1
+    assert "TARMAK_STAGING_FINGERPRINT" in capsys.readouterr().err
+    assert cli.main([*argv, "--staging-fingerprint", staging_key.key_id]) == 1
+    assert "not a key fingerprint" in capsys.readouterr().err, "a short key id is not enough"
+
+
 def test_promotion_needs_the_staging_fingerprint_from_outside(
     keys: list[Key],
     tmp_path: Path,
@@ -395,13 +409,39 @@ def test_promotion_needs_the_staging_fingerprint_from_outside(
     monkeypatch.setenv("GNUPGHOME", production_key.home)
     argv = ["promote", "0.9.0", "--from", str(staging.root), "--to", str(production.root)]
     argv += ["--base-url", "https://p.example.com", "--gpg-key-id", production_key.key_id]
-    assert cli.main(argv) == 1
-    assert "TARMAK_STAGING_FINGERPRINT" in capsys.readouterr().err
-    assert cli.main([*argv, "--staging-fingerprint", staging_key.key_id]) == 1
-    assert "not a key fingerprint" in capsys.readouterr().err, "a short key id is not enough"
+    needs_the_staging_fingerprint(argv, staging_key, capsys)
     monkeypatch.setenv("TARMAK_STAGING_FINGERPRINT", staging_key.public.fingerprint)
     assert cli.main(argv) == 0
     assert f"signed by {production_key.key_id}" in capsys.readouterr().out
+
+
+def test_a_tree_is_never_rotated_to_the_staging_key(
+    keys: list[Key],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 24: rotate-key took any key, the staging key too."""
+    staging_key, production_key, _ = keys
+    production = tree(tmp_path, "production")
+    publish(release(tmp_path, "0.1.0", production_key), production)
+    before = snapshot(production.root)
+    with pytest.raises(PublishError, match=f"{staging_key.key_id} is the staging key"):
+        rotate_key(production, staging_key.public, staging_key.public.fingerprint)
+    assert snapshot(production.root) == before
+
+    monkeypatch.delenv("TARMAK_STAGING_FINGERPRINT", raising=False)
+    monkeypatch.setenv("GNUPGHOME", staging_key.home)
+    argv = ["rotate-key", "--tree", str(production.root), "--gpg-key-id", staging_key.key_id]
+    needs_the_staging_fingerprint(argv, staging_key, capsys)
+    spaced = " ".join(textwrap.wrap(staging_key.public.fingerprint.lower(), 4))
+    assert cli.main([*argv, "--staging-fingerprint", spaced]) == 1
+    error = capsys.readouterr().err
+    assert f"{staging_key.key_id} is the staging key; refusing to rotate" in error, error
+    monkeypatch.setenv("TARMAK_STAGING_FINGERPRINT", staging_key.public.fingerprint)
+    assert cli.main(argv) == 1
+    assert "is the staging key" in capsys.readouterr().err
+    assert snapshot(production.root) == before, "nothing written"
 
 
 def test_a_new_production_tree_refuses_the_staging_key(keys: list[Key], tmp_path: Path) -> None:
