@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any
 
@@ -140,16 +141,15 @@ def test_a_failing_node_is_named_and_the_others_still_tried() -> None:
     assert "not answering" in diagnostic.detail
 
 
-def test_an_exception_in_the_action_still_completes_the_stream() -> None:
-    b, pb = backend(6, FakeTarmak())
-
-    async def broken(self: VaultUnseal, req: Any, resp: Any) -> Any:
+class BrokenUnseal(VaultUnseal):
+    async def invoke(self, req: Any, resp: Any) -> AsyncIterator[str]:
         yield "vault-1:8200: started"
         raise RuntimeError("boom")
 
-    b.runner.actions["tarmak_vault_unseal"].invoke = broken.__get__(  # type: ignore[method-assign]
-        b.runner.actions["tarmak_vault_unseal"]
-    )
+
+def test_an_exception_in_the_action_still_completes_the_stream() -> None:
+    b, pb = backend(6)
+    b.runner.actions["tarmak_vault_unseal"] = BrokenUnseal()
     events = invoke(
         b, pb.InvokeAction.Request(action_type="tarmak_vault_unseal", config=config(pb))
     )
