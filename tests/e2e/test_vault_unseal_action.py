@@ -4,7 +4,8 @@ and Terraform's output shows each node as Tarmak answers for it.
 
 The cluster is set up the declarative way first (examples/tarmak-environment,
 which initialises it once); the action then unseals a restarted node, and
-never initialises anything.
+never initialises anything. Nodes that auto-unseal through the KMS are sent
+nothing.
 """
 
 from __future__ import annotations
@@ -110,3 +111,29 @@ def test_a_node_that_cannot_be_unsealed_is_named_and_the_others_are_still_tried(
     assert f"Vault {dead} was not unsealed" in result.text, result.output
     assert f"{victim.address}: unsealed" in result.output, result.output
     assert victim.health() in UNSEALED, "the nodes after the failing one were unsealed"
+
+
+def test_auto_unseal_nodes_are_sent_nothing(
+    terraform_each: Terraform, local_env: LocalEnvironment, tmp_path: Path
+) -> None:
+    seal = local_env.kms.transit_seal()
+    nodes = RaftCluster(tmp_path / "raft", local_env.ca, seal=seal).start()
+    try:
+        tarmak = TarmakSide(environment_config(local_env, tmp_path / "state")).start()
+        try:
+            tf = terraform_each
+            tf.env.update(terraform_variables(local_env, nodes.addresses))
+            tf.env["TARMAK_CONNECTOR_SOCKET"] = tarmak.socket_path
+            tf.write(ENVIRONMENT.read_text())
+            tf.write(ACTION.read_text(), "action.tf")
+            tf.init()
+            tf.apply()
+            result = tf.apply(INVOKE)
+        finally:
+            tarmak.stop()
+        for node in nodes:
+            said = f"{node.address}: auto-unseal (transit), nothing sent"
+            assert said in result.output, result.output
+        assert nodes.initialisations() == 1
+    finally:
+        nodes.stop()
