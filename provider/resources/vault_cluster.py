@@ -60,7 +60,8 @@ VAULT_CONNECTION_ATTRIBUTES = {
     ),
 }
 
-# Which stored keys a cluster's are, and what protects them (also the unseal action's).
+# Which keys file holds the cluster's keys and which KMS key protects them (shared with
+# the tarmak_vault_unseal action, whose schema has no replacement to describe).
 VAULT_KEY_ATTRIBUTES = {
     "vault_kms_key_id": Attribute(
         STRING,

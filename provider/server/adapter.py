@@ -87,7 +87,8 @@ def _handler(
                 produce, request_cls.FromString, response_cls.SerializeToString
             )
         case AwaitsStream(awaiting_stream):
-
+            # grpc.aio runs an async generator function on its loop (a plain
+            # function returning one would go to a worker thread).
             async def produce_on_loop(request: Wire, context: GrpcContext) -> AsyncIterator[Wire]:
                 async for event in awaiting_stream(backend, request):
                     yield event
