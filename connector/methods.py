@@ -16,6 +16,8 @@ class Method(StrEnum):
     # Plan and refresh: what the nodes' sys/health says, changing nothing.
     VAULT_CLUSTER_OBSERVE = "VaultClusterObserve"
     VAULT_INSTANCE_ROLE = "VaultInstanceRole"
+    # An action (tarmak_vault_unseal): unseal one node now with the stored shares; never inits.
+    VAULT_NODE_UNSEAL = "VaultNodeUnseal"
     CANCEL = "$/cancel"  # a notification: the caller no longer waits for `params.id`
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from provider.framework import Attribute, Block, Resource
+from provider.framework.action import Action
 from provider.framework.ephemeral import EphemeralResource
 from provider.framework.function import Function
 from provider.framework.list_resource import ListResource
@@ -121,6 +122,24 @@ def list_page(resource: ListResource) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def action_page(action: Action) -> str:
+    name = action.type_name
+    examples = ROOT / "examples" / "actions" / name
+    block = action.schema.block
+    lines = _kind_page(name, "Action", block, examples, "action.tf")
+    lines += [
+        "",
+        "## Invoking",
+        "",
+        "Actions need Terraform 1.14+. Run the action declared above with:",
+        "",
+        "```shell",
+        f"terraform apply -invoke=action.{name}.<label>",
+        "```",
+    ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def _type_text(type_: object) -> str:
     raw = type_.to_json()  # type: ignore[attr-defined]
     return raw if isinstance(raw, str) else str(raw[0])
@@ -190,6 +209,9 @@ def expected_docs() -> dict[Path, str]:
         pages[ROOT / "docs" / "list-resources" / f"{short}.md"] = list_page(listed)
     for function in provider.functions():
         pages[ROOT / "docs" / "functions" / f"{function.name}.md"] = function_page(function)
+    for action in provider.actions():
+        short = action.type_name.removeprefix("tarmak_")
+        pages[ROOT / "docs" / "actions" / f"{short}.md"] = action_page(action)
     return pages
 
 

@@ -83,6 +83,54 @@ class InstanceRoleParams:
 
 
 @dataclass(frozen=True)
+class NodeUnsealParams:
+    """VAULT_NODE_UNSEAL: one node (`host` or `host:port`) of a cluster Tarmak keeps keys for."""
+
+    node: str
+    vault_ca: str
+    vault_kms_key_id: str | None = None
+    vault_unseal_key_name: str | None = None
+
+    def to_params(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class UnsealOutcome(StrEnum):
+    UNSEALED = "unsealed"  # the stored shares were sent and the node is unsealed
+    ALREADY_UNSEALED = "already-unsealed"  # nothing sent
+    AUTO_UNSEAL = "auto-unseal"  # the node's seal unseals it (e.g. transit): nothing sent
+
+
+@dataclass(frozen=True)
+class NodeUnsealResult:
+    """What VAULT_NODE_UNSEAL did to the node; `detail` names the seal for AUTO_UNSEAL."""
+
+    node: str
+    outcome: UnsealOutcome
+    detail: str = ""
+
+    def to_result(self) -> dict[str, Any]:
+        return {"node": self.node, "outcome": self.outcome, "detail": self.detail}
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any]) -> NodeUnsealResult:
+        return cls(
+            str(result.get("node", "")),
+            UnsealOutcome(str(result.get("outcome"))),
+            str(result.get("detail", "")),
+        )
+
+    def describe(self) -> str:
+        """One progress line, e.g. `vault-1:8200: unsealed`."""
+        said = {
+            UnsealOutcome.UNSEALED: "unsealed",
+            UnsealOutcome.ALREADY_UNSEALED: "already unsealed",
+            UnsealOutcome.AUTO_UNSEAL: f"auto-unseal ({self.detail or 'seal'}), nothing sent",
+        }[self.outcome]
+        return f"{self.node}: {said}"
+
+
+@dataclass(frozen=True)
 class PollResult:
     """The answer to a waiting call: READY (with what it made), NOT_READY or GONE."""
 

@@ -81,7 +81,7 @@ class Call:
 
 Handler = Callable[[Call], dict[str, Any]]
 # The only params a log line shows: they name the resource and are never secret.
-NAMING_PARAMS = ("hostname", "vault_cluster_name", "role_name")
+NAMING_PARAMS = ("hostname", "vault_cluster_name", "role_name", "node")
 # A connector process's channel: (generation of the connector, channel id).
 Route = tuple[int, int]
 
@@ -295,8 +295,9 @@ def _subject(params: dict[str, Any]) -> str:
 
 
 def _outcome(result: dict[str, Any]) -> str:
-    """ready / not-ready / gone, from the answer's status (or its ready flag)."""
-    status = result.get("status")
+    """ready / not-ready / gone, from the answer's status (or its ready flag); an
+    action's answer says what it did (`outcome`)."""
+    status = result.get("status", result.get("outcome"))
     if isinstance(status, str):
         return status
     return Status.READY if result.get("ready") else Status.NOT_READY

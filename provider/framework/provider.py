@@ -1,6 +1,6 @@
 """The API a provider author implements: its own schema, configure, and the
-resources, data sources, ephemeral resources, list resources and functions it
-offers."""
+resources, data sources, ephemeral resources, list resources, functions and
+actions it offers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from provider.framework.action import Action
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.ephemeral import EphemeralResource
 from provider.framework.function import Function
@@ -49,4 +50,7 @@ class Provider:
         return ()
 
     def functions(self) -> Sequence[Function]:
+        return ()
+
+    def actions(self) -> Sequence[Action]:
         return ()

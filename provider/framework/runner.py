@@ -19,6 +19,7 @@ from provider.cty import json_codec, wholly_known
 from provider.cty.decoding import DecodeError
 from provider.framework import resource as res
 from provider.framework import write_only
+from provider.framework.action import Action
 from provider.framework.author_code import complete, guard, perform
 from provider.framework.context import Context, StopSignal
 from provider.framework.diagnostics import Diagnostics
@@ -73,6 +74,7 @@ class ProviderRunner:
             r.type_name: r for r in provider.list_resources()
         }
         self.functions: dict[str, Function] = {f.name: f for f in provider.functions()}
+        self.actions: dict[str, Action] = {a.type_name: a for a in provider.actions()}
         self.identity_schemas: dict[str, IdentitySchema] = {
             name: r.identity_schema
             for name, r in self.resources.items()
@@ -117,6 +119,7 @@ class ProviderRunner:
                 *self.data_sources.values(),
                 *self.ephemeral_resources.values(),
                 *self.list_resources.values(),
+                *self.actions.values(),
             ]
             for item in configurable:
                 item.configure(resp.provider_data)

@@ -11,7 +11,8 @@ from provider.framework.duration import parse_duration
 from provider.framework.schema import Attribute, Block, NestedBlock, Nesting, Schema
 from provider.framework.validators import duration
 
-OPERATIONS = ("create", "read", "update", "delete", "open")  # open: ephemeral resources
+# open: ephemeral resources; invoke: actions
+OPERATIONS = ("create", "read", "update", "delete", "open", "invoke")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ never unseal or write anything.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from connector.methods import Method
@@ -59,6 +60,32 @@ VAULT_CONNECTION_ATTRIBUTES = {
     ),
 }
 
+# Which keys file holds the cluster's keys and which KMS key protects them (shared with
+# the tarmak_vault_unseal action, whose schema has no replacement to describe).
+VAULT_KEY_ATTRIBUTES = {
+    "vault_kms_key_id": Attribute(
+        STRING,
+        optional=True,
+        description="Name of the transit key in the KMS (a second OpenBao/Vault named by "
+        "`vault.key_protection` in Tarmak's env.yaml) that protects the cluster's key shares "
+        "and tokens when `vault.key_protection.kind` is `transit`: every share and token is "
+        "sealed with a data key of its own that only this KMS key unwraps, and revealed in "
+        "memory only when needed. The KMS must already have the key. Required for `transit`, "
+        "unused for `pgp` and `file`.",
+    ),
+    "vault_unseal_key_name": Attribute(
+        STRING,
+        optional=True,
+        description="Name under which Tarmak keeps the cluster's unseal key and root token "
+        "(`<state_dir>/vault-<name>.json`; default `<environment>-vault`).",
+    ),
+}
+
+
+def _replaces(attribute: Attribute, consequence: str) -> Attribute:
+    """`attribute` as a resource's, whose change replaces the resource."""
+    return replace(attribute, force_new=True, description=f"{attribute.description} {consequence}")
+
 
 class VaultCluster(TarmakWaitingResource):
     type_name = "tarmak_vault_cluster"
@@ -90,29 +117,16 @@ class VaultCluster(TarmakWaitingResource):
             ),
             attributes={
                 **VAULT_CONNECTION_ATTRIBUTES,
-                "vault_kms_key_id": Attribute(
-                    STRING,
-                    optional=True,
-                    force_new=True,
-                    description="Name of the transit key in the KMS (a second OpenBao/Vault "
-                    "named by `vault.key_protection` in Tarmak's env.yaml) that protects the "
-                    "cluster's key shares and tokens when `vault.key_protection.kind` is "
-                    "`transit`: every share and token is sealed with a data key of its own "
-                    "that only this KMS key unwraps, and revealed in memory only when needed. "
-                    "The KMS must already have the key. Required for `transit`, unused for "
-                    "`pgp` and `file`. A change replaces the resource: the cluster is waited "
-                    "for again, and the keys already stored keep the key they were sealed with "
+                "vault_kms_key_id": _replaces(
+                    VAULT_KEY_ATTRIBUTES["vault_kms_key_id"],
+                    "A change replaces the resource: the cluster is waited for again, and the "
+                    "keys already stored keep the key they were sealed with "
                     "(`tarmak-controller rotate-kms-key` rewraps them).",
                 ),
-                "vault_unseal_key_name": Attribute(
-                    STRING,
-                    optional=True,
-                    force_new=True,
-                    description="Name under which Tarmak keeps the cluster's unseal key and "
-                    "root token (`<state_dir>/vault-<name>.json`; default "
-                    "`<environment>-vault`). A change replaces the resource, and the new name "
-                    "must already hold the keys of an initialised cluster: Tarmak never "
-                    "initialises a cluster twice.",
+                "vault_unseal_key_name": _replaces(
+                    VAULT_KEY_ATTRIBUTES["vault_unseal_key_name"],
+                    "A change replaces the resource, and the new name must already hold the "
+                    "keys of an initialised cluster: Tarmak never initialises a cluster twice.",
                 ),
                 "status": Attribute(
                     STRING,

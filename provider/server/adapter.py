@@ -10,7 +10,7 @@ generated service descriptor supply.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from provider.server.rpc_table import (
     RPCS,
     AsyncHandler,
     Awaits,
+    AwaitsStream,
     Blocks,
     Handler,
     Quick,
@@ -84,6 +85,16 @@ def _handler(
 
             return grpc.unary_stream_rpc_method_handler(
                 produce, request_cls.FromString, response_cls.SerializeToString
+            )
+        case AwaitsStream(awaiting_stream):
+            # grpc.aio runs an async generator function on its loop (a plain
+            # function returning one would go to a worker thread).
+            async def produce_on_loop(request: Wire, context: GrpcContext) -> AsyncIterator[Wire]:
+                async for event in awaiting_stream(backend, request):
+                    yield event
+
+            return grpc.unary_stream_rpc_method_handler(
+                produce_on_loop, tolerant(request_cls.FromString), response_cls.SerializeToString
             )
         case Awaits(handler):
             behaviour = answers.awaiting(handler)

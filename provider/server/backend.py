@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, TypeAlias
 
+from provider.framework.action_runner import ActionRunner
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.kinds import KindsRunner
 from provider.framework.runner import ProviderRunner
@@ -28,11 +29,13 @@ class Backend:
     version: int
     runner: ProviderRunner
     kinds: KindsRunner = field(init=False)
+    actions: ActionRunner = field(init=False)
     # GetProviderSchema's answer, made once: schemas never change while serving.
     schema_response: Wire = None
 
     def __post_init__(self) -> None:
         self.kinds = KindsRunner(self.runner)
+        self.actions = ActionRunner(self.runner)
 
     def diagnostics(self, diags: Diagnostics) -> list[Wire]:
         return to_proto.diagnostics(self.pb, diags)

@@ -36,6 +36,7 @@ def get_metadata(b: Backend, request: Wire, response: Wire) -> None:
         meta.ListResourceMetadata(type_name=n) for n in runner.list_resources
     )
     response.functions.extend(meta.FunctionMetadata(name=n) for n in runner.functions)
+    response.actions.extend(meta.ActionMetadata(type_name=n) for n in runner.actions)
 
 
 def get_provider_schema(b: Backend, request: Wire, response: Wire) -> None:
@@ -57,6 +58,8 @@ def get_provider_schema(b: Backend, request: Wire, response: Wire) -> None:
             made.list_resource_schemas[name].CopyFrom(to_proto.schema(pb, listed.schema))
         for name, function in runner.functions.items():
             made.functions[name].CopyFrom(to_proto.function(pb, function))
+        for name, action in runner.actions.items():
+            made.action_schemas[name].CopyFrom(to_proto.action_schema(pb, action.schema))
         b.schema_response = made
     response.CopyFrom(b.schema_response)
 

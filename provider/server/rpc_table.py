@@ -12,11 +12,11 @@ Adding an RPC is one handler and one row.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from provider.server import kind_rpcs, provider_rpcs, resource_rpcs
+from provider.server import action_rpcs, kind_rpcs, provider_rpcs, resource_rpcs
 from provider.server.backend import Backend, Wire
 from provider.server.refusals import Echo
 
@@ -24,6 +24,7 @@ from provider.server.refusals import Echo
 Handler: TypeAlias = Callable[[Backend, Wire, Wire], None]
 AsyncHandler: TypeAlias = Callable[[Backend, Wire, Wire], Awaitable[None]]
 StreamHandler: TypeAlias = Callable[[Backend, Wire], Iterator[Wire]]
+AsyncStreamHandler: TypeAlias = Callable[[Backend, Wire], AsyncIterator[Wire]]
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,16 @@ class Streams:
     handler: StreamHandler
 
 
-Runs: TypeAlias = Awaits | Quick | Blocks | Streams
+@dataclass(frozen=True)
+class AwaitsStream:
+    """A server stream produced by an async generator on the event loop: it may
+    wait between events without holding a thread. The handler answers every
+    request itself, a failure included, with its last event."""
+
+    handler: AsyncStreamHandler
+
+
+Runs: TypeAlias = Awaits | Quick | Blocks | Streams | AwaitsStream
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,7 @@ class Rpc:
 
     @property
     def on_loop(self) -> bool:
-        return isinstance(self.runs, Awaits | Quick)
+        return isinstance(self.runs, Awaits | Quick | AwaitsStream)
 
 
 def _same(name: str, method: str, runs: Runs, echoed: Echo = ()) -> Rpc:
@@ -179,6 +189,14 @@ RPCS: tuple[Rpc, ...] = (
         Quick(kind_rpcs.validate_list_resource_config),
     ),
     _same("list_resource", "ListResource", Streams(kind_rpcs.list_resource)),
+    # ---- actions (Terraform 1.14+) ----
+    _same(
+        "validate_action_config",
+        "ValidateActionConfig",
+        Quick(action_rpcs.validate_action_config),
+    ),
+    _same("plan_action", "PlanAction", Quick(action_rpcs.plan_action)),
+    _same("invoke_action", "InvokeAction", AwaitsStream(action_rpcs.invoke_action)),
 )
 
 BY_NAME = {rpc.name: rpc for rpc in RPCS}

@@ -46,6 +46,10 @@ def schema(pb: ModuleType, value: Schema) -> Any:
     return pb.Schema(version=value.version, block=_block(pb, value.block))
 
 
+def action_schema(pb: ModuleType, value: Schema) -> Any:
+    return pb.ActionSchema(schema=schema(pb, value))
+
+
 def _block(pb: ModuleType, block: Block) -> Any:
     attributes = [
         pb.Schema.Attribute(

@@ -16,6 +16,7 @@ from provider.framework import (
     Resource,
     Schema,
 )
+from provider.framework.action import Action
 from provider.framework.ephemeral import EphemeralResource
 from provider.framework.function import Function
 from provider.framework.list_resource import ListResource
@@ -108,3 +109,8 @@ class TarmakProvider(Provider):
         from provider.functions import all_functions
 
         return all_functions()
+
+    def actions(self) -> list[Action]:
+        from provider.actions import all_actions
+
+        return all_actions()

@@ -42,6 +42,7 @@ FEATURES = (
     Feature("import blocks", (1, 5), re.compile(r"^import\s*\{", re.M)),
     Feature("import by identity", (1, 12), re.compile(r"^\s*identity\s*=", re.M)),
     Feature("list blocks (terraform query)", (1, 14), re.compile(r'^list\s+"', re.M)),
+    Feature("actions", (1, 14), re.compile(r'^action\s+"', re.M)),
 )
 
 
@@ -68,6 +69,7 @@ def test_every_example_directory_is_found() -> None:
         "functions/parse_hostname",
         "list-resources/tarmak_hostname",
         "ephemeral-resources/tarmak_vault_instance_role",
+        "actions/tarmak_vault_unseal",
         "tarmak-environment",
     } <= found
 

@@ -16,7 +16,7 @@ import pytest
 from provider.framework.runner import ProviderRunner
 from provider.server.adapter import method_handlers
 from provider.server.backend import Backend
-from provider.server.rpc_table import RPCS, Blocks, Streams
+from provider.server.rpc_table import RPCS, AwaitsStream, Blocks, Streams
 from provider.tarmak.provider import TarmakProvider
 
 
@@ -131,6 +131,9 @@ def test_each_handler_runs_where_the_table_says(version: int) -> None:
         handler = adapter.handlers[rpc.method(version)]
         if isinstance(rpc.runs, Streams):
             assert not inspect.iscoroutinefunction(handler.unary_stream), rpc.name
+            continue
+        if isinstance(rpc.runs, AwaitsStream):  # an async generator, run on the loop
+            assert inspect.isasyncgenfunction(handler.unary_stream), rpc.name
             continue
         on_loop = inspect.iscoroutinefunction(handler.unary_unary)
         assert on_loop == rpc.on_loop != isinstance(rpc.runs, Blocks), rpc.name
