@@ -48,10 +48,8 @@ every file), which slows every install in tests/e2e/test_registry.py.
 
 from __future__ import annotations
 
-import compileall
 import json
 import os
-import py_compile
 import shutil
 import stat
 import subprocess
@@ -317,18 +315,43 @@ def _copy_libraries(target: Target, debroot: Path, runtime: Path) -> None:
             pending.append(lib / soname)
 
 
+# Each compiling process's interned strings (and so marshal's back-references)
+# depend on what it compiled before, and string hashes on its hash seed; a fixed
+# split of the sorted files over a fixed number of processes, each with hash seed
+# 0, gives the same bytes on every machine, whatever its number of cores.
+_COMPILE_PROCESSES = 4
+_COMPILE_ONE_BY_ONE = """
+import py_compile, sys
+root, ddir = sys.argv[1], sys.argv[2]
+for relative in sys.stdin.read().split("\\0"):
+    if relative:
+        py_compile.compile(
+            f"{root}/{relative}", dfile=f"{ddir}/{relative}", doraise=True, quiet=2,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
+"""
+
+
 def _compile_bytecode(runtime: Path) -> None:
-    """unchecked-hash .pyc: valid whatever mtimes the unzip leaves, never rewritten."""
+    """unchecked-hash .pyc: valid whatever mtimes the unzip leaves, never rewritten,
+    and the same bytes from every build of the same sources."""
     lib = runtime / "lib"
-    ok = compileall.compile_dir(
-        lib,
-        quiet=2,
-        workers=0,
-        ddir="/runtime/lib",
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-    )
-    if not ok:
-        raise BundleError("some modules did not compile")
+    sources = sorted(str(p.relative_to(lib)) for p in lib.rglob("*.py") if p.is_file())
+    size = -(-len(sources) // _COMPILE_PROCESSES)
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    argv = [sys.executable, "-I", "-c", _COMPILE_ONE_BY_ONE, str(lib), "/runtime/lib"]
+    workers = [
+        subprocess.Popen(argv, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        for _ in range(_COMPILE_PROCESSES)
+    ]
+    failed = []
+    for index, worker in enumerate(workers):
+        chunk = sources[index * size : (index + 1) * size]
+        _, errors = worker.communicate("\0".join(chunk).encode())
+        if worker.returncode != 0:
+            failed.append(errors.decode(errors="replace").strip().splitlines()[-1:])
+    if failed:
+        raise BundleError(f"some modules did not compile: {failed}")
 
 
 def _write_buildinfo(path: Path, target: Target, report: BundleReport) -> None:

@@ -90,7 +90,8 @@ class VaultNodes:
         body = self._unauthenticated_get(self.home, "sys/leader")
         if body is None:
             return None
-        if body.get("is_self") is True:
+        # Without HA (a single node, e.g. `-dev`) the configured node is the only one.
+        if body.get("is_self") is True or body.get("ha_enabled") is False:
             return Leader(self.home, True)
         address = body.get("leader_address")
         if not isinstance(address, str) or not address:
