@@ -39,10 +39,12 @@ system-packages:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-venv >/dev/null; \
 	fi
 
+# PYTHONWARNINGS=ignore: the build backend's notice about editable installs is for
+# setuptools' users, not ours, and would be the first thing `make demo` prints.
 $(STAMP): pyproject.toml | system-packages
 	$(BASE_PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[dev]'
+	PYTHONWARNINGS=ignore $(PIP) install -q -e '.[dev]'
 	$(PY) -m devenv.terraform_binary link
 	touch $(STAMP)
 
