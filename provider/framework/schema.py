@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from provider.cty import CtyType, ListType, MapType, ObjectType, SetType
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.path import Path
+from provider.prebuilt_dataclasses import dataclass, field
 
 # A validator inspects one known, non-null value and reports problems at `path`.
 Validator = Callable[[Any, Path, Diagnostics], None]
