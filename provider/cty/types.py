@@ -29,6 +29,13 @@ class Primitive(CtyType):
         return self.name.upper()
 
 
+def primitive_name(type_: CtyType) -> str | None:
+    """ "string", "number", "bool" or "dynamic" for a primitive type, else None.
+    The codecs branch on this name, once per value, instead of comparing the
+    type with each primitive in turn (each comparison a call to __eq__)."""
+    return type_.name if type(type_) is Primitive else None
+
+
 STRING = Primitive("string")
 NUMBER = Primitive("number")
 BOOL = Primitive("bool")
