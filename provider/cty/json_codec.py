@@ -38,16 +38,13 @@ from provider.cty.decoding import (
     valid_text,
 )
 from provider.cty.types import (
-    BOOL,
-    DYNAMIC,
-    NUMBER,
-    STRING,
     CtyType,
     ListType,
     MapType,
     ObjectType,
     SetType,
     TupleType,
+    primitive_name,
     type_from_json,
 )
 from provider.cty.values import UNKNOWN, Typed, cty_order, distinct
@@ -145,7 +142,8 @@ def from_plain(raw: Any, type_: CtyType, path: tuple[PathStep, ...] = ()) -> Any
         return None
     if len(path) > MAX_DEPTH:
         raise DecodeError(f"value nested more than {MAX_DEPTH} levels deep", path)
-    if type_ == DYNAMIC:
+    primitive = primitive_name(type_)
+    if primitive == "dynamic":
         if not (isinstance(raw, dict) and raw.keys() == {"value", "type"}):
             raise DecodeError("dynamic value must be {value, type}", path)
         try:
@@ -153,11 +151,11 @@ def from_plain(raw: Any, type_: CtyType, path: tuple[PathStep, ...] = ()) -> Any
         except ValueError as err:
             raise DecodeError(f"dynamic value: {err}", path) from None
         return Typed(inner, from_plain(raw["value"], inner, path))
-    if type_ == STRING:
+    if primitive == "string":
         return _string(raw, path)
-    if type_ == NUMBER:
+    if primitive == "number":
         return _number(raw, path)
-    if type_ == BOOL:
+    if primitive == "bool":
         return _bool(raw, path)
     if isinstance(type_, ListType | SetType):
         if not isinstance(raw, list):
@@ -255,14 +253,15 @@ def _dump(value: Any, type_: CtyType) -> str:
         raise ValueError("unknown values cannot be encoded as JSON")
     if value is None:
         return "null"
-    if type_ == DYNAMIC:
+    primitive = primitive_name(type_)
+    if primitive == "dynamic":
         inner = _dump(value.value, value.type)
         return f'{{"value":{inner},"type":{value.type.json_bytes().decode()}}}'
-    if type_ == NUMBER:
+    if primitive == "number":
         return str(value) if isinstance(value, int) else format(value, "f")
-    if type_ == STRING:
+    if primitive == "string":
         return _json_string(value)
-    if type_ == BOOL:
+    if primitive == "bool":
         return "true" if value else "false"
     if isinstance(type_, ListType):
         return "[" + ",".join(_dump(v, type_.element) for v in value) + "]"

@@ -21,7 +21,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
-import msgpack
+import msgpack  # untyped: read as Any (pyproject.toml's mypy overrides)
 
 from provider.cty.decoding import (
     MAX_DEPTH,
@@ -32,16 +32,13 @@ from provider.cty.decoding import (
     parse_number,
 )
 from provider.cty.types import (
-    BOOL,
-    DYNAMIC,
-    NUMBER,
-    STRING,
     CtyType,
     ListType,
     MapType,
     ObjectType,
     SetType,
     TupleType,
+    primitive_name,
     type_from_json,
 )
 from provider.cty.values import UNKNOWN, Typed, cty_order, distinct
@@ -92,15 +89,16 @@ def _to_wire(value: Any, type_: CtyType) -> Any:
         return _UNKNOWN_EXT
     if value is None:
         return None
-    if type_ == DYNAMIC:
+    primitive = primitive_name(type_)
+    if primitive == "dynamic":
         if not isinstance(value, Typed):
             raise TypeError(f"a dynamic value must be Typed, got {value!r}")
         return [value.type.json_bytes(), _to_wire(value.value, value.type)]
-    if type_ == STRING:
+    if primitive == "string":
         return str(value)
-    if type_ == NUMBER:
+    if primitive == "number":
         return _number_to_wire(value)
-    if type_ == BOOL:
+    if primitive == "bool":
         return bool(value)
     if isinstance(type_, ListType):
         return [_to_wire(v, type_.element) for v in value]
@@ -122,7 +120,8 @@ def _from_wire(raw: Any, type_: CtyType, path: tuple[PathStep, ...]) -> Any:
         return UNKNOWN  # cty reads every extension, this one included, as unknown
     if len(path) > MAX_DEPTH:
         raise DecodeError(f"value nested more than {MAX_DEPTH} levels deep", path)
-    if type_ == DYNAMIC:
+    primitive = primitive_name(type_)
+    if primitive == "dynamic":
         if not (isinstance(raw, list) and len(raw) == 2 and isinstance(raw[0], bytes | str)):
             raise DecodeError("dynamic value must be [type, value]", path)
         try:
@@ -130,13 +129,13 @@ def _from_wire(raw: Any, type_: CtyType, path: tuple[PathStep, ...]) -> Any:
         except ValueError as err:
             raise DecodeError(f"dynamic value: {err}", path) from None
         return Typed(inner, _from_wire(raw[1], inner, path))
-    if type_ == STRING:
+    if primitive == "string":
         if not isinstance(raw, str):
             raise DecodeError(f"expected string, got {_kind(raw)}", path)
         return cty_string(raw)
-    if type_ == NUMBER:
+    if primitive == "number":
         return _number_from_wire(raw, path)
-    if type_ == BOOL:
+    if primitive == "bool":
         if not isinstance(raw, bool):
             raise DecodeError(f"expected bool, got {_kind(raw)}", path)
         return raw

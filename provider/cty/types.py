@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
+
+from provider.prebuilt_dataclasses import dataclass
 
 
 class CtyType:
@@ -26,6 +27,13 @@ class Primitive(CtyType):
 
     def __repr__(self) -> str:
         return self.name.upper()
+
+
+def primitive_name(type_: CtyType) -> str | None:
+    """ "string", "number", "bool" or "dynamic" for a primitive type, else None.
+    The codecs branch on this name, once per value, instead of comparing the
+    type with each primitive in turn (each comparison a call to __eq__)."""
+    return type_.name if type(type_) is Primitive else None
 
 
 STRING = Primitive("string")

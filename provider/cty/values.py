@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Context, Decimal
 from typing import Any, Final
 
@@ -18,6 +17,7 @@ from provider.cty.types import (
     SetType,
     TupleType,
 )
+from provider.prebuilt_dataclasses import dataclass
 
 
 class Unknown:

@@ -19,13 +19,13 @@ like a resource's, must only compute.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from provider.framework.context import Context
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.resource import State
 from provider.framework.schema import Schema
+from provider.prebuilt_dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ the action raised, was stopped (Ctrl-C) or ran out of time.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 from provider.framework import action as act
 from provider.framework.author_code import guard
@@ -20,6 +19,7 @@ from provider.framework.resource import State, implements
 from provider.framework.runner import ProviderRunner
 from provider.framework.timeouts import default_timeouts, timeout_for
 from provider.framework.validation import validate_block
+from provider.prebuilt_dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)

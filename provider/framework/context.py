@@ -17,10 +17,10 @@ import contextlib
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 from provider.framework.duration import format_duration
+from provider.prebuilt_dataclasses import dataclass, field
 
 T = TypeVar("T")
 

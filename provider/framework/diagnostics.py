@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from enum import Enum
 
 from provider.framework.path import Path
+from provider.prebuilt_dataclasses import dataclass, field
 
 
 class Severity(Enum):

@@ -9,13 +9,13 @@ only in the response and in Terraform's memory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from provider.framework.context import Context
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.resource import MaybeAwaitable, State
 from provider.framework.schema import Schema
+from provider.prebuilt_dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ FunctionError, naming the argument, instead of a diagnostic.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from provider.cty import CtyType
+from provider.prebuilt_dataclasses import dataclass
 
 
 @dataclass(frozen=True)

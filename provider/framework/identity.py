@@ -11,11 +11,11 @@ importing by identity and by ID share one code path.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from provider.cty import CtyType, ObjectType
 from provider.framework.resource import State
+from provider.prebuilt_dataclasses import dataclass
 
 
 @dataclass(frozen=True)

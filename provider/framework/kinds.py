@@ -11,7 +11,6 @@ kind becomes an error diagnostic instead of a crash.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from provider.framework import ephemeral as eph
@@ -24,6 +23,7 @@ from provider.framework.resource import State
 from provider.framework.runner import ProviderRunner
 from provider.framework.timeouts import default_timeouts, timeout_for
 from provider.framework.validation import validate_block
+from provider.prebuilt_dataclasses import dataclass, field
 
 
 @dataclass

@@ -10,13 +10,13 @@ and, when Terraform asks for it, the full resource object (which
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from provider.framework.context import Context
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.resource import State
 from provider.framework.schema import Schema
+from provider.prebuilt_dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ either known or unknown. The rules, in order:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from provider.cty import UNKNOWN, values_equal
 from provider.framework.resource import State
 from provider.framework.schema import Schema
+from provider.prebuilt_dataclasses import dataclass, field
 
 _IGNORED_FOR_CHANGES = frozenset({"timeouts"})
 

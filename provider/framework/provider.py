@@ -5,7 +5,6 @@ actions it offers."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from provider.framework.action import Action
@@ -15,6 +14,7 @@ from provider.framework.function import Function
 from provider.framework.list_resource import ListResource
 from provider.framework.resource import DataSource, Resource, State
 from provider.framework.schema import Block, Schema
+from provider.prebuilt_dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)

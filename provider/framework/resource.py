@@ -24,12 +24,12 @@ lines do:
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeGuard, TypeVar, runtime_checkable
 
 from provider.framework.context import Context
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.schema import Schema
+from provider.prebuilt_dataclasses import dataclass, field
 
 State = dict[str, Any]
 Feature = TypeVar("Feature")

@@ -12,7 +12,6 @@ Read and apply are coroutines; which thread runs what is in docs/threads.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from provider.cty import json_codec, wholly_known
@@ -33,6 +32,7 @@ from provider.framework.provider import ConfigureRequest, ConfigureResponse, Pro
 from provider.framework.schema import Schema
 from provider.framework.timeouts import default_timeouts, timeout_for
 from provider.framework.validation import validate_block
+from provider.prebuilt_dataclasses import dataclass, field
 
 
 class _Configurable(Protocol):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from provider.cty import CtyType, ListType, MapType, ObjectType, SetType
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.path import Path
+from provider.prebuilt_dataclasses import dataclass, field
 
 # A validator inspects one known, non-null value and reports problems at `path`.
 Validator = Callable[[Any, Path, Diagnostics], None]
@@ -64,9 +64,14 @@ class Block:
     deprecated: bool = False
 
     def cty_type(self) -> ObjectType:
-        types: dict[str, CtyType] = {n: a.type for n, a in self.attributes.items()}
-        types.update({n: b.cty_type() for n, b in self.blocks.items()})
-        return ObjectType.of(types)
+        # Asked on every call that decodes a value: made once per block, which is
+        # frozen (kept beside the fields, so equality and hashing ignore it).
+        made: ObjectType | None = self.__dict__.get("_cty_type")
+        if made is None:
+            types: dict[str, CtyType] = {n: a.type for n, a in self.attributes.items()}
+            types.update({n: b.cty_type() for n, b in self.blocks.items()})
+            made = self.__dict__["_cty_type"] = ObjectType.of(types)
+        return made
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from provider.cty import STRING
 from provider.framework.duration import parse_duration
 from provider.framework.schema import Attribute, Block, NestedBlock, Nesting, Schema
 from provider.framework.validators import duration
+from provider.prebuilt_dataclasses import dataclass, field
 
 # open: ephemeral resources; invoke: actions
 OPERATIONS = ("create", "read", "update", "delete", "open", "invoke")

@@ -11,11 +11,11 @@ generated service descriptor supply.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
+from provider.prebuilt_dataclasses import dataclass
 from provider.server.backend import Backend, Wire
 from provider.server.refusals import Undecodable, refusal, tolerant
 from provider.server.rpc_table import (

@@ -9,7 +9,6 @@ checker does not read the generated code, so a wire message is `Wire`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, TypeAlias
 
@@ -17,6 +16,7 @@ from provider.framework.action_runner import ActionRunner
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.kinds import KindsRunner
 from provider.framework.runner import ProviderRunner
+from provider.prebuilt_dataclasses import dataclass, field
 from provider.server import to_proto
 
 # A generated protobuf message of tfplugin5 or tfplugin6.

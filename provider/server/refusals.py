@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeAlias
 
 from provider.framework.diagnostics import Diagnostics
+from provider.prebuilt_dataclasses import dataclass
 from provider.server import to_proto
 from provider.server.backend import Wire
 from provider.server.from_proto import MalformedRequest

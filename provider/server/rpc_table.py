@@ -13,9 +13,9 @@ Adding an RPC is one handler and one row.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from typing import TypeAlias
 
+from provider.prebuilt_dataclasses import dataclass
 from provider.server import action_rpcs, kind_rpcs, provider_rpcs, resource_rpcs
 from provider.server.backend import Backend, Wire
 from provider.server.refusals import Echo

@@ -20,8 +20,8 @@ from __future__ import annotations
 import base64
 import os
 import time
-from dataclasses import dataclass
 
+from provider.prebuilt_dataclasses import dataclass
 from provider.server import der
 from provider.server.p256 import PrivateKey
 

@@ -20,6 +20,12 @@ SAMPLES = {
         "plan": {"ours": 0.6, "go-null": 0.4},
         "starts": {"apply": 4, "plan": 3},
         "hostname": {"hostname": 1.4, "null": 0.7},
+        "large": {
+            "count": 1000,
+            "runs": 2,
+            "apply": {"ours": 15.3, "go-null": 16.7, "bare": 15.8},
+            "plan": {"ours": 4.6, "go-null": 3.0, "bare": 4.1},
+        },
     },
     "waits": {
         "runs": [
