@@ -1,13 +1,14 @@
 """`make demo`: the whole story on one machine, printed as it happens.
 
 1. Start the local environment: sshd bastion, wing stand-in, an uninitialised
-   three-node OpenBao cluster (Raft on disk, TLS, audit log) and OpenBao -dev
-   (for hostnames).
+   three-node OpenBao cluster (Raft on disk, TLS, audit log), the KMS OpenBao
+   (transit) that protects the keys Tarmak keeps, and OpenBao -dev (for hostnames).
 2. Start the Tarmak side, which launches tarmak-connector as a subprocess (in
    place of `docker exec -i CONTAINER tarmak-connector`).
 3. `terraform apply` examples/tarmak-environment: the bastion wait, the cluster
-   initialised once and every node joined and unsealed through SSH tunnels,
-   init tokens per role.
+   initialised once (its key shares and Tarmak's token stored encrypted by
+   the devenv's KMS) and every node joined and unsealed over SSH channels
+   through the bastion, init tokens per role.
 4. Restart the active node: it comes back sealed; `terraform plan` shows
    `status: "sealed" -> "ready"` and writes nothing (the audit log says so);
    `terraform apply` unseals it; the next plan changes nothing.
@@ -177,7 +178,7 @@ def main() -> int:
             [
                 "the waiting resources completed only once the Tarmak side, outside "
                 "Terraform, had answered through tarmak-connector: the bastion over SSH with "
-                "the wing's /healthz, Vault through SSH tunnels",
+                "the wing's /healthz, Vault over SSH channels through the bastion",
                 f"the three-node cluster was initialised {times(initialised)} in all; after a "
                 f"node's restart and the apply that followed, {serving} of 3 nodes serve "
                 "(active or standby)",
