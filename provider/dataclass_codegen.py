@@ -31,6 +31,10 @@ from dataclasses import MISSING
 from pathlib import Path
 from typing import Any
 
+# The standard library's private names these prebuilt methods stand in for; read
+# as Any here, in one place, since typeshed does not declare them.
+_STDLIB: Any = dataclasses
+
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "provider" / "_generated" / "dataclass_methods.py"
 PACKAGES = ("provider.cty", "provider.framework", "provider.server")
@@ -76,8 +80,8 @@ def _recording() -> Iterator[dict[str, Recorded]]:
 
     recorded: dict[str, Recorded] = {}
     current: list[Recorded] = []
-    process_class = dataclasses._process_class  # type: ignore[attr-defined]
-    create_fn = dataclasses._create_fn  # type: ignore[attr-defined]
+    process_class = _STDLIB._process_class
+    create_fn = _STDLIB._create_fn
 
     def process(cls: type, *args: Any) -> Any:
         frozen = args[5]  # (init, repr, eq, order, unsafe_hash, frozen, ...)
@@ -100,13 +104,13 @@ def _recording() -> Iterator[dict[str, Recorded]]:
         return made
 
     os.environ["TARMAK_PREBUILT_DATACLASSES"] = "0"
-    dataclasses._process_class = process  # type: ignore[attr-defined]
-    dataclasses._create_fn = create  # type: ignore[attr-defined]
+    _STDLIB._process_class = process
+    _STDLIB._create_fn = create
     try:
         yield recorded
     finally:
-        dataclasses._process_class = process_class  # type: ignore[attr-defined]
-        dataclasses._create_fn = create_fn  # type: ignore[attr-defined]
+        _STDLIB._process_class = process_class
+        _STDLIB._create_fn = create_fn
         del os.environ["TARMAK_PREBUILT_DATACLASSES"]
 
 

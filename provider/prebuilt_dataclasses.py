@@ -32,6 +32,10 @@ from dataclasses import MISSING, Field, FrozenInstanceError, field
 from types import CodeType, FunctionType, MemberDescriptorType, ModuleType
 from typing import Any, TypeVar, dataclass_transform, overload
 
+# The standard library's private names these prebuilt methods stand in for; read
+# as Any here, in one place, since typeshed does not declare them.
+_STDLIB: Any = dataclasses
+
 __all__ = ["dataclass", "field", "shape"]
 
 T = TypeVar("T")
@@ -165,7 +169,7 @@ def _install(cls: type, frozen: bool, entry: Entry) -> None:
     own = cls.__dict__
     module = sys.modules.get(cls.__module__)
     namespace = module.__dict__ if module is not None else {}
-    params = dataclasses._DataclassParams  # type: ignore[attr-defined]
+    params = _STDLIB._DataclassParams
     _set(cls, _PARAMS, params(True, True, True, False, False, frozen))
     fields: dict[str, Field[Any]] = {}
     for _params, base_fields in _dataclass_bases(cls):
@@ -175,7 +179,7 @@ def _install(cls: type, frozen: bool, entry: Entry) -> None:
         made: Field[Any] = value if isinstance(value, Field) else field(default=value)
         made.name = name
         made.type = annotation
-        made._field_type = dataclasses._FIELD  # type: ignore[attr-defined]
+        setattr(made, "_field_type", _STDLIB._FIELD)  # noqa: B010  # private, undeclared
         if made.kw_only is MISSING:
             made.kw_only = False
         if made.default is not MISSING and made.default.__class__.__hash__ is None:
@@ -197,7 +201,7 @@ def _install(cls: type, frozen: bool, entry: Entry) -> None:
     for name, factory in methods:
         made_method = _method(cls, factory, fields, namespace)
         if name == "__repr__":
-            made_method = dataclasses._recursive_repr(made_method)  # type: ignore[attr-defined]
+            made_method = _STDLIB._recursive_repr(made_method)
         if name == "__hash__" or name not in own:
             made_method.__qualname__ = f"{cls.__qualname__}.{made_method.__name__}"
             setattr(cls, name, made_method)
@@ -242,7 +246,7 @@ def _closed_over(name: str, cls: type, fields: dict[str, Field[Any]]) -> object:
 
 _CONSTANTS: dict[str, object] = {
     "MISSING": MISSING,
-    "_HAS_DEFAULT_FACTORY": dataclasses._HAS_DEFAULT_FACTORY,  # type: ignore[attr-defined]
+    "_HAS_DEFAULT_FACTORY": _STDLIB._HAS_DEFAULT_FACTORY,
     "__dataclass_builtins_object__": object,
     "_return_type": None,
     "FrozenInstanceError": FrozenInstanceError,
