@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,26 +37,6 @@ from tests.e2e.harness import ROOT, Terraform
 pytestmark = pytest.mark.e2e
 EXAMPLE = ROOT / "examples" / "tarmak-environment" / "main.tf"
 UNSEALED = (200, 429)
-
-
-@pytest.fixture(scope="module")
-def cluster(
-    local_env: LocalEnvironment, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RaftCluster]:
-    nodes = RaftCluster(tmp_path_factory.mktemp("raft"), local_env.ca).start()
-    yield nodes
-    nodes.stop()
-
-
-@pytest.fixture(scope="module")
-def cluster_side(
-    local_env: LocalEnvironment, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TarmakSide]:
-    state = tmp_path_factory.mktemp("tarmak") / "state"
-    side = TarmakSide(environment_config(local_env, state)).start()
-    yield side
-    side.stop()
-    shutil.rmtree(Path(side.socket_path).parent, ignore_errors=True)
 
 
 def prepare(tf: Terraform, env: LocalEnvironment, addresses: list[str], socket: str) -> Terraform:

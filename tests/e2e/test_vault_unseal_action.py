@@ -10,8 +10,6 @@ nothing.
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,34 +27,17 @@ UNSEALED = (200, 429)
 SEALED = 503
 
 
-@pytest.fixture(scope="module")
-def cluster(
-    local_env: LocalEnvironment, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RaftCluster]:
-    nodes = RaftCluster(tmp_path_factory.mktemp("raft"), local_env.ca).start()
-    yield nodes
-    nodes.stop()
-
-
-@pytest.fixture(scope="module")
-def side(
-    local_env: LocalEnvironment, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TarmakSide]:
-    state = tmp_path_factory.mktemp("tarmak") / "state"
-    tarmak = TarmakSide(environment_config(local_env, state)).start()
-    yield tarmak
-    tarmak.stop()
-    shutil.rmtree(Path(tarmak.socket_path).parent, ignore_errors=True)
-
-
 @pytest.fixture
 def tf(
-    terraform: Terraform, local_env: LocalEnvironment, cluster: RaftCluster, side: TarmakSide
+    terraform: Terraform,
+    local_env: LocalEnvironment,
+    cluster: RaftCluster,
+    cluster_side: TarmakSide,
 ) -> Terraform:
     """The environment applied (the cluster initialised once, ready), with the
     documented action beside it."""
     terraform.env.update(terraform_variables(local_env, cluster.addresses))
-    terraform.env["TARMAK_CONNECTOR_SOCKET"] = side.socket_path
+    terraform.env["TARMAK_CONNECTOR_SOCKET"] = cluster_side.socket_path
     terraform.write(ENVIRONMENT.read_text())
     terraform.write(ACTION.read_text(), "action.tf")
     terraform.init()
