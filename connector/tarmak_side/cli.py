@@ -1,7 +1,7 @@
 """`tarmak-controller`: launch tarmak-connector and answer the provider for real.
 
 tarmak-controller --config env.yaml --exec 'docker exec -i CONTAINER tarmak-connector'
-tarmak-controller --config env.yaml --exec tarmak-connector        # locally
+tarmak-controller --config env.yaml                               # locally
 
 The operator's Vault key commands (docs/vault-keys.md), each safe to stop and run again:
 
@@ -19,7 +19,9 @@ import shlex
 import shutil
 import signal
 import sys
+import sysconfig
 import threading
+from pathlib import Path
 from typing import NoReturn
 
 from connector.tarmak_side.config import ConfigError, EnvironmentConfig
@@ -37,6 +39,15 @@ EXIT_GAVE_UP = 1
 def _refuse(message: str, code: int) -> NoReturn:
     sys.stderr.write(f"tarmak-controller: {message}\n")
     sys.exit(code)
+
+
+def default_connector_command() -> str:
+    """`tarmak-connector` from PATH, else the one installed beside this controller
+    (a venv's bin, which `make install` does not put on PATH)."""
+    if found := shutil.which("tarmak-connector"):
+        return found
+    beside = Path(sysconfig.get_path("scripts")) / "tarmak-connector"
+    return shlex.quote(str(beside)) if beside.is_file() else "tarmak-connector"
 
 
 def _connector_argv(command: str) -> list[str]:
@@ -83,7 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--config", required=True, help="the environment's env.yaml")
     parser.add_argument(
-        "--exec", dest="command", default="tarmak-connector", help="how to start the connector"
+        "--exec",
+        dest="command",
+        default=None,
+        help="how to start the connector (default: tarmak-connector from PATH, else the one "
+        "installed beside tarmak-controller)",
     )
     parser.add_argument("--verbose", "-v", action="store_true")
     add_key_commands(parser.add_subparsers(dest="operation", metavar="COMMAND"))
@@ -107,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     config = _load_config(args.config)
-    connector = _connector_argv(args.command)
+    connector = _connector_argv(args.command or default_connector_command())
     log.info("started: config %s, connector command: %s", config.source, shlex.join(connector))
     services = TarmakServices(config)
     controller = ConnectorController(

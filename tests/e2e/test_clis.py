@@ -209,6 +209,34 @@ def test_controller_stops_cleanly_and_its_connector_cleans_up(
     assert not (tmp_path / "c.sock.d").exists()
 
 
+def test_without_exec_the_controller_starts_the_connector_installed_beside_it(
+    tmp_path: Path, started: list[subprocess.Popen[bytes]]
+) -> None:
+    """`make install` puts tarmak-connector in the venv's bin, which is not on PATH:
+    with no --exec the controller still finds it there."""
+    socket_path = tmp_path / "c.sock"
+    process = subprocess.Popen(
+        [*CONTROLLER, "--config", str(controller_config(tmp_path))],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PATH": "/usr/bin:/bin",
+            "TARMAK_CONNECTOR_SOCKET": str(socket_path),
+        },
+        start_new_session=True,
+    )
+    started.append(process)
+    started_line = read_until(process, "connector command:")[-1]
+    assert started_line.endswith(str(Path(sys.prefix) / "bin" / "tarmak-connector"))
+    wait_for(socket_path.is_socket, "the connector found beside the controller")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(15) == 128 + signal.SIGTERM
+    assert not socket_path.exists()
+
+
 def test_controller_with_a_missing_config_says_so(tmp_path: Path) -> None:
     result = run_controller("--config", str(tmp_path / "nope.yaml"), timeout=20)
     assert result.returncode == 2 and "cannot read" in result.stderr
