@@ -86,13 +86,10 @@ demo: install
 	$(PY) -m devenv.demo
 	$(PY) -m devenv.demo_container
 
+# Every bench in one run; bench/collect.py publishes what they print in
+# docs/benchmarks/latest-run.md (the benchmarks page's tables), then the plots.
 bench: install
-	$(PY) bench/run.py
-	$(PY) bench/connector.py
-	$(PY) bench/hostnaming.py
-	$(PY) bench/package_start.py
-	$(PY) bench/waits.py
-	$(PY) bench/startup.py
+	$(PY) bench/collect.py
 	$(PY) bench/plots.py
 
 lint: install

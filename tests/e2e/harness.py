@@ -7,6 +7,7 @@ layout, where each provider is a small launcher running our Python code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -123,6 +124,16 @@ class Terraform:
         return {r["address"]: r["values"] for r in resources}
 
 
+def kill_group(process: subprocess.Popen[str]) -> None:
+    """End a background Terraform and the providers it started (its process group,
+    as `Terraform.start` makes one): killing Terraform alone leaves them running."""
+    running = process.poll() is None
+    with contextlib.suppress(ProcessLookupError):  # the group may be gone already
+        os.killpg(process.pid, signal.SIGKILL)
+    if running:
+        process.communicate()
+
+
 def interrupt(
     process: subprocess.Popen[str], after_line: str, limit: float = 60
 ) -> tuple[str, float]:
@@ -134,7 +145,7 @@ def interrupt(
     while after_line not in seen:
         line = process.stdout.readline()
         if not line or time.monotonic() > deadline:
-            process.kill()
+            kill_group(process)
             raise AssertionError(f"never saw {after_line!r}:\n{seen}")
         seen += line
     time.sleep(0.5)  # let the wait begin
@@ -143,6 +154,5 @@ def interrupt(
     try:
         rest, _ = process.communicate(timeout=limit)
     finally:
-        if process.poll() is None:
-            process.kill()
+        kill_group(process)
     return seen + rest, time.monotonic() - sent

@@ -32,7 +32,7 @@ from devenv.tarmak import (
     write_config,
 )
 from tests.e2e import tarmak_fault_after_init
-from tests.e2e.harness import ROOT, Terraform
+from tests.e2e.harness import ROOT, Terraform, kill_group
 
 pytestmark = pytest.mark.e2e
 EXAMPLE = ROOT / "examples" / "tarmak-environment" / "main.tf"
@@ -218,9 +218,8 @@ def test_killed_after_init_then_keys_found_and_a_fresh_first_node_is_joined(
         stray.close()
         assert nodes.initialisations() == 1
     finally:
-        if apply is not None and apply.poll() is None:
-            apply.kill()
-            apply.communicate()
+        if apply is not None:
+            kill_group(apply)
         for side in (second, dying):
             side.stop()
         nodes.stop()

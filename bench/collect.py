@@ -1,0 +1,95 @@
+"""`make bench`: every bench in one run, its tables published as printed.
+
+Runs each bench script in turn (their output still reaches the terminal) and
+writes what they printed to docs/benchmarks/latest-run.md, headed by when, at
+which commit, on what machine and under what load the run was made. The
+benchmarks page quotes this file, so its figures are always one run's, never a
+mix. A script that fails stops the run and publishes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHES = (
+    "run.py",
+    "connector.py",
+    "hostnaming.py",
+    "package_start.py",
+    "waits.py",
+    "startup.py",
+)
+
+
+def load() -> str:
+    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def commit() -> str:
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"{head or 'unknown'}{' (with uncommitted changes)' if dirty else ''}"
+
+
+def run_bench(script: str) -> tuple[str, float, str, str]:
+    """One bench: its printed output (also passed through), time taken, load before/after."""
+    before = load()
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / script)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # lines as they come, not at the end
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        lines.append(line)
+    if process.wait() != 0:
+        sys.exit(f"bench/{script} failed (exit code {process.returncode}); nothing published")
+    return "".join(lines), time.monotonic() - started, before, load()
+
+
+def main() -> None:
+    started = datetime.datetime.now(datetime.UTC)
+    sections = []
+    for script in BENCHES:
+        output, took, before, after = run_bench(script)
+        sections.append(
+            f"## bench/{script}\n\n{took / 60:.1f} min; load average (1/5/15 min) "
+            f"{before} at the start, {after} at the end.\n\n```text\n{output.strip()}\n```\n"
+        )
+    header = (
+        "# The latest `make bench` run\n\n"
+        "Written by `bench/collect.py` at the end of `make bench`; every table on\n"
+        "[the benchmarks page](../benchmarks.md) comes from this one run.\n\n"
+        f"- started: {started:%Y-%m-%d %H:%M} UTC, finished "
+        f"{datetime.datetime.now(datetime.UTC):%H:%M} UTC\n"
+        f"- commit: {commit()}\n"
+        f"- machine: {os.cpu_count()} CPUs, {platform.machine()}, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}\n\n"
+    )
+    target = ROOT / "docs" / "benchmarks" / "latest-run.md"
+    target.write_text(header + "\n".join(sections))
+    print(f"\npublished {target.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
