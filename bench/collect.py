@@ -45,12 +45,12 @@ def commit() -> str:
     return f"{head or 'unknown'}{' (with uncommitted changes)' if dirty else ''}"
 
 
-def run_bench(script: str) -> tuple[str, float, str, str]:
+def run_bench(script: Path) -> tuple[str, float, str, str]:
     """One bench: its printed output (also passed through), time taken, load before/after."""
     before = load()
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / script)],
+        [sys.executable, str(script)],
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},  # lines as they come, not at the end
         stdout=subprocess.PIPE,
@@ -63,17 +63,18 @@ def run_bench(script: str) -> tuple[str, float, str, str]:
         sys.stdout.flush()
         lines.append(line)
     if process.wait() != 0:
-        sys.exit(f"bench/{script} failed (exit code {process.returncode}); nothing published")
+        sys.exit(f"{script.name} failed (exit code {process.returncode}); nothing published")
     return "".join(lines), time.monotonic() - started, before, load()
 
 
-def main() -> None:
+def publish(scripts: list[Path], target: Path) -> None:
+    """Run `scripts` in turn and write what they printed to `target`."""
     started = datetime.datetime.now(datetime.UTC)
     sections = []
-    for script in BENCHES:
+    for script in scripts:
         output, took, before, after = run_bench(script)
         sections.append(
-            f"## bench/{script}\n\n{took / 60:.1f} min; load average (1/5/15 min) "
+            f"## bench/{script.name}\n\n{took / 60:.1f} min; load average (1/5/15 min) "
             f"{before} at the start, {after} at the end.\n\n```text\n{output.strip()}\n```\n"
         )
     header = (
@@ -86,9 +87,15 @@ def main() -> None:
         f"- machine: {os.cpu_count()} CPUs, {platform.machine()}, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}\n\n"
     )
-    target = ROOT / "docs" / "benchmarks" / "latest-run.md"
     target.write_text(header + "\n".join(sections))
-    print(f"\npublished {target.relative_to(ROOT)}")
+    print(f"\npublished {target}")
+
+
+def main() -> None:
+    publish(
+        [ROOT / "bench" / name for name in BENCHES],
+        ROOT / "docs" / "benchmarks" / "latest-run.md",
+    )
 
 
 if __name__ == "__main__":
