@@ -31,6 +31,6 @@ def test_a_failing_bench_publishes_nothing(tmp_path: Path) -> None:
     good = script(tmp_path, "good.py", "print('fine')\n")
     bad = script(tmp_path, "bad.py", "import sys; sys.exit(3)\n")
     target = tmp_path / "latest-run.md"
-    with pytest.raises(SystemExit, match="bad.py failed"):
+    with pytest.raises(SystemExit, match=r"bad\.py failed"):
         publish([good, bad], target)
     assert not target.exists()
