@@ -16,6 +16,7 @@ line, so a package that cannot start is never published.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -123,10 +124,19 @@ def cached_package(target: Target, version: str, cache: Path = CACHE, project: P
     since wheels and Debian's security updates change without our sources changing."""
     directory = cache / "packages" / f"{target.name}-{_inputs_digest(target, version, project)}"
     built = directory / zip_name(version, target.name)
-    if not built.exists():
-        for stale in (cache / "packages").glob(f"{target.name}-*"):
-            shutil.rmtree(stale, ignore_errors=True)  # one build per platform
-        build_package(target, version, directory, cache, project)
+    if built.exists():
+        return built
+    # Test processes running side by side (pytest -n) may want a package at once:
+    # one builds at a time (builds share the cache's downloads), the others wait
+    # and then find what they wanted built.
+    (cache / "packages").mkdir(parents=True, exist_ok=True)
+    with open(cache / "packages" / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            for stale in (cache / "packages").glob(f"{target.name}-*"):
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)  # one build per platform
+            build_package(target, version, directory, cache, project)
     return built
 
 
