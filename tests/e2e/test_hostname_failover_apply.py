@@ -55,12 +55,14 @@ MORE = 5
 KEY = "web/frontend/prod"
 NAME = re.compile(r"web-frontend-prod-vm([0-9]+)")
 APPLY_TIMEOUT = 600.0  # seconds, for one apply of COUNT names on a loaded machine
-# What a create that met the crash may say: Vault could not be reached or had no leader.
+# What a create that met the crash may say: Vault could not be reached or had no leader,
+# or the leader stepped down with the write in flight (which may still commit).
 # The last one is what the provider says of a standby still redirecting to the crashed
 # leader, whose sys/health it cannot ask: misleading (see the last test of this module).
 CRASH_ERRORS = re.compile(
     r"cannot reach Vault at|is sealed or in maintenance|"
     r"local node not active but active cluster node not found|"
+    r"leadership lost while committing log|"
     r"which is not a node of the same cluster \(its sys/health shows another cluster_id, "
     r"or none\)"
 )
