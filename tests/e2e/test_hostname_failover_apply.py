@@ -151,6 +151,7 @@ class BackgroundApply:
         self.process = tf.start("apply", "-auto-approve", "-input=false", *args)
         self.lines: list[str] = []
         self.created = 0
+        self.ended = False
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -162,6 +163,9 @@ class BackgroundApply:
                 self.lines.append(line)
                 self.created += ": Creation complete" in line
                 self._changed.notify_all()
+        with self._changed:
+            self.ended = True  # the output is closed: no more creates to wait for
+            self._changed.notify_all()
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -169,9 +173,7 @@ class BackgroundApply:
     def wait_created(self, count: int, timeout: float) -> int:
         """Until `count` creates are done (or the apply ended); how many are done."""
         with self._changed:
-            done = self._changed.wait_for(
-                lambda: self.created >= count or not self._reader.is_alive(), timeout
-            )
+            done = self._changed.wait_for(lambda: self.created >= count or self.ended, timeout)
             if not done:
                 raise TimeoutError(f"{self.created} of {count} creates after {timeout:.0f}s")
             return self.created
