@@ -11,9 +11,11 @@ tunnel's local port must never take it first.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
+import signal
 import socket
 import textwrap
 from collections.abc import Iterator
@@ -210,6 +212,15 @@ class RaftNode:
 
     def stop(self) -> None:
         self.process.stop()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: no step-down, no flush; the node keeps its data on disk."""
+        child = self.process.process
+        if child is None or child.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait(10)
 
     def restart(self) -> RaftNode:
         """Stop and start again: the node keeps its data and comes back sealed."""
