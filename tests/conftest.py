@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,14 +131,30 @@ def surviving_daemons(basetemp: Path) -> list[str]:
 _SESSION_STARTED = time.time()
 
 
+def _served(directory: Path) -> bool:
+    """Whether a live provider still listens on a socket in `directory`: another
+    session's Terraform on this machine, not one of ours left behind (a provider
+    killed after its handshake leaves a socket nobody listens on)."""
+    for path in directory.glob("*"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(1)
+            try:
+                probe.connect(str(path))
+                return True
+            except OSError:
+                continue
+    return False
+
+
 def stray_socket_directories(since: float) -> list[str]:
     """Provider socket directories (provider/server/handshake.py) made in /tmp since
-    `since`: every provider the tests start should put its socket elsewhere
-    (`plugin_socket_dir`, or a directory of the test's own)."""
+    `since` and left behind: every provider the tests start should put its socket
+    elsewhere (`plugin_socket_dir`, or a directory of the test's own). Other
+    sessions' live providers make such directories too; those are not counted."""
     found = []
     for directory in Path("/tmp").glob("tfp-*"):
         try:
-            if directory.stat().st_mtime >= since:
+            if directory.stat().st_mtime >= since and not _served(directory):
                 found.append(str(directory))
         except OSError:
             continue  # removed meanwhile
@@ -158,6 +175,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "processes started by the tests outlived them:\n  " + "\n  ".join(left), red=True
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    if strays := stray_socket_directories(_SESSION_STARTED):
+    strays = stray_socket_directories(_SESSION_STARTED)
+    if strays:  # one being made or removed by another session now is gone a moment later
+        time.sleep(1)
+        strays = [d for d in stray_socket_directories(_SESSION_STARTED) if d in strays]
+    if strays:
         writer.line("provider socket directories left in /tmp:\n  " + "\n  ".join(strays), red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
