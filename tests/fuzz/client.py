@@ -15,7 +15,10 @@ from provider.server.rpc_table import BY_NAME
 from tests.fuzz.cases import Case, Dynamic
 from tests.fuzz.plugin import RunningPlugin
 
-DEADLINE = 1.0  # every request is answered within a second
+# Every request is answered, never left hanging: a bound on liveness, not a speed
+# target (the fuzz prints its slowest call; speed is measured in `make bench`).
+# Two suite processes on a loaded two-core machine once took over 1 s for one call.
+DEADLINE = 5.0
 
 
 def rpc_name(protocol: int, name: str) -> str:
