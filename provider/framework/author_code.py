@@ -10,13 +10,13 @@ schema, null where unset (`complete`).
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+from provider.framework import handoff
 from provider.framework.context import OperationInterrupted
 from provider.framework.diagnostics import Diagnostics
 from provider.framework.resource import State
@@ -36,7 +36,7 @@ async def perform(
         if pending is not None:
             await pending
     else:
-        await asyncio.get_running_loop().run_in_executor(None, operation, req, resp)
+        await handoff.run(operation, req, resp)
 
 
 def complete(schema: Schema, state: State | None) -> State | None:

@@ -26,6 +26,7 @@ from provider._generated import (
     grpc_health_pb2_grpc,
     grpc_stdio_pb2_grpc,
 )
+from provider.framework import handoff
 from provider.framework.provider import Provider
 from provider.framework.runner import ProviderRunner
 from provider.server import handshake
@@ -104,6 +105,7 @@ async def _serve(
     stopping = asyncio.Event()
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="provider")
     loop.set_default_executor(pool)
+    handoff.install(loop, pool)
     runner = ProviderRunner(provider)
     server = grpc.aio.server(migration_thread_pool=pool, options=GRPC_OPTIONS)
     # Only the negotiated protocol's generated code is loaded: it is costly to import.

@@ -1,0 +1,208 @@
+"""Provider CPU per RPC, measured from outside the provider process.
+
+A client sends CALLS of one request, AT_ONCE in flight at a time, over the
+TLS Unix socket the handshake names (as Terraform connects), and the
+provider's user+system CPU time (/proc/<pid>/stat) before and after is
+divided by CALLS. The sides, started afresh each round and interleaved so
+background load hits them alike:
+
+- ours: the core serving the test provider's `testing_null` (the bench's
+  "ours"; its read and create are plain `def`s);
+- floor: bench/bare_null_plugin.py on grpc's threaded server;
+- floor-aio: the same handlers on grpc.aio's server (BARE_SERVER=aio);
+- NAME=PATH arguments: the test provider of another checkout (an A/B of a
+  change: e.g. `base=/tmp/base` for a copy of the tree before it).
+
+CPU time is what a plan or apply of many resources pays per call, whatever
+else runs on the machine; wall time per call is printed beside it but moves
+with the load. PERCALL_CALLS (2000), PERCALL_AT_ONCE (10), PERCALL_ROUNDS (3),
+PERCALL_KINDS (validate,upgrade,read,plan,apply) and PERCALL_SIDES (every
+side) set the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import msgpack  # noqa: E402
+
+from bench.full_start import _channel, plugin_environment  # noqa: E402
+from bench.run import BARE, BARE_ADDRESS, publish_bare  # noqa: E402
+from devenv.mirror import build_mirror, platform  # noqa: E402
+from devenv.plugin_sockets import plugin_sockets  # noqa: E402
+from devenv.terraform_binary import script_header  # noqa: E402
+from provider._generated import tfplugin6_pb2 as pb  # noqa: E402
+from provider._generated import tfplugin6_pb2_grpc as pb_grpc  # noqa: E402
+
+CALLS = int(os.environ.get("PERCALL_CALLS", "2000"))
+AT_ONCE = int(os.environ.get("PERCALL_AT_ONCE", "10"))
+ROUNDS = int(os.environ.get("PERCALL_ROUNDS", "3"))
+KINDS = os.environ.get("PERCALL_KINDS", "validate,upgrade,read,plan,apply").split(",")
+WARM_UP = 50
+
+STATE = msgpack.packb({"id": "4c6f7265", "triggers": {"index": "1"}})
+CONFIG = msgpack.packb({"id": None, "triggers": {"index": "1"}})
+# A new object's plan as Terraform sends it to apply: `id` unknown (cty's msgpack extension 0).
+PLANNED = msgpack.packb({"id": msgpack.ExtType(0, b"\x00"), "triggers": {"index": "1"}})
+
+
+def request(kind: str, resource: str) -> tuple[str, Any]:
+    """The method and request message of one kind of call on `resource`."""
+    state, config = pb.DynamicValue(msgpack=STATE), pb.DynamicValue(msgpack=CONFIG)
+    if kind == "validate":
+        return "ValidateResourceConfig", pb.ValidateResourceConfig.Request(
+            type_name=resource, config=config
+        )
+    if kind == "upgrade":
+        raw = pb.RawState(json=b'{"id":"4c6f7265","triggers":{"index":"1"}}')
+        return "UpgradeResourceState", pb.UpgradeResourceState.Request(
+            type_name=resource, version=0, raw_state=raw
+        )
+    if kind == "read":
+        return "ReadResource", pb.ReadResource.Request(type_name=resource, current_state=state)
+    if kind == "plan":
+        return "PlanResourceChange", pb.PlanResourceChange.Request(
+            type_name=resource, prior_state=state, proposed_new_state=state, config=config
+        )
+    if kind == "apply":  # a create: the path `terraform apply` takes per new resource
+        return "ApplyResourceChange", pb.ApplyResourceChange.Request(
+            type_name=resource,
+            prior_state=pb.DynamicValue(msgpack=msgpack.packb(None)),
+            planned_state=pb.DynamicValue(msgpack=PLANNED),
+            config=config,
+        )
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def launcher(path: Path, body: str) -> str:
+    path.write_text(script_header(sys.executable) + "import gc\ngc.disable()\n" + body)
+    path.chmod(0o755)
+    return str(path)
+
+
+def sides(base: Path, others: list[str]) -> dict[str, tuple[str, str]]:
+    """Name -> (launcher, resource type) of every side to measure."""
+    build_mirror(base, ("testing",))
+    publish_bare(base)
+    found = {
+        "ours": (
+            str(next(base.glob(f"registry.terraform.io/test/testing/*/{platform()}/*"))),
+            "testing_null",
+        ),
+        "floor": (str(next(base.glob(f"{BARE_ADDRESS}/*/{platform()}/*"))), "barenull_resource"),
+        "floor-aio": (
+            launcher(
+                base / "floor-aio",
+                "import os\nos.environ['BARE_SERVER'] = 'aio'\nimport runpy\n"
+                f"runpy.run_path({str(BARE)!r}, run_name='__main__')\n",
+            ),
+            "barenull_resource",
+        ),
+    }
+    for other in others:
+        name, _, checkout = other.partition("=")
+        body = f"import sys\nsys.path.insert(0, {checkout!r})\n"
+        body += "from tests.e2e.testing_provider import main\nmain()\n"
+        found[name] = (launcher(base / f"other-{name}", body), "testing_null")
+    wanted = os.environ.get("PERCALL_SIDES")
+    if wanted:
+        found = {name: found[name] for name in wanted.split(",")}
+    return found
+
+
+def drive(call: Callable[..., Any], message: Any, count: int) -> None:
+    """`count` calls, AT_ONCE in flight."""
+    pending: list[Any] = []
+    for _ in range(count):
+        pending.append(call.future(message))
+        if len(pending) >= AT_ONCE:
+            pending.pop(0).result()
+    for future in pending:
+        future.result()
+
+
+def measure(
+    launch: str, resource: str, store: Path, env: dict[str, str]
+) -> dict[str, tuple[float, float]]:
+    """Kind -> (CPU us per call, wall us per call) for one start of one side."""
+    proc = subprocess.Popen(
+        [launch], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        _core, protocol, network, address, _kind, *rest = proc.stdout.readline().strip().split("|")
+        assert protocol == "6", protocol
+        channel = _channel(network, address, rest[0] if rest else "")
+        stub = pb_grpc.ProviderStub(channel)
+        if resource == "testing_null":
+            config = msgpack.packb({"store_dir": str(store), "token": None})
+            stub.ConfigureProvider(
+                pb.ConfigureProvider.Request(config=pb.DynamicValue(msgpack=config))
+            )
+        out = {}
+        for kind in KINDS:
+            method, message = request(kind, resource)
+            call = getattr(stub, method)
+            drive(call, message, WARM_UP)
+            cpu, wall = cpu_seconds(proc.pid), time.perf_counter()
+            drive(call, message, CALLS)
+            out[kind] = (
+                (cpu_seconds(proc.pid) - cpu) / CALLS * 1e6,
+                (time.perf_counter() - wall) / CALLS * 1e6,
+            )
+        channel.close()
+        return out
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def main() -> None:
+    base = Path(tempfile.mkdtemp(prefix="percall-"))
+    try:
+        with plugin_sockets():
+            found = sides(base, sys.argv[1:])
+            env = plugin_environment(os.environ, "6")
+            cpu: dict[tuple[str, str], list[float]] = {}
+            wall: dict[tuple[str, str], list[float]] = {}
+            for _ in range(ROUNDS):
+                for name, (launch, resource) in found.items():
+                    for kind, (c, w) in measure(launch, resource, base / "store", env).items():
+                        cpu.setdefault((name, kind), []).append(c)
+                        wall.setdefault((name, kind), []).append(w)
+        print(
+            f"CPU per call, median of {ROUNDS} rounds of {CALLS} calls, {AT_ONCE} at once "
+            f"(wall per call in brackets); load {os.getloadavg()[0]:.2f}\n"
+        )
+        print("| RPC | " + " | ".join(found) + " |")
+        print("|---|" + "---:|" * len(found))
+        for kind in KINDS:
+            cells = [
+                f"{statistics.median(cpu[name, kind]):.0f} us "
+                f"({statistics.median(wall[name, kind]):.0f})"
+                for name in found
+            ]
+            print(f"| {kind} | " + " | ".join(cells) + " |")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
