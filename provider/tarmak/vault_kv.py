@@ -17,11 +17,15 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provider.tarmak.settings import VaultSettings
-from provider.tarmak.vault_http import NodeClient, Reply, TLSFailure, Unreachable
-from provider.tarmak.vault_nodes import VaultNodes, base_url, client_for, nodes_for
+
+if TYPE_CHECKING:
+    # Loaded on first use, not at import: every provider start imports this module
+    # (through the resource's schema), and few of them talk to Vault.
+    from provider.tarmak.vault_http import NodeClient, Reply
+    from provider.tarmak.vault_nodes import VaultNodes
 
 __all__ = ["KV2", "CasConflict", "Entry", "NotKV2Mount", "VaultError", "client_for", "open_kv"]
 # A standby may redirect to the active node; more hops than this is a loop.
@@ -62,7 +66,17 @@ class Entry:
 
 def open_kv(settings: VaultSettings, mount: str) -> KV2:
     """The KV mount `mount` of the Vault in `settings`, sharing its client."""
-    return KV2(client_for(settings), mount, nodes_for(settings))
+    from provider.tarmak.vault_nodes import nodes_for
+
+    nodes = nodes_for(settings)
+    return KV2(nodes.client(nodes.home), mount, nodes)
+
+
+def client_for(settings: VaultSettings) -> NodeClient:
+    """The client of the configured node, shared by the whole process."""
+    from provider.tarmak.vault_nodes import client_for as configured_client
+
+    return configured_client(settings)
 
 
 # Mounts already seen to be KV version 2, per Vault address and namespace: checked
@@ -90,6 +104,8 @@ class KV2:
             reply = node.request(method, path, **kwargs)
             if reply.status not in _REDIRECT_CODES:
                 return reply
+            from provider.tarmak.vault_nodes import base_url
+
             location = urllib.parse.urljoin(f"{node.url}{path}", reply.location or "")
             target = base_url(location)
             if self._nodes is None or not self._nodes.same_cluster(target):
@@ -256,6 +272,8 @@ class KV2:
     @contextmanager
     def _translated(self, path: str) -> Iterator[None]:
         """What never got an answer: a certificate we do not trust, or no connection."""
+        from provider.tarmak.vault_http import TLSFailure, Unreachable
+
         try:
             yield
         except TLSFailure as err:

@@ -172,3 +172,30 @@ def test_an_https_proxy_from_the_environment_tunnels(
     assert len(proxy.tunnels) == 1, "NO_PROXY goes direct"
     assert proxy.tunnels[0].startswith(f"CONNECT 127.0.0.1:{node.url.rsplit(':', 1)[1]} ")
     assert "Proxy-Authorization: Basic dXNlcjpwdw==" in proxy.tunnels[0]
+
+
+def test_a_provider_start_loads_no_http_client() -> None:
+    """Every start imports the resources (for the schema); only an operation that
+    talks to Vault may load the client, and with it http.client."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from provider.tarmak.provider import TarmakProvider\n"
+        "TarmakProvider().resources()\n"
+        "import provider.resources.hostname, provider.resources.hostname_list\n"
+        "loaded = [m for m in ('http.client', 'provider.tarmak.vault_http', 'hvac', 'requests')"
+        " if m in sys.modules]\n"
+        "print(','.join(loaded))\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == ""
