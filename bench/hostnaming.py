@@ -1,87 +1,128 @@
-"""tarmak_hostname's allocator against a real OpenBao -dev (part of `make bench`).
+"""tarmak_hostname's allocator against real OpenBao (part of `make bench`).
 
 Allocations per second from 1 and from 8 concurrent writers (separate
-processes, all on one counter), and the CAS retries each allocation needed.
+processes, all on one counter), and the CAS retries each allocation needed,
+against two Vaults (bench/hostname_vaults.py): OpenBao -dev, and the
+three-node TLS Raft cluster with the writers pointed at its standby nodes, so
+that every write goes on to the active node (OpenBao's standbys forward writes
+over the cluster port; they answer with a redirect only when they cannot), as
+when a load balancer sends Terraform to any node. It also says how much CPU an
+allocation costs the Vault servers and the writers: on a machine of few cores,
+that is what bounds the rate. BENCH_ALLOCATIONS sets the
+allocations per writer (default 100); BENCH_VAULTS=dev or raft runs one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import hvac  # noqa: E402
-
+from bench.hostname_vaults import Target, dev_server, raft_standbys  # noqa: E402
 from bench.plots import record  # noqa: E402
-from devenv.vault import OpenBaoServer  # noqa: E402
 from provider.tarmak.hostnames.allocator import Hostnaming  # noqa: E402
 from provider.tarmak.hostnames.records import HostnameKey  # noqa: E402
 from provider.tarmak.hostnames.rules import DEFAULT_FORMAT  # noqa: E402
 from provider.tarmak.settings import VaultSettings  # noqa: E402
-from provider.tarmak.vault_kv import KV2, client_for  # noqa: E402
+from provider.tarmak.vault_kv import open_kv  # noqa: E402
 
 PER_WRITER = int(os.environ.get("BENCH_ALLOCATIONS", "100"))
+WRITERS = (1, 8)
+VAULTS: dict[str, Callable[[Path], contextlib.AbstractContextManager[Target]]] = {
+    "dev": dev_server,
+    "raft": raft_standbys,
+}
 
 
-def writer(args: tuple[str, str, str, int]) -> tuple[list[int], list[int]]:
-    address, token, mount, count = args
-    naming = Hostnaming(KV2(client_for(VaultSettings(address, token)), mount), sleep=time.sleep)
+def writer(args: tuple[str, str, str | None, str, int]) -> tuple[list[int], list[int], float]:
+    """One writer process: `count` allocations, as one provider process makes them;
+    the numbers, the CAS retries of each, and the CPU time it took."""
+    address, token, ca_cert, mount, count = args
+    cpu = time.process_time()
+    kv = open_kv(VaultSettings(address, token, ca_cert), mount)
+    kv.check_mount()
+    naming = Hostnaming(kv, sleep=time.sleep)
     key = HostnameKey("bench", "web", "prod")
     numbers, retries = [], []
     for _ in range(count):
         allocation = naming.allocate(key, DEFAULT_FORMAT, reuse_released=False)
         numbers.append(allocation.number)
         retries.append(allocation.cas_retries)
-    return numbers, retries
+    return numbers, retries, time.process_time() - cpu
 
 
-def run(vault: OpenBaoServer, writers: int) -> tuple[float, float, int]:
-    endpoint = vault.endpoint
+def run(target: Target, writers: int) -> dict[str, Any]:
     mount = f"bench-{secrets.token_hex(3)}"
-    hvac.Client(url=endpoint.address, token=endpoint.token).sys.enable_secrets_engine(
-        "kv", path=mount, options={"version": "2"}
-    )
-    jobs = [(endpoint.address, endpoint.token or "", mount, PER_WRITER)] * writers
-    started = time.perf_counter()
+    target.enable_kv2(mount)
+    jobs = [
+        (target.addresses[i % len(target.addresses)], target.token, target.ca_cert, mount)
+        for i in range(writers)
+    ]
     with ProcessPoolExecutor(writers) as pool:
-        results = list(pool.map(writer, jobs))
-    took = time.perf_counter() - started
-    numbers = [n for ns, _ in results for n in ns]
-    retries = [r for _, rs in results for r in rs]
+        # The workers start (and import) before the clock does.
+        list(pool.map(_warm, range(writers)))
+        vault_cpu = target.cpu_seconds()
+        started = time.perf_counter()
+        results = list(pool.map(writer, [(*job, PER_WRITER) for job in jobs]))
+        took = time.perf_counter() - started
+        vault_cpu = target.cpu_seconds() - vault_cpu
+    numbers = [n for ns, _, _ in results for n in ns]
+    retries = [r for _, rs, _ in results for r in rs]
+    writer_cpu = sum(cpu for _, _, cpu in results)
     assert sorted(numbers) == list(range(1, len(numbers) + 1)), "numbers must be unique"
-    return len(numbers) / took, statistics.mean(retries), max(retries)
+    return {
+        "writers": writers,
+        "allocations_per_second": len(numbers) / took,
+        "cas_retries_mean": statistics.mean(retries),
+        "cas_retries_max": max(retries),
+        # CPU per allocation, ms: what bounds the rate on a machine of few cores
+        "vault_cpu_ms": vault_cpu / len(numbers) * 1000,
+        "writer_cpu_ms": writer_cpu / len(numbers) * 1000,
+    }
+
+
+def _warm(_: int) -> None:
+    import provider.tarmak.vault_kv  # noqa: F401
+
+
+@contextlib.contextmanager
+def scratch_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="tarmak-hostnaming-") as scratch:
+        yield Path(scratch)
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        vault = OpenBaoServer(Path(scratch), dev=True).start()
-        try:
-            print(f"\nhostnaming: {PER_WRITER} allocations per writer, OpenBao -dev on loopback\n")
-            print("| writers | allocations/s | CAS retries per allocation (mean) | max |")
-            print("|---:|---:|---:|---:|")
-            rows = []
-            for writers in (1, 8):
-                rate, mean, worst = run(vault, writers)
-                print(f"| {writers} | {rate:.0f} | {mean:.2f} | {worst} |")
-                rows.append(
-                    {
-                        "writers": writers,
-                        "allocations_per_second": rate,
-                        "cas_retries_mean": mean,
-                        "cas_retries_max": worst,
-                    }
-                )
-        finally:
-            vault.stop()
-    record("hostnaming", {"per_writer": PER_WRITER, "runs": [{"label": "this run", "rows": rows}]})
+    chosen = os.environ.get("BENCH_VAULTS", "dev,raft").split(",")
+    runs = []
+    print(f"\nhostnaming: {PER_WRITER} allocations per writer, Vault on loopback\n")
+    print(
+        "| Vault | writers | allocations/s | CAS retries per allocation (mean) | max "
+        "| CPU per allocation: Vault | writers |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in chosen:
+        with scratch_dir() as scratch, VAULTS[name](scratch) as target:
+            rows = [run(target, writers) for writers in WRITERS]
+        for row in rows:
+            print(
+                f"| {target.label} | {row['writers']} | {row['allocations_per_second']:.0f} | "
+                f"{row['cas_retries_mean']:.2f} | {row['cas_retries_max']} | "
+                f"{row['vault_cpu_ms']:.1f} ms | {row['writer_cpu_ms']:.1f} ms |",
+                flush=True,
+            )
+        runs.append({"label": target.label, "rows": rows})
+    record("hostnaming", {"per_writer": PER_WRITER, "runs": runs})
 
 
 if __name__ == "__main__":

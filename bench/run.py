@@ -23,10 +23,11 @@ one run.
 Medians of RUNS runs, interleaved so background load hits every side alike;
 the LARGE rows take LARGE_RUNS runs. BENCH_RUNS, BENCH_LARGE (0 leaves those
 rows out) and BENCH_LARGE_RUNS set them; BENCH_CACHE names where the Go provider
-and the peers are kept (default .venv/bench-cache). BENCH_ROWS=resources runs
-only the apply and plan rows at 100 and LARGE resources, of ours, the Go
-provider, the floor and the floor on grpc.aio (BARE_SERVER=aio), and prints
-the per-resource table without recording anything.
+and the peers are kept (default .venv/bench-cache). Parts alone, printed and
+not saved: BENCH_ONLY=resources runs only the apply and plan rows at 100 and
+LARGE resources, of ours, the Go provider, the floor and the floor on grpc.aio
+(BARE_SERVER=aio), with the per-resource table; BENCH_ONLY=hostname runs only
+part 4 and prints its two rows.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ from provider.tarmak.hostnames.rules import DEFAULT_MOUNT  # noqa: E402
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 LARGE = int(os.environ.get("BENCH_LARGE", "1000"))
 LARGE_RUNS = int(os.environ.get("BENCH_LARGE_RUNS", "5"))
-ONLY_RESOURCES = os.environ.get("BENCH_ROWS") == "resources"
+ONLY = os.environ.get("BENCH_ONLY", "")
+ONLY_RESOURCES = ONLY == "resources"
 # The providers the LARGE rows compare (each with its own 1,000 resources).
 LARGE_PROVIDERS: tuple[str, ...] = ("ours", "go-null", "bare")
 if ONLY_RESOURCES:  # the asyncio server's share, apart from the framework's
@@ -400,7 +402,7 @@ def print_per_resource(runs: dict[str, float]) -> None:
 
 
 def resource_rows() -> None:
-    """BENCH_ROWS=resources: the apply and plan rows alone, printed, not recorded."""
+    """BENCH_ONLY=resources: the apply and plan rows alone, printed, not recorded."""
     base = Path(tempfile.mkdtemp(prefix="tarmak-bench-"))
     try:
         mirror = base / "mirror"
@@ -422,6 +424,24 @@ def resource_rows() -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def hostname_rows(runs_hostname: dict[str, float]) -> list[tuple[str, float, str]]:
+    return [
+        (
+            "apply 100 `tarmak_hostname` (OpenBao -dev)",
+            runs_hostname["hostname"],
+            ratio(runs_hostname["hostname"], runs_hostname["null"], "`null_resource`", "1.5x"),
+        ),
+        ("apply 100 `null_resource` (same run)", runs_hostname["null"], ""),
+    ]
+
+
+def print_rows(rows: list[tuple[str, float, str]]) -> None:
+    print("| measurement | median | ratio |")
+    print("|---|---:|---|")
+    for name, seconds, text in rows:
+        print(f"| {name} | {seconds * 1000:.0f} ms | {text} |")
+
+
 def main() -> None:
     if ONLY_RESOURCES:
         resource_rows()
@@ -434,6 +454,10 @@ def main() -> None:
         target = mirror / "registry.terraform.io/hashicorp/null/2.1.2" / platform()
         target.mkdir(parents=True)
         shutil.copy(null, target / NULL_BINARY)
+        if ONLY == "hostname":
+            print(f"{RUNS} runs each, medians, on {os.cpu_count()} cores\n", flush=True)
+            print_rows(hostname_rows(hostname_runs(cli_config, base)))
+            return
         for peer in PEERS:
             peer.publish(CACHE, mirror)
         publish_bare(mirror)
@@ -513,18 +537,8 @@ def main() -> None:
                     ratio(runs[f"{kind}-bare"], go, "Go"),
                 ),
             ]
-        rows += [
-            (
-                "apply 100 `tarmak_hostname` (OpenBao -dev)",
-                runs_hostname["hostname"],
-                ratio(runs_hostname["hostname"], runs_hostname["null"], "`null_resource`", "1.5x"),
-            ),
-            ("apply 100 `null_resource` (same run)", runs_hostname["null"], ""),
-        ]
-        print("| measurement | median | ratio |")
-        print("|---|---:|---|")
-        for name, seconds, text in rows:
-            print(f"| {name} | {seconds * 1000:.0f} ms | {text} |")
+        rows += hostname_rows(runs_hostname)
+        print_rows(rows)
         print(
             f"\nTerraform started the provider {runs['starts-apply']} times per apply and "
             f"{runs['starts-plan']} per plan (its debug log, one run each)."

@@ -1,30 +1,31 @@
-"""A small typed view of Vault's KV version 2 engine, over hvac.
+"""A small typed view of Vault's KV version 2 engine.
 
-Errors from hvac and requests are translated here, at the edge, into
-`VaultError` with a message a Terraform user can act on, or `CasConflict`
-when a check-and-set write lost a race. hvac (and requests) load on first use,
-not at import: most provider processes never talk to Vault, and all of them
-must start fast.
+Vault's answers are translated here, at the edge, into `VaultError` with a
+message a Terraform user can act on, or `CasConflict` when a check-and-set
+write lost a race. Requests go through vault_http.py (the standard library's
+http.client), not hvac: the allocation path sends hundreds of them per apply,
+and every provider process must start fast.
 
-hvac does not follow redirects here: requests would carry the token to wherever
-a redirect points. KV2 follows one only to a node of the same cluster
-(vault_nodes.py), and `read_on_active` asks the active node when a standby's
-answer may be stale.
+Redirects are followed here, and only to a node of the same cluster
+(vault_nodes.py), so the token never leaves it; `read_on_active` asks the
+active node when a standby's answer may be stale.
 """
 
 from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from provider.tarmak.settings import VaultSettings
-from provider.tarmak.vault_nodes import VaultNodes, base_url, client_for, nodes_for
 
 if TYPE_CHECKING:
-    import hvac
+    # Loaded on first use, not at import: every provider start imports this module
+    # (through the resource's schema), and few of them talk to Vault.
+    from provider.tarmak.vault_http import NodeClient, Reply
+    from provider.tarmak.vault_nodes import VaultNodes
 
 __all__ = ["KV2", "CasConflict", "Entry", "NotKV2Mount", "VaultError", "client_for", "open_kv"]
 # A standby may redirect to the active node; more hops than this is a loop.
@@ -65,7 +66,17 @@ class Entry:
 
 def open_kv(settings: VaultSettings, mount: str) -> KV2:
     """The KV mount `mount` of the Vault in `settings`, sharing its client."""
-    return KV2(client_for(settings), mount, nodes_for(settings))
+    from provider.tarmak.vault_nodes import nodes_for
+
+    nodes = nodes_for(settings)
+    return KV2(nodes.client(nodes.home), mount, nodes)
+
+
+def client_for(settings: VaultSettings) -> NodeClient:
+    """The client of the configured node, shared by the whole process."""
+    from provider.tarmak.vault_nodes import client_for as configured_client
+
+    return configured_client(settings)
 
 
 # Mounts already seen to be KV version 2, per Vault address and namespace: checked
@@ -74,25 +85,28 @@ _CHECKED_MOUNTS: set[tuple[str, str | None, str]] = set()
 
 
 class KV2:
-    def __init__(self, client: hvac.Client, mount: str, nodes: VaultNodes | None = None) -> None:
+    def __init__(self, client: NodeClient, mount: str, nodes: VaultNodes | None = None) -> None:
         self.client = client
         self.mount = mount
-        self._adapter = client.adapter
         self._nodes = nodes
 
     @property
     def address(self) -> str:
         return str(self.client.url)
 
-    def _request(self, method: str, url: str, adapter: Any = None, **kwargs: Any) -> Any:
+    def _request(
+        self, method: str, path: str, node: NodeClient | None = None, **kwargs: Any
+    ) -> Reply:
         """One request; a redirect (a standby pointing at the active node) is followed
         only to a node of the same cluster, so the token never leaves it."""
-        adapter = adapter or self._adapter
+        node = node or self.client
         for _ in range(MAX_REDIRECTS + 1):
-            response = adapter.request(method, url, **kwargs)
-            if getattr(response, "status_code", None) not in _REDIRECT_CODES:
-                return response
-            location = urllib.parse.urljoin(response.url, response.headers.get("Location", ""))
+            reply = node.request(method, path, **kwargs)
+            if reply.status not in _REDIRECT_CODES:
+                return reply
+            from provider.tarmak.vault_nodes import base_url
+
+            location = urllib.parse.urljoin(f"{node.url}{path}", reply.location or "")
             target = base_url(location)
             if self._nodes is None or not self._nodes.same_cluster(target):
                 raise VaultError(
@@ -100,12 +114,9 @@ class KV2:
                     "of the same cluster (its sys/health shows another cluster_id, or none); "
                     "the token was not sent there"
                 )
-            adapter = self._nodes.client(target).adapter
-            url = urllib.parse.urlsplit(location).path
+            node = self._nodes.client(target)
+            path = urllib.parse.urlsplit(location).path
         raise VaultError(f"Vault at {self.client.url} redirected more than {MAX_REDIRECTS} times")
-
-    def _get(self, url: str, adapter: Any = None, **kwargs: Any) -> Any:
-        return self._request("GET", url, adapter, **kwargs)
 
     def check_mount(self) -> None:
         """Refuse, before anything is read or written, a mount that is not KV version 2.
@@ -114,24 +125,24 @@ class KV2:
         answers any token with some capability under the mount (sys/mounts/<path>
         needs a sudo-like policy). A KV v1 mount would take our v2 requests as
         plain keys named data/..., so this check must come first."""
-        cache_key = (self.client.url, getattr(self.client.adapter, "namespace", None), self.mount)
+        cache_key = (self.client.url, self.client.settings.namespace or None, self.mount)
         if cache_key in _CHECKED_MOUNTS:
             return
-        import hvac.exceptions
-
         make_v2 = (
             f"make a KV version 2 mount with `bao secrets enable -version=2 -path={self.mount} kv` "
             f"(Vault: `vault secrets enable -path={self.mount} kv-v2`), or set kv_mount to one"
         )
+        path = f"/v1/sys/internal/ui/mounts/{self.mount}"
         with self._translated(f"sys/internal/ui/mounts/{self.mount}"):
-            try:
-                response = self._get(f"/v1/sys/internal/ui/mounts/{self.mount}")
-            except (hvac.exceptions.Forbidden, hvac.exceptions.InvalidPath):
-                raise NotKV2Mount(
-                    f"Vault has no mount at {self.mount!r} that this token may use (it needs "
-                    f"read, create, update, list and delete on {self.mount}/data/* and "
-                    f"{self.mount}/metadata/*): permission denied, or {make_v2}"
-                ) from None
+            reply = self._request("GET", path)
+        if reply.status in (403, 404):
+            raise NotKV2Mount(
+                f"Vault has no mount at {self.mount!r} that this token may use (it needs "
+                f"read, create, update, list and delete on {self.mount}/data/* and "
+                f"{self.mount}/metadata/*): permission denied, or {make_v2}"
+            )
+        self._raise_for(reply, "GET", path, f"sys/internal/ui/mounts/{self.mount}")
+        response = reply.body
         info = response.get("data") if isinstance(response, dict) else None
         if not isinstance(info, dict):
             raise NotKV2Mount(f"Vault did not describe the mount {self.mount!r}; {make_v2}")
@@ -167,44 +178,37 @@ class KV2:
         if leader.is_self:
             return self._read(path, None)
         assert self._nodes is not None
-        return self._read(path, self._nodes.client(leader.address).adapter)
+        return self._read(path, self._nodes.client(leader.address))
 
-    def _read(self, path: str, adapter: Any) -> Entry:
-        with self._translated(path):
-            try:
-                response = self._get(f"/v1/{self.mount}/data/{path}", adapter)
-            except _errors().InvalidPath as err:
-                # 404: never written, or its latest version is deleted/destroyed
-                body = _json_errors(err)
-                metadata = (body or {}).get("data", {}) or {}
-                return Entry(int((metadata.get("metadata") or {}).get("version") or 0), None)
-        data = response["data"]
+    def _read(self, path: str, node: NodeClient | None) -> Entry:
+        url = f"/v1/{self.mount}/data/{path}"
+        reply = self._call("GET", url, path, node=node)
+        if reply.status == 404:
+            # never written, or its latest version is deleted/destroyed
+            body = reply.body if isinstance(reply.body, dict) else {}
+            metadata = body.get("data", {}) or {}
+            return Entry(int((metadata.get("metadata") or {}).get("version") or 0), None)
+        self._raise_for(reply, "GET", url, path)
+        data = reply.body["data"]
         return Entry(int(data["metadata"]["version"]), data["data"])
 
     def current_version(self, path: str) -> int:
         """The newest version number, also when that version is deleted (0: none)."""
-        with self._translated(path):
-            try:
-                response = self._get(f"/v1/{self.mount}/metadata/{path}")
-            except _errors().InvalidPath:
-                return 0
-        return int(response["data"]["current_version"])
+        reply = self._ok_or_404("GET", f"/v1/{self.mount}/metadata/{path}", path)
+        return 0 if reply is None else int(reply.body["data"]["current_version"])
 
     def versions(self, path: str) -> dict[int, dict[str, Any]]:
-        with self._translated(path):
-            try:
-                response = self._get(f"/v1/{self.mount}/metadata/{path}")
-            except _errors().InvalidPath:
-                return {}
-        return {int(v): meta for v, meta in response["data"]["versions"].items()}
+        reply = self._ok_or_404("GET", f"/v1/{self.mount}/metadata/{path}", path)
+        if reply is None:
+            return {}
+        return {int(v): meta for v, meta in reply.body["data"]["versions"].items()}
 
     def read_version(self, path: str, version: int) -> dict[str, Any] | None:
-        with self._translated(path):
-            try:
-                response = self._get(f"/v1/{self.mount}/data/{path}", params={"version": version})
-            except _errors().InvalidPath:
-                return None
-        data: dict[str, Any] | None = response["data"]["data"]
+        url = f"/v1/{self.mount}/data/{path}"
+        reply = self._ok_or_404("GET", url, path, params={"version": version})
+        if reply is None:
+            return None
+        data: dict[str, Any] | None = reply.body["data"]["data"]
         return data
 
     def write(self, path: str, data: dict[str, Any], cas: int | None) -> int:
@@ -212,71 +216,70 @@ class KV2:
         body: dict[str, Any] = {"data": data}
         if cas is not None:
             body["options"] = {"cas": cas}
-        with self._translated(path):
-            try:
-                response = self._request("POST", f"/v1/{self.mount}/data/{path}", json=body)
-            except _errors().InvalidRequest as err:
-                if "check-and-set" in str(err):
-                    raise CasConflict(path) from None
-                raise
-        return int(response["data"]["version"])
+        url = f"/v1/{self.mount}/data/{path}"
+        reply = self._call("POST", url, path, json_body=body)
+        if reply.status == 400 and "check-and-set" in reply.errors():
+            raise CasConflict(path)
+        self._raise_for(reply, "POST", url, path)
+        return int(reply.body["data"]["version"])
 
     def delete_latest(self, path: str) -> None:
         """Soft-delete the newest version; metadata and history stay."""
-        with self._translated(path), suppress(_errors().InvalidPath):
-            self._request("DELETE", f"/v1/{self.mount}/data/{path}")
+        self._ok_or_404("DELETE", f"/v1/{self.mount}/data/{path}", path)
 
     def list(self, path: str) -> list[str]:
+        reply = self._ok_or_404("LIST", f"/v1/{self.mount}/metadata/{path}", path)
+        if reply is None or not isinstance(reply.body, dict):
+            return []
+        return list((reply.body.get("data") or {}).get("keys", []))
+
+    def _call(self, method: str, url: str, path: str, **kwargs: Any) -> Reply:
         with self._translated(path):
-            try:
-                response = self._request("LIST", f"/v1/{self.mount}/metadata/{path}")
-            except _errors().InvalidPath:
-                return []
-        return list((response or {}).get("data", {}).get("keys", []))
+            return self._request(method, url, **kwargs)
 
-    @contextmanager
-    def _translated(self, path: str) -> Iterator[None]:
-        import hvac.exceptions
-        import requests
+    def _ok_or_404(self, method: str, url: str, path: str, **kwargs: Any) -> Reply | None:
+        """The answer, or None for a 404 (nothing there)."""
+        reply = self._call(method, url, path, **kwargs)
+        if reply.status == 404:
+            return None
+        self._raise_for(reply, method, url, path)
+        return reply
 
+    def _raise_for(self, reply: Reply, method: str, url: str, path: str) -> None:
+        """A VaultError that says what went wrong, for any answer that is not a success."""
+        if reply.status < 400:
+            return
         where = self._where(path)
-        try:
-            yield
-        except hvac.exceptions.InvalidPath as err:
+        err = f"{reply.errors()}, on {method} {self.client.url}{url}"
+        if reply.status == 404:
             raise VaultError(
                 f"Vault has no KV version 2 mount at {self.mount!r} ({err}); enable it with "
                 f"`vault secrets enable -path={self.mount} kv-v2`"
-            ) from None
-        except hvac.exceptions.Forbidden:
+            )
+        if reply.status == 403:
             raise VaultError(
                 f"permission denied on {where}: the token needs read, create, update, "
                 f"list and delete on {self.mount}/data/* and {self.mount}/metadata/*"
-            ) from None
-        except hvac.exceptions.VaultDown:
-            raise VaultError(f"Vault at {self.client.url} is sealed or in maintenance") from None
-        except hvac.exceptions.Unauthorized:
-            raise VaultError(f"Vault at {self.client.url} rejected the token") from None
-        except hvac.exceptions.InvalidRequest as err:
-            raise VaultError(f"Vault rejected a request on {where}: {err}") from None
-        except hvac.exceptions.VaultError as err:
-            raise VaultError(f"Vault error on {where}: {err}") from None
-        except requests.exceptions.SSLError as err:
+            )
+        if reply.status == 503:
+            raise VaultError(f"Vault at {self.client.url} is sealed or in maintenance")
+        if reply.status == 401:
+            raise VaultError(f"Vault at {self.client.url} rejected the token")
+        if reply.status == 400:
+            raise VaultError(f"Vault rejected a request on {where}: {err}")
+        raise VaultError(f"Vault error on {where}: {err}")
+
+    @contextmanager
+    def _translated(self, path: str) -> Iterator[None]:
+        """What never got an answer: a certificate we do not trust, or no connection."""
+        from provider.tarmak.vault_http import TLSFailure, Unreachable
+
+        try:
+            yield
+        except TLSFailure as err:
             raise VaultError(
                 f"TLS verification of Vault at {self.client.url} failed ({err}); "
                 "set vault_ca_cert or VAULT_CACERT to the CA that signed it"
             ) from None
-        except requests.exceptions.RequestException as err:
+        except Unreachable as err:
             raise VaultError(f"cannot reach Vault at {self.client.url}: {err}") from None
-
-
-def _errors() -> Any:
-    """hvac's exception classes, loaded on first use."""
-    import hvac.exceptions
-
-    return hvac.exceptions
-
-
-def _json_errors(err: hvac.exceptions.VaultError) -> dict[str, Any] | None:
-    """The decoded body of the error response (a 404 of KV v2 still carries metadata)."""
-    body = getattr(err, "json", None)
-    return body if isinstance(body, dict) else None

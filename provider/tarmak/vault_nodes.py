@@ -12,14 +12,13 @@ before the token is sent.
 from __future__ import annotations
 
 import functools
+import threading
 import urllib.parse
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from provider.tarmak.settings import VaultSettings
-
-if TYPE_CHECKING:
-    import hvac
+from provider.tarmak.vault_http import NodeClient, Unreachable
 
 # Ask sys/health for a body from every kind of node, not a status that means "not active".
 _HEALTH_PARAMS = {
@@ -46,36 +45,40 @@ class Leader:
 
 
 class VaultNodes:
-    """The nodes of the cluster reached through one configured address."""
+    """The nodes of the cluster reached through one configured address.
+
+    A node's cluster_id is asked once per process and kept (only a real answer
+    is kept: a node that did not answer is asked again next time). Every
+    redirect of every write would otherwise cost two more requests, each on a
+    new connection. A node's cluster does not change under a running apply; a
+    node that left it would still have to present a certificate our CA signed
+    before the token is sent to it."""
 
     def __init__(self, settings: VaultSettings) -> None:
         self.settings = settings
         self.home = base_url(settings.address)
-        self._clients: dict[str, hvac.Client] = {}
+        # The configured node is reached at the configured address (with its path, if any).
+        self._clients = {self.home: NodeClient(settings, settings.address)}
+        self._cluster_ids: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def _unauthenticated_get(self, base: str, path: str, **params: str) -> dict[str, Any] | None:
-        import requests
-
         try:
-            response = requests.get(
-                f"{base}/v1/{path}",
-                params=params,
-                verify=self.settings.ca_cert or True,
-                timeout=self.settings.timeout,
-                allow_redirects=False,
-            )
-        except requests.RequestException:
+            reply = self.client(base).request("GET", f"/v1/{path}", params=params, token=False)
+        except Unreachable:
             return None
-        try:
-            body = response.json()
-        except ValueError:
-            return None
-        return body if isinstance(body, dict) else None
+        return reply.body if isinstance(reply.body, dict) else None
 
     def cluster_id(self, base: str) -> str | None:
+        known = self._cluster_ids.get(base)
+        if known is not None:
+            return known
         body = self._unauthenticated_get(base, "sys/health", **_HEALTH_PARAMS)
         cluster = (body or {}).get("cluster_id")
-        return cluster if isinstance(cluster, str) and cluster else None
+        if not isinstance(cluster, str) or not cluster:
+            return None
+        self._cluster_ids[base] = cluster
+        return cluster
 
     def same_cluster(self, base: str) -> bool:
         """Whether the node at `base` belongs to the cluster of the configured address."""
@@ -86,7 +89,8 @@ class VaultNodes:
 
     def leader(self) -> Leader | None:
         """The active node, checked to be of the same cluster; None when there is none
-        (no quorum) or the configured node cannot say."""
+        (no quorum) or the configured node cannot say. Asked every time: the
+        leader may change between two questions."""
         body = self._unauthenticated_get(self.home, "sys/leader")
         if body is None:
             return None
@@ -99,33 +103,21 @@ class VaultNodes:
         base = base_url(address)
         return Leader(base, False) if self.same_cluster(base) else None
 
-    def client(self, base: str) -> hvac.Client:
-        """A client for another node of the cluster, with the configured token."""
-        if base not in self._clients:
-            self._clients[base] = _client(self.settings, base)
-        return self._clients[base]
+    def client(self, base: str) -> NodeClient:
+        """The client of a node of the cluster (kept: it holds the node's connections)."""
+        client = self._clients.get(base)
+        if client is None:
+            with self._lock:
+                client = self._clients.setdefault(base, NodeClient(self.settings, base))
+        return client
 
 
-def _client(settings: VaultSettings, url: str) -> hvac.Client:
-    import hvac
-
-    return hvac.Client(
-        url=url,
-        token=settings.token,
-        verify=settings.ca_cert or True,
-        namespace=settings.namespace or None,
-        timeout=settings.timeout,
-        # Redirects are followed by KV2, after checking where they lead.
-        allow_redirects=False,
-    )
-
-
-@functools.cache
-def client_for(settings: VaultSettings) -> hvac.Client:
-    """One client (one connection pool) per Vault, shared by every operation of
-    the provider process: each would otherwise open its own connection (and
-    TLS session) for the few requests it makes."""
-    return _client(settings, settings.address)
+def client_for(settings: VaultSettings) -> NodeClient:
+    """The client of the configured node, shared by every operation of the provider
+    process: each would otherwise open its own connection (and TLS session) for
+    the few requests it makes."""
+    nodes = nodes_for(settings)
+    return nodes.client(nodes.home)
 
 
 @functools.cache

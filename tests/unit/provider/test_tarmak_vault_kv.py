@@ -1,85 +1,138 @@
-"""KV2's redirects: followed to a node of the same cluster, refused (token unsent)
-anywhere else."""
+"""KV2 over real loopback sockets (scripted nodes, tests/unit/provider/scripted_vault.py):
+redirects followed to a node of the same cluster and refused (token unsent)
+anywhere else, cluster ids asked once per node, and Vault's answers translated
+into the errors the resource reports."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 
-from provider.tarmak.vault_kv import KV2, VaultError
+from provider.tarmak.settings import VaultSettings
+from provider.tarmak.vault_kv import KV2, CasConflict, VaultError
+from provider.tarmak.vault_nodes import VaultNodes
+from tests.unit.provider.scripted_vault import Node, fixed, kv_store, redirect_to, serving
+
+TOKEN = "s.unit-test-token"
 
 
-@dataclass
-class Redirect:
-    url: str
-    location: str
-    status_code: int = 307
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Location": self.location}
+def open_at(node: Node, mount: str = "h", namespace: str | None = None) -> KV2:
+    settings = VaultSettings(node.url, TOKEN, namespace=namespace, timeout=5)
+    nodes = VaultNodes(settings)
+    return KV2(nodes.client(nodes.home), mount, nodes)
 
 
-@dataclass
-class FakeAdapter:
-    answers: list[Any]
-    asked: list[tuple[str, str]] = field(default_factory=list)
-
-    def request(self, method: str, url: str, **_: Any) -> Any:
-        self.asked.append((method, url))
-        return self.answers.pop(0)
-
-
-@dataclass
-class FakeClient:
-    url: str
-    adapter: FakeAdapter
+@pytest.fixture
+def cluster() -> Iterator[tuple[Node, Node]]:
+    """An active node and a standby that redirects everything to it."""
+    with ExitStack() as stack:
+        active = stack.enter_context(serving(Node(kv_store())))
+        standby = stack.enter_context(serving(Node(redirect_to(active))))
+        yield standby, active
 
 
-@dataclass
-class FakeNodes:
-    cluster: set[str]
-    clients: dict[str, FakeClient] = field(default_factory=dict)
-
-    def same_cluster(self, base: str) -> bool:
-        return base in self.cluster
-
-    def client(self, base: str) -> FakeClient:
-        return self.clients[base]
-
-
-STANDBY = "https://10.0.0.2:8200"
-ACTIVE = "https://10.0.0.1:8200"
-LIVE = {"data": {"data": {"name": "web-1"}, "metadata": {"version": 1}}}
-
-
-def _kv(nodes: FakeNodes) -> tuple[KV2, FakeAdapter]:
-    standby = FakeAdapter(
-        [Redirect(f"{STANDBY}/v1/h/data/names/web-1", f"{ACTIVE}/v1/h/data/names/web-1")]
-    )
-    return KV2(FakeClient(STANDBY, standby), "h", nodes), standby  # type: ignore[arg-type]
-
-
-def test_a_redirect_to_the_same_cluster_is_followed() -> None:
-    active = FakeAdapter([LIVE])
-    kv, _ = _kv(FakeNodes({ACTIVE}, {ACTIVE: FakeClient(ACTIVE, active)}))
-    assert kv.read("names/web-1").data == {"name": "web-1"}
-    assert active.asked == [("GET", "/v1/h/data/names/web-1")]
+def test_a_redirect_to_the_same_cluster_is_followed_and_its_check_kept(
+    cluster: tuple[Node, Node],
+) -> None:
+    standby, active = cluster
+    kv = open_at(standby)
+    for n in range(5):
+        assert kv.write(f"names/web-{n}", {"n": n}, cas=0) == 1
+    assert kv.read("names/web-3").data == {"k": "names/web-3"}
+    writes = [s for s in active.asked("/v1/h/") if s.method == "POST"]
+    assert len(writes) == 5 and all(s.headers["X-Vault-Token"] == TOKEN for s in writes)
+    # each node's cluster_id asked once for the whole process, not twice per redirect
+    assert len(standby.asked("/v1/sys/health")) == 1
+    assert len(active.asked("/v1/sys/health")) == 1
+    # and on kept-alive connections, not one per request
+    assert active.connections <= 2
 
 
 def test_a_redirect_elsewhere_is_refused_and_the_token_stays_home() -> None:
-    elsewhere = FakeAdapter([LIVE])
-    kv, _ = _kv(FakeNodes(set(), {ACTIVE: FakeClient(ACTIVE, elsewhere)}))
-    with pytest.raises(VaultError, match="not a node of the same cluster"):
-        kv.read("names/web-1")
-    assert elsewhere.asked == []
+    with ExitStack() as stack:
+        elsewhere = stack.enter_context(serving(Node(kv_store(), cluster_id="cluster-b")))
+        standby = stack.enter_context(serving(Node(redirect_to(elsewhere))))
+        kv = open_at(standby)
+        with pytest.raises(VaultError, match="not a node of the same cluster"):
+            kv.read("names/web-1")
+        with pytest.raises(VaultError, match="token was not sent there"):
+            kv.write("names/web-1", {}, cas=0)
+    # asked once (its answer is kept), and never sent the token
+    assert [s.path.split("?")[0] for s in elsewhere.seen] == ["/v1/sys/health"]
+    assert all("X-Vault-Token" not in s.headers for s in elsewhere.seen)
+
+
+def test_a_node_without_a_cluster_id_is_not_trusted() -> None:
+    with ExitStack() as stack:
+        silent = stack.enter_context(serving(Node(kv_store(), cluster_id=None)))
+        standby = stack.enter_context(serving(Node(redirect_to(silent))))
+        with pytest.raises(VaultError, match="not a node of the same cluster"):
+            open_at(standby).read("names/web-1")
+    assert all("X-Vault-Token" not in s.headers for s in silent.seen)
 
 
 def test_a_redirect_loop_ends() -> None:
-    loop = [Redirect(f"{ACTIVE}/v1/x", f"{ACTIVE}/v1/x") for _ in range(10)]
-    active = FakeAdapter(loop)
-    kv, _ = _kv(FakeNodes({ACTIVE}, {ACTIVE: FakeClient(ACTIVE, active)}))
-    with pytest.raises(VaultError, match="redirected more than"):
-        kv.read("names/web-1")
+    with ExitStack() as stack:
+        loop = Node(fixed(200))
+        loop.script = lambda node, method, path, body: redirect_to(node)(node, method, path, body)
+        stack.enter_context(serving(loop))
+        with pytest.raises(VaultError, match="redirected more than"):
+            open_at(loop).read("names/web-1")
+
+
+def test_check_and_set_and_absence() -> None:
+    with serving(Node(kv_store())) as node:
+        kv = open_at(node)
+        assert kv.read("counters/a").version == 0 and not kv.read("counters/a").exists
+        assert kv.write("counters/a", {"last": 1}, cas=0) == 1
+        with pytest.raises(CasConflict):
+            kv.write("counters/a", {"last": 2}, cas=0)
+        assert kv.write("counters/a", {"last": 2}, cas=1) == 2
+
+
+def test_a_deleted_newest_version_reads_as_released() -> None:
+    deleted = {"errors": [], "data": {"data": None, "metadata": {"version": 4}}}
+    with serving(Node(fixed(404, deleted))) as node:
+        entry = open_at(node).read("names/web-1")
+    assert entry.version == 4 and entry.released
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        (403, {"errors": ["permission denied"]}, "permission denied on h/data/names/x at"),
+        (401, {"errors": ["missing client token"]}, "rejected the token"),
+        (503, {"errors": ["Vault is sealed"]}, "is sealed or in maintenance"),
+        (400, {"errors": ["bad thing"]}, "Vault rejected a request on h/data/names/x at .*: bad "),
+        (500, {"errors": ["boom"]}, "Vault error on h/data/names/x at .*: boom, on POST http"),
+        (404, {"errors": ["no handler for route"]}, "no KV version 2 mount at 'h'"),
+    ],
+)
+def test_errors_say_what_went_wrong(status: int, body: object, message: str) -> None:
+    with serving(Node(fixed(status, body))) as node, pytest.raises(VaultError, match=message):
+        open_at(node).write("names/x", {}, cas=0)
+
+
+def test_an_unreachable_vault_is_named() -> None:
+    with serving(Node(fixed(200))) as node:
+        url = node.url
+    kv = open_at(Node(fixed(200), url=url))
+    with pytest.raises(VaultError, match=f"cannot reach Vault at {url}"):
+        kv.read("names/x")
+
+
+def test_the_mount_check_reads_the_mount_once() -> None:
+    mount = {"data": {"type": "kv", "path": "h2/", "options": {"version": "2"}}}
+    with serving(Node(fixed(200, mount))) as node:
+        for _ in range(3):
+            open_at(node, "h2").check_mount()
+    assert len(node.asked("/v1/sys/internal/ui/mounts/h2")) == 1
+
+
+def test_the_namespace_goes_with_every_request() -> None:
+    with serving(Node(kv_store())) as node:
+        open_at(node, namespace="team-a").write("names/x", {}, cas=0)
+    assert node.seen[-1].headers["X-Vault-Namespace"] == "team-a"
+    assert node.seen[-1].headers["X-Vault-Request"] == "true"
