@@ -27,14 +27,33 @@ if TYPE_CHECKING:
     from provider.tarmak.vault_http import NodeClient, Reply
     from provider.tarmak.vault_nodes import VaultNodes
 
-__all__ = ["KV2", "CasConflict", "Entry", "NotKV2Mount", "VaultError", "client_for", "open_kv"]
+__all__ = [
+    "KV2",
+    "CasConflict",
+    "Entry",
+    "NotKV2Mount",
+    "VaultError",
+    "VaultUnavailable",
+    "client_for",
+    "open_kv",
+]
 # A standby may redirect to the active node; more hops than this is a loop.
 MAX_REDIRECTS = 3
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+# Answers that say "not now" (a busy or unreachable upstream, a rate limit), and
+# what a cluster without a leader answers with a 500 during an election.
+_UNAVAILABLE_CODES = frozenset({429, 502, 504})
+_NO_LEADER = ("active cluster node not found", "leadership lost", "not the leader", "no leader")
 
 
 class VaultError(Exception):
     """Vault refused or could not be reached; the message says which and where."""
+
+
+class VaultUnavailable(VaultError):
+    """Vault could not answer for now: unreachable, sealed, or without a leader (an
+    election takes seconds). Trying again later may succeed; a write that met this
+    may or may not have been done."""
 
 
 class NotKV2Mount(VaultError):
@@ -104,17 +123,25 @@ class KV2:
             reply = node.request(method, path, **kwargs)
             if reply.status not in _REDIRECT_CODES:
                 return reply
-            from provider.tarmak.vault_nodes import base_url
+            from provider.tarmak.vault_nodes import Membership, base_url
 
             location = urllib.parse.urljoin(f"{node.url}{path}", reply.location or "")
             target = base_url(location)
-            if self._nodes is None or not self._nodes.same_cluster(target):
+            nodes = self._nodes
+            membership = nodes.membership(target) if nodes is not None else None
+            if membership is Membership.UNREACHABLE:
+                # A standby still pointing at an active node that is down: a leader change.
+                raise VaultUnavailable(
+                    f"Vault at {self.client.url} redirected to {target}, which does not answer "
+                    "(the active node is down or changing); the token was not sent there"
+                )
+            if nodes is None or membership is not Membership.SAME:
                 raise VaultError(
                     f"Vault at {self.client.url} redirected to {target}, which is not a node "
                     "of the same cluster (its sys/health shows another cluster_id, or none); "
                     "the token was not sent there"
                 )
-            node = self._nodes.client(target)
+            node = nodes.client(target)
             path = urllib.parse.urlsplit(location).path
         raise VaultError(f"Vault at {self.client.url} redirected more than {MAX_REDIRECTS} times")
 
@@ -262,7 +289,11 @@ class KV2:
                 f"list and delete on {self.mount}/data/* and {self.mount}/metadata/*"
             )
         if reply.status == 503:
-            raise VaultError(f"Vault at {self.client.url} is sealed or in maintenance")
+            raise VaultUnavailable(f"Vault at {self.client.url} is sealed or in maintenance")
+        if reply.status in _UNAVAILABLE_CODES or (
+            reply.status == 500 and any(s in reply.errors() for s in _NO_LEADER)
+        ):
+            raise VaultUnavailable(f"Vault is unavailable for now on {where}: {err}")
         if reply.status == 401:
             raise VaultError(f"Vault at {self.client.url} rejected the token")
         if reply.status == 400:
@@ -282,4 +313,4 @@ class KV2:
                 "set vault_ca_cert or VAULT_CACERT to the CA that signed it"
             ) from None
         except Unreachable as err:
-            raise VaultError(f"cannot reach Vault at {self.client.url}: {err}") from None
+            raise VaultUnavailable(f"cannot reach Vault at {self.client.url}: {err}") from None

@@ -15,10 +15,11 @@ import functools
 import threading
 import urllib.parse
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from provider.tarmak.settings import VaultSettings
-from provider.tarmak.vault_http import NodeClient, Unreachable
+from provider.tarmak.vault_http import NodeClient, TLSFailure, Unreachable
 
 # Ask sys/health for a body from every kind of node, not a status that means "not active".
 _HEALTH_PARAMS = {
@@ -34,6 +35,14 @@ def base_url(url: str) -> str:
     """scheme://host:port of `url`: what names one node."""
     parts = urllib.parse.urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+class Membership(Enum):
+    """What a node's unauthenticated sys/health says of it, against the configured node."""
+
+    SAME = "same"  # the configured node's cluster_id
+    OTHER = "other"  # another cluster_id, or none
+    UNREACHABLE = "unreachable"  # no answer: nothing can be told (a node down)
 
 
 @dataclass(frozen=True)
@@ -64,28 +73,50 @@ class VaultNodes:
 
     def _unauthenticated_get(self, base: str, path: str, **params: str) -> dict[str, Any] | None:
         try:
-            reply = self.client(base).request("GET", f"/v1/{path}", params=params, token=False)
+            return self._ask(base, path, **params)
         except Unreachable:
             return None
+
+    def _ask(self, base: str, path: str, **params: str) -> dict[str, Any] | None:
+        """The JSON body of an unauthenticated GET; raises Unreachable without an answer."""
+        reply = self.client(base).request("GET", f"/v1/{path}", params=params, token=False)
         return reply.body if isinstance(reply.body, dict) else None
 
     def cluster_id(self, base: str) -> str | None:
+        try:
+            return self._cluster_id(base)
+        except Unreachable:
+            return None
+
+    def _cluster_id(self, base: str) -> str | None:
         known = self._cluster_ids.get(base)
         if known is not None:
             return known
-        body = self._unauthenticated_get(base, "sys/health", **_HEALTH_PARAMS)
+        body = self._ask(base, "sys/health", **_HEALTH_PARAMS)
         cluster = (body or {}).get("cluster_id")
         if not isinstance(cluster, str) or not cluster:
             return None
         self._cluster_ids[base] = cluster
         return cluster
 
-    def same_cluster(self, base: str) -> bool:
-        """Whether the node at `base` belongs to the cluster of the configured address."""
+    def membership(self, base: str) -> Membership:
+        """Whether the node at `base` belongs to the cluster of the configured address,
+        another one, or cannot be asked (then nothing is sent to it)."""
         if base == self.home:
-            return True
-        home_id = self.cluster_id(self.home)
-        return home_id is not None and home_id == self.cluster_id(base)
+            return Membership.SAME
+        try:
+            home_id = self._cluster_id(self.home)
+            their_id = self._cluster_id(base)
+        except TLSFailure:
+            return Membership.OTHER  # a certificate our CA did not sign: not our cluster
+        except Unreachable:
+            return Membership.UNREACHABLE
+        same = home_id is not None and home_id == their_id
+        return Membership.SAME if same else Membership.OTHER
+
+    def same_cluster(self, base: str) -> bool:
+        """Whether the node at `base` is known to belong to the configured node's cluster."""
+        return self.membership(base) is Membership.SAME
 
     def leader(self) -> Leader | None:
         """The active node, checked to be of the same cluster; None when there is none

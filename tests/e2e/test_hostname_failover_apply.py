@@ -9,16 +9,17 @@ unsealed while the apply still runs:
 - a standby that Terraform does not talk to: the leader and the configured
   standby keep quorum, so every create must succeed (unless the leader stepped
   down on its own, which a starved machine can cause; its log says so);
-- the leader: until the other two elect a new one, writes have nowhere to go
-  and those creates fail, each with a diagnostic that Vault had no leader or
-  could not be reached, and no state; a second apply completes what is missing.
+- the leader: until the other two elect a new one, writes have nowhere to go;
+  the provider waits the election out (provider/tarmak/hostnames/patience.py),
+  so every create must succeed in the same apply, and a write whose answer was
+  lost with the leader must be found done, not left held in Vault.
 
 Afterwards, what Vault holds (read from the active node) and the state agree:
-names and numbers unique, every live name in state except partials of the
-failed creates (at most one per failure, allocated before the failed apply
-ended), a refresh through the restarted node and a plan change nothing, and
-more names continue the counter past every number ever allocated. Marked
-`long`: about a minute per Terraform release and case.
+names and numbers unique, every live name in state (a create that still
+failed may leave at most one partial, allocated before its apply ended), a
+refresh through the restarted node and a plan change nothing, and more names
+continue the counter past every number ever allocated. Marked `long`: about a
+minute per Terraform release and case.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from devenv.pki import ThrowawayCA
 from devenv.processes import wait_until
 from devenv.raft_cluster import RaftCluster, RaftNode
 from provider.tarmak.settings import VaultSettings
-from provider.tarmak.vault_kv import VaultError, open_kv
+from provider.tarmak.vault_kv import VaultError, VaultUnavailable, open_kv
 from tests.e2e.harness import Result, Terraform
 from tests.e2e.test_hostname import config
 from tests.e2e.test_hostname_lagging_standby import MOUNT, Cluster
@@ -55,16 +56,14 @@ MORE = 5
 KEY = "web/frontend/prod"
 NAME = re.compile(r"web-frontend-prod-vm([0-9]+)")
 APPLY_TIMEOUT = 600.0  # seconds, for one apply of COUNT names on a loaded machine
-# What a create that met the crash may say: Vault could not be reached or had no leader,
-# or the leader stepped down with the write in flight (which may still commit).
-# The last one is what the provider says of a standby still redirecting to the crashed
-# leader, whose sys/health it cannot ask: misleading (see the last test of this module).
+# What a create that met the crash may say once the provider's patience ran out: Vault
+# could not be reached or had no leader, or the leader stepped down with the write in
+# flight (which may still commit), or a standby redirected to the crashed leader.
 CRASH_ERRORS = re.compile(
     r"cannot reach Vault at|is sealed or in maintenance|"
     r"local node not active but active cluster node not found|"
     r"leadership lost while committing log|"
-    r"which is not a node of the same cluster \(its sys/health shows another cluster_id, "
-    r"or none\)"
+    r"which does not answer \(the active node is down or changing\)"
 )
 # What a leader logs when it steps down (it could not reach a quorum in time).
 LEADERSHIP_LOST = "leadership lost"
@@ -440,10 +439,9 @@ def test_a_standby_restarted_during_a_large_apply(
 def test_the_leader_killed_during_a_large_apply(
     terraform_each: Terraform, cluster: Failover
 ) -> None:
-    """Until the other two elect a leader, writes have nowhere to go: those creates
-    fail with a diagnostic (Terraform keeps no state for them; the provider retries
-    only check-and-set conflicts), the others succeed, and a second apply creates
-    what is missing."""
+    """Until the other two elect a leader, writes have nowhere to go: the provider
+    waits the election out, so the apply completes as if nothing happened, and no
+    name is left held in Vault that the state does not know."""
     tf = terraform_each
     leader = cluster.nodes.wait_for_active(60)
     configured = next(node for node in cluster.nodes if node is not leader)
@@ -457,6 +455,7 @@ def test_the_leader_killed_during_a_large_apply(
         assert run.running(), "the apply ended before the node was back: make COUNT larger"
         result = run.finish(APPLY_TIMEOUT)
     applied = time.monotonic() - started
+    assert result.returncode == 0, f"a create did not wait out the election:\n{result.output}"
     done = complete(tf, cluster, result, COUNT, None)
     view = check_agreement(tf, cluster, done.failed, done.failed_by)
     report("leader killed", applied, started, done.failed, view)
@@ -465,13 +464,11 @@ def test_the_leader_killed_during_a_large_apply(
 
 def test_a_redirect_to_a_crashed_leader_says_it_is_unreachable(cluster: Failover) -> None:
     """For a moment after the leader crashed, a standby still redirects writes to it.
-    The provider then cannot ask the target's sys/health, and says today that it "is
-    not a node of the same cluster": a wrong lead (a foreign or hostile node) where
-    the truth is that the active node does not answer (a leader change). Fails until
-    provider/tarmak/vault_kv.py (KV2._request) and vault_nodes.py
-    (VaultNodes.same_cluster) tell an unreachable target from a foreign one. The
-    standby may instead answer at once that it has no leader (a race); then the
-    cluster is healed and the crash repeated, at most three times."""
+    The provider cannot ask the target's sys/health then, and must say that the
+    active node does not answer (a leader change, worth waiting out), not that it
+    is "not a node of the same cluster" (a foreign or hostile node, which would be
+    a wrong lead). The standby may instead answer at once that it has no leader (a
+    race); then the cluster is healed and the crash repeated, at most three times."""
     message = ""
     for _ in range(3):
         heal(cluster)
@@ -487,3 +484,5 @@ def test_a_redirect_to_a_crashed_leader_says_it_is_unreachable(cluster: Failover
     else:
         raise AssertionError(f"the standby never redirected to the crashed leader: {message}")
     assert "not a node of the same cluster" not in message, message
+    assert isinstance(raised.value, VaultUnavailable), "an election is worth waiting out"
+    assert "which does not answer" in message

@@ -8,8 +8,9 @@ Layout under the mount (default `hostnaming`):
 
 Allocating takes a number reserved by this process (reserver.py) or moves the
 counter (counters.py), then claims the number and its name (claims.py). Only a
-CAS conflict is retried, with jittered backoff; any other Vault error fails at
-once. With `reuse_released`, a released number is claimed again first.
+CAS conflict is retried here, with jittered backoff; every request is tried
+again while Vault is unavailable (patience.py), and any other Vault error fails
+at once. With `reuse_released`, a released number is claimed again first.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 from provider.tarmak.hostnames.claims import Claims
 from provider.tarmak.hostnames.counters import CounterStore, InvalidName
+from provider.tarmak.hostnames.patience import PatientKV
 from provider.tarmak.hostnames.records import HostnameKey, NameLookup, lookup_name, render
 from provider.tarmak.hostnames.reserver import PROCESS_RESERVER, BatchReserver, Turn
 from provider.tarmak.hostnames.rules import hostname_problem
@@ -50,8 +52,9 @@ class Hostnaming:
         self._sleep = sleep  # cancellable and bounded by the caller's deadline
         self._check = check  # raises once the caller's operation is cancelled or late
         self._reserver = reserver
-        self._counters = CounterStore(kv)
-        self._claims = Claims(kv)
+        self._patient = PatientKV(kv, sleep=sleep, check=check)
+        self._counters = CounterStore(self._patient)
+        self._claims = Claims(self._patient)
 
     def allocate(self, key: HostnameKey, name_format: str, reuse_released: bool) -> Allocation:
         """A number and name no one else holds; retries only CAS conflicts. Writing
@@ -92,7 +95,7 @@ class Hostnaming:
 
     def lookup(self, name: str) -> NameLookup:
         """Whether `name` is held (and its record), released, or cannot be told."""
-        return lookup_name(self.kv, name)
+        return lookup_name(self._patient, name)
 
     def release(self, key: HostnameKey, number: int, name: str) -> None:
         self._claims.release(key, number, name)

@@ -8,6 +8,8 @@ version and the allocation records: a counter never goes back.
 
 from __future__ import annotations
 
+import secrets
+
 from provider.tarmak.hostnames.records import HostnameKey, render
 from provider.tarmak.hostnames.rules import hostname_problem
 from provider.tarmak.hostnames.store import KVStore
@@ -39,7 +41,11 @@ class CounterStore:
         name = render(name_format, key, last + 1)
         if problem := hostname_problem(name):
             raise InvalidName(problem)
-        self.kv.write(path, {"last": last + count}, cas=entry.version)
+        # The token tells this write from another writer's of the same number, should
+        # it be tried again after its answer was lost (patience.py).
+        self.kv.write(
+            path, {"last": last + count, "claim": secrets.token_hex(8)}, cas=entry.version
+        )
         return last + 1, name
 
     def _recover_last(self, key: HostnameKey, path: str) -> int:

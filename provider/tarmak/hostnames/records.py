@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import secrets
 import socket
 from dataclasses import dataclass
 from enum import Enum
@@ -41,7 +42,9 @@ def render(name_format: str, key: HostnameKey, number: int) -> str:
 def allocation_record(
     key: HostnameKey, number: int, name: str, name_format: str, mount: str
 ) -> dict[str, Any]:
-    """What is written for an allocation, under its number and under its name."""
+    """What is written for an allocation, under its number and under its name.
+    `claim` is this allocation's own token: a write tried again after its answer
+    was lost tells its own earlier attempt from someone else's (patience.py)."""
     return {
         "application": key.application,
         "role": key.role,
@@ -52,6 +55,7 @@ def allocation_record(
         "mount": mount,
         "allocated_at": datetime.datetime.now(datetime.UTC).isoformat(),
         "allocated_by": _WHO,
+        "claim": secrets.token_hex(8),
     }
 
 
