@@ -6,7 +6,7 @@
     runtime/lib/python3.11/                its standard library (no tests, no tkinter, no idle)
     runtime/lib/python3/dist-packages/     our provider and the connector's relay, and the
                                            manylinux wheels they import (grpcio, protobuf,
-                                           msgpack, hvac, requests: registry_tools/
+                                           msgpack, certifi: registry_tools/
                                            requirements.py), with bytecode
 
 Why this design. Measured here (2-core machine, other work running beside it):

@@ -3,10 +3,12 @@
 Terraform's machine runs two programs from the package: the provider
 (provider/) and the relay that `<executable> connector` starts (connector/
 without connector/tarmak_side/). Between them they import grpc,
-google.protobuf, msgpack, hvac and requests (and what those need).
-paramiko, PyYAML and cryptography are pyproject dependencies for the
-Tarmak side (SSH to the bastion, its YAML configuration), which runs on
-Tarmak's machine and is not in the package; the provider makes its AutoMTLS
+google.protobuf and msgpack, and certifi's CA bundle when Vault's CA is not
+given (provider/tarmak/vault_http.py: Vault is spoken to over the standard
+library's http.client, so hvac and requests are not shipped). paramiko,
+PyYAML, cryptography, hvac and requests are pyproject dependencies for the
+Tarmak side (SSH to the bastion, its YAML configuration, Vault), which runs
+on Tarmak's machine and is not in the package; the provider makes its AutoMTLS
 certificate without cryptography (provider/server/p256.py).
 
 Leaving them out, measured here from the pex's listing: about 10 MB of each
@@ -29,7 +31,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_PACKAGES = ("provider", "connector")
 NOT_SHIPPED = (Path("connector") / "tarmak_side",)  # runs on Tarmak's machine
-SHIPPED_DISTRIBUTIONS = ("grpcio", "protobuf", "msgpack", "hvac", "requests")
+SHIPPED_DISTRIBUTIONS = ("grpcio", "protobuf", "msgpack", "certifi")
 
 
 def shipped_sources(project: Path = ROOT) -> list[Path]:

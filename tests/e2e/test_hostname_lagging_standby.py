@@ -141,6 +141,14 @@ def test_a_refresh_through_a_lagging_standby_keeps_the_names(
         cluster.unseal(node)
     leader = cluster.nodes.wait_for_active(60)
     standby = next(node for node in cluster.nodes if node is not leader)
+
+    def knows_the_leader() -> bool:  # a standby learns the new leader a moment later
+        answer = requests.get(
+            f"{standby.endpoint.address}/v1/sys/leader", verify=cluster.ca, timeout=10
+        ).json()
+        return leader.endpoint.address.split("://")[1] in str(answer.get("leader_address"))
+
+    wait_until(knows_the_leader, f"{standby.node_id} knows the leader", 60, 0.5)
     marks = cluster.nodes.audit_marks()
     kv = open_kv(VaultSettings(standby.endpoint.address, cluster.token, cluster.ca), MOUNT)
     entry = kv.read_on_active(f"names/{names[0]}")
