@@ -89,7 +89,14 @@ class Hostnaming:
                 raise InvalidName(problem)
             return number, name
         wanted = turn.batch_size()
-        first, name = self._counters.bump(key, name_format, wanted)
+        counter = turn.counter
+        try:
+            first, name, counter.written = self._counters.bump(
+                key, name_format, wanted, counter.written
+            )
+        except CasConflict:
+            counter.written = None  # moved by someone else: read it next time
+            raise
         turn.keep(range(first + 1, first + wanted))
         return first, name
 

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from provider.tarmak.hostnames.counters import Written
 from provider.tarmak.hostnames.records import HostnameKey
 
 # How often a waiter looks whether its operation was cancelled while it waits its turn.
@@ -35,6 +36,7 @@ class Counter:
     busy: bool = False  # someone holds the turn
     waiting: int = 0  # callers that want a number, the turn's holder included
     spare: list[int] = field(default_factory=list)  # reserved, not yet handed out
+    written: Written | None = None  # this process's last write to it (counters.py)
 
 
 class BatchReserver:

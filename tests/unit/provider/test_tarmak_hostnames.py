@@ -72,12 +72,33 @@ def allocator(kv: MemoryKV, reserver: BatchReserver | None = None) -> Hostnaming
 def test_a_counter_moves_by_the_batch_and_never_goes_back() -> None:
     kv = MemoryKV()
     counters = CounterStore(kv)
-    assert counters.bump(KEY, DEFAULT_FORMAT, 3) == (1, "web-frontend-prod-vm1")
-    assert counters.bump(KEY, DEFAULT_FORMAT, 1) == (4, "web-frontend-prod-vm4")
+    assert counters.bump(KEY, DEFAULT_FORMAT, 3)[:2] == (1, "web-frontend-prod-vm1")
+    assert counters.bump(KEY, DEFAULT_FORMAT, 1)[:2] == (4, "web-frontend-prod-vm4")
     Claims(kv).claim(KEY, 4, "web-frontend-prod-vm4", 0, DEFAULT_FORMAT)
     kv.delete_latest(f"counters/{KEY.path}")  # someone deleted the newest version
     # recovered from the older version (3) and the allocation records (4)
     assert counters.bump(KEY, DEFAULT_FORMAT, 1)[0] == 5
+
+
+def test_a_remembered_write_moves_the_counter_without_reading_it() -> None:
+    kv = MemoryKV()
+    reads: list[str] = []
+    read = kv.read
+    kv.read = lambda path: reads.append(path) or read(path)  # type: ignore[method-assign]
+    naming = allocator(kv, BatchReserver())
+    numbers = [naming.allocate(KEY, DEFAULT_FORMAT, False).number for _ in range(3)]
+    assert numbers == [1, 2, 3]
+    assert reads.count(f"counters/{KEY.path}") == 1, "read once, then written against"
+
+
+def test_a_counter_moved_elsewhere_is_read_again_and_nothing_is_given_twice() -> None:
+    kv = MemoryKV()
+    naming = allocator(kv, BatchReserver())
+    assert naming.allocate(KEY, DEFAULT_FORMAT, False).number == 1
+    other = allocator(kv, BatchReserver())  # another process: its own memory
+    assert other.allocate(KEY, DEFAULT_FORMAT, False).number == 2
+    # ours remembers version 1: its write is refused, it reads, and goes on from 2
+    assert naming.allocate(KEY, DEFAULT_FORMAT, False).number == 3
 
 
 def test_a_stale_counter_read_is_a_cas_conflict() -> None:
