@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BENCHES = (
     "run.py",
+    "percall.py",
     "connector.py",
     "hostnaming.py",
     "package_start.py",
