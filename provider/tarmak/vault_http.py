@@ -126,10 +126,12 @@ class NodeClient:
                 if reused and attempt == 0 and method in _IDEMPOTENT:
                     continue
                 raise Unreachable(f"the connection to {self.url} broke: {err}") from None
-            except ssl.SSLError as err:
+            except ssl.SSLCertVerificationError as err:
                 connection.close()
                 raise TLSFailure(str(err)) from None
             except (OSError, http.client.HTTPException) as err:
+                # other TLS errors too: a handshake cut short by a node going down is
+                # not a certificate to distrust, and may be tried again
                 connection.close()
                 raise Unreachable(_describe(err)) from None
             self._give_back(connection, response.will_close)
