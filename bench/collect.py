@@ -3,8 +3,9 @@
 Runs each bench script in turn (their output still reaches the terminal) and
 writes what they printed to docs/benchmarks/latest-run.md, headed by when, at
 which commit, on what machine and under what load the run was made. The
-benchmarks page quotes this file, so its figures are always one run's, never a
-mix. A script that fails stops the run and publishes nothing.
+benchmarks page's summary is taken from this file, so the current figures are
+always one run's, never a mix. A script that fails stops the run and
+publishes nothing.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def commit() -> str:
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
+        # what the benches write themselves (their JSON and pictures) is not a change
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/benchmarks"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -71,6 +73,7 @@ def run_bench(script: Path) -> tuple[str, float, str, str]:
 def publish(scripts: list[Path], target: Path) -> None:
     """Run `scripts` in turn and write what they printed to `target`."""
     started = datetime.datetime.now(datetime.UTC)
+    measured = commit()  # the code measured: what is checked out when the run starts
     sections = []
     for script in scripts:
         output, took, before, after = run_bench(script)
@@ -80,11 +83,12 @@ def publish(scripts: list[Path], target: Path) -> None:
         )
     header = (
         "# The latest `make bench` run\n\n"
-        "Written by `bench/collect.py` at the end of `make bench`; every table on\n"
-        "[the benchmarks page](../benchmarks.md) comes from this one run.\n\n"
+        "Written by `bench/collect.py` at the end of `make bench`: what each bench\n"
+        "printed, in one run. The summary at the top of\n"
+        "[the benchmarks page](../benchmarks.md) is taken from it.\n\n"
         f"- started: {started:%Y-%m-%d %H:%M} UTC, finished "
         f"{datetime.datetime.now(datetime.UTC):%H:%M} UTC\n"
-        f"- commit: {commit()}\n"
+        f"- commit: {measured}\n"
         f"- machine: {os.cpu_count()} CPUs, {platform.machine()}, "
         f"Python {platform.python_version()}, {platform.system()} {platform.release()}\n\n"
     )
