@@ -82,12 +82,6 @@ class VaultNodes:
         reply = self.client(base).request("GET", f"/v1/{path}", params=params, token=False)
         return reply.body if isinstance(reply.body, dict) else None
 
-    def cluster_id(self, base: str) -> str | None:
-        try:
-            return self._cluster_id(base)
-        except Unreachable:
-            return None
-
     def _cluster_id(self, base: str) -> str | None:
         known = self._cluster_ids.get(base)
         if known is not None:
