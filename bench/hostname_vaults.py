@@ -17,7 +17,7 @@ import requests
 
 from devenv.pki import ThrowawayCA
 from devenv.processes import wait_until
-from devenv.raft_cluster import RaftCluster, RaftNode
+from devenv.raft_cluster import RaftCluster, UnsealedCluster
 from devenv.vault import OpenBaoServer
 
 
@@ -79,17 +79,9 @@ def raft_standbys(scratch: Path) -> Iterator[Target]:
     ca_cert = str(ca.cert_path)
     nodes = RaftCluster(scratch / "raft", ca).start()
     try:
-        init = requests.put(
-            f"{nodes.node(0).endpoint.address}/v1/sys/init",
-            json={"secret_shares": 1, "secret_threshold": 1},
-            verify=ca_cert,
-            timeout=30,
-        ).json()
-        for node in nodes:
-            _unseal(node, init["keys"][0], ca_cert)
-        active = nodes.wait_for_active(60)
-        token = init["root_token"]
-        wait_until(lambda: _all_voters(nodes, token, ca_cert), "every node a voter", 60, 0.5)
+        cluster = UnsealedCluster.initialise(nodes, ca_cert)
+        token = cluster.token
+        wait_until(cluster.all_voters, "every node a voter", 60, 0.5)
         active = nodes.wait_for_active(60)
         standbys = tuple(n.endpoint.address for n in nodes if n is not active)
         label = "three-node TLS Raft, through the standbys"
@@ -97,30 +89,6 @@ def raft_standbys(scratch: Path) -> Iterator[Target]:
         yield Target(label, standbys, token, ca_cert, active.endpoint.address, pids)
     finally:
         nodes.stop()
-
-
-def _unseal(node: RaftNode, key: str, ca_cert: str) -> None:
-    def unsealed() -> bool:
-        answer = requests.put(
-            f"{node.endpoint.address}/v1/sys/unseal", json={"key": key}, verify=ca_cert, timeout=10
-        )
-        return answer.status_code == 200 and not answer.json().get("sealed")
-
-    wait_until(unsealed, f"{node.node_id} unsealed", 60, 0.5)
-
-
-def _all_voters(nodes: RaftCluster, token: str, ca_cert: str) -> bool:
-    active = nodes.active()
-    if active is None:
-        return False
-    answer = requests.get(
-        f"{active.endpoint.address}/v1/sys/storage/raft/configuration",
-        headers={"X-Vault-Token": token},
-        verify=ca_cert,
-        timeout=10,
-    )
-    servers = answer.json().get("data", {}).get("config", {}).get("servers", [])
-    return len(servers) == len(nodes.nodes) and all(s.get("voter") for s in servers)
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -365,3 +365,61 @@ class RaftCluster:
         return {
             "TARMAK_DEVENV_VAULT_CLUSTER": ",".join(self.addresses),
         }
+
+
+@dataclass
+class UnsealedCluster:
+    """A RaftCluster initialised with one key share, its nodes unsealed: what the
+    hostname tests and bench allocate from (Tarmak's own init, with protected
+    keys, is the Tarmak side's; this is for arranging a cluster quickly)."""
+
+    nodes: RaftCluster
+    ca: str
+    key: str
+    token: str
+
+    @classmethod
+    def initialise(cls, nodes: RaftCluster, ca_cert: str) -> UnsealedCluster:
+        init = requests.put(
+            f"{nodes.node(0).endpoint.address}/v1/sys/init",
+            json={"secret_shares": 1, "secret_threshold": 1},
+            verify=ca_cert,
+            timeout=30,
+        ).json()
+        cluster = cls(nodes, ca_cert, init["keys"][0], init["root_token"])
+        for node in nodes:
+            cluster.unseal(node)
+        return cluster
+
+    def unseal(self, node: RaftNode) -> None:
+        def unsealed() -> bool:
+            answer = requests.put(
+                f"{node.endpoint.address}/v1/sys/unseal",
+                json={"key": self.key},
+                verify=self.ca,
+                timeout=10,
+            )
+            return answer.status_code == 200 and not answer.json().get("sealed")
+
+        wait_until(unsealed, f"{node.node_id} unsealed", 60, 0.5)
+
+    def all_voters(self) -> bool:
+        active = self.nodes.active()
+        if active is None:
+            return False
+        answer = requests.get(
+            f"{active.endpoint.address}/v1/sys/storage/raft/configuration",
+            headers={"X-Vault-Token": self.token},
+            verify=self.ca,
+            timeout=10,
+        )
+        servers = answer.json().get("data", {}).get("config", {}).get("servers", [])
+        return len(servers) == len(self.nodes.nodes) and all(s.get("voter") for s in servers)
+
+    def env(self, node: RaftNode) -> dict[str, str]:
+        """Terraform's environment for reaching Vault through `node`."""
+        return {
+            "VAULT_ADDR": node.endpoint.address,
+            "VAULT_TOKEN": self.token,
+            "VAULT_CACERT": self.ca,
+        }

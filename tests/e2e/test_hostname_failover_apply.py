@@ -41,12 +41,12 @@ import requests
 
 from devenv.pki import ThrowawayCA
 from devenv.processes import wait_until
-from devenv.raft_cluster import RaftCluster, RaftNode
+from devenv.raft_cluster import RaftCluster, RaftNode, UnsealedCluster
 from provider.tarmak.settings import VaultSettings
 from provider.tarmak.vault_kv import VaultError, VaultUnavailable, open_kv
 from tests.e2e.harness import Result, Terraform
 from tests.e2e.test_hostname import config
-from tests.e2e.test_hostname_lagging_standby import MOUNT, Cluster
+from tests.e2e.test_hostname_lagging_standby import MOUNT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.vault]
 
@@ -70,35 +70,26 @@ LEADERSHIP_LOST = "leadership lost"
 
 
 @dataclass
-class Failover(Cluster):
+class Failover(UnsealedCluster):
     """The module's cluster, with the KV mount of one test."""
 
     mount: str = MOUNT
 
 
 @pytest.fixture(scope="module")
-def raft(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def raft(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UnsealedCluster]:
     """Three TLS nodes, initialised, unsealed and all voters: shared by the module's
     tests (waiting for every node to vote costs 20 s), each with a mount of its own."""
     directory = tmp_path_factory.mktemp("failover")
     ca = ThrowawayCA(directory / "ca")
     nodes = RaftCluster(directory / "raft", ca).start()
     try:
-        init = requests.put(
-            f"{nodes.node(0).endpoint.address}/v1/sys/init",
-            json={"secret_shares": 1, "secret_threshold": 1},
-            verify=str(ca.cert_path),
-            timeout=30,
-        ).json()
-        cluster = Cluster(nodes, str(ca.cert_path), init["keys"][0], init["root_token"])
-        for node in nodes:
-            cluster.unseal(node)
-        yield cluster
+        yield UnsealedCluster.initialise(nodes, str(ca.cert_path))
     finally:
         nodes.stop()
 
 
-def heal(raft: Cluster) -> None:
+def heal(raft: UnsealedCluster) -> None:
     """Start and unseal every node that is down or sealed; wait until all vote."""
     for node in raft.nodes:
         if not node.process.running():
@@ -111,7 +102,7 @@ def heal(raft: Cluster) -> None:
 
 
 @pytest.fixture
-def cluster(raft: Cluster) -> Failover:
+def cluster(raft: UnsealedCluster) -> Failover:
     """Every node running, unsealed and a voter again (a failed test may have left one
     killed), and a new KV v2 mount."""
     heal(raft)

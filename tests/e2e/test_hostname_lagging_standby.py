@@ -10,7 +10,6 @@ must change nothing.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ import requests
 
 from devenv.pki import ThrowawayCA
 from devenv.processes import wait_until
-from devenv.raft_cluster import RaftCluster, RaftNode
+from devenv.raft_cluster import RaftCluster, UnsealedCluster
 from provider.tarmak.settings import VaultSettings
 from provider.tarmak.vault_kv import open_kv
 from tests.e2e.harness import Terraform
@@ -28,61 +27,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.vault]
 MOUNT = "hostnaming"
 
 
-@dataclass
-class Cluster:
-    nodes: RaftCluster
-    ca: str
-    key: str
-    token: str
-
-    def unseal(self, node: RaftNode) -> None:
-        def unsealed() -> bool:
-            answer = requests.put(
-                f"{node.endpoint.address}/v1/sys/unseal",
-                json={"key": self.key},
-                verify=self.ca,
-                timeout=10,
-            )
-            return answer.status_code == 200 and not answer.json().get("sealed")
-
-        wait_until(unsealed, f"{node.node_id} unsealed", 60, 0.5)
-
-    def all_voters(self) -> bool:
-        active = self.nodes.active()
-        if active is None:
-            return False
-        answer = requests.get(
-            f"{active.endpoint.address}/v1/sys/storage/raft/configuration",
-            headers={"X-Vault-Token": self.token},
-            verify=self.ca,
-            timeout=10,
-        )
-        servers = answer.json().get("data", {}).get("config", {}).get("servers", [])
-        return len(servers) == len(self.nodes.nodes) and all(s.get("voter") for s in servers)
-
-    def env(self, node: RaftNode) -> dict[str, str]:
-        return {
-            "VAULT_ADDR": node.endpoint.address,
-            "VAULT_TOKEN": self.token,
-            "VAULT_CACERT": self.ca,
-        }
-
-
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
+def cluster(tmp_path: Path) -> Iterator[UnsealedCluster]:
     ca = ThrowawayCA(tmp_path / "ca")
     nodes = RaftCluster(tmp_path / "raft", ca).start()
     try:
-        first = nodes.node(0)
-        init = requests.put(
-            f"{first.endpoint.address}/v1/sys/init",
-            json={"secret_shares": 1, "secret_threshold": 1},
-            verify=str(ca.cert_path),
-            timeout=30,
-        ).json()
-        cluster = Cluster(nodes, str(ca.cert_path), init["keys"][0], init["root_token"])
-        for node in nodes:
-            cluster.unseal(node)
+        cluster = UnsealedCluster.initialise(nodes, str(ca.cert_path))
         active = nodes.wait_for_active(60)
         requests.post(
             f"{active.endpoint.address}/v1/sys/mounts/{MOUNT}",
@@ -99,7 +49,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 
 
 def test_a_refresh_through_a_lagging_standby_keeps_the_names(
-    terraform_latest: Terraform, cluster: Cluster
+    terraform_latest: Terraform, cluster: UnsealedCluster
 ) -> None:
     active = cluster.nodes.wait_for_active()
     lagging, other = [node for node in cluster.nodes if node is not active]
