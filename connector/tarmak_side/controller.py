@@ -25,6 +25,8 @@ from connector.protocol import NEED_DATA, Connection, ProtocolError
 from connector.tarmak_side.server import RequestServer
 
 log = logging.getLogger(__name__)
+# How long a connector has to exit by itself once its input ends, before SIGTERM.
+STOP_GRACE_SECONDS = 3.0
 
 
 def _ended(returncode: int) -> str:
@@ -69,7 +71,15 @@ class ConnectorController:
         self._stop.set()
         process = self._process
         if process is not None and process.poll() is None:
-            process.terminate()
+            # The end of its input is the connector's own sign that Tarmak is done:
+            # it closes its socket and exits quietly. A signal only if it does not.
+            self.server.detach(self.generation)
+            with contextlib.suppress(OSError, ValueError):
+                cast(io.BufferedWriter, process.stdin).close()
+            try:
+                process.wait(STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.terminate()
         if self._thread is not None:
             self._thread.join(10)
         self.server.shutdown()

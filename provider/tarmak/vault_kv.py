@@ -13,6 +13,7 @@ active node when a standby's answer may be stale.
 
 from __future__ import annotations
 
+import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,8 +100,11 @@ def client_for(settings: VaultSettings) -> NodeClient:
 
 
 # Mounts already seen to be KV version 2, per Vault address and namespace: checked
-# once per provider process, before the first read or write there.
+# once per provider process, before the first read or write there. The lock makes
+# the operations Terraform starts at once wait for the first one's answer instead
+# of each asking Vault the same question.
 _CHECKED_MOUNTS: set[tuple[str, str | None, str]] = set()
+_CHECKING = threading.Lock()
 
 
 class KV2:
@@ -155,6 +159,12 @@ class KV2:
         cache_key = (self.client.url, self.client.settings.namespace or None, self.mount)
         if cache_key in _CHECKED_MOUNTS:
             return
+        with _CHECKING:
+            if cache_key not in _CHECKED_MOUNTS:
+                self._check_mount()
+                _CHECKED_MOUNTS.add(cache_key)
+
+    def _check_mount(self) -> None:
         make_v2 = (
             f"make a KV version 2 mount with `bao secrets enable -version=2 -path={self.mount} kv` "
             f"(Vault: `vault secrets enable -path={self.mount} kv-v2`), or set kv_mount to one"
@@ -187,7 +197,6 @@ class KV2:
                 f"the mount {self.mount!r} is {what}, not KV version 2, and nothing was "
                 f"written to it; {make_v2}"
             )
-        _CHECKED_MOUNTS.add(cache_key)
 
     def _where(self, path: str) -> str:
         return f"{self.mount}/data/{path} at {self.client.url}"

@@ -5,7 +5,9 @@ failures in a row it gives up and says why."""
 from __future__ import annotations
 
 import logging
+import signal
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +59,26 @@ def test_a_connector_that_cannot_be_started_is_given_up_on(
 def test_a_connector_killed_by_a_signal_says_which(caplog: pytest.LogCaptureFixture) -> None:
     message = run_until_given_up(["sh", "-c", "kill -KILL $$"], caplog)
     assert "last: was killed by SIGKILL" in message
+
+
+def test_stopping_ends_the_connector_by_closing_its_input(tmp_path: Path) -> None:
+    """The real relay exits quietly on end of input: no signal, no "stopped by" line
+    in Tarmak's output; one that ignores its input is still ended, by SIGTERM."""
+    from devenv.tarmak import relay_argv
+
+    socket_path = str(tmp_path / "c.sock")
+    controller = ConnectorController(relay_argv(socket_path), RequestServer({})).start()
+    assert controller.attached.wait(10)
+    process = controller._process
+    assert process is not None
+    controller.stop()
+    assert process.returncode == 0
+    assert not (tmp_path / "c.sock").exists()
+
+    stubborn = ConnectorController(["sleep", "60"], RequestServer({}))
+    stubborn.start()
+    assert stubborn.attached.wait(10)
+    process = stubborn._process
+    assert process is not None
+    stubborn.stop()
+    assert process.wait(5) == -signal.SIGTERM
