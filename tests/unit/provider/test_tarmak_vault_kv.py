@@ -6,6 +6,7 @@ into the errors the resource reports."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import pytest
@@ -129,6 +130,14 @@ def test_the_mount_check_reads_the_mount_once() -> None:
         for _ in range(3):
             open_at(node, "h2").check_mount()
     assert len(node.asked("/v1/sys/internal/ui/mounts/h2")) == 1
+
+
+def test_operations_starting_at_once_check_the_mount_once() -> None:
+    """Terraform starts up to -parallelism creates together: one asks, the others wait."""
+    mount = {"data": {"type": "kv", "path": "h3/", "options": {"version": "2"}}}
+    with serving(Node(fixed(200, mount))) as node, ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda _: open_at(node, "h3").check_mount(), range(10)))
+    assert len(node.asked("/v1/sys/internal/ui/mounts/h3")) == 1
 
 
 def test_the_namespace_goes_with_every_request() -> None:
