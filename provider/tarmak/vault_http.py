@@ -76,8 +76,11 @@ class _Route:
 class NodeClient:
     """Requests to one node (at `url`) with the settings' token and namespace."""
 
-    def __init__(self, settings: VaultSettings, url: str) -> None:
+    def __init__(
+        self, settings: VaultSettings, url: str, connect_timeout: float | None = None
+    ) -> None:
         self._parts = urllib.parse.urlsplit(url)
+        self._connect_timeout = settings.timeout if connect_timeout is None else connect_timeout
         # A path in the address (Vault behind a reverse proxy) prefixes every request.
         self._prefix = self._parts.path.rstrip("/")
         self.url = f"{self._parts.scheme}://{self._parts.netloc}{self._prefix}"
@@ -118,6 +121,10 @@ class NodeClient:
         for attempt in range(2):
             connection, reused = self._take()
             try:
+                if connection.sock is None:  # new: connect, then wait for answers longer
+                    connection.connect()
+                    assert connection.sock is not None
+                    connection.sock.settimeout(self.settings.timeout)
                 connection.request(method, target, body, headers)
                 response = connection.getresponse()
                 data = response.read()
@@ -174,7 +181,7 @@ class NodeClient:
         return self._route
 
     def _connect(self) -> http.client.HTTPConnection:
-        route, timeout = self._route or self._find_route(), self.settings.timeout
+        route, timeout = self._route or self._find_route(), self._connect_timeout
         host, port = route.host, route.port
         if route.proxy is not None:
             host, port = route.proxy.hostname or "", route.proxy.port or 80

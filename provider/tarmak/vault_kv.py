@@ -117,16 +117,23 @@ class KV2:
     def address(self) -> str:
         return str(self.client.url)
 
+    def _node(self) -> NodeClient:
+        """The node requests go to: the cluster's active node once found (vault_nodes)."""
+        if self._nodes is None:
+            return self.client
+        return self._nodes.client(self._nodes.active())
+
     def _request(
         self, method: str, path: str, node: NodeClient | None = None, **kwargs: Any
     ) -> Reply:
         """One request; a redirect (a standby pointing at the active node) is followed
         only to a node of the same cluster, so the token never leaves it."""
-        node = node or self.client
+        node = node or self._node()
         for _ in range(MAX_REDIRECTS + 1):
             reply = node.request(method, path, **kwargs)
             if reply.status not in _REDIRECT_CODES:
                 return reply
+            self._forget(node)  # no longer the active node, if it was
             from provider.tarmak.vault_nodes import Membership, base_url
 
             location = urllib.parse.urljoin(f"{node.url}{path}", reply.location or "")
@@ -170,8 +177,7 @@ class KV2:
             f"(Vault: `vault secrets enable -path={self.mount} kv-v2`), or set kv_mount to one"
         )
         path = f"/v1/sys/internal/ui/mounts/{self.mount}"
-        with self._translated(f"sys/internal/ui/mounts/{self.mount}"):
-            reply = self._request("GET", path)
+        reply = self._call("GET", path, f"sys/internal/ui/mounts/{self.mount}")
         if reply.status in (403, 404):
             raise NotKV2Mount(
                 f"Vault has no mount at {self.mount!r} that this token may use (it needs "
@@ -269,9 +275,21 @@ class KV2:
             return []
         return list((reply.body.get("data") or {}).get("keys", []))
 
-    def _call(self, method: str, url: str, path: str, **kwargs: Any) -> Reply:
-        with self._translated(path):
-            return self._request(method, url, **kwargs)
+    def _call(
+        self, method: str, url: str, path: str, node: NodeClient | None = None, **kwargs: Any
+    ) -> Reply:
+        node = node or self._node()
+        with self._translated(path, node):
+            reply = self._request(method, url, node, **kwargs)
+        if reply.status >= 500 or reply.status == 429:
+            self._forget(node)  # sealed, stepping down, or overloaded: look again
+        return reply
+
+    def _forget(self, node: NodeClient) -> None:
+        if self._nodes is not None and node is not self.client:
+            from provider.tarmak.vault_nodes import base_url
+
+            self._nodes.forget_active(base_url(node.url))
 
     def _ok_or_404(self, method: str, url: str, path: str, **kwargs: Any) -> Reply | None:
         """The answer, or None for a 404 (nothing there)."""
@@ -310,16 +328,23 @@ class KV2:
         raise VaultError(f"Vault error on {where}: {err}")
 
     @contextmanager
-    def _translated(self, path: str) -> Iterator[None]:
-        """What never got an answer: a certificate we do not trust, or no connection."""
+    def _translated(self, path: str, node: NodeClient) -> Iterator[None]:
+        """What never got an answer: a certificate we do not trust, or no connection.
+        A node other than the configured one is named as what it is, and forgotten
+        as the active node (the next request looks for it again)."""
         from provider.tarmak.vault_http import TLSFailure, Unreachable
 
+        where = self.client.url
+        if node is not self.client:
+            where = f"{node.url} (the active node named by {self.client.url})"
         try:
             yield
         except TLSFailure as err:
+            self._forget(node)
             raise VaultError(
-                f"TLS verification of Vault at {self.client.url} failed ({err}); "
+                f"TLS verification of Vault at {where} failed ({err}); "
                 "set vault_ca_cert or VAULT_CACERT to the CA that signed it"
             ) from None
         except Unreachable as err:
-            raise VaultUnavailable(f"cannot reach Vault at {self.client.url}: {err}") from None
+            self._forget(node)
+            raise VaultUnavailable(f"cannot reach Vault at {where}: {err}") from None

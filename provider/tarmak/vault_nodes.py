@@ -21,6 +21,8 @@ from typing import Any
 from provider.tarmak.settings import VaultSettings
 from provider.tarmak.vault_http import NodeClient, TLSFailure, Unreachable
 
+# Seconds to connect to a node other than the configured one (see VaultNodes.client).
+PEER_CONNECT_TIMEOUT = 2.0
 # Ask sys/health for a body from every kind of node, not a status that means "not active".
 _HEALTH_PARAMS = {
     "standbyok": "true",
@@ -69,6 +71,7 @@ class VaultNodes:
         # The configured node is reached at the configured address (with its path, if any).
         self._clients = {self.home: NodeClient(settings, settings.address)}
         self._cluster_ids: dict[str, str] = {}
+        self._active: str | None = None  # where requests go, once found (active())
         self._lock = threading.Lock()
 
     def _unauthenticated_get(self, base: str, path: str, **params: str) -> dict[str, Any] | None:
@@ -129,12 +132,56 @@ class VaultNodes:
         return Leader(base, False) if self.same_cluster(base) else None
 
     def client(self, base: str) -> NodeClient:
-        """The client of a node of the cluster (kept: it holds the node's connections)."""
+        """The client of a node of the cluster (kept: it holds the node's connections).
+        A node other than the configured one gets a short connect timeout: the
+        address a leader gives may not be reachable from here (a tunnel or a load
+        balancer in between), and finding that out must not cost the whole timeout."""
         client = self._clients.get(base)
         if client is None:
+            connect = min(PEER_CONNECT_TIMEOUT, self.settings.timeout)
             with self._lock:
-                client = self._clients.setdefault(base, NodeClient(self.settings, base))
+                client = self._clients.setdefault(
+                    base, NodeClient(self.settings, base, connect_timeout=connect)
+                )
         return client
+
+    def active(self) -> str:
+        """Where requests go: the active node, when the configured node names one
+        that answers and is of the same cluster; else the configured node, which
+        forwards to it. A standby decides check-and-set against its own copy, which
+        may be behind (a write there can be refused for a version the active node
+        already has), and forwarding costs the cluster more CPU than the write
+        itself. Kept until a request there fails (forget_active)."""
+        known = self._active
+        if known is not None:
+            return known
+        found = self._find_active()
+        if found is None:
+            return self.home  # no leader now: ask again next time
+        self._active = found
+        return found
+
+    def forget_active(self, base: str) -> None:
+        """A request to `base` failed or was redirected: find the active node again."""
+        with self._lock:
+            if self._active == base:
+                self._active = None
+
+    def _find_active(self) -> str | None:
+        """The active node's base URL; None while the cluster has no leader, or the
+        configured node does not answer (both are asked again next time)."""
+        body = self._unauthenticated_get(self.home, "sys/leader")
+        if body is None:
+            return None
+        if body.get("ha_enabled") is not True or body.get("is_self") is True:
+            return self.home  # no HA (one node, `-dev`), this node, or it cannot say
+        address = body.get("leader_address")
+        if not isinstance(address, str) or not address:
+            return None  # an election
+        base = base_url(address)
+        # Another cluster never gets the token, and a leader not reachable from here
+        # is reached through the configured node: both are kept, not asked again.
+        return base if self.membership(base) is Membership.SAME else self.home
 
 
 def client_for(settings: VaultSettings) -> NodeClient:

@@ -105,10 +105,13 @@ def serving(node: Node, tls: ssl.SSLContext | None = None) -> Iterator[Node]:
         thread.join(5)
 
 
-def redirect_to(target: Node) -> Script:
-    """A standby that sends every request on to `target`."""
+def redirect_to(target: Node, names_leader: bool = False) -> Script:
+    """A standby that sends every request on to `target`; `names_leader`: its
+    sys/leader names `target`, as Vault's standbys do (else it redirects that too)."""
 
     def script(node: Node, method: str, path: str, body: Any) -> Answer:
+        if names_leader and path.startswith("/v1/sys/leader"):
+            return Answer(200, {"ha_enabled": True, "is_self": False, "leader_address": target.url})
         return Answer(307, headers={"Location": f"{target.url}{path}"})
 
     return script

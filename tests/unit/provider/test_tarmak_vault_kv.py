@@ -8,13 +8,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 
 from provider.tarmak.settings import VaultSettings
-from provider.tarmak.vault_kv import KV2, CasConflict, VaultError
+from provider.tarmak.vault_kv import KV2, CasConflict, VaultError, VaultUnavailable
 from provider.tarmak.vault_nodes import VaultNodes
-from tests.unit.provider.scripted_vault import Node, fixed, kv_store, redirect_to, serving
+from tests.unit.provider.scripted_vault import (
+    Answer,
+    Node,
+    Script,
+    fixed,
+    kv_store,
+    redirect_to,
+    serving,
+)
 
 TOKEN = "s.unit-test-token"
 
@@ -145,3 +154,76 @@ def test_the_namespace_goes_with_every_request() -> None:
         open_at(node, namespace="team-a").write("names/x", {}, cas=0)
     assert node.seen[-1].headers["X-Vault-Namespace"] == "team-a"
     assert node.seen[-1].headers["X-Vault-Request"] == "true"
+
+
+def test_requests_go_straight_to_the_active_node_the_standby_names() -> None:
+    """A standby decides check-and-set against its own copy, which may be behind:
+    reads and writes go to the active node, found once (sys/leader, then the same
+    cluster_id) and kept."""
+    with ExitStack() as stack:
+        active = stack.enter_context(serving(Node(kv_store())))
+        standby = stack.enter_context(serving(Node(redirect_to(active, names_leader=True))))
+        kv = open_at(standby)
+        for n in range(5):
+            assert kv.write(f"names/web-{n}", {"n": n}, cas=0) == 1
+        assert kv.read("names/web-3").exists
+    assert [s.path for s in standby.asked("/v1/h/")] == []  # nothing sent through it
+    assert len(standby.asked("/v1/sys/leader")) == 1
+    assert len([s for s in active.asked("/v1/h/") if s.method == "POST"]) == 5
+
+
+def test_an_active_node_that_goes_away_is_looked_for_again() -> None:
+    """The active node dies and another is elected: the request that meets the dead
+    one is unavailable (the allocator tries it again), naming it; the next asks
+    the configured node again and goes to the new active node."""
+    old, new = Node(kv_store()), Node(kv_store())
+    standby = Node(redirect_to(old, names_leader=True))
+    with serving(standby), serving(new):
+        nodes = VaultNodes(VaultSettings(standby.url, TOKEN, timeout=5))
+        kv = KV2(nodes.client(nodes.home), "h", nodes)
+        with serving(old):
+            kv.write("names/a", {"n": 1}, cas=0)
+        nodes.client(old.url).close()  # its connections die with it
+        standby.script = redirect_to(new, names_leader=True)  # the election
+        with pytest.raises(VaultUnavailable, match=r"\(the active node named by "):
+            kv.write("names/b", {"n": 2}, cas=0)
+        assert kv.write("names/b", {"n": 2}, cas=0) == 1
+        assert [s.path for s in new.asked("/v1/h/")] == ["/v1/h/data/names/b"]
+        assert len(standby.asked("/v1/sys/leader")) == 2
+
+
+def test_a_leader_of_another_cluster_never_gets_a_request() -> None:
+    with ExitStack() as stack:
+        elsewhere = stack.enter_context(serving(Node(kv_store(), cluster_id="cluster-b")))
+        home = stack.enter_context(serving(Node(kv_store())))
+        home.script = _names_leader(elsewhere, home.script)
+        kv = open_at(home)
+        for n in range(3):
+            kv.write(f"names/x-{n}", {"n": n}, cas=0)
+    assert elsewhere.asked("/v1/h/") == [] and elsewhere.asked("/v1/sys/leader") == []
+    assert len([s for s in home.asked("/v1/h/") if s.method == "POST"]) == 3
+    assert len(home.asked("/v1/sys/leader")) == 1  # the verdict is kept
+
+
+def test_a_leader_not_reachable_from_here_is_reached_through_the_configured_node() -> None:
+    with serving(Node(fixed(200))) as gone:
+        unreachable = gone.url
+    with serving(Node(kv_store())) as home:
+        leader_says = Node(fixed(200), url=unreachable)
+        home.script = _names_leader(leader_says, home.script)
+        kv = open_at(home)
+        for n in range(3):
+            kv.write(f"names/y-{n}", {"n": n}, cas=0)
+    assert len([s for s in home.asked("/v1/h/") if s.method == "POST"]) == 3
+    assert len(home.asked("/v1/sys/leader")) == 1
+
+
+def _names_leader(leader: Node, script: Script) -> Script:
+    """`script`, with a sys/leader that names `leader` as the active node."""
+
+    def answer(node: Node, method: str, path: str, body: Any) -> Answer:
+        if path.startswith("/v1/sys/leader"):
+            return Answer(200, {"ha_enabled": True, "is_self": False, "leader_address": leader.url})
+        return script(node, method, path, body)
+
+    return answer
