@@ -46,7 +46,7 @@ class Target:
             timeout=30,
         ).raise_for_status()
         # A new KV v2 mount upgrades itself first; standbys say so until they see it done.
-        for address in self.addresses:
+        for address in (self.admin_address, *self.addresses):
             ready = functools.partial(self._mount_ready, address, mount)
             wait_until(ready, f"{mount} on {address}", 60)
 
@@ -57,7 +57,9 @@ class Target:
             verify=self.ca_cert or True,
             timeout=10,
         )
-        return answer.status_code == 404
+        # 404 with no errors: no such key. A node that has not seen the mount yet says
+        # 404 "no handler for route", and one that has not seen it upgraded 400.
+        return answer.status_code == 404 and not answer.json().get("errors")
 
 
 @contextlib.contextmanager

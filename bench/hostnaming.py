@@ -1,7 +1,9 @@
 """tarmak_hostname's allocator against real OpenBao (part of `make bench`).
 
 Allocations per second from 1 and from 8 concurrent writers (separate
-processes, all on one counter), and the CAS retries each allocation needed,
+processes, all on one counter), and from 8 threads of one process sharing its
+BatchReserver (as one `terraform apply -parallelism=8` allocates), and the CAS
+retries each allocation needed,
 against two Vaults (bench/hostname_vaults.py): OpenBao -dev, and the
 three-node TLS Raft cluster with the writers pointed at its standby nodes, so
 that every write goes on to the active node (OpenBao's standbys forward writes
@@ -20,6 +22,7 @@ import secrets
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -33,48 +36,61 @@ from bench.hostname_vaults import Target, dev_server, raft_standbys  # noqa: E40
 from bench.plots import record  # noqa: E402
 from provider.tarmak.hostnames.allocator import Hostnaming  # noqa: E402
 from provider.tarmak.hostnames.records import HostnameKey  # noqa: E402
+from provider.tarmak.hostnames.reserver import BatchReserver  # noqa: E402
 from provider.tarmak.hostnames.rules import DEFAULT_FORMAT  # noqa: E402
 from provider.tarmak.settings import VaultSettings  # noqa: E402
 from provider.tarmak.vault_kv import open_kv  # noqa: E402
 
 PER_WRITER = int(os.environ.get("BENCH_ALLOCATIONS", "100"))
-WRITERS = (1, 8)
+# (writers, processes): 8 writers as 8 processes, and as 8 threads of one process
+SHAPES = ((1, 1), (8, 8), (8, 1))
 VAULTS: dict[str, Callable[[Path], contextlib.AbstractContextManager[Target]]] = {
     "dev": dev_server,
     "raft": raft_standbys,
 }
 
 
-def writer(args: tuple[str, str, str | None, str, int]) -> tuple[list[int], list[int], float]:
-    """One writer process: `count` allocations, as one provider process makes them;
-    the numbers, the CAS retries of each, and the CPU time it took."""
-    address, token, ca_cert, mount, count = args
+def writer(args: tuple[str, str, str | None, str, int, int]) -> tuple[list[int], list[int], float]:
+    """One writer process: `count` allocations from each of `threads` threads sharing
+    one BatchReserver, as one provider process makes them; the numbers, the CAS
+    retries of each, and the CPU time it took."""
+    address, token, ca_cert, mount, count, threads = args
     cpu = time.process_time()
     kv = open_kv(VaultSettings(address, token, ca_cert), mount)
     kv.check_mount()
-    naming = Hostnaming(kv, sleep=time.sleep)
+    naming = Hostnaming(kv, sleep=time.sleep, reserver=BatchReserver())
     key = HostnameKey("bench", "web", "prod")
-    numbers, retries = [], []
-    for _ in range(count):
-        allocation = naming.allocate(key, DEFAULT_FORMAT, reuse_released=False)
-        numbers.append(allocation.number)
-        retries.append(allocation.cas_retries)
+    numbers: list[int] = []
+    retries: list[int] = []
+
+    def allocate() -> None:
+        for _ in range(count):
+            allocation = naming.allocate(key, DEFAULT_FORMAT, reuse_released=False)
+            numbers.append(allocation.number)
+            retries.append(allocation.cas_retries)
+
+    workers = [threading.Thread(target=allocate) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
     return numbers, retries, time.process_time() - cpu
 
 
-def run(target: Target, writers: int) -> dict[str, Any]:
+def run(target: Target, writers: int, processes: int) -> dict[str, Any]:
     mount = f"bench-{secrets.token_hex(3)}"
     target.enable_kv2(mount)
+    threads = writers // processes
     jobs = [
         (target.addresses[i % len(target.addresses)], target.token, target.ca_cert, mount)
-        for i in range(writers)
+        for i in range(processes)
     ]
-    with ProcessPoolExecutor(writers) as pool:
+    with ProcessPoolExecutor(processes) as pool:
         # The workers start (and import) before the clock does.
-        list(pool.map(_warm, range(writers)))
+        list(pool.map(_warm, range(processes)))
         vault_cpu = target.cpu_seconds()
         started = time.perf_counter()
-        results = list(pool.map(writer, [(*job, PER_WRITER) for job in jobs]))
+        results = list(pool.map(writer, [(*job, PER_WRITER, threads) for job in jobs]))
         took = time.perf_counter() - started
         vault_cpu = target.cpu_seconds() - vault_cpu
     numbers = [n for ns, _, _ in results for n in ns]
@@ -83,6 +99,7 @@ def run(target: Target, writers: int) -> dict[str, Any]:
     assert sorted(numbers) == list(range(1, len(numbers) + 1)), "numbers must be unique"
     return {
         "writers": writers,
+        "processes": processes,
         "allocations_per_second": len(numbers) / took,
         "cas_retries_mean": statistics.mean(retries),
         "cas_retries_max": max(retries),
@@ -107,16 +124,17 @@ def main() -> None:
     runs = []
     print(f"\nhostnaming: {PER_WRITER} allocations per writer, Vault on loopback\n")
     print(
-        "| Vault | writers | allocations/s | CAS retries per allocation (mean) | max "
+        "| Vault | writers | processes | allocations/s | CAS retries per allocation (mean) | max "
         "| CPU per allocation: Vault | writers |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in chosen:
         with scratch_dir() as scratch, VAULTS[name](scratch) as target:
-            rows = [run(target, writers) for writers in WRITERS]
+            rows = [run(target, writers, processes) for writers, processes in SHAPES]
         for row in rows:
             print(
-                f"| {target.label} | {row['writers']} | {row['allocations_per_second']:.0f} | "
+                f"| {target.label} | {row['writers']} | {row['processes']} | "
+                f"{row['allocations_per_second']:.0f} | "
                 f"{row['cas_retries_mean']:.2f} | {row['cas_retries_max']} | "
                 f"{row['vault_cpu_ms']:.1f} ms | {row['writer_cpu_ms']:.1f} ms |",
                 flush=True,

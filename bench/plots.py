@@ -171,14 +171,27 @@ def hostnaming(results: dict[str, Any]) -> Any:
 
     figure, axis = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
     for number, run in enumerate(results["runs"], 1):
-        rows = sorted(run["rows"], key=lambda row: row["writers"])
-        axis.plot(
+        label = run.get("label", f"run {number}")
+        # one writer per process; rows of threads sharing one process get a marker
+        apart = [r for r in run["rows"] if r.get("processes", r["writers"]) == r["writers"]]
+        rows = sorted(apart, key=lambda row: row["writers"])
+        (line,) = axis.plot(
             [row["writers"] for row in rows],
             [row["allocations_per_second"] for row in rows],
             "o-",
-            label=run.get("label", f"run {number}"),
+            label=label,
         )
-    axis.set_xlabel("writers (separate processes, one counter)")
+        shared = [r for r in run["rows"] if r not in apart]
+        if shared:
+            axis.plot(
+                [row["writers"] for row in shared],
+                [row["allocations_per_second"] for row in shared],
+                "x",
+                markersize=9,
+                color=line.get_color(),
+                label=f"{label}: threads of one process",
+            )
+    axis.set_xlabel("writers (separate processes, or x: threads of one; one counter)")
     axis.set_ylabel("allocations per second")
     axis.set_ylim(bottom=0)
     axis.grid(alpha=0.3)
