@@ -1,7 +1,7 @@
 """The Vaults bench/hostnaming.py allocates from: OpenBao -dev, and the three-node
 TLS Raft cluster Tarmak runs (devenv/raft_cluster.py), whose writers are
-pointed at its standby nodes so that every write is redirected to the active
-one, as when a load balancer sends Terraform to any node.
+given its standby nodes' addresses, as when a load balancer sends Terraform
+to any node (the allocator then finds the active node itself).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def raft_standbys(scratch: Path) -> Iterator[Target]:
         wait_until(cluster.all_voters, "every node a voter", 60, 0.5)
         active = nodes.wait_for_active(60)
         standbys = tuple(n.endpoint.address for n in nodes if n is not active)
-        label = "three-node TLS Raft, through the standbys"
+        label = "three-node TLS Raft, given the standbys' addresses"
         pids = tuple(node.process.pid for node in nodes)
         yield Target(label, standbys, token, ca_cert, active.endpoint.address, pids)
     finally:

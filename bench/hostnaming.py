@@ -3,15 +3,14 @@
 Allocations per second from 1 and from 8 concurrent writers (separate
 processes, all on one counter), and from 8 threads of one process sharing its
 BatchReserver (as one `terraform apply -parallelism=8` allocates), and the CAS
-retries each allocation needed,
-against two Vaults (bench/hostname_vaults.py): OpenBao -dev, and the
-three-node TLS Raft cluster with the writers pointed at its standby nodes, so
-that every write goes on to the active node (OpenBao's standbys forward writes
-over the cluster port; they answer with a redirect only when they cannot), as
-when a load balancer sends Terraform to any node. It also says how much CPU an
-allocation costs the Vault servers and the writers: on a machine of few cores,
-that is what bounds the rate. BENCH_ALLOCATIONS sets the
-allocations per writer (default 100); BENCH_VAULTS=dev or raft runs one.
+retries each allocation needed, against two Vaults (bench/hostname_vaults.py):
+OpenBao -dev, and the three-node TLS Raft cluster with the writers given the
+addresses of its standby nodes, as when a load balancer sends Terraform to
+any node. Each writer then asks that node for the active one (sys/leader,
+vault_nodes.py) and sends its requests there. It also says how much CPU an
+allocation costs the Vault servers and the writers: on a machine of few
+cores, that is what bounds the rate. BENCH_ALLOCATIONS sets the allocations
+per writer (default 100); BENCH_VAULTS=dev or raft runs one.
 """
 
 from __future__ import annotations
