@@ -31,6 +31,7 @@ from provider.cty.decoding import (
     cty_string,
     parse_number,
 )
+from provider.cty.msgpack_plans import UNKNOWN_EXT, Careful, decoder, encoder, number_to_wire
 from provider.cty.types import (
     CtyType,
     ListType,
@@ -43,14 +44,11 @@ from provider.cty.types import (
 )
 from provider.cty.values import UNKNOWN, Typed, cty_order, distinct
 
-_UNKNOWN_EXT = msgpack.ExtType(0, b"\x00")
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-
 __all__ = ["DecodeError", "decode", "encode"]
 
 
 def encode(value: Any, type_: CtyType) -> bytes:
-    wire: bytes = msgpack.packb(_to_wire(value, type_), use_bin_type=True)
+    wire: bytes = msgpack.packb(encoder(type_, _to_wire)(value), use_bin_type=True)
     return wire
 
 
@@ -64,6 +62,12 @@ def decode(data: bytes, type_: CtyType) -> Any:
         raise DecodeError("invalid msgpack: nested too deeply") from None
     except (ValueError, TypeError, msgpack.UnpackException) as err:
         raise DecodeError(f"invalid msgpack: {err or type(err).__name__}") from None
+    fast = decoder(type_)
+    if fast is not None:
+        try:
+            return fast(raw)
+        except Careful:
+            pass  # the careful walk below gives the same value, or the exact error
     return _from_wire(raw, type_, ())
 
 
@@ -71,22 +75,9 @@ def _ext_hook(code: int, data: bytes) -> Any:
     return UNKNOWN  # type 0 (plain unknown) or 12 (refined unknown)
 
 
-def _number_to_wire(value: int | Decimal) -> int | float | str:
-    if isinstance(value, int):
-        if _INT64_MIN <= value <= _INT64_MAX:
-            return value
-        return str(value)
-    if value == value.to_integral_value() and _INT64_MIN <= value <= _INT64_MAX:
-        return int(value)
-    as_float = float(value)
-    if Decimal(as_float) == value:
-        return as_float
-    return format(value, "f")
-
-
 def _to_wire(value: Any, type_: CtyType) -> Any:
     if value is UNKNOWN:
-        return _UNKNOWN_EXT
+        return UNKNOWN_EXT
     if value is None:
         return None
     primitive = primitive_name(type_)
@@ -97,7 +88,7 @@ def _to_wire(value: Any, type_: CtyType) -> Any:
     if primitive == "string":
         return str(value)
     if primitive == "number":
-        return _number_to_wire(value)
+        return number_to_wire(value)
     if primitive == "bool":
         return bool(value)
     if isinstance(type_, ListType):

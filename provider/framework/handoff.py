@@ -6,13 +6,16 @@ a quick operation is waking threads and passing the GIL between them. Here
 the loop queues jobs and a worker already draining the queue takes the
 next one as soon as it is done, so a burst of quick jobs wakes one thread,
 not one each; finished jobs go back to the loop with one wake-up per batch.
+A drainer that runs out of jobs stays parked for `LINGER` before it gives
+its thread back, so the next job wakes it with one lock release instead of
+a new submission to the pool.
 
 A job must never wait behind one that blocks (a Vault request): when a job
 has waited `PATIENCE` seconds while no drainer took anything, another
 drainer starts on another thread. The drainers run on the one bounded pool
 of worker threads (docs/threads.md); they hold a thread only while jobs are
-queued, and a stop (StopProvider) reaches a blocked job the same way as
-before (the `StopSignal` it waits on).
+queued and for `LINGER` after, and a stop (StopProvider) reaches a blocked
+job the same way as before (the `StopSignal` it waits on).
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from typing import Any
 
 # How long a queued job may wait while no drainer makes progress.
 PATIENCE = 0.002
+# How long a drainer that ran out of jobs stays parked for the next before it
+# gives its thread back to the pool. Waking a parked drainer is one release of
+# a lock; starting one is a pool submission, whose bookkeeping (a Future, a
+# work item, a semaphore, all in Python) was a large share of a hand-off.
+LINGER = 0.002
 
 _Job = tuple["asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
 _Done = tuple["asyncio.Future[Any]", Any, BaseException | None]
@@ -41,6 +49,10 @@ class Handoff:
         self._lock = threading.Lock()
         self._jobs: deque[_Job] = deque()
         self._drainers = 0
+        self._parked = 0  # drainers waiting up to LINGER for `_wake`
+        self._wake = threading.Lock()  # released to wake one parked drainer
+        self._wake.acquire()
+        self._wake_sent = False  # `_wake` released and not yet taken: a drainer is coming
         self._taken = 0  # jobs taken so far: tells a watchdog whether drainers progress
         self._watching = False
         self._done: deque[_Done] = deque()
@@ -54,9 +66,14 @@ class Handoff:
             start = self._drainers == 0
             if start:
                 self._drainers = 1
+            woken = not start and self._parked > 0 and not self._wake_sent
+            if woken:  # a parked drainer takes it at once: no need to watch
+                self._parked -= 1
+                self._wake_sent = True
+                self._wake.release()
         if start:
             self._pool.submit(self._drain)
-        elif not self._watching:
+        elif not woken and not self._watching:
             self._watching = True
             self._loop.call_later(PATIENCE, self._watch, self._taken)
         return future
@@ -76,20 +93,39 @@ class Handoff:
             self._watching = False
 
     def _drain(self) -> None:
-        """On a worker thread: run queued jobs until there are none."""
+        """On a worker thread: run queued jobs until none came for LINGER."""
         while True:
             with self._lock:
-                if not self._jobs:
-                    self._drainers -= 1
+                job = self._jobs.popleft() if self._jobs else None
+                if job is not None:
+                    self._taken += 1
+                else:
+                    self._parked += 1
+            if job is None:
+                if not self._park():
                     return
-                future, function, args = self._jobs.popleft()
-                self._taken += 1
+                continue
+            future, function, args = job
             if future.cancelled():  # its caller gave up before it started
                 continue
             try:
                 self._finished(future, function(*args), None)
             except BaseException as err:  # handed to the awaiting coroutine
                 self._finished(future, None, err)
+
+    def _park(self) -> bool:
+        """Wait for `run` to hand a job over; False once LINGER passed without
+        one (this drainer has then ended and gives its thread back)."""
+        woken = self._wake.acquire(timeout=LINGER)
+        with self._lock:
+            # `run` may have released `_wake` just after the timeout.
+            woken = woken or self._wake.acquire(blocking=False)
+            if woken:
+                self._wake_sent = False
+                return True
+            self._parked -= 1
+            self._drainers -= 1
+            return False
 
     def _finished(
         self, future: asyncio.Future[Any], result: Any, err: BaseException | None

@@ -32,7 +32,12 @@ class IdentitySchema:
     version: int = 0
 
     def cty_type(self) -> ObjectType:
-        return ObjectType.of({name: a.type for name, a in self.attributes.items()})
+        # Made once, as Block.cty_type is: the codecs keep per-type converters on it.
+        made: ObjectType | None = self.__dict__.get("_cty_type")
+        if made is None:
+            types = {name: a.type for name, a in self.attributes.items()}
+            made = self.__dict__["_cty_type"] = ObjectType.of(types)
+        return made
 
 
 @runtime_checkable

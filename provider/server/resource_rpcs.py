@@ -1,7 +1,9 @@
 """The managed-resource RPCs, identities included.
 
 Each handler fills in the empty response it is given: it decodes the request
-(from_proto), calls the runner, and encodes the result (to_proto). The rules
+(from_proto), calls the runner, and encodes the result (to_proto; a state's
+msgpack goes straight into the response's own DynamicValue, which spares
+making a message and copying it on every read, plan and apply). The rules
 about write-only values and identities live in the framework; here they are
 only carried to and from the wire.
 """
@@ -51,7 +53,7 @@ async def read_resource(b: Backend, request: Wire, response: Wire) -> None:
         request.current_state, type_, "current_state", required=True, known=True
     )
     out = await b.runner.read(request.type_name, state, request.private)
-    response.new_state.CopyFrom(to_proto.dynamic_value(b.pb, out.state, type_))
+    response.new_state.msgpack = msgpack_codec.encode(out.state, type_)
     response.private = out.private
     response.diagnostics.extend(b.diagnostics(out.diagnostics))
     identity = _identity(b, request.type_name, out.identity)
@@ -76,7 +78,7 @@ def plan_resource_change(b: Backend, request: Wire, response: Wire) -> None:
             request.prior_identity, identity_schema.cty_type()
         )
     planned = runner.plan(type_name, prior, proposed, config, request.prior_private, prior_identity)
-    response.planned_state.CopyFrom(to_proto.dynamic_value(pb, planned.plan.planned, type_))
+    response.planned_state.msgpack = msgpack_codec.encode(planned.plan.planned, type_)
     response.requires_replace.extend(
         pb.AttributePath(steps=[pb.AttributePath.Step(attribute_name=name)])
         for name in planned.plan.requires_replace
@@ -98,7 +100,7 @@ async def apply_resource_change(b: Backend, request: Wire, response: Wire) -> No
     if prior is None and planned is None:
         raise from_proto.MalformedRequest("planned_state", "both it and prior_state are null")
     out = await b.runner.apply(request.type_name, prior, planned, config, request.planned_private)
-    response.new_state.CopyFrom(to_proto.dynamic_value(b.pb, out.state, type_))
+    response.new_state.msgpack = msgpack_codec.encode(out.state, type_)
     response.private = out.private
     response.diagnostics.extend(b.diagnostics(out.diagnostics))
     identity = _identity(b, request.type_name, out.identity)
