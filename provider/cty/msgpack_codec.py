@@ -31,7 +31,7 @@ from provider.cty.decoding import (
     cty_string,
     parse_number,
 )
-from provider.cty.msgpack_plans import UNKNOWN_EXT, Careful, decoder, encoder, number_to_wire
+from provider.cty.msgpack_plans import Careful, decoder, encoder
 from provider.cty.types import (
     CtyType,
     ListType,
@@ -42,13 +42,13 @@ from provider.cty.types import (
     primitive_name,
     type_from_json,
 )
-from provider.cty.values import UNKNOWN, Typed, cty_order, distinct
+from provider.cty.values import UNKNOWN, Typed, distinct
 
 __all__ = ["DecodeError", "decode", "encode"]
 
 
 def encode(value: Any, type_: CtyType) -> bytes:
-    wire: bytes = msgpack.packb(encoder(type_, _to_wire)(value), use_bin_type=True)
+    wire: bytes = msgpack.packb(encoder(type_)(value), use_bin_type=True)
     return wire
 
 
@@ -73,35 +73,6 @@ def decode(data: bytes, type_: CtyType) -> Any:
 
 def _ext_hook(code: int, data: bytes) -> Any:
     return UNKNOWN  # type 0 (plain unknown) or 12 (refined unknown)
-
-
-def _to_wire(value: Any, type_: CtyType) -> Any:
-    if value is UNKNOWN:
-        return UNKNOWN_EXT
-    if value is None:
-        return None
-    primitive = primitive_name(type_)
-    if primitive == "dynamic":
-        if not isinstance(value, Typed):
-            raise TypeError(f"a dynamic value must be Typed, got {value!r}")
-        return [value.type.json_bytes(), _to_wire(value.value, value.type)]
-    if primitive == "string":
-        return str(value)
-    if primitive == "number":
-        return number_to_wire(value)
-    if primitive == "bool":
-        return bool(value)
-    if isinstance(type_, ListType):
-        return [_to_wire(v, type_.element) for v in value]
-    if isinstance(type_, SetType):
-        return [_to_wire(v, type_.element) for v in cty_order(value, type_.element)]
-    if isinstance(type_, TupleType):
-        return [_to_wire(v, t) for v, t in zip(value, type_.elements, strict=True)]
-    if isinstance(type_, MapType):
-        return {k: _to_wire(value[k], type_.element) for k in sorted(value)}
-    if isinstance(type_, ObjectType):
-        return {k: _to_wire(value.get(k), t) for k, t in type_.attributes}
-    raise TypeError(f"cannot encode type {type_!r}")
 
 
 def _from_wire(raw: Any, type_: CtyType, path: tuple[PathStep, ...]) -> Any:

@@ -1,6 +1,6 @@
 """Per-type converters between msgpack's plain values and cty values, made once per type.
 
-The codec's careful walk (`msgpack_codec._from_wire` and `_to_wire`) asks, for
+The codec's careful walk (`msgpack_codec._from_wire`) asks, for
 every value, what kind of type it has and builds the attribute path it would
 name in an error. A schema's type never changes, so here those questions are
 answered once per type and the answer kept, as a function, on the type itself
@@ -10,9 +10,9 @@ ignore it). Every RPC that carries a state pays for these conversions.
 A decoding converter only takes the common, well-formed case. Anything else
 (a value of the wrong kind, a key the type does not have, a dynamic value)
 raises `Careful`, and the codec decodes the whole value the careful way
-again, which gives the same value or the exact error with its path. An
-encoding converter does what `_to_wire` does, step for step, so it gives the
-same bytes and the same exceptions.
+again, which gives the same value or the exact error with its path.
+Encoding has no such second way: a converter is how every value is encoded
+(a dynamic value by its own type's converter).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from provider.cty.types import (
     TupleType,
     primitive_name,
 )
-from provider.cty.values import UNKNOWN, cty_order, distinct
+from provider.cty.values import UNKNOWN, Typed, cty_order, distinct
 
 Converter = Callable[[Any], Any]
 UNKNOWN_EXT = msgpack.ExtType(0, b"\x00")  # the plain unknown every Terraform reads
@@ -56,12 +56,11 @@ def decoder(type_: CtyType) -> Converter | None:
     return made
 
 
-def encoder(type_: CtyType, careful: Callable[[Any, CtyType], Any]) -> Converter:
-    """The encoding converter of `type_`; `careful` (the codec's `_to_wire`)
-    encodes what a converter does not specialise (dynamic values)."""
+def encoder(type_: CtyType) -> Converter:
+    """The encoding converter of `type_`: the one way values become msgpack."""
     made: Converter | None = type_.__dict__.get(_ENCODER)
     if made is None:
-        made = type_.__dict__[_ENCODER] = _encoder(type_, careful)
+        made = type_.__dict__[_ENCODER] = _encoder(type_)
     return made
 
 
@@ -169,7 +168,7 @@ def number_to_wire(value: int | Decimal) -> int | float | str:
     return format(value, "f")
 
 
-def _encoder(type_: CtyType, careful: Callable[[Any, CtyType], Any]) -> Converter:
+def _encoder(type_: CtyType) -> Converter:
     primitive = primitive_name(type_)
     if primitive == "string":
         return lambda value: _special(value) if value is None or value is UNKNOWN else str(value)
@@ -180,39 +179,54 @@ def _encoder(type_: CtyType, careful: Callable[[Any, CtyType], Any]) -> Converte
     if primitive == "bool":
         return lambda value: _special(value) if value is None or value is UNKNOWN else bool(value)
     if isinstance(type_, ListType):
-        element = _encoder(type_.element, careful)
+        element = _encoder(type_.element)
         return lambda value: (
             _special(value) if value is None or value is UNKNOWN else [element(v) for v in value]
         )
     if isinstance(type_, SetType):
-        item, order = _encoder(type_.element, careful), type_.element
+        item, order = _encoder(type_.element), type_.element
         return lambda value: (
             _special(value)
             if value is None or value is UNKNOWN
             else [item(v) for v in cty_order(value, order)]
         )
     if isinstance(type_, TupleType):
-        elements = [_encoder(t, careful) for t in type_.elements]
+        elements = [_encoder(t) for t in type_.elements]
         return lambda value: (
             _special(value)
             if value is None or value is UNKNOWN
             else [convert(v) for v, convert in zip(value, elements, strict=True)]
         )
     if isinstance(type_, MapType):
-        entry = _encoder(type_.element, careful)
+        entry = _encoder(type_.element)
         return lambda value: (
             _special(value)
             if value is None or value is UNKNOWN
             else {k: entry(value[k]) for k in sorted(value)}
         )
     if isinstance(type_, ObjectType):
-        attributes = [(name, _encoder(t, careful)) for name, t in type_.attributes]
+        attributes = [(name, _encoder(t)) for name, t in type_.attributes]
         return lambda value: (
             _special(value)
             if value is None or value is UNKNOWN
             else {k: convert(value.get(k)) for k, convert in attributes}
         )
-    return lambda value: careful(value, type_)  # dynamic (and any type the walk refuses)
+    if primitive == "dynamic":
+        return _dynamic_to_wire
+    return lambda value: _special(value) if value is None or value is UNKNOWN else _refuse(type_)
+
+
+def _dynamic_to_wire(value: Any) -> Any:
+    """A dynamic value as cty writes it: [its type's JSON, the value in that type]."""
+    if value is None or value is UNKNOWN:
+        return _special(value)
+    if not isinstance(value, Typed):
+        raise TypeError(f"a dynamic value must be Typed, got {value!r}")
+    return [value.type.json_bytes(), encoder(value.type)(value.value)]
+
+
+def _refuse(type_: CtyType) -> Any:
+    raise TypeError(f"cannot encode type {type_!r}")
 
 
 def _special(value: Any) -> Any:

@@ -334,10 +334,3 @@ def test_msgpack_converters_decode_as_the_careful_walk(type_: CtyType, raw: Any)
         return  # refused before any walk (e.g. a map with int keys)
     careful = _outcome(lambda: msgpack_codec._from_wire(plain, type_, ()))
     assert _outcome(lambda: msgpack_codec.decode(data, type_)) == careful
-
-
-@given(typed_values(allow_unknown=True))
-def test_msgpack_converters_encode_as_the_careful_walk(case: tuple[CtyType, Any]) -> None:
-    type_, value = case
-    careful = msgpack.packb(msgpack_codec._to_wire(value, type_), use_bin_type=True)
-    assert msgpack_codec.encode(value, type_) == careful
