@@ -7,17 +7,14 @@ to any node (the allocator then finds the active node itself).
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
 from devenv.pki import ThrowawayCA
 from devenv.processes import wait_until
-from devenv.raft_cluster import RaftCluster, UnsealedCluster
+from devenv.raft_cluster import RaftCluster, UnsealedCluster, enable_kv2
 from devenv.vault import OpenBaoServer
 
 
@@ -38,28 +35,7 @@ class Target:
         return sum(_cpu_seconds(pid) for pid in self.pids)
 
     def enable_kv2(self, mount: str) -> None:
-        requests.post(
-            f"{self.admin_address}/v1/sys/mounts/{mount}",
-            json={"type": "kv", "options": {"version": "2"}},
-            headers={"X-Vault-Token": self.token},
-            verify=self.ca_cert or True,
-            timeout=30,
-        ).raise_for_status()
-        # A new KV v2 mount upgrades itself first; standbys say so until they see it done.
-        for address in (self.admin_address, *self.addresses):
-            ready = functools.partial(self._mount_ready, address, mount)
-            wait_until(ready, f"{mount} on {address}", 60)
-
-    def _mount_ready(self, address: str, mount: str) -> bool:
-        answer = requests.get(
-            f"{address}/v1/{mount}/data/ready",
-            headers={"X-Vault-Token": self.token},
-            verify=self.ca_cert or True,
-            timeout=10,
-        )
-        # 404 with no errors: no such key. A node that has not seen the mount yet says
-        # 404 "no handler for route", and one that has not seen it upgraded 400.
-        return answer.status_code == 404 and not answer.json().get("errors")
+        enable_kv2(self.admin_address, self.addresses, self.token, self.ca_cert, mount)
 
 
 @contextlib.contextmanager

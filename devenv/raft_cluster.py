@@ -367,6 +367,32 @@ class RaftCluster:
         }
 
 
+def enable_kv2(active: str, nodes: tuple[str, ...], token: str, ca: str | None, mount: str) -> None:
+    """A new KV version 2 mount at `mount`, made on the active node (base URL), and
+    waited for until every node in `nodes` serves it: a new mount upgrades itself
+    first, and a node that has not seen the mount, or its upgrade, answers 404
+    "no handler for route" or 400 where a ready one says a key is absent."""
+    requests.post(
+        f"{active}/v1/sys/mounts/{mount}",
+        json={"type": "kv", "options": {"version": "2"}},
+        headers={"X-Vault-Token": token},
+        verify=ca or True,
+        timeout=30,
+    ).raise_for_status()
+
+    def ready(address: str) -> bool:
+        answer = requests.get(
+            f"{address}/v1/{mount}/data/ready",
+            headers={"X-Vault-Token": token},
+            verify=ca or True,
+            timeout=10,
+        )
+        return answer.status_code == 404 and not answer.json().get("errors")
+
+    for address in dict.fromkeys((active, *nodes)):
+        wait_until(lambda a=address: ready(a), f"{mount} on {address}", 60, 0.2)
+
+
 @dataclass
 class UnsealedCluster:
     """A RaftCluster initialised with one key share, its nodes unsealed: what the
@@ -402,6 +428,12 @@ class UnsealedCluster:
             return answer.status_code == 200 and not answer.json().get("sealed")
 
         wait_until(unsealed, f"{node.node_id} unsealed", 60, 0.5)
+
+    def enable_kv2(self, mount: str) -> None:
+        """A new KV version 2 mount, served by every node once this returns."""
+        active = self.nodes.wait_for_active(60)
+        every = tuple(node.endpoint.address for node in self.nodes)
+        enable_kv2(active.endpoint.address, every, self.token, self.ca, mount)
 
     def all_voters(self) -> bool:
         active = self.nodes.active()

@@ -107,29 +107,7 @@ def cluster(raft: UnsealedCluster) -> Failover:
     killed), and a new KV v2 mount."""
     heal(raft)
     mount = f"{MOUNT}-{secrets.token_hex(4)}"
-    active = raft.nodes.wait_for_active(60)
-    requests.post(
-        f"{active.endpoint.address}/v1/sys/mounts/{mount}",
-        json={"type": "kv", "options": {"version": "2"}},
-        headers={"X-Vault-Token": raft.token},
-        verify=raft.ca,
-        timeout=30,
-    ).raise_for_status()
-    for node in raft.nodes:
-        # A new KV v2 mount answers 400 ("Waiting for the primary to upgrade") until
-        # its upgrade has reached the node; then a missing key is a plain 404.
-        def ready(node: RaftNode = node) -> bool:
-            return (
-                requests.get(
-                    f"{node.endpoint.address}/v1/{mount}/data/absent",
-                    headers={"X-Vault-Token": raft.token},
-                    verify=raft.ca,
-                    timeout=10,
-                ).status_code
-                == 404
-            )
-
-        wait_until(ready, f"{mount} ready on {node.node_id}", 60, 0.2)
+    raft.enable_kv2(mount)
     return Failover(raft.nodes, raft.ca, raft.key, raft.token, mount)
 
 

@@ -33,14 +33,7 @@ def cluster(tmp_path: Path) -> Iterator[UnsealedCluster]:
     nodes = RaftCluster(tmp_path / "raft", ca).start()
     try:
         cluster = UnsealedCluster.initialise(nodes, str(ca.cert_path))
-        active = nodes.wait_for_active(60)
-        requests.post(
-            f"{active.endpoint.address}/v1/sys/mounts/{MOUNT}",
-            json={"type": "kv", "options": {"version": "2"}},
-            headers={"X-Vault-Token": cluster.token},
-            verify=cluster.ca,
-            timeout=30,
-        ).raise_for_status()
+        cluster.enable_kv2(MOUNT)
         # A stopped voter must not cost the others their quorum: wait until all vote.
         wait_until(cluster.all_voters, "every node a voter", 60, 0.5)
         yield cluster
