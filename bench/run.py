@@ -16,7 +16,9 @@ one run.
    Then the same of LARGE (1,000) resources for ours, the Go provider and the
    floor, so that the cost per resource can be compared at both counts.
 4. `terraform apply` of 100 `tarmak_hostname` against OpenBao -dev vs 100
-   `null_resource`.
+   `null_resource`, and the same 100 with hostnames numbered in memory
+   (bench/allocator_without_vault.py): what the resource costs Terraform and
+   the provider before any allocation reaches Vault, the row's floor.
 5. How many times Terraform starts the provider per apply and per plan
    (counted in one untimed TF_LOG=debug run each).
 
@@ -27,7 +29,7 @@ and the peers are kept (default .venv/bench-cache). Parts alone, printed and
 not saved: BENCH_ONLY=resources runs only the apply and plan rows at 100 and
 LARGE resources, of ours, the Go provider, the floor and the floor on grpc.aio
 (BARE_SERVER=aio), with the per-resource table; BENCH_ONLY=hostname runs only
-part 4 and prints its two rows.
+part 4 and prints its three rows.
 """
 
 from __future__ import annotations
@@ -294,7 +296,8 @@ def terraform_runs(cli_config: Path, base: Path) -> dict[str, float]:
 
 
 def hostname_runs(cli_config: Path, base: Path) -> dict[str, float]:
-    """100 tarmak_hostname against OpenBao -dev vs 100 null_resource, fresh applies.
+    """100 tarmak_hostname against OpenBao -dev vs 100 null_resource, fresh applies,
+    and the same 100 through bench/allocator_without_vault.py (the row's floor).
 
     Each run allocates from a new counter (the environment is run-unique),
     so every apply makes 100 real check-and-set allocations."""
@@ -330,21 +333,19 @@ resource "tarmak_hostname" "r" {
                 "hostname-null": hundred("hashicorp/null", "null", "null_resource"),
             },
         )
+        env_without_vault = {**env, "TF_CLI_CONFIG_FILE": str(mirror_without_vault(base))}
+        dirs |= init_dirs(base, env_without_vault, {"hostname-without-vault": config})
         runs = itertools.count()
 
-        def hostnames() -> float:
-            return timed_run(
-                dirs["hostname"],
-                env,
-                "apply",
-                "-auto-approve",
-                f"-var=run=r{next(runs)}",
-                fresh=True,
+        def hostnames(name: str, env: dict[str, str]) -> Callable[[], float]:
+            return lambda: timed_run(
+                dirs[name], env, "apply", "-auto-approve", f"-var=run=r{next(runs)}", fresh=True
             )
 
         return medians(
             {
-                "hostname": hostnames,
+                "hostname": hostnames("hostname", env),
+                "hostname-without-vault": hostnames("hostname-without-vault", env_without_vault),
                 "null": lambda: timed_run(
                     dirs["hostname-null"], env, "apply", "-auto-approve", fresh=True
                 ),
@@ -352,6 +353,20 @@ resource "tarmak_hostname" "r" {
         )
     finally:
         vault.stop()
+
+
+def mirror_without_vault(base: Path) -> Path:
+    """A mirror whose tarmak provider numbers hostnames in memory (the CLI config)."""
+    cli_config = build_mirror(base / "mirror-without-vault", ("tarmak",))
+    for launcher in (base / "mirror-without-vault").rglob("terraform-provider-tarmak_*"):
+        text = launcher.read_text()
+        assert "from provider.main import main" in text
+        launcher.write_text(
+            text.replace(
+                "from provider.main import main", "from bench.allocator_without_vault import main"
+            )
+        )
+    return cli_config
 
 
 def count_starts(workdir: Path, env: dict[str, str], *args: str) -> int:
@@ -430,6 +445,14 @@ def hostname_rows(runs_hostname: dict[str, float]) -> list[tuple[str, float, str
             "apply 100 `tarmak_hostname` (OpenBao -dev)",
             runs_hostname["hostname"],
             ratio(runs_hostname["hostname"], runs_hostname["null"], "`null_resource`", "1.5x"),
+        ),
+        (
+            "apply 100 `tarmak_hostname` numbered in memory, no allocation sent to Vault "
+            "(the row's floor, bench/allocator_without_vault.py)",
+            runs_hostname["hostname-without-vault"],
+            ratio(
+                runs_hostname["hostname-without-vault"], runs_hostname["null"], "`null_resource`"
+            ),
         ),
         ("apply 100 `null_resource` (same run)", runs_hostname["null"], ""),
     ]

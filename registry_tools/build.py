@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -121,7 +123,9 @@ def cached_package(target: Target, version: str, cache: Path = CACHE, project: P
     """The package built from this checkout's sources, built only when they changed.
 
     For tests and the demo: a release (`registry-tools package`) always builds afresh,
-    since wheels and Debian's security updates change without our sources changing."""
+    since wheels and Debian's security updates change without our sources changing.
+    Each build's steps, and how long it waited for another build, are appended to
+    `packages/build.log` in the cache: a slow test session names its slow step there."""
     directory = cache / "packages" / f"{target.name}-{_inputs_digest(target, version, project)}"
     built = directory / zip_name(version, target.name)
     if built.exists():
@@ -130,14 +134,33 @@ def cached_package(target: Target, version: str, cache: Path = CACHE, project: P
     # one builds at a time (builds share the cache's downloads), the others wait
     # and then find what they wanted built.
     (cache / "packages").mkdir(parents=True, exist_ok=True)
+    log = _BuildLog(cache / "packages" / "build.log", target.name)
     with open(cache / "packages" / "build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        log("build lock taken")
         if not built.exists():
             for stale in (cache / "packages").glob(f"{target.name}-*"):
                 if stale.is_dir():
                     shutil.rmtree(stale, ignore_errors=True)  # one build per platform
-            build_package(target, version, directory, cache, project)
+            build_package(target, version, directory, cache, project, progress=log)
+            log("built")
     return built
+
+
+class _BuildLog:
+    """Appends `<UTC time> <pid> <target> +<seconds since the previous line> <step>`."""
+
+    def __init__(self, path: Path, target: str) -> None:
+        self._path, self._target = path, target
+        self._last = time.monotonic()
+        self("wants a build")
+
+    def __call__(self, step: str) -> None:
+        now = time.monotonic()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with open(self._path, "a") as log:
+            log.write(f"{stamp} {os.getpid()} {self._target} +{now - self._last:.1f}s {step}\n")
+        self._last = now
 
 
 def build_executable(target: Target, output: Path, project: Path = ROOT) -> Path:
