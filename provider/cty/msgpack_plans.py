@@ -169,57 +169,48 @@ def number_to_wire(value: int | Decimal) -> int | float | str:
 
 
 def _encoder(type_: CtyType) -> Converter:
+    """Null and unknown as they are at every type; any other value by `type_`'s kind."""
+    convert = _known_encoder(type_)
+
+    def encode(value: Any) -> Any:
+        if value is None or value is UNKNOWN:
+            return UNKNOWN_EXT if value is UNKNOWN else None
+        return convert(value)
+
+    return encode
+
+
+def _known_encoder(type_: CtyType) -> Converter:
+    """The converter of a value of `type_` that is neither null nor unknown."""
     primitive = primitive_name(type_)
     if primitive == "string":
-        return lambda value: _special(value) if value is None or value is UNKNOWN else str(value)
+        return str
     if primitive == "number":
-        return lambda value: (
-            _special(value) if value is None or value is UNKNOWN else number_to_wire(value)
-        )
+        return number_to_wire
     if primitive == "bool":
-        return lambda value: _special(value) if value is None or value is UNKNOWN else bool(value)
-    if isinstance(type_, ListType):
-        element = _encoder(type_.element)
-        return lambda value: (
-            _special(value) if value is None or value is UNKNOWN else [element(v) for v in value]
-        )
-    if isinstance(type_, SetType):
-        item, order = _encoder(type_.element), type_.element
-        return lambda value: (
-            _special(value)
-            if value is None or value is UNKNOWN
-            else [item(v) for v in cty_order(value, order)]
-        )
-    if isinstance(type_, TupleType):
-        elements = [_encoder(t) for t in type_.elements]
-        return lambda value: (
-            _special(value)
-            if value is None or value is UNKNOWN
-            else [convert(v) for v, convert in zip(value, elements, strict=True)]
-        )
-    if isinstance(type_, MapType):
-        entry = _encoder(type_.element)
-        return lambda value: (
-            _special(value)
-            if value is None or value is UNKNOWN
-            else {k: entry(value[k]) for k in sorted(value)}
-        )
-    if isinstance(type_, ObjectType):
-        attributes = [(name, _encoder(t)) for name, t in type_.attributes]
-        return lambda value: (
-            _special(value)
-            if value is None or value is UNKNOWN
-            else {k: convert(value.get(k)) for k, convert in attributes}
-        )
+        return bool
     if primitive == "dynamic":
         return _dynamic_to_wire
-    return lambda value: _special(value) if value is None or value is UNKNOWN else _refuse(type_)
+    if isinstance(type_, ListType):
+        element = _encoder(type_.element)
+        return lambda value: [element(v) for v in value]
+    if isinstance(type_, SetType):
+        item, order = _encoder(type_.element), type_.element
+        return lambda value: [item(v) for v in cty_order(value, order)]
+    if isinstance(type_, TupleType):
+        elements = [_encoder(t) for t in type_.elements]
+        return lambda value: [convert(v) for v, convert in zip(value, elements, strict=True)]
+    if isinstance(type_, MapType):
+        entry = _encoder(type_.element)
+        return lambda value: {k: entry(value[k]) for k in sorted(value)}
+    if isinstance(type_, ObjectType):
+        attributes = [(name, _encoder(t)) for name, t in type_.attributes]
+        return lambda value: {k: convert(value.get(k)) for k, convert in attributes}
+    return lambda value: _refuse(type_)
 
 
 def _dynamic_to_wire(value: Any) -> Any:
     """A dynamic value as cty writes it: [its type's JSON, the value in that type]."""
-    if value is None or value is UNKNOWN:
-        return _special(value)
     if not isinstance(value, Typed):
         raise TypeError(f"a dynamic value must be Typed, got {value!r}")
     return [value.type.json_bytes(), encoder(value.type)(value.value)]
@@ -227,11 +218,6 @@ def _dynamic_to_wire(value: Any) -> Any:
 
 def _refuse(type_: CtyType) -> Any:
     raise TypeError(f"cannot encode type {type_!r}")
-
-
-def _special(value: Any) -> Any:
-    """Null and unknown on the wire, at any type."""
-    return UNKNOWN_EXT if value is UNKNOWN else None
 
 
 __all__ = ["UNKNOWN_EXT", "Careful", "decoder", "encoder", "number_to_wire"]
