@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from devenv.pki import ThrowawayCA
 from devenv.processes import wait_until
 from devenv.raft_cluster import RaftCluster, UnsealedCluster, enable_kv2
 from devenv.vault import OpenBaoServer
+
+_AUDIT_BLOCK = re.compile(r'audit "file" "audit" \{.*?\n\}\n', re.S)
 
 
 @dataclass(frozen=True)
@@ -51,11 +54,18 @@ def dev_server(scratch: Path) -> Iterator[Target]:
 
 
 @contextlib.contextmanager
-def raft_standbys(scratch: Path) -> Iterator[Target]:
-    """Three nodes, initialised, unsealed, every node a voter; the standbys' addresses."""
+def raft_standbys(scratch: Path, *, audit: bool = True) -> Iterator[Target]:
+    """Three nodes, initialised, unsealed, every node a voter; the standbys' addresses.
+    `audit=False` leaves out the file audit device Tarmak's nodes have (to measure
+    what it costs)."""
     ca = ThrowawayCA(scratch / "ca")
     ca_cert = str(ca.cert_path)
-    nodes = RaftCluster(scratch / "raft", ca).start()
+    nodes = RaftCluster(scratch / "raft", ca)
+    if not audit:
+        for node in nodes:
+            config = node.directory / "server.hcl"
+            config.write_text(_AUDIT_BLOCK.sub("", config.read_text()))
+    nodes.start()
     try:
         cluster = UnsealedCluster.initialise(nodes, ca_cert)
         token = cluster.token

@@ -23,7 +23,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import re
 import secrets
 import statistics
 import sys
@@ -39,10 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.hostname_vaults import Target  # noqa: E402
-from devenv.pki import ThrowawayCA  # noqa: E402
-from devenv.processes import wait_until  # noqa: E402
-from devenv.raft_cluster import RaftCluster, UnsealedCluster  # noqa: E402
+from bench.hostname_vaults import Target, raft_standbys  # noqa: E402
 from provider.tarmak import vault_http  # noqa: E402
 from provider.tarmak.hostnames.allocator import Hostnaming  # noqa: E402
 from provider.tarmak.hostnames.records import HostnameKey  # noqa: E402
@@ -53,7 +49,6 @@ from provider.tarmak.vault_kv import open_kv  # noqa: E402
 
 PER_WRITER = int(os.environ.get("BENCH_ALLOCATIONS", "100"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
-AUDIT_BLOCK = re.compile(r'audit "file" "audit" \{.*?\n\}\n', re.S)
 
 
 @dataclass(frozen=True)
@@ -182,30 +177,8 @@ def run(
 @contextlib.contextmanager
 def cluster(scratch: Path, *, audit: bool = True) -> Iterator[tuple[Target, str, list[str]]]:
     """Three nodes, unsealed, all voters: the target, the active node, the standbys."""
-    ca = ThrowawayCA(scratch / "ca")
-    nodes = RaftCluster(scratch / "raft", ca)
-    if not audit:
-        for node in nodes:
-            config = node.directory / "server.hcl"
-            config.write_text(AUDIT_BLOCK.sub("", config.read_text()))
-    nodes.start()
-    try:
-        unsealed = UnsealedCluster.initialise(nodes, str(ca.cert_path))
-        wait_until(unsealed.all_voters, "every node a voter", 60, 0.5)
-        active = nodes.wait_for_active(60)
-        standbys = [n.endpoint.address for n in nodes if n is not active]
-        pids = tuple(node.process.pid for node in nodes)
-        target = Target(
-            "raft",
-            tuple(standbys),
-            unsealed.token,
-            str(ca.cert_path),
-            active.endpoint.address,
-            pids,
-        )
-        yield target, active.endpoint.address, standbys
-    finally:
-        nodes.stop()
+    with raft_standbys(scratch, audit=audit) as target:
+        yield target, target.admin_address, list(target.addresses)
 
 
 def idle_ms_per_second(target: Target, seconds: float = 5) -> float:
