@@ -279,7 +279,9 @@ class RaftCluster:
         *,
         seal: TransitSeal | None = None,
         audit_raw: bool = False,
+        retry_join: bool = True,
     ) -> None:
+        """`retry_join` False: the nodes know no peers and join only when told to."""
         self.directory = directory
         self.seal = seal
         taken: set[int] = set()
@@ -291,7 +293,7 @@ class RaftCluster:
                 f"vault-{i + 1}",
                 api_ports[i],
                 cluster_ports[i],
-                [p for p in api_ports if p != api_ports[i]],
+                [p for p in api_ports if p != api_ports[i]] if retry_join else [],
                 ca,
                 seal,
                 audit_raw,

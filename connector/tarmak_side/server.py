@@ -296,11 +296,15 @@ def _subject(params: dict[str, Any]) -> str:
 
 def _outcome(result: dict[str, Any]) -> str:
     """ready / not-ready / gone, from the answer's status (or its ready flag); an
-    action's answer says what it did (`outcome`)."""
+    action's answer says what it did (`outcome`). "not-ready" carries what is still
+    awaited, so an operator sees why a wait goes on without asking Terraform."""
     status = result.get("status", result.get("outcome"))
-    if isinstance(status, str):
-        return status
-    return Status.READY if result.get("ready") else Status.NOT_READY
+    if not isinstance(status, str):
+        status = Status.READY if result.get("ready") else Status.NOT_READY
+    detail = result.get("detail")
+    if status == Status.NOT_READY and isinstance(detail, str) and detail:
+        return f"{status}: {_one_line(detail)}"
+    return status
 
 
 def _one_line(text: str, limit: int = 300) -> str:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +61,20 @@ def assert_ready(cluster: RaftCluster) -> None:
     health = cluster.health()
     assert all(status in UNSEALED for status in health.values()), health
     assert list(health.values()).count(200) == 1, health
+
+
+def finish(apply: subprocess.Popen[str], timeout: float, log: Path) -> str:
+    """A background apply's output; if it outlives `timeout`, fail showing what
+    Terraform and Tarmak said last (the log is gone once the test ends)."""
+    try:
+        output, _ = apply.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as late:
+        said = late.output.decode(errors="replace") if isinstance(late.output, bytes) else ""
+        pytest.fail(
+            f"apply still running after {timeout:.0f} s.\nTerraform, last lines:\n"
+            f"{said[-3000:]}\nTarmak ({log.name}), last lines:\n{log.read_text()[-6000:]}"
+        )
+    return output
 
 
 def test_initialised_once_restart_seen_by_plan_and_unsealed_by_apply(
@@ -185,7 +201,7 @@ def test_killed_after_init_then_keys_found_and_a_fresh_first_node_is_joined(
         assert apply.poll() is None, "terraform waits for Tarmak to come back"
 
         second.start()
-        output, _ = apply.communicate(timeout=180)
+        output = finish(apply, 180, tmp_path / "tarmak-2.log")
         assert apply.returncode == 0, output
         assert shares_now(store) == saved, "the saved shares were used, never replaced"
         assert nodes.initialisations() == 1
@@ -224,3 +240,37 @@ def test_killed_after_init_then_keys_found_and_a_fresh_first_node_is_joined(
             side.stop()
         nodes.stop()
         shutil.rmtree(Path(socket).parent, ignore_errors=True)
+
+
+def test_nodes_without_retry_join_are_joined_by_tarmak(
+    local_env: LocalEnvironment, tmp_path: Path
+) -> None:
+    """Nodes that know no peers join only when told to: Tarmak initialises the
+    first and, once the others have had their grace to join by themselves, joins
+    and unseals them until all three vote."""
+    nodes = RaftCluster(tmp_path / "raft", local_env.ca, retry_join=False).start()
+    services = TarmakServices(
+        EnvironmentConfig.from_dict(environment_config(local_env, tmp_path / "state"))
+    )
+    params = {
+        "internal_fqdns": nodes.addresses,
+        "vault_ca": local_env.ca.cert_pem,
+        "vault_kms_key_id": DEMO_KEY,
+        "create": True,
+        "wait_seconds": 5,
+    }
+    try:
+        answers: list[dict[str, Any]] = []
+        for attempt in range(40):  # 40 calls of at most 5 s
+            answer = services.vault.cluster_status(Call(str(attempt), "VaultClusterStatus", params))
+            answers.append(answer)
+            if answer["status"] == "ready":
+                break
+        assert answers[-1]["status"] == "ready", answers[-3:]
+        said = " ".join(str(a.get("detail")) for a in answers)
+        assert "giving its own retry_join" in said, "the grace came before the join"
+        assert nodes.initialisations() == 1
+        assert_ready(nodes)  # and "ready" means all three vote in Raft
+    finally:
+        services.close()
+        nodes.stop()

@@ -6,7 +6,12 @@ protection shown to work; store the keys before anything else; join and
 unseal every node; ready once every listed node is unsealed, one is active
 and (with Raft) every node votes. A node that reports uninitialised while
 keys are stored, or while another node is initialised, is a new or replaced
-member: it is joined and unsealed, never initialised. A cluster whose nodes
+member: it is joined and unsealed, never initialised. It is joined only after
+JOIN_GRACE_SECONDS: a node with `retry_join` joins by itself within seconds of
+an active node appearing (it then reports sealed and takes the keys), and a
+join sent while its own attempt runs can leave it unsealed but never a voter
+(seen with OpenBao 2.7: the node never enters standby mode, so autopilot
+never promotes it, and the cluster never becomes ready). A cluster whose nodes
 report an auto-unseal (recovery) seal is initialised with recovery shares
 and never sent sys/unseal.
 """
@@ -14,6 +19,7 @@ and never sent sys/unseal.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,12 +32,25 @@ from connector.tarmak_side.vault.protection import KeyProtection, protection_for
 from connector.tarmak_side.vault.survey import Seen, Survey
 
 log = logging.getLogger(__name__)
+# How long a new node may stay uninitialised beside an active one before Tarmak
+# joins it: five of `retry_join`'s 2 s attempts.
+JOIN_GRACE_SECONDS = 10.0
 
 
 class Converger:
-    def __init__(self, config: EnvironmentConfig, store: KeyStore) -> None:
+    def __init__(
+        self,
+        config: EnvironmentConfig,
+        store: KeyStore,
+        clock: Callable[[], float] = time.monotonic,
+        join_grace: float = JOIN_GRACE_SECONDS,
+    ) -> None:
         self.config = config
         self.store = store
+        self.clock = clock
+        self.join_grace = join_grace
+        # (cluster, node) -> when it was first seen uninitialised beside an active node.
+        self._awaiting_join: dict[tuple[str, str], float] = {}
         # Called once a new cluster's keys are stored; tests make it stop the process.
         self.after_keys_stored: Callable[[], None] = lambda: None
         # sys/init answers whose protection failed: kept in memory only, retried each pass.
@@ -52,6 +71,7 @@ class Converger:
         if keys is None:
             raise NotReady(self._initialise(found, name, params, allow_init, detail))
         active = found.active
+        self._forget_joined(name, found)
         acted: list[str] = []
         shares: list[str] | None = None
         for seen in found.seen:
@@ -59,16 +79,23 @@ class Converger:
                 shares = shares if shares is not None else keys.shares()
                 acted.append(self._unseal(seen, shares, str(keys.path)))
             elif seen.health is Health.UNINITIALISED and active is not None:
-                acted.append(self._join(seen, active, params))
+                acted.append(self._join_when_due(name, seen, active, params))
         if acted:
             raise NotReady(f"{detail}; {'; '.join(acted)}")
         if not all(s.unsealed for s in found.seen) or active is None:
             raise NotReady(detail)
-        voting = self._voters(active, keys.token())
-        if voting is not None and voting < len(found.seen):
+        servers = self._raft_servers(active, keys.token())
+        voting = sum(1 for server in servers if server.get("voter"))
+        if servers and voting < len(found.seen):
+            behind = [
+                f"{server.get('node_id')} ({server.get('address')})"
+                for server in servers
+                if not server.get("voter")
+            ]
             raise NotReady(
-                f"{detail}; {voting} of {len(found.seen)} nodes vote in Raft yet (autopilot "
-                "promotes a joined node once it has been stable for a while)"
+                f"{detail}; {voting} of {len(found.seen)} nodes vote in Raft yet (not yet: "
+                f"{', '.join(behind) or 'nodes missing from the Raft configuration'}; "
+                "autopilot promotes a joined node once it has been stable for a while)"
             )
 
     def _initialise(
@@ -178,6 +205,25 @@ class Converger:
                 return f"unsealed Vault {seen.node}"
         return f"Vault {seen.node} took {len(shares)} shares and is still sealed"
 
+    def _forget_joined(self, name: str, found: Survey) -> None:
+        waiting = {(name, str(s.node)) for s in found.seen if s.health is Health.UNINITIALISED}
+        for key in [k for k in self._awaiting_join if k[0] == name and k not in waiting]:
+            del self._awaiting_join[key]
+
+    def _join_when_due(self, name: str, seen: Seen, active: Seen, params: dict[str, Any]) -> str:
+        """Join `seen` once it has had JOIN_GRACE_SECONDS to join by itself; once
+        per grace, so a join under way is never sent again on top of itself."""
+        key = (name, str(seen.node))
+        now = self.clock()
+        since = self._awaiting_join.setdefault(key, now)
+        if now - since < self.join_grace:
+            return (
+                f"Vault {seen.node} not initialised: giving its own retry_join "
+                f"{self.join_grace - (now - since):.0f}s more before joining it to {active.node}"
+            )
+        self._awaiting_join[key] = now
+        return self._join(seen, active, params)
+
     @staticmethod
     def _join(seen: Seen, active: Seen, params: dict[str, Any]) -> str:
         """A new or replaced node joins the active one (retry_join may already be doing it)."""
@@ -193,10 +239,10 @@ class Converger:
         return f"Vault {seen.node} joining {active.node}"
 
     @staticmethod
-    def _voters(active: Seen, token: str) -> int | None:
-        """How many Raft peers vote; None when the storage is not Raft."""
+    def _raft_servers(active: Seen, token: str) -> list[dict[str, Any]]:
+        """The Raft peers as the active node lists them; none when the storage is not Raft."""
         answer = active.api.call("GET", "sys/storage/raft/configuration", token=token)
         if not answer.ok:
-            return None
+            return []
         servers = ((answer.body.get("data") or {}).get("config") or {}).get("servers") or []
-        return sum(1 for server in servers if server.get("voter"))
+        return [server for server in servers if isinstance(server, dict)]

@@ -184,3 +184,23 @@ def test_each_request_served_is_one_log_line_without_secrets(caplog) -> None:  #
         "VaultInstanceRole demo/work er VaultInstanceRole forged: ready: ready ("
     )
     assert all(secret not in line and "BEGIN" not in line for line in lines)
+
+
+def test_a_not_ready_answer_logs_what_is_still_awaited(caplog) -> None:  # type: ignore[no-untyped-def]
+    """An operator watching tarmak-controller sees why a wait goes on."""
+    caplog.set_level(logging.INFO, logger="connector.tarmak_side.server")
+
+    def waiting(call: Call) -> dict:  # type: ignore[type-arg]
+        return {"status": "not-ready", "detail": "Vault v3: standby;\n2 of 3 nodes vote"}
+
+    server = RequestServer({Method.VAULT_CLUSTER_CONVERGE: waiting})
+    out = Output()
+    server.attach(1, out)
+    params = {"internal_fqdns": ["v1", "v2", "v3"]}
+    server.on_event(1, Message(1, encode(Request(Method.VAULT_CLUSTER_CONVERGE, params, "a"))))
+    wait_for(lambda: len(out.responses()) == 1)
+    wait_for(lambda: any("(" in r.getMessage() for r in caplog.records))
+    [line] = [r.getMessage() for r in caplog.records]
+    assert line.startswith(
+        "VaultClusterConverge Vault v1,v2,v3: not-ready: Vault v3: standby; 2 of 3 nodes vote ("
+    )
