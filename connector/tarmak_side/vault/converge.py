@@ -49,8 +49,9 @@ class Converger:
         self.store = store
         self.clock = clock
         self.join_grace = join_grace
-        # (cluster, node) -> when it was first seen uninitialised beside an active node.
-        self._awaiting_join: dict[tuple[str, str], float] = {}
+        # cluster -> node -> when it was first seen uninitialised beside an active node
+        # (each cluster's entry is used only under that cluster's lock).
+        self._awaiting_join: dict[str, dict[str, float]] = {}
         # Called once a new cluster's keys are stored; tests make it stop the process.
         self.after_keys_stored: Callable[[], None] = lambda: None
         # sys/init answers whose protection failed: kept in memory only, retried each pass.
@@ -71,7 +72,10 @@ class Converger:
         if keys is None:
             raise NotReady(self._initialise(found, name, params, allow_init, detail))
         active = found.active
-        self._forget_joined(name, found)
+        uninitialised = {str(s.node) for s in found.seen if s.health is Health.UNINITIALISED}
+        awaiting = self._awaiting_join.setdefault(name, {})
+        for node in set(awaiting) - uninitialised:
+            del awaiting[node]  # it joined (or left the list): a fresh grace if it comes back
         acted: list[str] = []
         shares: list[str] | None = None
         for seen in found.seen:
@@ -79,7 +83,7 @@ class Converger:
                 shares = shares if shares is not None else keys.shares()
                 acted.append(self._unseal(seen, shares, str(keys.path)))
             elif seen.health is Health.UNINITIALISED and active is not None:
-                acted.append(self._join_when_due(name, seen, active, params))
+                acted.append(self._join_when_due(awaiting, seen, active, params))
         if acted:
             raise NotReady(f"{detail}; {'; '.join(acted)}")
         if not all(s.unsealed for s in found.seen) or active is None:
@@ -205,23 +209,20 @@ class Converger:
                 return f"unsealed Vault {seen.node}"
         return f"Vault {seen.node} took {len(shares)} shares and is still sealed"
 
-    def _forget_joined(self, name: str, found: Survey) -> None:
-        waiting = {(name, str(s.node)) for s in found.seen if s.health is Health.UNINITIALISED}
-        for key in [k for k in self._awaiting_join if k[0] == name and k not in waiting]:
-            del self._awaiting_join[key]
-
-    def _join_when_due(self, name: str, seen: Seen, active: Seen, params: dict[str, Any]) -> str:
+    def _join_when_due(
+        self, awaiting: dict[str, float], seen: Seen, active: Seen, params: dict[str, Any]
+    ) -> str:
         """Join `seen` once it has had JOIN_GRACE_SECONDS to join by itself; once
         per grace, so a join under way is never sent again on top of itself."""
-        key = (name, str(seen.node))
+        key = str(seen.node)
         now = self.clock()
-        since = self._awaiting_join.setdefault(key, now)
+        since = awaiting.setdefault(key, now)
         if now - since < self.join_grace:
             return (
                 f"Vault {seen.node} not initialised: giving its own retry_join "
                 f"{self.join_grace - (now - since):.0f}s more before joining it to {active.node}"
             )
-        self._awaiting_join[key] = now
+        awaiting[key] = now
         return self._join(seen, active, params)
 
     @staticmethod
