@@ -181,6 +181,8 @@ def test_runnable_block_works_from_the_root(block: Block, tmp_path: Path) -> Non
     (root / ".venv").symlink_to(virtualenv())
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
     env["PYTHONPATH"] = str(root)  # the copy's code, not the one the venv was installed from
+    # A block's `mktemp -d` (keys, a CA) lands under tmp_path, removed with it, not in /tmp.
+    env["TMPDIR"] = str(tmp_path)
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", block.text],
         cwd=root,
