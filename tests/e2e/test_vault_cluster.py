@@ -63,6 +63,22 @@ def assert_ready(cluster: RaftCluster) -> None:
     assert list(health.values()).count(200) == 1, health
 
 
+def tarmak_services(env: LocalEnvironment, state_dir: Path) -> TarmakServices:
+    """The Tarmak side in this process, its keys kept in `state_dir`."""
+    return TarmakServices(EnvironmentConfig.from_dict(environment_config(env, state_dir)))
+
+
+def apply_params(nodes: RaftCluster, env: LocalEnvironment) -> dict[str, Any]:
+    """What tarmak_vault_cluster's apply sends for `nodes` (each call held 5 s at most)."""
+    return {
+        "internal_fqdns": nodes.addresses,
+        "vault_ca": env.ca.cert_pem,
+        "vault_kms_key_id": DEMO_KEY,
+        "create": True,
+        "wait_seconds": 5,
+    }
+
+
 def finish(apply: subprocess.Popen[str], timeout: float, log: Path) -> str:
     """A background apply's output; if it outlives `timeout`, fail showing what
     Terraform and Tarmak said last (the log is gone once the test ends)."""
@@ -219,18 +235,11 @@ def test_killed_after_init_then_keys_found_and_a_fresh_first_node_is_joined(
         assert tf.plan_exit_code() == 0
 
         # Keys for this cluster elsewhere, none here: refuse, never initialise again.
-        stray = TarmakServices(
-            EnvironmentConfig.from_dict(environment_config(local_env, tmp_path / "empty-state"))
-        )
-        params = {
-            "internal_fqdns": nodes.addresses,
-            "vault_ca": local_env.ca.cert_pem,
-            "vault_kms_key_id": DEMO_KEY,
-            "create": True,
-            "wait_seconds": 5,
-        }
+        stray = tarmak_services(local_env, tmp_path / "empty-state")
         with pytest.raises(OperationFailed, match=r"already initialised, but .* holds no keys"):
-            stray.vault.cluster_status(Call("x", "VaultClusterStatus", params))
+            stray.vault.cluster_status(
+                Call("x", "VaultClusterStatus", apply_params(nodes, local_env))
+            )
         stray.close()
         assert nodes.initialisations() == 1
     finally:
@@ -249,16 +258,8 @@ def test_nodes_without_retry_join_are_joined_by_tarmak(
     first and, once the others have had their grace to join by themselves, joins
     and unseals them until all three vote."""
     nodes = RaftCluster(tmp_path / "raft", local_env.ca, retry_join=False).start()
-    services = TarmakServices(
-        EnvironmentConfig.from_dict(environment_config(local_env, tmp_path / "state"))
-    )
-    params = {
-        "internal_fqdns": nodes.addresses,
-        "vault_ca": local_env.ca.cert_pem,
-        "vault_kms_key_id": DEMO_KEY,
-        "create": True,
-        "wait_seconds": 5,
-    }
+    services = tarmak_services(local_env, tmp_path / "state")
+    params = apply_params(nodes, local_env)
     try:
         answers: list[dict[str, Any]] = []
         for attempt in range(40):  # 40 calls of at most 5 s
