@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,17 +182,24 @@ def test_runnable_block_works_from_the_root(block: Block, tmp_path: Path) -> Non
     (root / ".venv").symlink_to(virtualenv())
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
     env["PYTHONPATH"] = str(root)  # the copy's code, not the one the venv was installed from
-    # A block's `mktemp -d` (keys, a CA) lands under tmp_path, removed with it, not in /tmp.
-    env["TMPDIR"] = str(tmp_path)
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", block.text],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIME_LIMIT,
-        stdin=subprocess.DEVNULL,
-    )
+    # A block's temporary files (publishing.md's `mktemp -d` holds a release key and
+    # a CA key) go to a directory removed afterwards, not to /tmp. It is short:
+    # gpg's agent puts its socket in a home made there, and a socket path is
+    # limited to about 100 bytes (a tmp_path under xdist is longer).
+    scratch = tempfile.mkdtemp(prefix="tk-doc-")
+    env["TMPDIR"] = scratch
+    try:
+        result = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block.text],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIME_LIMIT,
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     assert result.returncode == 0, (
         f"{block.name} failed ({result.returncode}):\n{block.text}\n"
         f"stdout:\n{result.stdout[-2000:]}\nstderr:\n{result.stderr[-2000:]}"
