@@ -13,10 +13,8 @@ from __future__ import annotations
 import datetime
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -54,31 +52,21 @@ def run_bench(script: Path) -> tuple[str, float, str, str]:
     """One bench: its printed output (also passed through), time taken, load before/after."""
     before = load()
     started = time.monotonic()
-    # Timing a handshake ends the plugin with SIGKILL, which leaves its socket
-    # directory behind (ours, Go's go-plugin, pyvider, hfern tf): every temporary
-    # file of the bench goes to a directory of its own, removed when it ends.
-    scratch = tempfile.mkdtemp(prefix="tk-bench-tmp-", dir="/tmp")
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",  # lines as they come, not at the end
-        "TMPDIR": scratch,
-        "PLUGIN_UNIX_SOCKET_DIR": scratch,
-    }
-    try:
-        process = subprocess.Popen(
-            [sys.executable, str(script)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-        )
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-            lines.append(line)
-        code = process.wait()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    if code != 0:
-        sys.exit(f"{script.name} failed (exit code {code}); nothing published")
+    process = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # lines as they come, not at the end
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        lines.append(line)
+    if process.wait() != 0:
+        sys.exit(f"{script.name} failed (exit code {process.returncode}); nothing published")
     return "".join(lines), time.monotonic() - started, before, load()
 
 
