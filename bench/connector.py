@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,6 +28,7 @@ from connector.tarmak_side.controller import ConnectorController  # noqa: E402
 from connector.tarmak_side.server import Call, RequestServer  # noqa: E402
 from devenv.mirror import build_mirror  # noqa: E402
 from devenv.plugin_sockets import plugin_sockets  # noqa: E402
+from devenv.scratch import short_directory  # noqa: E402
 from devenv.tarmak import relay_argv  # noqa: E402
 from devenv.terraform_binary import bundled_terraform  # noqa: E402
 from provider.framework.context import Context  # noqa: E402
@@ -139,8 +138,7 @@ def release_many(directory: Path) -> tuple[float, float]:
 
 
 def main() -> None:
-    directory = Path(tempfile.mkdtemp(prefix="tk-bench-", dir="/tmp"))
-    try:
+    with short_directory("tk-bench-") as directory:
         floor = echo_floor(directory)
         trips = round_trips(directory)
         after_release, whole = release_many(directory)
@@ -158,8 +156,6 @@ def main() -> None:
         label = f"{WAITING} waiting resources"
         print(f"| {label}: Tarmak's answer -> apply complete | {after_release:.2f} s | |")
         print(f"| {label}: whole apply | {whole:.2f} s | |")
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

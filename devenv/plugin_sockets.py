@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from devenv.scratch import short_directory
 
 # What the processes started inside plugin_sockets() are told to use.
 PLACES = ("PLUGIN_UNIX_SOCKET_DIR", "TMPDIR")
@@ -24,15 +24,14 @@ PLACES = ("PLUGIN_UNIX_SOCKET_DIR", "TMPDIR")
 
 @contextlib.contextmanager
 def plugin_sockets() -> Iterator[Path]:
-    directory = Path(tempfile.mkdtemp(prefix="tk-plugins-", dir="/tmp"))
     previous = {name: os.environ.get(name) for name in PLACES}
-    os.environ.update(dict.fromkeys(PLACES, str(directory)))
-    try:
-        yield directory
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        shutil.rmtree(directory, ignore_errors=True)
+    with short_directory("tk-plugins-") as directory:
+        os.environ.update(dict.fromkeys(PLACES, str(directory)))
+        try:
+            yield directory
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value

@@ -9,13 +9,11 @@ wait, and the diagnostic says that no connector was listening there.
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from devenv.scratch import short_directory
 from tests.e2e.harness import Terraform
 
 pytestmark = [pytest.mark.e2e]
@@ -39,9 +37,8 @@ CONFIG = """
 
 @pytest.fixture
 def socket_path() -> Iterator[str]:
-    directory = Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp"))  # short: a socket path
-    yield str(directory / "nobody.sock")
-    shutil.rmtree(directory, ignore_errors=True)
+    with short_directory() as directory:
+        yield str(directory / "nobody.sock")
 
 
 def test_a_wait_with_no_connector_says_so_in_the_log_and_the_timeout(

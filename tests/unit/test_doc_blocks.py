@@ -14,11 +14,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from devenv.scratch import short_directory
 
 ROOT = Path(__file__).resolve().parents[2]
 MARK = "<!-- runnable -->"
@@ -184,11 +185,10 @@ def test_runnable_block_works_from_the_root(block: Block, tmp_path: Path) -> Non
     env["PYTHONPATH"] = str(root)  # the copy's code, not the one the venv was installed from
     # A block's temporary files (publishing.md's `mktemp -d` holds a release key and
     # a CA key) go to a directory removed afterwards, not to /tmp. It is short:
-    # gpg's agent puts its socket in a home made there, and a socket path is
-    # limited to about 100 bytes (a tmp_path under xdist is longer).
-    scratch = tempfile.mkdtemp(prefix="tk-doc-")
-    env["TMPDIR"] = scratch
-    try:
+    # gpg's agent puts its socket in a home made there (a tmp_path under xdist is
+    # too long for a socket's path).
+    with short_directory("tk-doc-") as scratch:
+        env["TMPDIR"] = str(scratch)
         result = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", block.text],
             cwd=root,
@@ -198,8 +198,6 @@ def test_runnable_block_works_from_the_root(block: Block, tmp_path: Path) -> Non
             timeout=TIME_LIMIT,
             stdin=subprocess.DEVNULL,
         )
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     assert result.returncode == 0, (
         f"{block.name} failed ({result.returncode}):\n{block.text}\n"
         f"stdout:\n{result.stdout[-2000:]}\nstderr:\n{result.stderr[-2000:]}"

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -17,6 +15,7 @@ import pytest
 
 from connector.protocol import NEED_DATA, Connection
 from connector.unix import SocketSecurityError, connect, listen_private, remove_private
+from devenv.scratch import short_directory
 from tests.e2e.harness import ROOT
 
 NOBODY = 65534
@@ -32,9 +31,8 @@ needs_root = pytest.mark.skipif(
 def short_dir() -> Iterator[Path]:
     """A directory with a short path (Unix socket paths are limited to ~104 bytes),
     removed after the test."""
-    directory = Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp"))
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
+    with short_directory() as directory:
+        yield directory
 
 
 @pytest.fixture

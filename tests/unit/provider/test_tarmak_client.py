@@ -4,9 +4,7 @@ gets a clear error, and a missing connector a clear timeout."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +23,7 @@ from connector.protocol import (
     decode,
     encode,
 )
+from devenv.scratch import short_directory
 from provider.framework.context import Context, OperationCancelled, OperationTimedOut
 from provider.tarmak.client import TarmakClient, TarmakError
 
@@ -57,9 +56,8 @@ def fake_connector(path: str, protocol_version: int) -> threading.Thread:
 def short_dir() -> Iterator[Path]:
     """A directory with a short path (Unix socket paths are limited to ~104 bytes),
     removed after the test."""
-    directory = Path(tempfile.mkdtemp(prefix="tk-", dir="/tmp"))
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
+    with short_directory() as directory:
+        yield directory
 
 
 def test_version_mismatch_fails_the_call_with_both_versions(short_dir: Path) -> None:
