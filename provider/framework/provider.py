@@ -5,16 +5,18 @@ actions it offers."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from provider.framework.action import Action
 from provider.framework.diagnostics import Diagnostics
-from provider.framework.ephemeral import EphemeralResource
-from provider.framework.function import Function
-from provider.framework.list_resource import ListResource
 from provider.framework.resource import DataSource, Resource, State
 from provider.framework.schema import Block, Schema
 from provider.prebuilt_dataclasses import dataclass, field
+
+if TYPE_CHECKING:  # a provider that offers none of these kinds never imports them
+    from provider.framework.action import Action
+    from provider.framework.ephemeral import EphemeralResource
+    from provider.framework.function import Function
+    from provider.framework.list_resource import ListResource
 
 
 @dataclass(frozen=True)

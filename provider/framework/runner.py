@@ -18,15 +18,11 @@ from provider.cty import json_codec, wholly_known
 from provider.cty.decoding import DecodeError
 from provider.framework import resource as res
 from provider.framework import write_only
-from provider.framework.action import Action
 from provider.framework.author_code import complete, guard, perform
+from provider.framework.catalog import Catalog
 from provider.framework.context import Context, StopSignal
 from provider.framework.diagnostics import Diagnostics
-from provider.framework.ephemeral import EphemeralResource
-from provider.framework.function import Function
-from provider.framework.identity import IdentitySchema, ResourceWithIdentity
 from provider.framework.identity_rules import identity_of, import_id_for
-from provider.framework.list_resource import ListResource
 from provider.framework.planning import Plan, plan_change
 from provider.framework.provider import ConfigureRequest, ConfigureResponse, Provider
 from provider.framework.schema import Schema
@@ -63,24 +59,24 @@ class ProviderRunner:
     """Every kind the provider offers, by type name, and the operations on the
     managed resources and data sources (kinds.py runs the newer kinds)."""
 
-    def __init__(self, provider: Provider) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        catalog: Catalog | None = None,
+        stop_event: StopSignal | None = None,
+    ) -> None:
+        """`catalog` and `stop_event` when the server already has them (it reads
+        the catalog, and may be stopped, before any operation needs a runner)."""
         self.provider = provider
-        self.resources = {r.type_name: r for r in provider.resources()}
-        self.data_sources = {d.type_name: d for d in provider.data_sources()}
-        self.ephemeral_resources: dict[str, EphemeralResource] = {
-            e.type_name: e for e in provider.ephemeral_resources()
-        }
-        self.list_resources: dict[str, ListResource] = {
-            r.type_name: r for r in provider.list_resources()
-        }
-        self.functions: dict[str, Function] = {f.name: f for f in provider.functions()}
-        self.actions: dict[str, Action] = {a.type_name: a for a in provider.actions()}
-        self.identity_schemas: dict[str, IdentitySchema] = {
-            name: r.identity_schema
-            for name, r in self.resources.items()
-            if res.implements(r, ResourceWithIdentity)
-        }
-        self.stop_event = StopSignal()
+        self.catalog = catalog if catalog is not None else Catalog.of(provider)
+        self.resources = self.catalog.resources
+        self.data_sources = self.catalog.data_sources
+        self.ephemeral_resources = self.catalog.ephemeral_resources
+        self.list_resources = self.catalog.list_resources
+        self.functions = self.catalog.functions
+        self.actions = self.catalog.actions
+        self.identity_schemas = self.catalog.identity_schemas
+        self.stop_event = stop_event if stop_event is not None else StopSignal()
 
     # ---- schemas and validation -------------------------------------------------
 

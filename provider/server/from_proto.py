@@ -12,35 +12,7 @@ from typing import Any
 from provider.cty import UNKNOWN, CtyType, json_codec, msgpack_codec, wholly_known
 from provider.cty.decoding import DecodeError, PathStep
 from provider.framework.path import AttributeName, ElementKey, Path
-
-# What each request field holds, as a Terraform user would call it.
-_FIELD_MEANING = {
-    "config": "configuration",
-    "current_state": "current state",
-    "prior_state": "prior state",
-    "proposed_new_state": "proposed new state",
-    "planned_state": "planned state",
-    "raw_state": "stored state",
-}
-
-
-class MalformedRequest(Exception):
-    """A request field that cannot be decoded (or that breaks the protocol's rules)."""
-
-    def __init__(self, field: str, reason: str, path: Path | None = None) -> None:
-        meaning = _FIELD_MEANING.get(field, field)
-        where = f" at {path}" if path is not None and path.steps else ""
-        super().__init__(f"{field}{where}: {reason}")
-        if field == "request":  # the message itself, not one of its fields
-            self.summary = "Malformed request"
-            self.detail = f"The request cannot be used: {reason}. The provider changed nothing."
-        else:
-            self.summary = f"Invalid {meaning} in the request"
-            self.detail = (
-                f"The request's {field}{where} cannot be used: {reason}. "
-                "The provider changed nothing."
-            )
-        self.path = path if path is not None and path.steps else None
+from provider.server.malformed import MalformedRequest
 
 
 def attribute_path(steps: tuple[PathStep, ...]) -> Path:

@@ -1,5 +1,5 @@
-"""The RPCs about the provider as a whole: what it offers, its configuration,
-stopping, and its functions.
+"""The RPCs about the provider as a whole: its configuration, stopping, and
+calling its functions (what it offers is reported by schema_rpcs.py).
 
 Each handler fills in the empty response it is given: it decodes the request
 (from_proto), calls the framework, and encodes the result (to_proto).
@@ -14,54 +14,6 @@ from provider.server import from_proto, to_proto
 from provider.server.backend import Backend, Wire
 
 log = logging.getLogger(__name__)
-
-
-def _capabilities(b: Backend) -> Wire:
-    # plan_destroy: the runner plans destroys (and resources may warn then).
-    # get_provider_schema_optional: no RPC depends on GetProviderSchema having
-    # been called first, so Terraform may reuse a schema it already has.
-    # MoveResourceState and GenerateResourceConfig are not implemented.
-    return b.pb.ServerCapabilities(plan_destroy=True, get_provider_schema_optional=True)
-
-
-def get_metadata(b: Backend, request: Wire, response: Wire) -> None:
-    meta, runner = b.pb.GetMetadata, b.runner
-    response.server_capabilities.CopyFrom(_capabilities(b))
-    response.resources.extend(meta.ResourceMetadata(type_name=n) for n in runner.resources)
-    response.data_sources.extend(meta.DataSourceMetadata(type_name=n) for n in runner.data_sources)
-    response.ephemeral_resources.extend(
-        meta.EphemeralMetadata(type_name=n) for n in runner.ephemeral_resources
-    )
-    response.list_resources.extend(
-        meta.ListResourceMetadata(type_name=n) for n in runner.list_resources
-    )
-    response.functions.extend(meta.FunctionMetadata(name=n) for n in runner.functions)
-    response.actions.extend(meta.ActionMetadata(type_name=n) for n in runner.actions)
-
-
-def get_provider_schema(b: Backend, request: Wire, response: Wire) -> None:
-    if b.schema_response is None:
-        pb, runner = b.pb, b.runner
-        made = pb.GetProviderSchema.Response(
-            provider=to_proto.schema(pb, runner.provider.schema),
-            resource_schemas={
-                n: to_proto.schema(pb, r.schema) for n, r in runner.resources.items()
-            },
-            data_source_schemas={
-                n: to_proto.schema(pb, d.schema) for n, d in runner.data_sources.items()
-            },
-            server_capabilities=_capabilities(b),
-        )
-        for name, ephemeral in runner.ephemeral_resources.items():
-            made.ephemeral_resource_schemas[name].CopyFrom(to_proto.schema(pb, ephemeral.schema))
-        for name, listed in runner.list_resources.items():
-            made.list_resource_schemas[name].CopyFrom(to_proto.schema(pb, listed.schema))
-        for name, function in runner.functions.items():
-            made.functions[name].CopyFrom(to_proto.function(pb, function))
-        for name, action in runner.actions.items():
-            made.action_schemas[name].CopyFrom(to_proto.action_schema(pb, action.schema))
-        b.schema_response = made
-    response.CopyFrom(b.schema_response)
 
 
 def validate_provider_config(b: Backend, request: Wire, response: Wire) -> None:
@@ -81,12 +33,7 @@ def configure(b: Backend, request: Wire, response: Wire) -> None:
 
 async def stop(b: Backend, request: Wire, response: Wire) -> None:
     log.info("Terraform asked the provider to stop: cancelling running operations")
-    b.runner.stop()
-
-
-def get_functions(b: Backend, request: Wire, response: Wire) -> None:
-    for name, function in b.runner.functions.items():
-        response.functions[name].CopyFrom(to_proto.function(b.pb, function))
+    b.stop()
 
 
 def call_function(b: Backend, request: Wire, response: Wire) -> None:

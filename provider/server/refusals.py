@@ -1,7 +1,7 @@
 """Every request gets a well-formed answer, even one that cannot be decoded.
 
 Anyone who can reach the plugin socket can send any bytes in any field. A
-field that does not decode raises `MalformedRequest` (from `from_proto`); the
+field that does not decode raises `MalformedRequest` (malformed.py); the
 adapter turns it, and any other failure of a handler, into the RPC's own
 response carrying an error diagnostic (`refusal`), instead of a gRPC error
 with a traceback. Where Terraform would keep the response's state, the
@@ -24,7 +24,7 @@ from provider.framework.diagnostics import Diagnostics
 from provider.prebuilt_dataclasses import dataclass
 from provider.server import to_proto
 from provider.server.backend import Wire
-from provider.server.from_proto import MalformedRequest
+from provider.server.malformed import MalformedRequest
 
 log = logging.getLogger(__name__)
 # Response field <- request field, handed back unchanged when a request is refused.

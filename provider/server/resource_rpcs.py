@@ -15,6 +15,7 @@ from provider.framework.identity_rules import upgrade_identity
 from provider.framework.resource import State
 from provider.server import from_proto, to_proto
 from provider.server.backend import Backend, Wire
+from provider.server.malformed import MalformedRequest
 
 
 def _identity(b: Backend, type_name: str, identity: State | None) -> Wire | None:
@@ -70,7 +71,7 @@ def plan_resource_change(b: Backend, request: Wire, response: Wire) -> None:
     proposed = from_proto.dynamic_value(request.proposed_new_state, type_, "proposed_new_state")
     config = from_proto.dynamic_value(request.config, type_, "config")
     if prior is None and proposed is None:
-        raise from_proto.MalformedRequest("proposed_new_state", "both it and prior_state are null")
+        raise MalformedRequest("proposed_new_state", "both it and prior_state are null")
     identity_schema = runner.identity_schemas.get(type_name)
     prior_identity = None
     if identity_schema is not None and request.HasField("prior_identity"):
@@ -98,7 +99,7 @@ async def apply_resource_change(b: Backend, request: Wire, response: Wire) -> No
     planned = from_proto.dynamic_value(request.planned_state, type_, "planned_state")
     config = from_proto.dynamic_value(request.config, type_, "config")
     if prior is None and planned is None:
-        raise from_proto.MalformedRequest("planned_state", "both it and prior_state are null")
+        raise MalformedRequest("planned_state", "both it and prior_state are null")
     out = await b.runner.apply(request.type_name, prior, planned, config, request.planned_private)
     response.new_state.msgpack = msgpack_codec.encode(out.state, type_)
     response.private = out.private
@@ -127,11 +128,6 @@ def import_resource_state(b: Backend, request: Wire, response: Wire) -> None:
         if identity_message is not None:
             imported.identity.CopyFrom(identity_message)
     response.diagnostics.extend(b.diagnostics(out.diagnostics))
-
-
-def get_resource_identity_schemas(b: Backend, request: Wire, response: Wire) -> None:
-    for name, schema in b.runner.identity_schemas.items():
-        response.identity_schemas[name].CopyFrom(to_proto.identity_schema(b.pb, schema))
 
 
 def upgrade_resource_identity(b: Backend, request: Wire, response: Wire) -> None:

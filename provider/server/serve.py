@@ -27,8 +27,8 @@ from provider._generated import (
     grpc_stdio_pb2_grpc,
 )
 from provider.framework import handoff
+from provider.framework.catalog import Catalog
 from provider.framework.provider import Provider
-from provider.framework.runner import ProviderRunner
 from provider.server import handshake
 from provider.server.adapter import add_provider_service
 from provider.server.backend import Backend
@@ -106,11 +106,11 @@ async def _serve(
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="provider")
     loop.set_default_executor(pool)
     handoff.install(loop, pool)
-    runner = ProviderRunner(provider)
     server = grpc.aio.server(migration_thread_pool=pool, options=GRPC_OPTIONS)
     # Only the negotiated protocol's generated code is loaded: it is costly to import.
     messages = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2")
-    add_provider_service(Backend(messages, protocol, runner), server)
+    backend = Backend(messages, protocol, Catalog.of(provider))
+    add_provider_service(backend, server)
     grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(Controller(stopping.set), server)
     grpc_stdio_pb2_grpc.add_GRPCStdioServicer_to_server(Stdio(stopping), server)
     grpc_health_pb2_grpc.add_HealthServicer_to_server(Health(), server)
@@ -144,7 +144,7 @@ async def _serve(
     try:
         await stopping.wait()
     finally:
-        runner.stop()
+        backend.stop()
         await server.stop(grace=1)
         place.remove()
 

@@ -1,21 +1,29 @@
 """Framework values to wire messages. The only place paths and diagnostics
-take their wire shape."""
+take their wire shape.
+
+The msgpack codec is imported by the first value encoded, not with this
+module: the schema RPCs use this module too, and a start that only reports
+the schema does without the codecs (rpc_table.py, `Later`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from provider.cty import CtyType, msgpack_codec
+from provider.cty import CtyType
 from provider.framework.diagnostics import Diagnostic, Severity
-from provider.framework.function import Function, FunctionError
 from provider.framework.identity import IdentitySchema
 from provider.framework.path import AttributeName, Path
 from provider.framework.schema import Block, Schema
 
+if TYPE_CHECKING:
+    from provider.framework.function import Function, FunctionError
+
 
 def dynamic_value(pb: ModuleType, value: Any, type_: CtyType) -> Any:
+    from provider.cty import msgpack_codec
+
     return pb.DynamicValue(msgpack=msgpack_codec.encode(value, type_))
 
 

@@ -60,7 +60,7 @@ def backend(version: int, tarmak: FakeTarmak | None = None) -> tuple[Backend, Mo
         settings = ProviderSettings(None, "", "/nonexistent.sock")
         settings.__dict__["tarmak"] = tarmak  # the cached client, made on first use
         runner.actions["tarmak_vault_unseal"].configure(settings)
-    return Backend(pb, version, runner), pb
+    return Backend(pb, version, runner.catalog), pb
 
 
 def config(pb: ModuleType, **values: Any) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import msgpack
 import pytest
 
-from provider.framework.runner import ProviderRunner
+from provider.framework.catalog import Catalog
 from provider.server.adapter import method_handlers
 from provider.server.backend import Backend
 from provider.server.rpc_table import RPCS, AwaitsStream, Blocks, Streams
@@ -40,7 +40,7 @@ class Adapter:
     """The service's methods by name, as grpc finds them."""
 
     def __init__(self, version: int, pb: ModuleType) -> None:
-        self.handlers = method_handlers(Backend(pb, version, ProviderRunner(TarmakProvider())))
+        self.handlers = method_handlers(Backend(pb, version, Catalog.of(TarmakProvider())))
 
     def __getitem__(self, method: str) -> Callable[..., Any]:
         handler = self.handlers[method]
