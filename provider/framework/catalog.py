@@ -4,7 +4,7 @@ Answering for the schema (GetMetadata, GetProviderSchema) needs only this,
 not the runner that performs operations. Terraform starts a provider several
 times per run and some starts only ask for the schema; those then never
 import the runner, the codecs and the planning rules (docs/benchmarks.md,
-"Where the start-up gap is").
+"A start that only reports the schema").
 """
 
 from __future__ import annotations

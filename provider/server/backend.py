@@ -8,7 +8,8 @@ checker does not read the generated code, so a wire message is `Wire`
 
 The runners, and with them the codecs and the planning rules, are made by
 the first RPC that performs an operation: a start that only reports the
-schema never imports them (docs/benchmarks.md, "Where the start-up gap is").
+schema never imports them (docs/benchmarks.md, "A start that only reports
+the schema").
 """
 
 from __future__ import annotations

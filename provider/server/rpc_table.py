@@ -14,7 +14,7 @@ every other row names its handler with `Later`, which imports the handler's
 module on the first call. Terraform starts a provider several times per run
 and some starts only read the schema: those never import the codecs, the
 runner and the planning rules that the other handlers need
-(docs/benchmarks.md, "Where the start-up gap is").
+(docs/benchmarks.md, "A start that only reports the schema").
 """
 
 from __future__ import annotations
