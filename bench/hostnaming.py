@@ -13,7 +13,7 @@ cores, that is what bounds the rate.
 
 Each shape is measured ROUNDS times, the shapes interleaved round by round
 and each run on a fresh mount, and the median is reported with the range:
-the same shape on the same cluster has moved between 120 and 210
+the same shape on the same cluster has moved between 119 and 219
 allocations/s from one run to the next on this shared machine (2026-12-03),
 more than a single run can be trusted with. BENCH_ALLOCATIONS sets the
 allocations per writer (default 100), BENCH_ALLOCATION_ROUNDS the rounds
