@@ -13,6 +13,7 @@ import pytest
 from devenv.environment import LocalEnvironment
 from devenv.plugin_sockets import plugin_sockets
 from devenv.processes import descendants, process_table
+from devenv.scratch import short_directory
 from devenv.terraform_binary import TerraformBinary, terraform_binaries
 from devenv.vault import OpenBaoServer, VaultEndpoint, external_vault
 from tests.e2e.harness import Terraform, build_mirror
@@ -25,6 +26,14 @@ def plugin_socket_dir() -> Iterator[Path]:
     """Every provider a test starts (through Terraform or directly) puts its socket
     in a directory of this session's, removed at its end (devenv/plugin_sockets.py)."""
     with plugin_sockets() as directory:
+        yield directory
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A directory with a short path (Unix socket paths are limited to ~104 bytes),
+    removed after the test."""
+    with short_directory() as directory:
         yield directory
 
 

@@ -8,14 +8,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from connector.protocol import NEED_DATA, Connection
 from connector.unix import SocketSecurityError, connect, listen_private, remove_private
-from devenv.scratch import short_directory
 from tests.e2e.harness import ROOT
 
 NOBODY = 65534
@@ -25,14 +23,6 @@ needs_root = pytest.mark.skipif(
     os.geteuid() != 0 or not os.access(OTHER_PYTHON, os.X_OK),
     reason="switching uid needs root and a system python3",
 )
-
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    """A directory with a short path (Unix socket paths are limited to ~104 bytes),
-    removed after the test."""
-    with short_directory() as directory:
-        yield directory
 
 
 @pytest.fixture

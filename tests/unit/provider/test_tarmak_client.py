@@ -7,7 +7,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,6 @@ from connector.protocol import (
     decode,
     encode,
 )
-from devenv.scratch import short_directory
 from provider.framework.context import Context, OperationCancelled, OperationTimedOut
 from provider.tarmak.client import TarmakClient, TarmakError
 
@@ -50,14 +49,6 @@ def fake_connector(path: str, protocol_version: int) -> threading.Thread:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     return thread
-
-
-@pytest.fixture
-def short_dir() -> Iterator[Path]:
-    """A directory with a short path (Unix socket paths are limited to ~104 bytes),
-    removed after the test."""
-    with short_directory() as directory:
-        yield directory
 
 
 def test_version_mismatch_fails_the_call_with_both_versions(short_dir: Path) -> None:
