@@ -4,13 +4,27 @@ The allocation record is written with cas=0 (or the version of a released
 record, when reusing) and the name index with cas=0 or the version of a
 released name, so a number or a name is never held twice. Release soft-deletes
 both: the history stays, and the counter never goes back.
+
+A number fresh from the counter is this process's alone, so its record and
+its name are written at the same time, on two connections: a claim then
+waits for one round trip to the cluster instead of two, which is what bounds
+the rate of many writers through a Raft cluster (docs/benchmarks/vault-ceiling.md).
+A crash between the two writes leaves either one of them; in both cases no
+state holds the number and the counter has moved past it, so it is never
+handed out again, and a name written is held (its entry is the whole record).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
 from provider.tarmak.hostnames.records import HostnameKey, allocation_record, render
 from provider.tarmak.hostnames.store import KVStore
 from provider.tarmak.vault_kv import CasConflict
+
+T = TypeVar("T")
 
 
 class Claims:
@@ -20,24 +34,49 @@ class Claims:
     def claim(
         self, key: HostnameKey, number: int, name: str, record_version: int, name_format: str
     ) -> bool:
-        """Take number `number` (CAS on its record), then its name; False if the name is
+        """Take number `number` (CAS on its record) and its name; False if the name is
         live elsewhere (a format shared between keys), which burns the number."""
         record = allocation_record(key, number, name, name_format, self.kv.mount)
-        self.kv.write(f"allocations/{key.path}/{number}", record, cas=record_version)
+        record_path, name_path = f"allocations/{key.path}/{number}", f"names/{name}"
         # Almost always the name was never written: try that first (one request).
-        try:
-            self.kv.write(f"names/{name}", record, cas=0)
-            return True
-        except CasConflict:
-            pass  # written before: live elsewhere, or released
-        name_entry = self.kv.read(f"names/{name}")
+        if record_version == 0:  # fresh from the counter: ours alone
+            if self._write_both(record_path, name_path, record):
+                return True
+        else:  # a released number: it may be reclaimed by others at the same time
+            self.kv.write(record_path, record, cas=record_version)
+            if self._write_new(name_path, record):
+                return True
+        name_entry = self.kv.read(name_path)
         if name_entry.exists:
             return False
         try:
-            self.kv.write(f"names/{name}", record, cas=name_entry.version)
+            self.kv.write(name_path, record, cas=name_entry.version)
         except CasConflict:
             return False
         return True
+
+    def _write_both(self, record_path: str, name_path: str, record: dict[str, object]) -> bool:
+        """Write a fresh number's record and its name at once; whether the name was
+        new. A record that exists already (only by hand: the counter never hands a
+        number out twice) raises CasConflict, after giving back the name."""
+        record_written = _Alongside(lambda: self.kv.write(record_path, record, cas=0))
+        try:
+            name_written = self._write_new(name_path, record)
+        finally:
+            record_error = record_written.error()
+        if record_error is not None:
+            if name_written:
+                self.kv.delete_latest(name_path)  # the number is not ours after all
+            raise record_error
+        return name_written
+
+    def _write_new(self, name_path: str, record: dict[str, object]) -> bool:
+        """Write the name where it was never written; False where it was."""
+        try:
+            self.kv.write(name_path, record, cas=0)
+            return True
+        except CasConflict:
+            return False  # written before: live elsewhere, or released
 
     def claim_released(self, key: HostnameKey, name_format: str) -> tuple[int, str] | None:
         """The lowest released number of `key`, claimed again (reuse mode only)."""
@@ -63,3 +102,25 @@ class Claims:
 
 def _numeric(name: str) -> tuple[int, str]:
     return (int(name), "") if name.isdigit() else (0, name)
+
+
+class _Alongside(Generic[T]):
+    """`work()` on a thread of its own, started at once; `error()` waits for it.
+    A daemon thread: it never holds up the provider's exit."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._work = work
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="hostname-claim", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._work()
+        except BaseException as err:  # handed to the waiting caller
+            self._error = err
+
+    def error(self) -> BaseException | None:
+        """Wait for `work`; what it raised, if anything."""
+        self._thread.join()
+        return self._error

@@ -230,3 +230,78 @@ def test_without_cas_two_processes_get_the_same_number() -> None:
 def test_with_cas_the_slower_process_conflicts() -> None:
     with pytest.raises(CasConflict):
         _race(MemoryKV())
+
+
+@dataclass
+class MeetingKV(MemoryKV):
+    """Holds each claim write until the claim's other write has arrived too (or
+    a second passed): only writes sent at the same time both go through."""
+
+    meeting: threading.Barrier = field(default_factory=lambda: threading.Barrier(2, timeout=1.0))
+    met: list[str] = field(default_factory=list)
+
+    def write(self, path: str, data: dict[str, Any], cas: int | None) -> int:
+        if not path.startswith("counters/"):
+            self.meeting.wait()  # BrokenBarrierError when the other never comes
+            self.met.append(path)
+        return super().write(path, data, cas)
+
+
+def test_a_fresh_number_s_record_and_name_are_written_at_the_same_time() -> None:
+    kv = MeetingKV()
+    allocation = allocator(kv).allocate(KEY, DEFAULT_FORMAT, False)
+    assert allocation.name == "web-frontend-prod-vm1"
+    assert sorted(kv.met) == [f"allocations/{KEY.path}/1", "names/web-frontend-prod-vm1"]
+    assert kv.read("names/web-frontend-prod-vm1").data == kv.read(f"allocations/{KEY.path}/1").data
+    assert not [t for t in threading.enumerate() if t.name == "hostname-claim"]
+
+
+def test_a_reclaimed_number_writes_its_record_before_its_name() -> None:
+    """A released number may be reclaimed by another writer at the same moment:
+    its record (CAS on the released version) decides before the name is touched."""
+    kv = MemoryKV()
+    naming = allocator(kv)
+    first = naming.allocate(KEY, DEFAULT_FORMAT, False)
+    naming.release(KEY, first.number, first.name)
+    kv.writes.clear()
+    assert naming.allocate(KEY, DEFAULT_FORMAT, True).number == first.number
+    assert kv.writes == [f"allocations/{KEY.path}/1", f"names/{first.name}"]
+
+
+def test_a_record_written_by_hand_gives_back_the_name_and_moves_on() -> None:
+    """A fresh number whose record exists already (only by hand: the counter never
+    hands a number out twice) is not taken, and the name written beside it is
+    given back: released, so nothing holds it."""
+    kv = MemoryKV()
+    kv.write(f"allocations/{KEY.path}/1", {"by": "hand"}, cas=0)
+    allocation = allocator(kv).allocate(KEY, DEFAULT_FORMAT, False)
+    assert allocation.number == 2
+    assert kv.read("names/web-frontend-prod-vm1").released
+    assert kv.read(f"allocations/{KEY.path}/1").data == {"by": "hand"}
+    assert kv.read("names/web-frontend-prod-vm2").exists
+
+
+class Unavailable(Exception):
+    pass
+
+
+def test_a_failed_name_write_waits_for_the_record_and_raises() -> None:
+    """The claim ends only after both writes have: a failure of one is raised
+    once the other is done, with no thread left behind."""
+    kv = MemoryKV()
+    record_done = threading.Event()
+    write = kv.write
+
+    def failing_name(path: str, data: dict[str, Any], cas: int | None) -> int:
+        if path.startswith("names/"):
+            raise Unavailable(path)
+        version = write(path, data, cas)
+        if path.startswith("allocations/"):
+            record_done.set()
+        return version
+
+    kv.write = failing_name  # type: ignore[method-assign]
+    with pytest.raises(Unavailable):
+        Claims(kv).claim(KEY, 1, "web-frontend-prod-vm1", 0, DEFAULT_FORMAT)
+    assert record_done.is_set()
+    assert not [t for t in threading.enumerate() if t.name == "hostname-claim"]
