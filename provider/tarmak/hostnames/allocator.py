@@ -10,7 +10,8 @@ Allocating takes a number reserved by this process (reserver.py) or moves the
 counter (counters.py), then claims the number and its name, both written at
 once (claims.py). Only a CAS conflict is retried here, with jittered backoff;
 every request is tried again while Vault is unavailable (patience.py), and any
-other Vault error fails at once. With `reuse_released`, a released number is claimed again first.
+other Vault error fails at once. With `reuse_released`, a released number is
+claimed again first.
 """
 
 from __future__ import annotations

@@ -16,15 +16,13 @@ handed out again, and a name written is held (its entry is the whole record).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
 
 from provider.tarmak.hostnames.records import HostnameKey, allocation_record, render
 from provider.tarmak.hostnames.store import KVStore
-from provider.tarmak.vault_kv import CasConflict
-
-T = TypeVar("T")
+from provider.tarmak.vault_kv import CasConflict, VaultError
 
 
 class Claims:
@@ -57,8 +55,9 @@ class Claims:
 
     def _write_both(self, record_path: str, name_path: str, record: dict[str, object]) -> bool:
         """Write a fresh number's record and its name at once; whether the name was
-        new. A record that exists already (only by hand: the counter never hands a
-        number out twice) raises CasConflict, after giving back the name."""
+        new. When the record fails (CasConflict only for a record written by hand:
+        the counter never hands a number out twice), the name written beside it is
+        given back before the error is raised, so no state-less name stays held."""
         record_written = _Alongside(lambda: self.kv.write(record_path, record, cas=0))
         try:
             name_written = self._write_new(name_path, record)
@@ -66,7 +65,10 @@ class Claims:
             record_error = record_written.error()
         if record_error is not None:
             if name_written:
-                self.kv.delete_latest(name_path)  # the number is not ours after all
+                # Best effort: if Vault cannot take this either, the name stays held
+                # by a number no state has, as after a crash between the writes.
+                with contextlib.suppress(VaultError):
+                    self.kv.delete_latest(name_path)
             raise record_error
         return name_written
 
@@ -104,11 +106,11 @@ def _numeric(name: str) -> tuple[int, str]:
     return (int(name), "") if name.isdigit() else (0, name)
 
 
-class _Alongside(Generic[T]):
+class _Alongside:
     """`work()` on a thread of its own, started at once; `error()` waits for it.
     A daemon thread: it never holds up the provider's exit."""
 
-    def __init__(self, work: Callable[[], T]) -> None:
+    def __init__(self, work: Callable[[], object]) -> None:
         self._work = work
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="hostname-claim", daemon=True)

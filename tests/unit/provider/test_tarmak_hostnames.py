@@ -15,7 +15,7 @@ from provider.tarmak.hostnames.counters import CounterStore, InvalidName
 from provider.tarmak.hostnames.records import HostnameKey
 from provider.tarmak.hostnames.reserver import BatchReserver
 from provider.tarmak.hostnames.rules import DEFAULT_FORMAT
-from provider.tarmak.vault_kv import CasConflict, Entry
+from provider.tarmak.vault_kv import CasConflict, Entry, VaultUnavailable
 
 KEY = HostnameKey("web", "frontend", "prod")
 
@@ -305,3 +305,19 @@ def test_a_failed_name_write_waits_for_the_record_and_raises() -> None:
         Claims(kv).claim(KEY, 1, "web-frontend-prod-vm1", 0, DEFAULT_FORMAT)
     assert record_done.is_set()
     assert not [t for t in threading.enumerate() if t.name == "hostname-claim"]
+
+
+def test_a_record_vault_cannot_take_gives_back_the_name_and_raises() -> None:
+    """A create that fails leaves no name held that no state knows of."""
+    kv = MemoryKV()
+    write = kv.write
+
+    def record_unavailable(path: str, data: dict[str, Any], cas: int | None) -> int:
+        if path.startswith("allocations/"):
+            raise VaultUnavailable("the active node is down")
+        return write(path, data, cas)
+
+    kv.write = record_unavailable  # type: ignore[method-assign]
+    with pytest.raises(VaultUnavailable):
+        Claims(kv).claim(KEY, 1, "web-frontend-prod-vm1", 0, DEFAULT_FORMAT)
+    assert kv.read("names/web-frontend-prod-vm1").released
