@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -139,10 +140,16 @@ def time_to_first_line(argv: list[str], env: dict[str, str]) -> float:
 
 
 def medians(cases: dict[str, Callable[[], float]], runs: int = RUNS) -> dict[str, float]:
+    """Each case's median over `runs` rounds. Every round runs every case once,
+    in an order of its own (shuffled, the same for every `make bench`), so that
+    no case always runs right after the same other one: a case that leaves the
+    machine busy as it ends (a peer's teardown) would otherwise always weigh on
+    the same neighbour."""
     samples: dict[str, list[float]] = {name: [] for name in cases}
-    for _ in range(runs):
-        for name, case in cases.items():
-            samples[name].append(case())
+    names = list(cases)
+    for turn in range(runs):
+        for name in random.Random(turn).sample(names, len(names)):
+            samples[name].append(cases[name]())
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
