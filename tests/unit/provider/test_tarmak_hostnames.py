@@ -237,7 +237,7 @@ class MeetingKV(MemoryKV):
     """Holds each claim write until the claim's other write has arrived too (or
     a second passed): only writes sent at the same time both go through."""
 
-    meeting: threading.Barrier = field(default_factory=lambda: threading.Barrier(2, timeout=1.0))
+    meeting: threading.Barrier = field(default_factory=lambda: threading.Barrier(2, timeout=5.0))
     met: list[str] = field(default_factory=list)
 
     def write(self, path: str, data: dict[str, Any], cas: int | None) -> int:
