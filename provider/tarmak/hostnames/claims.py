@@ -36,7 +36,6 @@ class Claims:
         live elsewhere (a format shared between keys), which burns the number."""
         record = allocation_record(key, number, name, name_format, self.kv.mount)
         record_path, name_path = f"allocations/{key.path}/{number}", f"names/{name}"
-        # Almost always the name was never written: try that first (one request).
         if record_version == 0:  # fresh from the counter: ours alone
             if self._write_both(record_path, name_path, record):
                 return True
@@ -73,7 +72,8 @@ class Claims:
         return name_written
 
     def _write_new(self, name_path: str, record: dict[str, object]) -> bool:
-        """Write the name where it was never written; False where it was."""
+        """Write the name where it was never written; False where it was. Almost
+        always it never was, so this is tried first: one request, no read."""
         try:
             self.kv.write(name_path, record, cas=0)
             return True
