@@ -29,10 +29,10 @@ from provider.framework.diagnostics import Diagnostics
 from provider.framework.identity import IdentityAttribute, IdentitySchema
 from provider.framework.path import Path
 from provider.framework.validators import dns_label
-from provider.tarmak.hostnames.records import KEY_ATTRIBUTES, record_number, state_from_record
 from provider.tarmak.hostnames.rules import (
     DEFAULT_FORMAT,
     DEFAULT_MOUNT,
+    KEY_ATTRIBUTES,
     MAX_HOSTNAME_LENGTH,
     format_problem,
     hostname_problem,
@@ -40,7 +40,7 @@ from provider.tarmak.hostnames.rules import (
     mount_problem,
 )
 from provider.tarmak.settings import ProviderSettings, vault_settings
-from provider.tarmak.vault_kv import NotKV2Mount, VaultError, open_kv
+from provider.tarmak.vault_kv import VaultError
 
 if TYPE_CHECKING:
     from provider.tarmak.hostnames.allocator import Hostnaming
@@ -137,9 +137,10 @@ class Hostname(Resource):
     def _hostnaming(
         self, mount: str, ctx: Context, diags: Diagnostics, summary: str
     ) -> Hostnaming | None:
-        # The allocator loads on first use: schemas and validation (every provider
-        # start) only need the rules.
+        # The allocator and Vault's client load on first use: schemas and
+        # validation (every provider start) only need the rules.
         from provider.tarmak.hostnames.allocator import Hostnaming
+        from provider.tarmak.vault_kv import NotKV2Mount, open_kv
 
         vault = vault_settings(self.settings, diags)
         if vault is None:
@@ -208,7 +209,7 @@ class Hostname(Resource):
         except VaultError as err:
             resp.diagnostics.add_error("Cannot read the hostname allocation", f"{err}.")
             return
-        from provider.tarmak.hostnames.records import NameStatus
+        from provider.tarmak.hostnames.records import NameStatus, record_number
 
         if lookup.status is NameStatus.UNCERTAIN:
             # Absent on a node that may be behind, and no active node to confirm: a live
@@ -266,7 +267,7 @@ class Hostname(Resource):
         except VaultError as err:
             resp.diagnostics.add_error("Cannot import the hostname", f"{err}.")
             return
-        from provider.tarmak.hostnames.records import NameStatus
+        from provider.tarmak.hostnames.records import NameStatus, state_from_record
 
         if lookup.status is NameStatus.UNCERTAIN:
             resp.diagnostics.add_error(

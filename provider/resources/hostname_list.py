@@ -16,10 +16,8 @@ from provider.cty import STRING
 from provider.framework import Attribute, Block, Schema
 from provider.framework.list_resource import ListRequest, ListResource, ListResult
 from provider.framework.validators import dns_label
-from provider.tarmak.hostnames.records import state_from_record
 from provider.tarmak.hostnames.rules import DEFAULT_MOUNT
 from provider.tarmak.settings import ProviderSettings, vault_settings
-from provider.tarmak.vault_kv import VaultError, open_kv
 
 _FILTERS = ("application", "role", "environment")
 
@@ -56,6 +54,10 @@ class HostnameList(ListResource):
         self.settings = provider_data
 
     def list(self, req: ListRequest) -> Iterator[ListResult]:
+        # Vault's client and the records load here, not with the schema (every start).
+        from provider.tarmak.hostnames.records import state_from_record
+        from provider.tarmak.vault_kv import VaultError, open_kv
+
         problems = ListResult()
         vault = vault_settings(self.settings, problems.diagnostics)
         if vault is None:

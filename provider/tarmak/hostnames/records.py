@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from provider.tarmak.hostnames.rules import DEFAULT_FORMAT
+from provider.tarmak.hostnames.rules import DEFAULT_FORMAT, KEY_ATTRIBUTES
 from provider.tarmak.hostnames.store import KVStore
 
 _WHO = f"terraform-provider-tarmak (pid {os.getpid()}, {socket.gethostname()})"
-KEY_ATTRIBUTES = ("application", "role", "environment")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ DEFAULT_FORMAT = "{application}-{role}-{environment}-vm{number}"
 MAX_HOSTNAME_LENGTH = 63
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 DEFAULT_MOUNT = "hostnaming"
+# The attributes a name is made of besides its number: its counter's key.
+KEY_ATTRIBUTES = ("application", "role", "environment")
 
 
 def hostname_problem(name: object) -> str | None:

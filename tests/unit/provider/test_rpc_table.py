@@ -112,6 +112,50 @@ def test_a_schema_only_start_imports_none_of_the_operations() -> None:
     assert "provider.server.resource_rpcs" in seen["after_validate"]
 
 
+# The tarmak provider's schema-only start: its resources declare their schemas
+# without loading Vault's client, the hostname allocator or its records.
+TARMAK_SCHEMA_ONLY_START = textwrap.dedent(
+    """
+    import asyncio, importlib, json, sys
+    from provider.framework.catalog import Catalog
+    from provider.server.adapter import method_handlers
+    from provider.server.backend import Backend
+    from provider.tarmak.provider import TarmakProvider
+
+    pb = importlib.import_module("provider._generated.tfplugin6_pb2")
+    handlers = method_handlers(Backend(pb, 6, Catalog.of(TarmakProvider())))
+    schema = asyncio.run(
+        handlers["GetProviderSchema"].unary_unary(pb.GetProviderSchema.Request(), None)
+    )
+    print(json.dumps({
+        "resources": sorted(schema.resource_schemas),
+        "loaded": sorted(m for m in sys.modules if m.startswith("provider.tarmak")),
+    }))
+    """
+)
+
+
+def test_the_tarmak_schema_loads_no_vault_client_nor_allocator() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", TARMAK_SCHEMA_ONLY_START],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    seen = json.loads(out.stdout)
+    assert "tarmak_hostname" in seen["resources"]
+    for module in (
+        "provider.tarmak.hostnames.allocator",
+        "provider.tarmak.hostnames.records",
+        "provider.tarmak.vault_http",
+        "provider.tarmak.vault_nodes",
+    ):
+        assert module not in seen["loaded"]
+    assert "provider.tarmak.hostnames.rules" in seen["loaded"]
+
+
 def backend() -> Backend:
     pb = importlib.import_module("provider._generated.tfplugin6_pb2")
     return Backend(pb, 6, Catalog.of(TarmakProvider()))
