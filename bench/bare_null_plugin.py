@@ -171,14 +171,15 @@ async def serve_aio() -> None:
     os._exit(0)
 
 
-def main() -> None:
+def main(servicer: BareNull | None = None) -> None:
+    """Serve `servicer` (barenull_resource by default) until Terraform says Shutdown."""
     if os.environ.get("BARE_SERVER") == "aio":
         asyncio.run(serve_aio())
         return
     place = handshake.private_socket(os.environ)
     server = grpc.server(ThreadPoolExecutor(max_workers=16))
     done = threading.Event()
-    tfplugin6_pb2_grpc.add_ProviderServicer_to_server(BareNull(), server)
+    tfplugin6_pb2_grpc.add_ProviderServicer_to_server(servicer or BareNull(), server)
     grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(Controller(done), server)
     certificate = generate_certificate()
     # As ours does: TLS with the certificate from the handshake line.

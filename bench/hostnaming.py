@@ -11,6 +11,12 @@ vault_nodes.py) and sends its requests there. It also says how much CPU an
 allocation costs the Vault servers and the writers: on a machine of few
 cores, that is what bounds the rate.
 
+Beside them, the floor of the 8-threads shape: 8 threads of one process that
+send only the two check-and-set writes an allocation must make (its record and
+its name, cas=0, at once, through the same client), with numbers taken from
+memory instead of a counter. No allocator that keeps a number and a name from
+being held twice sends less, so its rate bounds the allocator's on that run.
+
 Each shape is measured ROUNDS times, the shapes interleaved round by round
 and each run on a fresh mount, and the median is reported with the range:
 the same shape on the same cluster has moved between 119 and 219
@@ -23,6 +29,7 @@ allocations per writer (default 100), BENCH_ALLOCATION_ROUNDS the rounds
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import secrets
 import statistics
@@ -31,7 +38,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from bench.hostname_vaults import Target, dev_server, raft_standbys  # noqa: E402
 from bench.plots import record  # noqa: E402
 from provider.tarmak.hostnames.allocator import Hostnaming  # noqa: E402
-from provider.tarmak.hostnames.records import HostnameKey  # noqa: E402
+from provider.tarmak.hostnames.records import HostnameKey, allocation_record, render  # noqa: E402
 from provider.tarmak.hostnames.reserver import BatchReserver  # noqa: E402
 from provider.tarmak.hostnames.rules import DEFAULT_FORMAT  # noqa: E402
 from provider.tarmak.settings import VaultSettings  # noqa: E402
@@ -49,8 +56,9 @@ from provider.tarmak.vault_kv import open_kv  # noqa: E402
 
 PER_WRITER = int(os.environ.get("BENCH_ALLOCATIONS", "100"))
 ROUNDS = int(os.environ.get("BENCH_ALLOCATION_ROUNDS", "3"))
-# (writers, processes): 8 writers as 8 processes, and as 8 threads of one process
-SHAPES = ((1, 1), (8, 8), (8, 1))
+# (writers, processes, floor): 8 writers as 8 processes, and as 8 threads of one
+# process; the floor sends only the two writes of each allocation (writes_only).
+SHAPES = ((1, 1, False), (8, 8, False), (8, 1, False), (8, 1, True))
 VAULTS: dict[str, Callable[[Path], contextlib.AbstractContextManager[Target]]] = {
     "dev": dev_server,
     "raft": raft_standbys,
@@ -84,7 +92,39 @@ def writer(args: tuple[str, str, str | None, str, int, int]) -> tuple[list[int],
     return numbers, retries, time.process_time() - cpu
 
 
-def run(target: Target, writers: int, processes: int) -> dict[str, Any]:
+def writes_only(
+    args: tuple[str, str, str | None, str, int, int],
+) -> tuple[list[int], list[int], float]:
+    """The floor: what `writer` returns, for allocations that only write a record
+    and a name (cas=0, at once), numbered in memory."""
+    address, token, ca_cert, mount, count, threads = args
+    cpu = time.process_time()
+    kv = open_kv(VaultSettings(address, token, ca_cert), mount)
+    kv.check_mount()
+    key = HostnameKey("bench", "web", "prod")
+    next_number = itertools.count(1).__next__  # atomic in CPython
+    numbers: list[int] = []
+
+    def allocate() -> None:
+        with ThreadPoolExecutor(1) as alongside:
+            for _ in range(count):
+                number = next_number()
+                name = render(DEFAULT_FORMAT, key, number)
+                record = allocation_record(key, number, name, DEFAULT_FORMAT, mount)
+                written = alongside.submit(kv.write, f"allocations/{key.path}/{number}", record, 0)
+                kv.write(f"names/{name}", record, cas=0)
+                written.result()
+                numbers.append(number)
+
+    workers = [threading.Thread(target=allocate) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return numbers, [0] * len(numbers), time.process_time() - cpu
+
+
+def run(target: Target, writers: int, processes: int, floor: bool = False) -> dict[str, Any]:
     mount = f"bench-{secrets.token_hex(3)}"
     target.enable_kv2(mount)
     threads = writers // processes
@@ -97,7 +137,8 @@ def run(target: Target, writers: int, processes: int) -> dict[str, Any]:
         list(pool.map(_warm, range(processes)))
         vault_cpu = target.cpu_seconds()
         started = time.perf_counter()
-        results = list(pool.map(writer, [(*job, PER_WRITER, threads) for job in jobs]))
+        work = writes_only if floor else writer
+        results = list(pool.map(work, [(*job, PER_WRITER, threads) for job in jobs]))
         took = time.perf_counter() - started
         vault_cpu = target.cpu_seconds() - vault_cpu
     numbers = [n for ns, _, _ in results for n in ns]
@@ -107,6 +148,7 @@ def run(target: Target, writers: int, processes: int) -> dict[str, Any]:
     return {
         "writers": writers,
         "processes": processes,
+        "floor": floor,
         "allocations_per_second": len(numbers) / took,
         "cas_retries_mean": statistics.mean(retries),
         "cas_retries_max": max(retries),
@@ -126,6 +168,7 @@ def median_row(made: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "writers": made[0]["writers"],
         "processes": made[0]["processes"],
+        "floor": made[0]["floor"],
         **row,
         "cas_retries_max": max(r["cas_retries_max"] for r in made),
         "rounds": [r["allocations_per_second"] for r in made],
@@ -150,18 +193,19 @@ def main() -> None:
         f"medians of {ROUNDS} rounds (range)\n"
     )
     print(
-        "| Vault | writers | processes | allocations/s | CAS retries per allocation (mean) | max "
-        "| CPU per allocation: Vault | writers |"
+        "| Vault | writers | processes | sends | allocations/s | CAS retries per allocation "
+        "(mean) | max | CPU per allocation: Vault | writers |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|")
     for name in chosen:
         with scratch_dir() as scratch, VAULTS[name](scratch) as target:
-            rounds = [[run(target, w, p) for w, p in SHAPES] for _ in range(ROUNDS)]
+            rounds = [[run(target, *shape) for shape in SHAPES] for _ in range(ROUNDS)]
         rows = [median_row([made[shape] for made in rounds]) for shape in range(len(SHAPES))]
         for row in rows:
             low, high = min(row["rounds"]), max(row["rounds"])
             print(
                 f"| {target.label} | {row['writers']} | {row['processes']} | "
+                f"{'two writes only (the floor)' if row['floor'] else 'the allocator'} | "
                 f"{row['allocations_per_second']:.0f} ({low:.0f}-{high:.0f}) | "
                 f"{row['cas_retries_mean']:.2f} | {row['cas_retries_max']} | "
                 f"{row['vault_cpu_ms']:.1f} ms | {row['writer_cpu_ms']:.1f} ms |",

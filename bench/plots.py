@@ -172,8 +172,11 @@ def hostnaming(results: dict[str, Any]) -> Any:
     figure, axis = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
     for number, run in enumerate(results["runs"], 1):
         label = run.get("label", f"run {number}")
-        # one writer per process; rows of threads sharing one process get a marker
-        apart = [r for r in run["rows"] if r.get("processes", r["writers"]) == r["writers"]]
+        # one writer per process; rows of threads sharing one process get a marker,
+        # and the floor (two writes per allocation, no allocator) another
+        floors = [r for r in run["rows"] if r.get("floor")]
+        allocating = [r for r in run["rows"] if not r.get("floor")]
+        apart = [r for r in allocating if r.get("processes", r["writers"]) == r["writers"]]
         rows = sorted(apart, key=lambda row: row["writers"])
         (line,) = axis.plot(
             [row["writers"] for row in rows],
@@ -181,7 +184,16 @@ def hostnaming(results: dict[str, Any]) -> Any:
             "o-",
             label=label,
         )
-        shared = [r for r in run["rows"] if r not in apart]
+        shared = [r for r in allocating if r not in apart]
+        if floors:
+            axis.plot(
+                [row["writers"] for row in floors],
+                [row["allocations_per_second"] for row in floors],
+                "+",
+                markersize=11,
+                color=line.get_color(),
+                label=f"{label}: two writes only, threads of one (the floor)",
+            )
         if shared:
             axis.plot(
                 [row["writers"] for row in shared],
@@ -191,7 +203,7 @@ def hostnaming(results: dict[str, Any]) -> Any:
                 color=line.get_color(),
                 label=f"{label}: threads of one process",
             )
-    axis.set_xlabel("writers (separate processes, or x: threads of one; one counter)")
+    axis.set_xlabel("writers (separate processes; x: threads of one; +: its floor; one counter)")
     axis.set_ylabel("allocations per second")
     axis.set_ylim(bottom=0)
     axis.grid(alpha=0.3)

@@ -89,6 +89,8 @@ NULL_BINARY = "terraform-provider-null_v2.1.2_x4"
 BARE = ROOT / "bench" / "bare_null_plugin.py"
 BARE_ADDRESS = "registry.terraform.io/bench/barenull"
 BARE_AIO_ADDRESS = "registry.terraform.io/bench/barenullaio"
+BARE_HOSTNAME = ROOT / "bench" / "bare_hostname_plugin.py"
+BARE_HOSTNAME_ADDRESS = "registry.terraform.io/bench/barehostname"
 
 
 def null_provider() -> Path:
@@ -182,6 +184,27 @@ def publish_bare(mirror: Path, aio: bool = False) -> None:
     launcher.write_text(
         script_header(sys.executable) + f"import gc\ngc.disable()\n{server}import runpy\n"
         f"runpy.run_path({str(BARE)!r}, run_name='__main__')\n"
+    )
+    launcher.chmod(0o755)
+
+
+def publish_bare_hostname(mirror: Path) -> None:
+    """bench/bare_hostname_plugin.py at BARE_HOSTNAME_ADDRESS, launched as the floor
+    is, with tarmak_hostname's schema as the provider declares it, serialized
+    here so that the plugin itself loads nothing of the framework."""
+    from provider._generated import tfplugin6_pb2
+    from provider.resources.hostname import Hostname
+    from provider.server import to_proto
+
+    target = mirror / BARE_HOSTNAME_ADDRESS / "0.1.0" / platform()
+    target.mkdir(parents=True)
+    schema = target / "tarmak_hostname.schema"
+    schema.write_bytes(to_proto.schema(tfplugin6_pb2, Hostname.schema).SerializeToString())
+    launcher = target / "terraform-provider-barehostname_v0.1.0"
+    launcher.write_text(
+        script_header(sys.executable) + "import gc\ngc.disable()\nimport os\n"
+        f"os.environ['BARE_HOSTNAME_SCHEMA'] = {str(schema)!r}\nimport runpy\n"
+        f"runpy.run_path({str(BARE_HOSTNAME)!r}, run_name='__main__')\n"
     )
     launcher.chmod(0o755)
 
@@ -304,7 +327,9 @@ def terraform_runs(cli_config: Path, base: Path) -> dict[str, float]:
 
 def hostname_runs(cli_config: Path, base: Path) -> dict[str, float]:
     """100 tarmak_hostname against OpenBao -dev vs 100 null_resource, fresh applies,
-    and the same 100 through bench/allocator_without_vault.py (the row's floor).
+    the same 100 through bench/allocator_without_vault.py (the row's floor), and
+    100 of its schema on bench/bare_hostname_plugin.py (no framework), without
+    Vault and with only the two writes each name needs.
 
     Each run allocates from a new counter (the environment is run-unique),
     so every apply makes 100 real check-and-set allocations."""
@@ -322,7 +347,7 @@ def hostname_runs(cli_config: Path, base: Path) -> dict[str, float]:
 variable "run" {}
 terraform {
   required_providers {
-    tarmak = { source = "jetstack/tarmak" }
+    tarmak = { source = "SOURCE" }
   }
 }
 resource "tarmak_hostname" "r" {
@@ -336,12 +361,17 @@ resource "tarmak_hostname" "r" {
             base,
             env,
             {
-                "hostname": config,
+                "hostname": config.replace("SOURCE", "jetstack/tarmak"),
+                "hostname-bare": config.replace("SOURCE", "bench/barehostname"),
                 "hostname-null": hundred("hashicorp/null", "null", "null_resource"),
             },
         )
         env_without_vault = {**env, "TF_CLI_CONFIG_FILE": str(mirror_without_vault(base))}
-        dirs |= init_dirs(base, env_without_vault, {"hostname-without-vault": config})
+        dirs |= init_dirs(
+            base,
+            env_without_vault,
+            {"hostname-without-vault": config.replace("SOURCE", "jetstack/tarmak")},
+        )
         runs = itertools.count()
 
         def hostnames(name: str, env: dict[str, str]) -> Callable[[], float]:
@@ -353,6 +383,10 @@ resource "tarmak_hostname" "r" {
             {
                 "hostname": hostnames("hostname", env),
                 "hostname-without-vault": hostnames("hostname-without-vault", env_without_vault),
+                "hostname-bare": hostnames("hostname-bare", env),
+                "hostname-bare-writes": hostnames(
+                    "hostname-bare", {**env, "BARE_HOSTNAME_WRITES": "1"}
+                ),
                 "null": lambda: timed_run(
                     dirs["hostname-null"], env, "apply", "-auto-approve", fresh=True
                 ),
@@ -461,6 +495,18 @@ def hostname_rows(runs_hostname: dict[str, float]) -> list[tuple[str, float, str
                 runs_hostname["hostname-without-vault"], runs_hostname["null"], "`null_resource`"
             ),
         ),
+        (
+            "apply 100 `tarmak_hostname` on the framework-free floor: its schema served by "
+            "bench/bare_hostname_plugin.py, numbered in memory",
+            runs_hostname["hostname-bare"],
+            ratio(runs_hostname["hostname-bare"], runs_hostname["null"], "`null_resource`"),
+        ),
+        (
+            "apply 100 `tarmak_hostname` on the framework-free floor sending only the two "
+            "check-and-set writes a name needs (record and name, at once; no counter)",
+            runs_hostname["hostname-bare-writes"],
+            ratio(runs_hostname["hostname-bare-writes"], runs_hostname["null"], "`null_resource`"),
+        ),
         ("apply 100 `null_resource` (same run)", runs_hostname["null"], ""),
     ]
 
@@ -484,6 +530,7 @@ def main() -> None:
         target = mirror / "registry.terraform.io/hashicorp/null/2.1.2" / platform()
         target.mkdir(parents=True)
         shutil.copy(null, target / NULL_BINARY)
+        publish_bare_hostname(mirror)
         if ONLY == "hostname":
             print(f"{RUNS} runs each, medians, on {os.cpu_count()} cores\n", flush=True)
             print_rows(hostname_rows(hostname_runs(cli_config, base)))

@@ -61,6 +61,21 @@ SAMPLES = {
                         "cas_retries_mean": 0.7,
                         "cas_retries_max": 10,
                     },
+                    {
+                        "writers": 8,
+                        "processes": 1,
+                        "allocations_per_second": 150,
+                        "cas_retries_mean": 0,
+                        "cas_retries_max": 0,
+                    },
+                    {
+                        "writers": 8,
+                        "processes": 1,
+                        "floor": True,
+                        "allocations_per_second": 190,
+                        "cas_retries_mean": 0,
+                        "cas_retries_max": 0,
+                    },
                 ],
             }
         ],
