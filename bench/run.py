@@ -18,7 +18,10 @@ one run.
 4. `terraform apply` of 100 `tarmak_hostname` against OpenBao -dev vs 100
    `null_resource`, and the same 100 with hostnames numbered in memory
    (bench/allocator_without_vault.py): what the resource costs Terraform and
-   the provider before any allocation reaches Vault, the row's floor.
+   the provider before any allocation reaches Vault, the row's floor. Then
+   its schema on bench/bare_hostname_plugin.py, no framework at all: numbered
+   in memory, and sending only the two check-and-set writes each name needs,
+   what bounds any allocator on grpcio.
 5. How many times Terraform starts the provider per apply and per plan
    (counted in one untimed TF_LOG=debug run each).
 
