@@ -16,10 +16,11 @@ from provider.cty import STRING
 from provider.framework import Attribute, Block, Schema
 from provider.framework.list_resource import ListRequest, ListResource, ListResult
 from provider.framework.validators import dns_label
-from provider.tarmak.hostnames.rules import DEFAULT_MOUNT
+from provider.tarmak.hostnames.rules import DEFAULT_MOUNT, KEY_ATTRIBUTES
 from provider.tarmak.settings import ProviderSettings, vault_settings
 
-_FILTERS = ("application", "role", "environment")
+# A listing may be narrowed by any part of the counter's key.
+_FILTERS = KEY_ATTRIBUTES
 
 
 class HostnameList(ListResource):
