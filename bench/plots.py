@@ -185,24 +185,19 @@ def hostnaming(results: dict[str, Any]) -> Any:
             label=label,
         )
         shared = [r for r in allocating if r not in apart]
-        if floors:
-            axis.plot(
-                [row["writers"] for row in floors],
-                [row["allocations_per_second"] for row in floors],
-                "+",
-                markersize=11,
-                color=line.get_color(),
-                label=f"{label}: two writes only, threads of one (the floor)",
-            )
-        if shared:
-            axis.plot(
-                [row["writers"] for row in shared],
-                [row["allocations_per_second"] for row in shared],
-                "x",
-                markersize=9,
-                color=line.get_color(),
-                label=f"{label}: threads of one process",
-            )
+        for marked, marker, size, what in (
+            (floors, "+", 11, "two writes only, threads of one (the floor)"),
+            (shared, "x", 9, "threads of one process"),
+        ):
+            if marked:
+                axis.plot(
+                    [row["writers"] for row in marked],
+                    [row["allocations_per_second"] for row in marked],
+                    marker,
+                    markersize=size,
+                    color=line.get_color(),
+                    label=f"{label}: {what}",
+                )
     axis.set_xlabel("writers (separate processes; x: threads of one; +: its floor; one counter)")
     axis.set_ylabel("allocations per second")
     axis.set_ylim(bottom=0)

@@ -11,19 +11,7 @@ import msgpack
 from bench.bare_hostname_plugin import UNKNOWN, BareHostname, _dump, _load, pb
 from provider.resources.hostname import Hostname
 from provider.server import to_proto
-
-CONFIG = {
-    "application": "web",
-    "role": "frontend",
-    "environment": "prod",
-    "format": None,
-    "kv_mount": None,
-    "reuse_released_numbers": None,
-    "name": None,
-    "number": None,
-    "id": None,
-    "timeouts": None,
-}
+from tests.unit.provider.test_tarmak_hostname import CONFIG
 
 
 def bare() -> BareHostname:

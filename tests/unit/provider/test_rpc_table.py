@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,16 +94,21 @@ SCHEMA_ONLY_START = textwrap.dedent(
 )
 
 
-def test_a_schema_only_start_imports_none_of_the_operations() -> None:
+def in_a_fresh_interpreter(script: str) -> Any:
+    """What `script` prints as JSON, run by a new Python in the project root."""
     out = subprocess.run(
-        [sys.executable, "-c", SCHEMA_ONLY_START],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
-    seen = json.loads(out.stdout)
+    return json.loads(out.stdout)
+
+
+def test_a_schema_only_start_imports_none_of_the_operations() -> None:
+    seen = in_a_fresh_interpreter(SCHEMA_ONLY_START)
     assert "testing_null" in seen["resources"]
     assert seen["metadata"] == seen["resources"]
     assert seen["after_schema"] == []
@@ -136,15 +142,7 @@ TARMAK_SCHEMA_ONLY_START = textwrap.dedent(
 
 
 def test_the_tarmak_schema_loads_no_vault_client_nor_allocator() -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", TARMAK_SCHEMA_ONLY_START],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    seen = json.loads(out.stdout)
+    seen = in_a_fresh_interpreter(TARMAK_SCHEMA_ONLY_START)
     assert "tarmak_hostname" in seen["resources"]
     for module in (
         "provider.tarmak.hostnames.allocator",
