@@ -175,20 +175,30 @@ def launchers(mirror: Path) -> dict[str, list[str]]:
     return argvs
 
 
-def publish_bare(mirror: Path, aio: bool = False) -> None:
-    """bench/bare_null_plugin.py behind a launcher like ours (same interpreter,
-    collector off while importing), so the floor gets every lever ours has;
-    `aio` publishes it on grpc.aio's server instead, at BARE_AIO_ADDRESS."""
-    address, name = (BARE_AIO_ADDRESS, "barenullaio") if aio else (BARE_ADDRESS, "barenull")
+def publish_script(
+    mirror: Path, address: str, name: str, script: Path, environ: dict[str, str]
+) -> None:
+    """`script` behind a launcher like ours (same interpreter, collector off while
+    importing) at `address` in the mirror, with `environ` set first."""
     target = mirror / address / "0.1.0" / platform()
     target.mkdir(parents=True)
     launcher = target / f"terraform-provider-{name}_v0.1.0"
-    server = "import os\nos.environ['BARE_SERVER'] = 'aio'\n" if aio else ""
+    settings = "".join(f"os.environ[{k!r}] = {v!r}\n" for k, v in environ.items())
     launcher.write_text(
-        script_header(sys.executable) + f"import gc\ngc.disable()\n{server}import runpy\n"
-        f"runpy.run_path({str(BARE)!r}, run_name='__main__')\n"
+        script_header(sys.executable) + f"import gc\ngc.disable()\nimport os\n{settings}"
+        f"import runpy\nrunpy.run_path({str(script)!r}, run_name='__main__')\n"
     )
     launcher.chmod(0o755)
+
+
+def publish_bare(mirror: Path, aio: bool = False) -> None:
+    """bench/bare_null_plugin.py behind a launcher like ours, so the floor gets
+    every lever ours has; `aio` publishes it on grpc.aio's server instead, at
+    BARE_AIO_ADDRESS."""
+    if aio:
+        publish_script(mirror, BARE_AIO_ADDRESS, "barenullaio", BARE, {"BARE_SERVER": "aio"})
+    else:
+        publish_script(mirror, BARE_ADDRESS, "barenull", BARE, {})
 
 
 def publish_bare_hostname(mirror: Path) -> None:
@@ -199,17 +209,15 @@ def publish_bare_hostname(mirror: Path) -> None:
     from provider.resources.hostname import Hostname
     from provider.server import to_proto
 
-    target = mirror / BARE_HOSTNAME_ADDRESS / "0.1.0" / platform()
-    target.mkdir(parents=True)
-    schema = target / "tarmak_hostname.schema"
+    schema = mirror.parent / "tarmak_hostname.schema"  # beside the mirror, not in it
     schema.write_bytes(to_proto.schema(tfplugin6_pb2, Hostname.schema).SerializeToString())
-    launcher = target / "terraform-provider-barehostname_v0.1.0"
-    launcher.write_text(
-        script_header(sys.executable) + "import gc\ngc.disable()\nimport os\n"
-        f"os.environ['BARE_HOSTNAME_SCHEMA'] = {str(schema)!r}\nimport runpy\n"
-        f"runpy.run_path({str(BARE_HOSTNAME)!r}, run_name='__main__')\n"
+    publish_script(
+        mirror,
+        BARE_HOSTNAME_ADDRESS,
+        "barehostname",
+        BARE_HOSTNAME,
+        {"BARE_HOSTNAME_SCHEMA": str(schema)},
     )
-    launcher.chmod(0o755)
 
 
 def handshake(argvs: dict[str, list[str]]) -> dict[str, float]:
@@ -360,11 +368,12 @@ resource "tarmak_hostname" "r" {
   environment = var.run
 }
 """
+        tarmak_config = config.replace("SOURCE", "jetstack/tarmak")
         dirs = init_dirs(
             base,
             env,
             {
-                "hostname": config.replace("SOURCE", "jetstack/tarmak"),
+                "hostname": tarmak_config,
                 "hostname-bare": config.replace("SOURCE", "bench/barehostname"),
                 "hostname-null": hundred("hashicorp/null", "null", "null_resource"),
             },
@@ -373,7 +382,7 @@ resource "tarmak_hostname" "r" {
         dirs |= init_dirs(
             base,
             env_without_vault,
-            {"hostname-without-vault": config.replace("SOURCE", "jetstack/tarmak")},
+            {"hostname-without-vault": tarmak_config},
         )
         runs = itertools.count()
 

@@ -8,7 +8,17 @@ from typing import Any
 
 import msgpack
 
-from bench.bare_hostname_plugin import UNKNOWN, BareHostname, _dump, _load, pb
+from bench.bare_hostname_plugin import (
+    COMPUTED,
+    DEFAULTS,
+    FORCES_NEW,
+    MOUNT,
+    UNKNOWN,
+    BareHostname,
+    _dump,
+    _load,
+    pb,
+)
 from provider.resources.hostname import Hostname
 from provider.server import to_proto
 from tests.unit.provider.test_tarmak_hostname import CONFIG
@@ -33,6 +43,16 @@ def test_it_serves_the_providers_schema() -> None:
     schema = bare().GetProviderSchema(pb.GetProviderSchema.Request(), None)
     assert list(schema.resource_schemas) == ["tarmak_hostname"]
     assert schema.resource_schemas["tarmak_hostname"] == to_proto.schema(pb, Hostname.schema)
+
+
+def test_its_plan_rules_are_the_providers() -> None:
+    """The floor spells the resource's defaults, forced replacements and computed
+    values by hand (it loads nothing of ours): they must not drift from the schema."""
+    attributes = Hostname.schema.block.attributes
+    assert {n: a.default for n, a in attributes.items() if a.default is not None} == DEFAULTS
+    assert set(FORCES_NEW) == {n for n, a in attributes.items() if a.force_new}
+    assert set(COMPUTED) == {n for n, a in attributes.items() if a.computed and not a.optional}
+    assert attributes["kv_mount"].default == MOUNT
 
 
 def test_a_create_plans_the_defaults_and_applies_a_numbered_name() -> None:
