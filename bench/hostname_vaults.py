@@ -7,14 +7,13 @@ to any node (the allocator then finds the active node itself).
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.pki import ThrowawayCA
-from devenv.processes import wait_until
+from devenv.processes import cpu_seconds, wait_until
 from devenv.raft_cluster import RaftCluster, UnsealedCluster, enable_kv2
 from devenv.vault import OpenBaoServer
 
@@ -35,7 +34,7 @@ class Target:
 
     def cpu_seconds(self) -> float:
         """CPU time the Vault servers have used so far (user and system)."""
-        return sum(_cpu_seconds(pid) for pid in self.pids)
+        return sum(cpu_seconds(pid) for pid in self.pids)
 
     def enable_kv2(self, mount: str) -> None:
         enable_kv2(self.admin_address, self.addresses, self.token, self.ca_cert, mount)
@@ -77,8 +76,3 @@ def raft_standbys(scratch: Path, *, audit: bool = True) -> Iterator[Target]:
         yield Target(label, standbys, token, ca_cert, active.endpoint.address, pids)
     finally:
         nodes.stop()
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -42,6 +42,7 @@ from bench.full_start import _channel, plugin_environment  # noqa: E402
 from bench.run import BARE, BARE_ADDRESS, publish_bare  # noqa: E402
 from devenv.mirror import build_mirror, platform  # noqa: E402
 from devenv.plugin_sockets import plugin_sockets  # noqa: E402
+from devenv.processes import cpu_seconds  # noqa: E402
 from devenv.terraform_binary import script_header  # noqa: E402
 from provider._generated import tfplugin6_pb2 as pb  # noqa: E402
 from provider._generated import tfplugin6_pb2_grpc as pb_grpc  # noqa: E402
@@ -84,11 +85,6 @@ def request(kind: str, resource: str) -> tuple[str, Any]:
             config=config,
         )
     raise ValueError(f"unknown kind {kind!r}")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def launcher(path: Path, body: str) -> str:

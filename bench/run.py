@@ -21,7 +21,8 @@ one run.
    the provider before any allocation reaches Vault, the row's floor. Then
    its schema on bench/bare_hostname_plugin.py, no framework at all: numbered
    in memory, and sending only the two check-and-set writes each name needs,
-   what bounds any allocator on grpcio.
+   what bounds any allocator on grpcio. Each of these applies also reports
+   the CPU time Terraform with its providers and OpenBao used.
 5. How many times Terraform starts the provider per apply and per plan
    (counted in one untimed TF_LOG=debug run each).
 
@@ -32,7 +33,7 @@ and the peers are kept (default .venv/bench-cache). Parts alone, printed and
 not saved: BENCH_ONLY=resources runs only the apply and plan rows at 100 and
 LARGE resources, of ours, the Go provider, the floor and the floor on grpc.aio
 (BARE_SERVER=aio), with the per-resource table; BENCH_ONLY=hostname runs only
-part 4 and prints its three rows.
+part 4 and prints its rows and their CPU times.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -60,6 +62,7 @@ from bench.peers import PEERS  # noqa: E402
 from bench.plots import record  # noqa: E402
 from devenv.mirror import build_mirror, platform  # noqa: E402
 from devenv.plugin_sockets import plugin_sockets  # noqa: E402
+from devenv.processes import cpu_seconds  # noqa: E402
 from devenv.terraform_binary import bundled_terraform, script_header  # noqa: E402
 from devenv.vault import OpenBaoServer  # noqa: E402
 from provider.tarmak.hostnames.rules import DEFAULT_MOUNT  # noqa: E402
@@ -391,21 +394,50 @@ resource "tarmak_hostname" "r" {
                 dirs[name], env, "apply", "-auto-approve", f"-var=run=r{next(runs)}", fresh=True
             )
 
-        return medians(
-            {
-                "hostname": hostnames("hostname", env),
-                "hostname-without-vault": hostnames("hostname-without-vault", env_without_vault),
-                "hostname-bare": hostnames("hostname-bare", env),
-                "hostname-bare-writes": hostnames(
-                    "hostname-bare", {**env, "BARE_HOSTNAME_WRITES": "1"}
-                ),
-                "null": lambda: timed_run(
-                    dirs["hostname-null"], env, "apply", "-auto-approve", fresh=True
-                ),
-            }
+        cases = {
+            "hostname": hostnames("hostname", env),
+            "hostname-without-vault": hostnames("hostname-without-vault", env_without_vault),
+            "hostname-bare": hostnames("hostname-bare", env),
+            "hostname-bare-writes": hostnames(
+                "hostname-bare", {**env, "BARE_HOSTNAME_WRITES": "1"}
+            ),
+            "null": lambda: timed_run(
+                dirs["hostname-null"], env, "apply", "-auto-approve", fresh=True
+            ),
+        }
+        cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+
+        def with_cpu(name: str, run: Callable[[], float]) -> Callable[[], float]:
+            """`run`, noting the CPU time it took from Terraform with its providers
+            (reaped by Terraform, so counted in our children's) and from OpenBao."""
+
+            def measured() -> float:
+                children, server = children_cpu_seconds(), cpu_seconds(vault.process.pid)
+                took = run()
+                cpu[name].append(
+                    (
+                        children_cpu_seconds() - children,
+                        cpu_seconds(vault.process.pid) - server,
+                    )
+                )
+                return took
+
+            return measured
+
+        walls = medians({name: with_cpu(name, run) for name, run in cases.items()})
+        return (
+            walls
+            | {f"cpu-{n}": statistics.median(c for c, _ in v) for n, v in cpu.items()}
+            | {f"vault-cpu-{n}": statistics.median(c for _, c in v) for n, v in cpu.items()}
         )
     finally:
         vault.stop()
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU time of every child process this one has reaped."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def mirror_without_vault(base: Path) -> Path:
@@ -523,6 +555,30 @@ def hostname_rows(runs_hostname: dict[str, float]) -> list[tuple[str, float, str
     ]
 
 
+HOSTNAME_SIDES = {
+    "hostname": "`tarmak_hostname` (OpenBao -dev)",
+    "hostname-without-vault": "`tarmak_hostname` numbered in memory",
+    "hostname-bare": "its schema on the framework-free floor",
+    "hostname-bare-writes": "that floor sending the two writes",
+    "null": "`null_resource`",
+}
+
+
+def print_hostname_cpu(runs_hostname: dict[str, float]) -> None:
+    """Where the hostname rows' time goes: the CPU each apply of 100 used (medians),
+    against the wall time, on a machine of os.cpu_count() cores."""
+    print(
+        f"\nCPU of the hostname part's applies of 100 (medians; {os.cpu_count()} cores):\n\n"
+        "| apply of 100 | wall | Terraform and its providers | OpenBao |\n|---|---:|---:|---:|"
+    )
+    for side, label in HOSTNAME_SIDES.items():
+        print(
+            f"| {label} | {runs_hostname[side] * 1000:.0f} ms "
+            f"| {runs_hostname[f'cpu-{side}'] * 1000:.0f} ms "
+            f"| {runs_hostname[f'vault-cpu-{side}'] * 1000:.0f} ms |"
+        )
+
+
 def print_rows(rows: list[tuple[str, float, str]]) -> None:
     print("| measurement | median | ratio |")
     print("|---|---:|---|")
@@ -545,7 +601,9 @@ def main() -> None:
         publish_bare_hostname(mirror)
         if ONLY == "hostname":
             print(f"{RUNS} runs each, medians, on {os.cpu_count()} cores\n", flush=True)
-            print_rows(hostname_rows(hostname_runs(cli_config, base)))
+            runs_hostname = hostname_runs(cli_config, base)
+            print_rows(hostname_rows(runs_hostname))
+            print_hostname_cpu(runs_hostname)
             return
         for peer in PEERS:
             peer.publish(CACHE, mirror)
@@ -632,6 +690,7 @@ def main() -> None:
             f"\nTerraform started the provider {runs['starts-apply']} times per apply and "
             f"{runs['starts-plan']} per plan (its debug log, one run each)."
         )
+        print_hostname_cpu(runs_hostname)
         if LARGE:
             print_per_resource(runs)
         kinds = ("apply", "plan", "starts")

@@ -110,6 +110,12 @@ def _alive(pid: int) -> bool:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def cpu_seconds(pid: int) -> float:
+    """The user + system CPU time process `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
 @dataclass(frozen=True)
 class ProcessInfo:
     """One process as /proc/<pid>/stat and cmdline describe it."""
