@@ -27,7 +27,8 @@ one run.
    (counted in one untimed TF_LOG=debug run each).
 
 Medians of RUNS runs, interleaved so background load hits every side alike;
-the LARGE rows take LARGE_RUNS runs. BENCH_RUNS, BENCH_LARGE (0 leaves those
+the LARGE rows take LARGE_RUNS runs and the handshake and full-start rows
+START_RUNS (3x RUNS). BENCH_RUNS, BENCH_START_RUNS, BENCH_LARGE (0 leaves those
 rows out) and BENCH_LARGE_RUNS set them; BENCH_CACHE names where the Go provider
 and the peers are kept (default .venv/bench-cache). Parts alone, printed and
 not saved: BENCH_ONLY=resources runs only the apply and plan rows at 100 and
@@ -68,6 +69,9 @@ from devenv.vault import OpenBaoServer  # noqa: E402
 from provider.tarmak.hostnames.rules import DEFAULT_MOUNT  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
+# A start is short (0.1-0.7 s) and one run of it moves by several percent, so the
+# handshake and full-start rows take three times as many runs for the same cost.
+START_RUNS = int(os.environ.get("BENCH_START_RUNS", str(3 * RUNS)))
 LARGE = int(os.environ.get("BENCH_LARGE", "1000"))
 LARGE_RUNS = int(os.environ.get("BENCH_LARGE_RUNS", "5"))
 ONLY = os.environ.get("BENCH_ONLY", "")
@@ -229,12 +233,14 @@ def handshake(argvs: dict[str, list[str]]) -> dict[str, float]:
     cases["floor"] = lambda: time_to_first_line(
         [sys.executable, "-c", "import grpc; print('ready', flush=True)"], env
     )
-    return medians(cases)
+    return medians(cases, START_RUNS)
 
 
 def full_starts(argvs: dict[str, list[str]]) -> dict[str, float]:
     env = plugin_environment(os.environ)
-    return medians({name: (lambda a=argv: full_start(a, env)) for name, argv in argvs.items()})
+    return medians(
+        {name: (lambda a=argv: full_start(a, env)) for name, argv in argvs.items()}, START_RUNS
+    )
 
 
 def hundred(source: str, name: str, resource: str, count: int = 100) -> str:
@@ -608,7 +614,11 @@ def main() -> None:
         for peer in PEERS:
             peer.publish(CACHE, mirror)
         publish_bare(mirror)
-        print(f"{RUNS} runs each, medians, on {os.cpu_count()} cores\n", flush=True)
+        print(
+            f"{RUNS} runs each ({START_RUNS} for the handshake and full-start rows), medians, "
+            f"on {os.cpu_count()} cores\n",
+            flush=True,
+        )
         argvs = launchers(mirror)
         shake = handshake(argvs)
         whole = full_starts(argvs)
@@ -699,6 +709,7 @@ def main() -> None:
             "startup",
             {
                 "runs": RUNS,
+                "start_runs": START_RUNS,
                 "handshake": shake,
                 "full_start": whole,
                 **{
