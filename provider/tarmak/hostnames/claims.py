@@ -17,12 +17,21 @@ handed out again, and a name written is held (its entry is the whole record).
 from __future__ import annotations
 
 import contextlib
-import threading
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from provider.tarmak.hostnames.records import HostnameKey, allocation_record, render
 from provider.tarmak.hostnames.store import KVStore
 from provider.tarmak.vault_kv import CasConflict, VaultError
+
+# Where a fresh number's record is written while the caller writes its name.
+# Threads are made as claims overlap (one per create in flight: creates run on
+# the provider's worker threads, 32 by default, so a record write never waits
+# for a thread here) and then kept: starting a thread per claim cost about
+# 0.3 ms of CPU per allocation (docs/benchmarks.md, "The CPU behind the row").
+# A claim returns only once both its writes have, so these threads are idle
+# between claims and never hold up an exit.
+ALONGSIDE_THREADS = 64
+_ALONGSIDE = ThreadPoolExecutor(ALONGSIDE_THREADS, thread_name_prefix="hostname-claim")
 
 
 class Claims:
@@ -57,11 +66,11 @@ class Claims:
         new. When the record fails (CasConflict only for a record written by hand:
         the counter never hands a number out twice), the name written beside it is
         given back before the error is raised, so no state-less name stays held."""
-        record_written = _Alongside(lambda: self.kv.write(record_path, record, cas=0))
+        record_written = _ALONGSIDE.submit(self.kv.write, record_path, record, cas=0)
         try:
             name_written = self._write_new(name_path, record)
         finally:
-            record_error = record_written.error()
+            record_error = record_written.exception()  # waits for the write
         if record_error is not None:
             if name_written:
                 # Best effort: if Vault cannot take this either, the name stays held
@@ -104,25 +113,3 @@ class Claims:
 
 def _numeric(name: str) -> tuple[int, str]:
     return (int(name), "") if name.isdigit() else (0, name)
-
-
-class _Alongside:
-    """`work()` on a thread of its own, started at once; `error()` waits for it.
-    A daemon thread: it never holds up the provider's exit."""
-
-    def __init__(self, work: Callable[[], object]) -> None:
-        self._work = work
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="hostname-claim", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._work()
-        except BaseException as err:  # handed to the waiting caller
-            self._error = err
-
-    def error(self) -> BaseException | None:
-        """Wait for `work`; what it raised, if anything."""
-        self._thread.join()
-        return self._error

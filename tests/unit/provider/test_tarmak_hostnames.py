@@ -4,6 +4,7 @@ Vault does it): the counter, the claims, the process-local batch reserver."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,7 +254,6 @@ def test_a_fresh_number_s_record_and_name_are_written_at_the_same_time() -> None
     assert allocation.name == "web-frontend-prod-vm1"
     assert sorted(kv.met) == [f"allocations/{KEY.path}/1", "names/web-frontend-prod-vm1"]
     assert kv.read("names/web-frontend-prod-vm1").data == kv.read(f"allocations/{KEY.path}/1").data
-    assert not [t for t in threading.enumerate() if t.name == "hostname-claim"]
 
 
 def test_a_reclaimed_number_writes_its_record_before_its_name() -> None:
@@ -287,7 +287,7 @@ class Unavailable(Exception):
 
 def test_a_failed_name_write_waits_for_the_record_and_raises() -> None:
     """The claim ends only after both writes have: a failure of one is raised
-    once the other is done, with no thread left behind."""
+    once the other is done, with no write left running."""
     kv = MemoryKV()
     record_done = threading.Event()
     write = kv.write
@@ -295,6 +295,7 @@ def test_a_failed_name_write_waits_for_the_record_and_raises() -> None:
     def failing_name(path: str, data: dict[str, Any], cas: int | None) -> int:
         if path.startswith("names/"):
             raise Unavailable(path)
+        time.sleep(0.2)  # the record is still being written when the name fails
         version = write(path, data, cas)
         if path.startswith("allocations/"):
             record_done.set()
@@ -304,7 +305,18 @@ def test_a_failed_name_write_waits_for_the_record_and_raises() -> None:
     with pytest.raises(Unavailable):
         Claims(kv).claim(KEY, 1, "web-frontend-prod-vm1", 0, DEFAULT_FORMAT)
     assert record_done.is_set()
-    assert not [t for t in threading.enumerate() if t.name == "hostname-claim"]
+
+
+def test_claims_one_after_another_reuse_one_thread_for_their_records() -> None:
+    def claim_threads() -> int:
+        return len([t for t in threading.enumerate() if t.name.startswith("hostname-claim")])
+
+    naming = allocator(MemoryKV())
+    naming.allocate(KEY, DEFAULT_FORMAT, False)
+    before = claim_threads()
+    for _ in range(20):
+        naming.allocate(KEY, DEFAULT_FORMAT, False)
+    assert claim_threads() == before >= 1
 
 
 def test_a_record_vault_cannot_take_gives_back_the_name_and_raises() -> None:
