@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 import msgpack  # noqa: E402
 
 from bench.full_start import _channel, plugin_environment  # noqa: E402
-from bench.run import BARE, BARE_ADDRESS, publish_bare  # noqa: E402
+from bench.run import BARE_ADDRESS, BARE_AIO_ADDRESS, publish_bare  # noqa: E402
 from devenv.mirror import build_mirror, platform  # noqa: E402
 from devenv.plugin_sockets import plugin_sockets  # noqa: E402
 from devenv.processes import cpu_seconds  # noqa: E402
@@ -97,6 +97,7 @@ def sides(base: Path, others: list[str]) -> dict[str, tuple[str, str]]:
     """Name -> (launcher, resource type) of every side to measure."""
     build_mirror(base, ("testing",))
     publish_bare(base)
+    publish_bare(base, aio=True)
     found = {
         "ours": (
             str(next(base.glob(f"registry.terraform.io/test/testing/*/{platform()}/*"))),
@@ -104,11 +105,7 @@ def sides(base: Path, others: list[str]) -> dict[str, tuple[str, str]]:
         ),
         "floor": (str(next(base.glob(f"{BARE_ADDRESS}/*/{platform()}/*"))), "barenull_resource"),
         "floor-aio": (
-            launcher(
-                base / "floor-aio",
-                "import os\nos.environ['BARE_SERVER'] = 'aio'\nimport runpy\n"
-                f"runpy.run_path({str(BARE)!r}, run_name='__main__')\n",
-            ),
+            str(next(base.glob(f"{BARE_AIO_ADDRESS}/*/{platform()}/*"))),
             "barenull_resource",
         ),
     }

