@@ -17,6 +17,7 @@ handed out again, and a name written is held (its entry is the whole record).
 from __future__ import annotations
 
 import contextlib
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 from provider.tarmak.hostnames.records import HostnameKey, allocation_record, render
@@ -31,7 +32,24 @@ from provider.tarmak.vault_kv import CasConflict, VaultError
 # A claim returns only once both its writes have, so these threads are idle
 # between claims and never hold up an exit.
 ALONGSIDE_THREADS = 64
-_ALONGSIDE = ThreadPoolExecutor(ALONGSIDE_THREADS, thread_name_prefix="hostname-claim")
+
+
+def _alongside_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(ALONGSIDE_THREADS, thread_name_prefix="hostname-claim")
+
+
+_alongside = _alongside_pool()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has none of its parent's threads but a copy of the pool's
+    count of idle ones, so the pool would queue work for threads that are not
+    there: the child starts a pool of its own."""
+    global _alongside
+    _alongside = _alongside_pool()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Claims:
@@ -66,7 +84,7 @@ class Claims:
         new. When the record fails (CasConflict only for a record written by hand:
         the counter never hands a number out twice), the name written beside it is
         given back before the error is raised, so no state-less name stays held."""
-        record_written = _ALONGSIDE.submit(self.kv.write, record_path, record, cas=0)
+        record_written = _alongside.submit(self.kv.write, record_path, record, cas=0)
         try:
             name_written = self._write_new(name_path, record)
         finally:

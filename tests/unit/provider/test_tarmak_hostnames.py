@@ -3,6 +3,7 @@ Vault does it): the counter, the claims, the process-local batch reserver."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 from dataclasses import dataclass, field
@@ -317,6 +318,28 @@ def test_claims_one_after_another_reuse_one_thread_for_their_records() -> None:
     for _ in range(20):
         naming.allocate(KEY, DEFAULT_FORMAT, False)
     assert claim_threads() == before >= 1
+
+
+def _allocate_one_in_memory() -> str:
+    return allocator(MemoryKV()).allocate(KEY, DEFAULT_FORMAT, False).name
+
+
+def test_a_process_forked_after_claims_can_claim() -> None:
+    """A forked child has none of its parent's threads, only a copy of the pool's
+    count of idle ones: it must not queue its record write for a thread that is
+    not there (tests and benches fork writers from processes that claimed)."""
+    _allocate_one_in_memory()  # the pool now has an idle thread here
+    fork = multiprocessing.get_context("fork")
+    answers = fork.SimpleQueue()
+    child = fork.Process(target=lambda: answers.put(_allocate_one_in_memory()))
+    child.start()
+    child.join(10)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+        child.join()
+    assert not hung, "the forked child's claim never finished"
+    assert answers.get() == "web-frontend-prod-vm1"
 
 
 def test_a_record_vault_cannot_take_gives_back_the_name_and_raises() -> None:
