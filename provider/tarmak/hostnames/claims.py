@@ -30,7 +30,7 @@ from provider.tarmak.vault_kv import CasConflict, VaultError
 # for a thread here) and then kept: starting a thread per claim cost about
 # 0.3 ms of CPU per allocation (docs/benchmarks.md, "The CPU behind the row").
 # A claim returns only once both its writes have, so these threads are idle
-# between claims and never hold up an exit.
+# between claims (and the provider ends with os._exit, which waits for none).
 ALONGSIDE_THREADS = 64
 
 
