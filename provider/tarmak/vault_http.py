@@ -24,6 +24,7 @@ import select
 import ssl
 import threading
 import urllib.parse
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +93,14 @@ class NodeClient:
         self._headers = {"X-Vault-Request": "true"}
         if settings.namespace:
             self._headers["X-Vault-Namespace"] = settings.namespace
+        _CLIENTS.add(self)
+
+    def _forget_connections(self) -> None:
+        """In a forked child: the kept connections are the parent's sockets too, and
+        two processes reading one connection could each take the other's answer
+        (a refused check-and-set read as done). The child opens its own."""
+        self._idle = []
+        self._lock = threading.Lock()
 
     def request(
         self,
@@ -194,6 +203,17 @@ class NodeClient:
         else:
             connection = http.client.HTTPConnection(host, port, timeout=timeout)
         return connection
+
+
+_CLIENTS: weakref.WeakSet[NodeClient] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for node_client in list(_CLIENTS):
+        node_client._forget_connections()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _reply(response: http.client.HTTPResponse, data: bytes) -> Reply:

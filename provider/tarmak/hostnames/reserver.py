@@ -16,7 +16,9 @@ operation was cancelled (Ctrl-C, the deadline), which `check` raises.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -41,6 +43,13 @@ class Counter:
 
 class BatchReserver:
     def __init__(self) -> None:
+        self._start_over()
+        _RESERVERS.add(self)
+
+    def _start_over(self) -> None:
+        """Also what a forked child does: the numbers reserved here are its
+        parent's to hand out, and a lock another thread held at the fork would
+        never be released in the child."""
         self._lock = threading.Lock()
         self._turn_free = threading.Condition(self._lock)
         self._counters: dict[CounterId, Counter] = {}
@@ -93,6 +102,16 @@ class Turn:
     def keep(self, numbers: range) -> None:
         self.counter.spare.extend(numbers)
 
+
+_RESERVERS: weakref.WeakSet[BatchReserver] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for reserver in list(_RESERVERS):
+        reserver._start_over()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 # The provider process's reserver: every tarmak_hostname operation shares it.
 PROCESS_RESERVER = BatchReserver()

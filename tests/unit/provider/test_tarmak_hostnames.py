@@ -342,6 +342,26 @@ def test_a_process_forked_after_claims_can_claim() -> None:
     assert answers.get() == "web-frontend-prod-vm1"
 
 
+def test_a_forked_child_does_not_hand_out_its_parent_s_reserved_numbers() -> None:
+    reserver = BatchReserver()
+    counter_id = ("http://vault", "hostnaming", KEY)
+    with reserver.turn(counter_id, lambda: None) as turn:
+        turn.keep(range(2, 5))  # reserved by this process, not handed out yet
+    fork = multiprocessing.get_context("fork")
+    spares = fork.SimpleQueue()
+
+    def child() -> None:
+        with reserver.turn(counter_id, lambda: None) as turn:
+            spares.put(turn.take_spare())
+
+    process = fork.Process(target=child)
+    process.start()
+    process.join(10)
+    assert process.exitcode == 0 and spares.get() is None
+    with reserver.turn(counter_id, lambda: None) as turn:
+        assert turn.take_spare() == 2  # the parent still has them
+
+
 def test_a_record_vault_cannot_take_gives_back_the_name_and_raises() -> None:
     """A create that fails leaves no name held that no state knows of."""
     kv = MemoryKV()

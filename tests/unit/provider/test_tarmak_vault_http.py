@@ -4,6 +4,7 @@ path, and a proxy named by the environment."""
 
 from __future__ import annotations
 
+import multiprocessing
 import select
 import socket
 import socketserver
@@ -47,6 +48,21 @@ def test_connections_are_kept_and_shared_by_threads() -> None:
         for thread in threads:
             thread.join()
     assert len(node.seen) == 80 and node.connections <= 4
+
+
+def test_a_forked_child_opens_its_own_connection() -> None:
+    """Two processes on one kept-alive connection could read each other's answers."""
+    with serving(Node(fixed(200, {"data": {}}))) as node:
+        vault = client(node.url)
+        vault.request("GET", "/v1/before")
+        fork = multiprocessing.get_context("fork")
+        answers = fork.SimpleQueue()
+        child = fork.Process(target=lambda: answers.put(vault.request("GET", "/v1/child").status))
+        child.start()
+        child.join(10)
+        assert child.exitcode == 0 and answers.get() == 200
+        vault.request("GET", "/v1/after")  # the parent keeps its own
+    assert len(node.seen) == 3 and node.connections == 2
 
 
 def test_a_connection_the_server_closed_is_replaced() -> None:
