@@ -3,7 +3,6 @@ Vault does it): the counter, the claims, the process-local batch reserver."""
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from provider.tarmak.hostnames.records import HostnameKey
 from provider.tarmak.hostnames.reserver import BatchReserver
 from provider.tarmak.hostnames.rules import DEFAULT_FORMAT
 from provider.tarmak.vault_kv import CasConflict, Entry, VaultUnavailable
+from tests.unit.provider.forked import in_forked_child
 
 KEY = HostnameKey("web", "frontend", "prod")
 
@@ -329,17 +329,7 @@ def test_a_process_forked_after_claims_can_claim() -> None:
     count of idle ones: it must not queue its record write for a thread that is
     not there (tests and benches fork writers from processes that claimed)."""
     _allocate_one_in_memory()  # the pool now has an idle thread here
-    fork = multiprocessing.get_context("fork")
-    answers = fork.SimpleQueue()
-    child = fork.Process(target=lambda: answers.put(_allocate_one_in_memory()))
-    child.start()
-    child.join(10)
-    hung = child.is_alive()
-    if hung:
-        child.kill()
-        child.join()
-    assert not hung, "the forked child's claim never finished"
-    assert answers.get() == "web-frontend-prod-vm1"
+    assert in_forked_child(_allocate_one_in_memory) == "web-frontend-prod-vm1"
 
 
 def test_a_forked_child_does_not_hand_out_its_parent_s_reserved_numbers() -> None:
@@ -347,17 +337,12 @@ def test_a_forked_child_does_not_hand_out_its_parent_s_reserved_numbers() -> Non
     counter_id = ("http://vault", "hostnaming", KEY)
     with reserver.turn(counter_id, lambda: None) as turn:
         turn.keep(range(2, 5))  # reserved by this process, not handed out yet
-    fork = multiprocessing.get_context("fork")
-    spares = fork.SimpleQueue()
 
-    def child() -> None:
+    def spare_in_child() -> int | None:
         with reserver.turn(counter_id, lambda: None) as turn:
-            spares.put(turn.take_spare())
+            return turn.take_spare()
 
-    process = fork.Process(target=child)
-    process.start()
-    process.join(10)
-    assert process.exitcode == 0 and spares.get() is None
+    assert in_forked_child(spare_in_child) is None
     with reserver.turn(counter_id, lambda: None) as turn:
         assert turn.take_spare() == 2  # the parent still has them
 

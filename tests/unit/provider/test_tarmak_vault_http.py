@@ -4,7 +4,6 @@ path, and a proxy named by the environment."""
 
 from __future__ import annotations
 
-import multiprocessing
 import select
 import socket
 import socketserver
@@ -20,6 +19,7 @@ import pytest
 from devenv.pki import ThrowawayCA
 from provider.tarmak.settings import VaultSettings
 from provider.tarmak.vault_http import NodeClient, TLSFailure, Unreachable
+from tests.unit.provider.forked import in_forked_child
 from tests.unit.provider.scripted_vault import Answer, Node, fixed, serving
 
 TOKEN = "s.unit-test-token"
@@ -55,12 +55,7 @@ def test_a_forked_child_opens_its_own_connection() -> None:
     with serving(Node(fixed(200, {"data": {}}))) as node:
         vault = client(node.url)
         vault.request("GET", "/v1/before")
-        fork = multiprocessing.get_context("fork")
-        answers = fork.SimpleQueue()
-        child = fork.Process(target=lambda: answers.put(vault.request("GET", "/v1/child").status))
-        child.start()
-        child.join(10)
-        assert child.exitcode == 0 and answers.get() == 200
+        assert in_forked_child(lambda: vault.request("GET", "/v1/child").status) == 200
         vault.request("GET", "/v1/after")  # the parent keeps its own
     assert len(node.seen) == 3 and node.connections == 2
 
