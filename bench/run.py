@@ -42,7 +42,6 @@ from __future__ import annotations
 import itertools
 import os
 import random
-import resource
 import shutil
 import statistics
 import subprocess
@@ -63,7 +62,7 @@ from bench.peers import PEERS  # noqa: E402
 from bench.plots import record  # noqa: E402
 from devenv.mirror import build_mirror, platform  # noqa: E402
 from devenv.plugin_sockets import plugin_sockets  # noqa: E402
-from devenv.processes import cpu_seconds  # noqa: E402
+from devenv.processes import children_cpu_seconds, cpu_seconds  # noqa: E402
 from devenv.terraform_binary import bundled_terraform, script_header  # noqa: E402
 from devenv.vault import OpenBaoServer  # noqa: E402
 from provider.tarmak.hostnames.rules import DEFAULT_MOUNT  # noqa: E402
@@ -440,12 +439,6 @@ resource "tarmak_hostname" "r" {
         )
     finally:
         vault.stop()
-
-
-def children_cpu_seconds() -> float:
-    """User + system CPU time of every child process this one has reaped."""
-    used = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return used.ru_utime + used.ru_stime
 
 
 def mirror_without_vault(base: Path) -> Path:

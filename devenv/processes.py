@@ -4,6 +4,7 @@ what /proc says runs under a process."""
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -101,8 +102,8 @@ def stop_pid(pid: int, timeout: float = 5) -> None:
 def _alive(pid: int) -> bool:
     """Running, and not a zombie waiting for a parent that is not us to reap it."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+        state = _stat_fields(Path(f"/proc/{pid}/stat").read_text())[0]
+    except (OSError, IndexError, ValueError):
         return False
     return state != "Z"
 
@@ -110,10 +111,27 @@ def _alive(pid: int) -> bool:
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def _stat_fields(stat: str) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name, from the state on
+    (the name, in parentheses, may itself hold spaces and parentheses)."""
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _cpu(fields: list[str]) -> float:
+    """User + system CPU seconds, from `_stat_fields`."""
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
 def cpu_seconds(pid: int) -> float:
     """The user + system CPU time process `pid` has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    return _cpu(_stat_fields(Path(f"/proc/{pid}/stat").read_text()))
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU time of every child process this one has reaped (with
+    what those children had reaped in turn)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 @dataclass(frozen=True)
@@ -143,14 +161,14 @@ def process_table() -> dict[int, ProcessInfo]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue  # ended meanwhile
-        fields = stat[stat.rindex(")") + 2 :].split()
+        fields = _stat_fields(stat)
         pid = int(entry.name)
         table[pid] = ProcessInfo(
             pid,
             parent=int(fields[1]),
             name=stat[stat.index("(") + 1 : stat.rindex(")")],
             cmdline=cmdline,
-            cpu_seconds=(int(fields[11]) + int(fields[12])) / _TICKS,
+            cpu_seconds=_cpu(fields),
             started=int(fields[19]),
         )
     return table
