@@ -24,10 +24,10 @@ import select
 import ssl
 import threading
 import urllib.parse
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
+from provider.tarmak.forking import start_over_in_forked_children
 from provider.tarmak.settings import VaultSettings
 
 # Idle connections kept per node: Terraform runs 10 operations at once by default.
@@ -93,9 +93,9 @@ class NodeClient:
         self._headers = {"X-Vault-Request": "true"}
         if settings.namespace:
             self._headers["X-Vault-Namespace"] = settings.namespace
-        _CLIENTS.add(self)
+        start_over_in_forked_children(self)
 
-    def _forget_connections(self) -> None:
+    def start_over_after_fork(self) -> None:
         """In a forked child: the kept connections are the parent's sockets too, and
         two processes reading one connection could each take the other's answer
         (a refused check-and-set read as done). The child opens its own."""
@@ -203,17 +203,6 @@ class NodeClient:
         else:
             connection = http.client.HTTPConnection(host, port, timeout=timeout)
         return connection
-
-
-_CLIENTS: weakref.WeakSet[NodeClient] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for node_client in list(_CLIENTS):
-        node_client._forget_connections()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _reply(response: http.client.HTTPResponse, data: bytes) -> Reply:

@@ -16,12 +16,11 @@ operation was cancelled (Ctrl-C, the deadline), which `check` raises.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from provider.tarmak.forking import start_over_in_forked_children
 from provider.tarmak.hostnames.counters import Written
 from provider.tarmak.hostnames.records import HostnameKey
 
@@ -43,13 +42,13 @@ class Counter:
 
 class BatchReserver:
     def __init__(self) -> None:
-        self._start_over()
-        _RESERVERS.add(self)
+        self.start_over_after_fork()
+        start_over_in_forked_children(self)
 
-    def _start_over(self) -> None:
-        """Also what a forked child does: the numbers reserved here are its
-        parent's to hand out, and a lock another thread held at the fork would
-        never be released in the child."""
+    def start_over_after_fork(self) -> None:
+        """Also what a new reserver does: in a forked child, the numbers reserved
+        here are its parent's to hand out, and a lock another thread held at the
+        fork would never be released."""
         self._lock = threading.Lock()
         self._turn_free = threading.Condition(self._lock)
         self._counters: dict[CounterId, Counter] = {}
@@ -102,16 +101,6 @@ class Turn:
     def keep(self, numbers: range) -> None:
         self.counter.spare.extend(numbers)
 
-
-_RESERVERS: weakref.WeakSet[BatchReserver] = weakref.WeakSet()
-
-
-def _after_fork_in_child() -> None:
-    for reserver in list(_RESERVERS):
-        reserver._start_over()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 # The provider process's reserver: every tarmak_hostname operation shares it.
 PROCESS_RESERVER = BatchReserver()
