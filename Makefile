@@ -7,6 +7,9 @@ STAMP    := $(VENV)/.installed
 GEN_DIR  := provider/_generated
 PROTOS   := $(wildcard proto/*.proto)
 DATACLASS_METHODS := $(GEN_DIR)/dataclass_methods.py
+SCHEMA_SNAPSHOTS := $(GEN_DIR)/schema_snapshots.py
+# The providers whose schema answer a start can send without importing them.
+SCHEMA_ENTRIES := provider.tarmak.provider:TarmakProvider tests.e2e.testing_provider:TestingProvider
 # Debian's CPython 3.11 (optimised build, shared libpython) starts the provider
 # with about 20% less CPU than a pyenv build here (bench: A/B of full starts),
 # and Terraform starts the provider 3-4 times per run; any python3 otherwise.
@@ -20,7 +23,7 @@ install: $(STAMP) proto bytecode
 # Terraform starts the provider several times per run, and some machines set
 # PYTHONDONTWRITEBYTECODE, so imports would compile our sources every time.
 # Compile them once here (a no-op when up to date), as pip does for packages.
-bytecode: proto $(DATACLASS_METHODS)
+bytecode: proto $(DATACLASS_METHODS) $(SCHEMA_SNAPSHOTS)
 	$(PY) -m compileall -q -j0 provider connector devenv registry_tools tests bench >/dev/null
 
 # The methods of the dataclasses in provider/cty, framework and server, written
@@ -29,6 +32,13 @@ $(DATACLASS_METHODS): $(GEN_DIR)/.stamp provider/prebuilt_dataclasses.py provide
   $(wildcard provider/cty/*.py provider/framework/*.py provider/server/*.py)
 	$(PY) -m provider.dataclass_codegen
 	touch $@
+
+# GetProviderSchema's answers, for a start that only reports the schema
+# (provider/server/schema_snapshot.py). A server checks the sources they were
+# built from, so a stale file costs time, never correctness.
+$(SCHEMA_SNAPSHOTS): $(DATACLASS_METHODS) tests/e2e/testing_provider.py \
+  $(shell find provider connector -name '*.py' -not -path '*/_generated/*')
+	$(PY) -m provider.server.schema_snapshot $@ $(SCHEMA_ENTRIES)
 
 # Debian packages the tests and the demo run for real: sshd (bastion), gpg (registry signing);
 # for the self-contained provider package: a static C launcher for amd64 (gcc) and arm64

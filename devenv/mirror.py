@@ -14,10 +14,23 @@ from registry_tools.arch import TERRAFORM_ARCHES
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# name -> (registry address, version, module whose main() serves the provider)
+# name -> (registry address, version, the launcher's code that serves it). The
+# testing provider is named by its entry, not imported, so that a start that
+# only reports the schema answers from the snapshot `make` wrote
+# (provider/server/schema_snapshot.py), as provider/main.py does for ours.
 PROVIDERS = {
-    "testing": ("registry.terraform.io/test/testing", "0.0.1", "tests.e2e.testing_provider"),
-    "tarmak": ("registry.terraform.io/jetstack/tarmak", "0.1.0", "provider.main"),
+    "testing": (
+        "registry.terraform.io/test/testing",
+        "0.0.1",
+        "from provider.server.serve import serve_and_exit\n"
+        "serve_and_exit('tests.e2e.testing_provider:TestingProvider',"
+        " 'registry.terraform.io/test/testing')\n",
+    ),
+    "tarmak": (
+        "registry.terraform.io/jetstack/tarmak",
+        "0.1.0",
+        "from provider.main import main\nmain()\n",
+    ),
 }
 
 
@@ -30,7 +43,7 @@ def platform() -> str:
 def build_mirror(directory: Path, names: tuple[str, ...] = tuple(PROVIDERS)) -> Path:
     """Write the mirror and a CLI config using it; returns the CLI config's path."""
     for name in names:
-        address, version, module = PROVIDERS[name]
+        address, version, serves = PROVIDERS[name]
         target = directory / address / version / platform()
         target.mkdir(parents=True, exist_ok=True)
         launcher = target / f"terraform-provider-{name}_v{version}"
@@ -38,7 +51,7 @@ def build_mirror(directory: Path, names: tuple[str, ...] = tuple(PROVIDERS)) -> 
         # back on once the server has started (see provider/main.py for why).
         launcher.write_text(
             script_header(sys.executable) + "import gc\ngc.disable()\nimport sys\n"
-            f"sys.path.insert(0, {str(ROOT)!r})\nfrom {module} import main\nmain()\n"
+            f"sys.path.insert(0, {str(ROOT)!r})\n{serves}"
         )
         launcher.chmod(0o755)
     cli_config = directory / "terraformrc"

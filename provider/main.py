@@ -22,7 +22,7 @@ import sys
 gc.disable()
 
 from provider.server.serve import serve_and_exit  # noqa: E402
-from provider.tarmak.provider import TarmakProvider  # noqa: E402
+from provider.tarmak import ENTRY  # noqa: E402
 
 ADDRESS = "registry.terraform.io/jetstack/tarmak"
 
@@ -34,7 +34,9 @@ def main() -> None:
         gc.enable()  # a long-running relay, not a provider start
         connector_main(sys.argv[2:])
         return
-    serve_and_exit(TarmakProvider(), ADDRESS)
+    # The provider is imported by the first RPC that needs more than the schema,
+    # which is answered from a snapshot (provider/server/schema_snapshot.py).
+    serve_and_exit(ENTRY, ADDRESS)
 
 
 if __name__ == "__main__":

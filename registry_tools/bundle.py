@@ -42,6 +42,9 @@ every file), which slows every install in tests/e2e/test_registry.py.
 - Bytecode compiled at build time with unchecked-hash invalidation: Terraform
   unpacks zips without keeping mtimes, the plugin directory may be read-only,
   and nothing is unpacked or compiled at start.
+- GetProviderSchema's answer written at build time, unchecked for the same
+  reason (provider/server/schema_snapshot.py): a start that only reports the
+  schema imports neither the provider nor the framework.
 - The tree is closed under DT_NEEDED: the build fails if any ELF in it needs a
   library that is not in it, so nothing silently comes from the host.
 """
@@ -61,6 +64,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from provider.server import schema_snapshot
+from provider.tarmak import ENTRY
 from registry_tools.arch import LINUX_MACHINES
 from registry_tools.debian import DebianArchive, unpack
 from registry_tools.elf import is_elf, read_elf
@@ -169,6 +174,10 @@ def build_bundle(
         _strip_debug_info(target, site)
         for source in shipped_sources(project):
             _copy_file(project / source, site / source)
+        # Built once and never edited, like its bytecode: the schema answer unchecked.
+        schema_snapshot.write(
+            site / "provider" / "_generated" / "schema_snapshots.py", [ENTRY], checked=False
+        )
         _copy_libraries(target, debroot, runtime)
     finally:
         shutil.rmtree(debroot, ignore_errors=True)

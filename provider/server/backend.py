@@ -1,6 +1,11 @@
 """What every RPC handler works with: the negotiated protocol's messages, what
 the provider offers, and the framework's runners.
 
+The catalog (what the provider offers) is made by the first RPC that reads
+it, from the provider itself or from a function that imports it: a start
+that answers the schema from a prebuilt snapshot (schema_snapshot.py) never
+imports the provider, its resources or the framework's schema.
+
 Messages are the generated protobuf classes of one protocol version, loaded
 at run time (only the negotiated one: it is costly to import). The type
 checker does not read the generated code, so a wire message is `Wire`
@@ -19,7 +24,6 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
-from provider.framework.catalog import Catalog
 from provider.framework.context import StopSignal
 from provider.framework.diagnostics import Diagnostics
 from provider.prebuilt_dataclasses import dataclass, field
@@ -27,6 +31,7 @@ from provider.server import to_proto
 
 if TYPE_CHECKING:
     from provider.framework.action_runner import ActionRunner
+    from provider.framework.catalog import Catalog
     from provider.framework.kinds import KindsRunner
     from provider.framework.runner import ProviderRunner
 
@@ -39,13 +44,23 @@ T = TypeVar("T")
 class Backend:
     pb: ModuleType
     version: int
-    catalog: Catalog
+    # The catalog, or the function that makes it (on first use).
+    offers: Catalog | Callable[[], Catalog]
     # Set when Terraform is interrupted: every operation, running or to come, sees it.
     stop_event: StopSignal = field(default_factory=StopSignal)
     # GetProviderSchema's answer, made once: schemas never change while serving.
     schema_response: Wire = None
+    # That answer serialized when the package was built, if it is current.
+    prebuilt_schema: bytes | None = None
     _made: dict[str, object] = field(default_factory=dict, init=False, repr=False)
-    _making: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Reentrant: making the runner reads the catalog, which may be made then too.
+    _making: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
+
+    @property
+    def catalog(self) -> Catalog:
+        """What the provider offers."""
+        offers = self.offers
+        return self._once("catalog", offers) if callable(offers) else offers
 
     @property
     def runner(self) -> ProviderRunner:

@@ -3,7 +3,8 @@
 They read only the catalog (provider/framework/catalog.py), so this is the
 one handler module the RPC table imports with the server: a start that
 Terraform makes only to read the schema imports nothing else of the
-handlers' machinery (rpc_table.py, `Later`).
+handlers' machinery (rpc_table.py, `Later`), and, when the answer was
+prebuilt (schema_snapshot.py), not the catalog either.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def get_metadata(b: Backend, request: Wire, response: Wire) -> None:
 
 
 def get_provider_schema(b: Backend, request: Wire, response: Wire) -> None:
+    if b.schema_response is None and b.prebuilt_schema is not None:
+        b.schema_response = b.pb.GetProviderSchema.Response.FromString(b.prebuilt_schema)
     if b.schema_response is None:
         pb, catalog = b.pb, b.catalog
         made = pb.GetProviderSchema.Response(

@@ -17,7 +17,7 @@ import signal
 import sys
 from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import grpc
 
@@ -27,13 +27,15 @@ from provider._generated import (
     grpc_stdio_pb2_grpc,
 )
 from provider.framework import handoff
-from provider.framework.catalog import Catalog
-from provider.framework.provider import Provider
-from provider.server import handshake
+from provider.server import handshake, schema_snapshot
 from provider.server.adapter import add_provider_service
 from provider.server.backend import Backend
 from provider.server.plugin_services import Controller, Health, Stdio
 from provider.server.tls import generate_certificate
+
+if TYPE_CHECKING:
+    from provider.framework.catalog import Catalog
+    from provider.framework.provider import Provider
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +59,18 @@ GRPC_OPTIONS = [
 
 
 def serve(
-    provider: Provider,
+    provider: Provider | str,
     address: str,
     argv: Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> int:
     """Run `provider` as a Terraform plugin. `address` is its registry source
-    address (e.g. registry.terraform.io/jetstack/tarmak), used by --debug."""
+    address (e.g. registry.terraform.io/jetstack/tarmak), used by --debug.
+
+    `provider` is the provider, or where it is defined, "module:attribute" (a
+    Provider class or a function making one): then it is imported by the first
+    RPC that needs it, and GetProviderSchema is answered from the snapshot
+    `make` wrote, while it is current (schema_snapshot.py)."""
     argv = sys.argv[1:] if argv is None else argv
     env = os.environ if env is None else env
     _configure_logging(env)
@@ -99,7 +106,11 @@ def _run_loop(main: Coroutine[Any, Any, None]) -> None:
 
 
 async def _serve(
-    provider: Provider, address: str, protocol: int, debug: bool, env: Mapping[str, str]
+    provider: Provider | str,
+    address: str,
+    protocol: int,
+    debug: bool,
+    env: Mapping[str, str],
 ) -> None:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
@@ -107,9 +118,7 @@ async def _serve(
     loop.set_default_executor(pool)
     handoff.install(loop, pool)
     server = grpc.aio.server(migration_thread_pool=pool, options=GRPC_OPTIONS)
-    # Only the negotiated protocol's generated code is loaded: it is costly to import.
-    messages = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2")
-    backend = Backend(messages, protocol, Catalog.of(provider))
+    backend = backend_for(provider, protocol)
     add_provider_service(backend, server)
     grpc_controller_pb2_grpc.add_GRPCControllerServicer_to_server(Controller(stopping.set), server)
     grpc_stdio_pb2_grpc.add_GRPCStdioServicer_to_server(Stdio(stopping), server)
@@ -149,7 +158,24 @@ async def _serve(
         place.remove()
 
 
-def serve_and_exit(provider: Provider, address: str) -> NoReturn:
+def backend_for(provider: Provider | str, protocol: int) -> Backend:
+    """What the RPCs of `protocol` work with; nothing of `provider` is made yet."""
+    # Only the negotiated protocol's generated code is loaded: it is costly to import.
+    messages = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2")
+    backend = Backend(messages, protocol, lambda: _catalog(provider))
+    if isinstance(provider, str):
+        backend.prebuilt_schema = schema_snapshot.prebuilt(provider, protocol)
+    return backend
+
+
+def _catalog(provider: Provider | str) -> Catalog:
+    from provider.framework.catalog import Catalog
+
+    made = schema_snapshot.load_entry(provider)() if isinstance(provider, str) else provider
+    return Catalog.of(made)
+
+
+def serve_and_exit(provider: Provider | str, address: str) -> NoReturn:
     """The body of a provider's `main()`: serve, then end the process at once.
 
     After Shutdown, go-plugin's client waits for the process to exit before

@@ -1,9 +1,11 @@
 """Framework values to wire messages. The only place paths and diagnostics
 take their wire shape.
 
-The msgpack codec is imported by the first value encoded, not with this
-module: the schema RPCs use this module too, and a start that only reports
-the schema does without the codecs (rpc_table.py, `Later`)."""
+The msgpack codec is imported by the first value encoded, and the schema
+and cty modules only by the type checker, not with this module: the server
+imports it at start, and a start that only reports the schema does without
+the codecs (rpc_table.py, `Later`) and, with a prebuilt schema, without
+the framework's schema and types (schema_snapshot.py)."""
 
 from __future__ import annotations
 
@@ -11,14 +13,14 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from provider.cty import CtyType
 from provider.framework.diagnostics import Diagnostic, Severity
-from provider.framework.identity import IdentitySchema
 from provider.framework.path import AttributeName, Path
-from provider.framework.schema import Block, Schema
 
 if TYPE_CHECKING:
+    from provider.cty import CtyType
     from provider.framework.function import Function, FunctionError
+    from provider.framework.identity import IdentitySchema
+    from provider.framework.schema import Block, Schema
 
 
 def dynamic_value(pb: ModuleType, value: Any, type_: CtyType) -> Any:

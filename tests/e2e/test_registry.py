@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,8 @@ from devenv.environment import LocalEnvironment
 from devenv.terraform_binary import TerraformBinary
 from devenv.vault import VaultEndpoint
 from provider.server.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
+from provider.tarmak import ENTRY as TARMAK
+from provider.tarmak.provider import TarmakProvider
 from registry_tools import cli
 from registry_tools.archive import executable_name, h1_hash, sha256_hex, zip_hash, zip_name
 from registry_tools.build import CACHE, ROOT, build_executable
@@ -46,6 +49,7 @@ from registry_tools.serve import RegistryServer
 from registry_tools.sign import verify_detached
 from tests.conftest import BINARIES
 from tests.e2e.harness import Terraform
+from tests.unit.provider.test_schema_snapshot import built, parsed
 from tests.unit.registry_tools.keys import Key, throwaway_keys
 
 pytestmark = pytest.mark.e2e
@@ -653,6 +657,20 @@ def test_a_package_that_cannot_start_says_why_in_terraform_s_message(
     result = tf.run("validate", check=False)
     assert result.returncode != 0
     assert "libz.so.1: file too short" in result.text, result.output
+
+
+def test_the_package_answers_the_schema_from_an_unchecked_snapshot(native_package: Path) -> None:
+    """Terraform unpacks the zip without its files' times, so a snapshot checked
+    against them (as `make` writes one for a checkout) would never be used."""
+    name = "runtime/lib/python3/dist-packages/provider/_generated/schema_snapshots.py"
+    with zipfile.ZipFile(native_package) as package:
+        text = package.read(name).decode()
+    written: dict[str, Any] = {}
+    exec(compile(text, name, "exec"), written)
+    assert written["CHECKED"] is False
+    assert list(written["SNAPSHOTS"]) == [TARMAK]
+    for protocol, answer in written["SNAPSHOTS"][TARMAK]["responses"].items():
+        assert parsed(answer, protocol) == built(TarmakProvider(), protocol)
 
 
 def test_the_package_is_reproducible_from_another_checkout_path_and_cache(
