@@ -3,9 +3,9 @@
 Terraform starts a provider several times per run, and the first start of a
 plan or an apply (and every start `terraform providers schema` makes) only
 asks for the schema. Building that answer means importing the framework, cty
-and every resource module the provider declares itself with: about 12 ms of
-a 150 ms start (docs/benchmarks.md, "A start that answers from a prebuilt
-schema"). So `make` writes each provider's answer, serialized for protocols 5
+and every resource module the provider declares itself with: 5-14 ms of CPU
+of a 120-140 ms start (docs/benchmarks.md, "A start that answers from a
+prebuilt schema"). So `make` writes each provider's answer, serialized for protocols 5
 and 6, into `provider/_generated/schema_snapshots.py`, and a server given its
 provider as an entry ("module:attribute", see `serve`) answers from there,
 importing the provider only for the first RPC that needs more.
