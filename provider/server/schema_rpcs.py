@@ -9,6 +9,10 @@ prebuilt (schema_snapshot.py), not the catalog either.
 
 from __future__ import annotations
 
+import contextlib
+
+from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+
 from provider.server import to_proto
 from provider.server.backend import Backend, Wire
 
@@ -38,7 +42,8 @@ def get_metadata(b: Backend, request: Wire, response: Wire) -> None:
 
 def get_provider_schema(b: Backend, request: Wire, response: Wire) -> None:
     if b.schema_response is None and b.prebuilt_schema is not None:
-        b.schema_response = b.pb.GetProviderSchema.Response.FromString(b.prebuilt_schema)
+        with contextlib.suppress(DecodeError):  # then made below, as with no snapshot
+            b.schema_response = b.pb.GetProviderSchema.Response.FromString(b.prebuilt_schema)
     if b.schema_response is None:
         pb, catalog = b.pb, b.catalog
         made = pb.GetProviderSchema.Response(

@@ -44,15 +44,15 @@ def prebuilt(entry: str, protocol: int) -> bytes | None:
     is none or a source it was built from has changed since."""
     try:
         snapshots: Any = importlib.import_module(SNAPSHOTS_MODULE)
-    except ImportError:
-        return None
-    snapshot = snapshots.SNAPSHOTS.get(entry)
-    if snapshot is None:
-        return None
-    if snapshots.CHECKED and not _unchanged(snapshot["sources"]):
-        return None
-    response: bytes | None = snapshot["responses"].get(protocol)
-    return response
+        snapshot = snapshots.SNAPSHOTS.get(entry)
+        if snapshot is None:
+            return None
+        if snapshots.CHECKED and not _unchanged(snapshot["sources"]):
+            return None
+        response = snapshot["responses"].get(protocol)
+    except (ImportError, AttributeError, KeyError, TypeError, ValueError):
+        return None  # none, or one an older `make` wrote in another shape
+    return response if isinstance(response, bytes) else None
 
 
 def _unchanged(sources: Sequence[tuple[str, int, int]]) -> bool:

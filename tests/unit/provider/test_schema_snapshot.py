@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from devenv.mirror import PROVIDERS
 from provider.framework.catalog import Catalog
 from provider.server import schema_rpcs, schema_snapshot
 from provider.server.backend import Backend
@@ -64,6 +65,7 @@ def test_the_makefile_and_the_package_name_the_provider_as_main_serves_it() -> N
     assert entries is not None
     assert entries.group(1).split() == [TARMAK, TESTING]
     assert "serve_and_exit(ENTRY, ADDRESS)" in (ROOT / "provider" / "main.py").read_text()
+    assert repr(TESTING) in PROVIDERS["testing"][2]  # the testing provider's launcher
 
 
 # A fresh interpreter sets the server up as `serve` does, for a provider named
@@ -168,6 +170,35 @@ def test_an_unchecked_snapshot_is_used_whatever_the_sources(
 def test_no_snapshots_module_means_no_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, schema_snapshot.SNAPSHOTS_MODULE, None)
     assert schema_snapshot.prebuilt(TESTING, 6) is None
+
+
+@pytest.mark.parametrize(
+    "snapshots",
+    [
+        {},  # no SNAPSHOTS at all
+        {"CHECKED": True, "SNAPSHOTS": {TESTING: {"responses": {6: b"x"}}}},  # no sources
+        {"CHECKED": False, "SNAPSHOTS": {TESTING: {"responses": {6: "not bytes"}}}},
+        {"CHECKED": False, "SNAPSHOTS": {TESTING: ["another", "shape"]}},
+    ],
+)
+def test_a_snapshot_in_another_shape_is_no_snapshot(
+    monkeypatch: pytest.MonkeyPatch, snapshots: dict[str, Any]
+) -> None:
+    """As a checkout may hold one an older `make` wrote: the provider starts anyway."""
+    module = types.ModuleType(schema_snapshot.SNAPSHOTS_MODULE)
+    module.__dict__.update(snapshots)
+    monkeypatch.setitem(sys.modules, schema_snapshot.SNAPSHOTS_MODULE, module)
+    assert schema_snapshot.prebuilt(TESTING, 6) is None
+
+
+def test_a_prebuilt_answer_that_does_not_parse_is_built_instead() -> None:
+    from provider.server.serve import backend_for
+
+    backend = backend_for(TestingProvider(), 6)
+    backend.prebuilt_schema = b"\xff\xff not a message"
+    response = backend.pb.GetProviderSchema.Response()
+    schema_rpcs.get_provider_schema(backend, None, response)
+    assert response == built(TestingProvider(), 6)
 
 
 @pytest.mark.parametrize("checked", [True, False])
