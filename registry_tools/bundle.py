@@ -175,9 +175,8 @@ def build_bundle(
         for source in shipped_sources(project):
             _copy_file(project / source, site / source)
         # Built once and never edited, like its bytecode: the schema answer unchecked.
-        schema_snapshot.write(
-            site / "provider" / "_generated" / "schema_snapshots.py", [ENTRY], checked=False
-        )
+        snapshots = site / "provider" / "_generated" / "schema_snapshots.py"
+        schema_snapshot.write(snapshots, [ENTRY], checked=False, root=str(project))
         _copy_libraries(target, debroot, runtime)
     finally:
         shutil.rmtree(debroot, ignore_errors=True)

@@ -5,10 +5,11 @@ plan or an apply (and every start `terraform providers schema` makes) only
 asks for the schema. Building that answer means importing the framework, cty
 and every resource module the provider declares itself with: 5-14 ms of CPU
 of a 120-140 ms start (docs/benchmarks.md, "A start that answers from a
-prebuilt schema"). So `make` writes each provider's answer, serialized for protocols 5
-and 6, into `provider/_generated/schema_snapshots.py`, and a server given its
-provider as an entry ("module:attribute", see `serve`) answers from there,
-importing the provider only for the first RPC that needs more.
+prebuilt schema"). So `make` writes each provider's answer, serialized for
+protocols 5 and 6, into `provider/_generated/schema_snapshots.py`, and a
+server given its provider as an entry ("module:attribute", see `serve`)
+answers from there, importing the provider only for the first RPC that
+needs more.
 
 A snapshot is used only while it is sure to be current, with the rule Python
 applies to its own bytecode: `make` records the size and modification time of
@@ -104,14 +105,14 @@ def describe(entry: str) -> dict[str, Any]:
     return {"responses": responses, "sources": sorted(sources)}
 
 
-def write(out: Path, entries: Sequence[str], checked: bool = True) -> None:
+def write(out: Path, entries: Sequence[str], checked: bool = True, root: str = ROOT) -> None:
     """Write the snapshots module `out` for `entries`, each described by a fresh
-    interpreter."""
+    interpreter from the sources under `root` (a checkout)."""
     described = {}
     for entry in entries:
         printed = subprocess.run(
             [sys.executable, "-m", "provider.server.schema_snapshot", "--describe", entry],
-            cwd=ROOT,
+            cwd=root,
             check=True,
             capture_output=True,
             text=True,
