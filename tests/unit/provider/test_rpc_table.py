@@ -51,14 +51,13 @@ def test_a_later_handler_that_does_not_exist_fails_on_its_call() -> None:
         Later("schema_rpcs", "no_such_handler")(None, None, None)
 
 
-# A fresh interpreter: what serving the schema imports, then what one validation adds.
+# A fresh interpreter, set up as `serve` sets it up for a provider named by its
+# entry: what serving the schema imports, then what one validation adds.
 SCHEMA_ONLY_START = textwrap.dedent(
     """
-    import asyncio, importlib, json, sys
-    from provider.framework.catalog import Catalog
+    import asyncio, json, sys
     from provider.server.adapter import method_handlers
-    from provider.server.backend import Backend
-    from tests.e2e.testing_provider import TestingProvider
+    from provider.server.serve import backend_for
 
     OPERATIONS = [
         "provider.framework.runner", "provider.framework.planning",
@@ -68,15 +67,22 @@ SCHEMA_ONLY_START = textwrap.dedent(
         "provider.server.resource_rpcs", "provider.server.kind_rpcs",
         "provider.server.action_rpcs", "msgpack",
     ]
-    pb = importlib.import_module("provider._generated.tfplugin6_pb2")
-    handlers = method_handlers(Backend(pb, 6, Catalog.of(TestingProvider())))
+    # What declares the provider: not needed while the schema is prebuilt.
+    DECLARING = [
+        "provider.framework.catalog", "provider.framework.resource",
+        "provider.framework.schema", "provider.cty.types", "tests.e2e.testing_provider",
+    ]
+    backend = backend_for("tests.e2e.testing_provider:TestingProvider", 6)
+    pb = backend.pb
+    handlers = method_handlers(backend)
 
     def call(method, request):
         return asyncio.run(handlers[method].unary_unary(request, None))
 
     schema = call("GetProviderSchema", pb.GetProviderSchema.Request())
-    meta = call("GetMetadata", pb.GetMetadata.Request())
     after_schema = [m for m in OPERATIONS if m in sys.modules]
+    declaring_after_schema = [m for m in DECLARING if m in sys.modules]
+    meta = call("GetMetadata", pb.GetMetadata.Request())
     import msgpack
     config = pb.DynamicValue(msgpack=msgpack.packb({"triggers": {"a": "b"}, "id": None}))
     valid = call(
@@ -84,11 +90,15 @@ SCHEMA_ONLY_START = textwrap.dedent(
         pb.ValidateResourceConfig.Request(type_name="testing_null", config=config),
     )
     print(json.dumps({
+        "prebuilt": backend.prebuilt_schema is not None,
+        "schema": schema.SerializeToString().hex(),
         "resources": sorted(schema.resource_schemas),
         "metadata": sorted(r.type_name for r in meta.resources),
         "after_schema": after_schema,
+        "declaring_after_schema": declaring_after_schema,
         "diagnostics": [d.summary for d in valid.diagnostics],
         "after_validate": [m for m in OPERATIONS if m in sys.modules],
+        "declaring_after_validate": [m for m in DECLARING if m in sys.modules],
     }))
     """
 )

@@ -9,7 +9,6 @@ import importlib.util
 import os
 import re
 import sys
-import textwrap
 import types
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from provider.server.backend import Backend
 from provider.tarmak import ENTRY as TARMAK
 from provider.tarmak.provider import TarmakProvider
 from tests.e2e.testing_provider import TestingProvider
-from tests.unit.provider.test_rpc_table import in_a_fresh_interpreter
+from tests.unit.provider.test_rpc_table import SCHEMA_ONLY_START, in_a_fresh_interpreter
 
 ROOT = Path(__file__).resolve().parents[3]
 TESTING = "tests.e2e.testing_provider:TestingProvider"
@@ -68,52 +67,14 @@ def test_the_makefile_and_the_package_name_the_provider_as_main_serves_it() -> N
     assert repr(TESTING) in PROVIDERS["testing"][2]  # the testing provider's launcher
 
 
-# A fresh interpreter sets the server up as `serve` does, for a provider named
-# by its entry, answers GetProviderSchema, then validates a resource.
-START_FROM_THE_SNAPSHOT = textwrap.dedent(
-    """
-    import asyncio, json, sys
-    import msgpack
-    from provider.server.adapter import method_handlers
-    from provider.server.serve import backend_for
-
-    DECLARING = [
-        "provider.framework.catalog", "provider.framework.resource",
-        "provider.framework.schema", "provider.cty.types", "tests.e2e.testing_provider",
-    ]
-    backend = backend_for("tests.e2e.testing_provider:TestingProvider", 6)
-    pb = backend.pb
-    handlers = method_handlers(backend)
-
-    def call(method, request):
-        return asyncio.run(handlers[method].unary_unary(request, None))
-
-    schema = call("GetProviderSchema", pb.GetProviderSchema.Request())
-    after_schema = [m for m in DECLARING if m in sys.modules]
-    config = pb.DynamicValue(msgpack=msgpack.packb({"triggers": {"a": "b"}, "id": None}))
-    valid = call(
-        "ValidateResourceConfig",
-        pb.ValidateResourceConfig.Request(type_name="testing_null", config=config),
-    )
-    print(json.dumps({
-        "prebuilt": backend.prebuilt_schema is not None,
-        "schema": schema.SerializeToString().hex(),
-        "after_schema": after_schema,
-        "diagnostics": [d.summary for d in valid.diagnostics],
-        "after_validate": [m for m in DECLARING if m in sys.modules],
-    }))
-    """
-)
-
-
 def test_a_start_answers_the_schema_without_importing_the_provider() -> None:
-    seen = in_a_fresh_interpreter(START_FROM_THE_SNAPSHOT)
+    seen = in_a_fresh_interpreter(SCHEMA_ONLY_START)
     assert seen["prebuilt"]
     assert parsed(bytes.fromhex(seen["schema"]), 6) == built(TestingProvider(), 6)
-    assert seen["after_schema"] == []
+    assert seen["declaring_after_schema"] == []
     # The first RPC that needs the provider imports it, and works.
     assert seen["diagnostics"] == []
-    assert "tests.e2e.testing_provider" in seen["after_validate"]
+    assert "tests.e2e.testing_provider" in seen["declaring_after_validate"]
 
 
 def test_a_provider_given_itself_builds_its_answer() -> None:
