@@ -4,7 +4,7 @@ A client sends CALLS of one request, AT_ONCE in flight at a time, over the
 TLS Unix socket the handshake names (as Terraform connects), and the
 provider's user+system CPU time (/proc/<pid>/stat) before and after is
 divided by CALLS. The sides, started afresh each round and interleaved so
-background load hits them alike:
+background load hits them alike (each round in an order of its own):
 
 - ours: the core serving the test provider's `testing_null` (the bench's
   "ours"; its read and create are plain `def`s);
@@ -23,6 +23,7 @@ side) set the run.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -175,8 +176,11 @@ def main() -> None:
             env = plugin_environment(os.environ, "6")
             cpu: dict[tuple[str, str], list[float]] = {}
             wall: dict[tuple[str, str], list[float]] = {}
-            for _ in range(ROUNDS):
-                for name, (launch, resource) in found.items():
+            for turn in range(ROUNDS):
+                # Each round in an order of its own, the same in every run (as run.py's
+                # rounds): in one fixed order, ours always started first.
+                for name in random.Random(turn).sample(list(found), len(found)):
+                    launch, resource = found[name]
                     for kind, (c, w) in measure(launch, resource, base / "store", env).items():
                         cpu.setdefault((name, kind), []).append(c)
                         wall.setdefault((name, kind), []).append(w)
