@@ -17,9 +17,11 @@ handed out again, and a name written is held (its entry is the whole record).
 from __future__ import annotations
 
 import contextlib
-import os
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
+from provider.tarmak.forking import start_over_in_forked_children
 from provider.tarmak.hostnames.records import HostnameKey, allocation_record, render
 from provider.tarmak.hostnames.store import KVStore
 from provider.tarmak.vault_kv import CasConflict, VaultError
@@ -34,22 +36,24 @@ from provider.tarmak.vault_kv import CasConflict, VaultError
 ALONGSIDE_THREADS = 64
 
 
-def _alongside_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(ALONGSIDE_THREADS, thread_name_prefix="hostname-claim")
+class _Alongside:
+    """The kept pool, started over in a forked child (provider/tarmak/forking.py)."""
+
+    def __init__(self) -> None:
+        self.start_over_after_fork()
+        start_over_in_forked_children(self)
+
+    def start_over_after_fork(self) -> None:
+        """Also what a new one does: a forked child has none of its parent's
+        threads but a copy of the pool's count of idle ones, so the pool would
+        queue work for threads that are not there."""
+        self._pool = ThreadPoolExecutor(ALONGSIDE_THREADS, thread_name_prefix="hostname-claim")
+
+    def submit(self, work: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        return self._pool.submit(work, *args, **kwargs)
 
 
-_alongside = _alongside_pool()
-
-
-def _after_fork_in_child() -> None:
-    """A forked child has none of its parent's threads but a copy of the pool's
-    count of idle ones, so the pool would queue work for threads that are not
-    there: the child starts a pool of its own."""
-    global _alongside
-    _alongside = _alongside_pool()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+_alongside = _Alongside()
 
 
 class Claims:
