@@ -50,8 +50,9 @@ class Backend:
     stop_event: StopSignal = field(default_factory=StopSignal)
     # GetProviderSchema's answer, made once: schemas never change while serving.
     schema_response: Wire = None
-    # That answer serialized when the package was built, if it is current.
-    prebuilt_schema: bytes | None = None
+    # Where that answer, serialized when the package was built, is looked up (if
+    # it is current): asked by the first GetProviderSchema, not at every start.
+    prebuilt_schema: Callable[[], bytes | None] | None = None
     _made: dict[str, object] = field(default_factory=dict, init=False, repr=False)
     # Reentrant: making the runner reads the catalog, which may be made then too.
     _making: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)

@@ -9,8 +9,6 @@ prebuilt (schema_snapshot.py), not the catalog either.
 
 from __future__ import annotations
 
-import contextlib
-
 from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
 from provider.server import to_proto
@@ -40,10 +38,20 @@ def get_metadata(b: Backend, request: Wire, response: Wire) -> None:
     response.actions.extend(meta.ActionMetadata(type_name=n) for n in catalog.actions)
 
 
+def _prebuilt(b: Backend) -> Wire:
+    """The snapshot's answer, or None (then it is made, as with no snapshot)."""
+    answer = b.prebuilt_schema() if b.prebuilt_schema is not None else None
+    if answer is None:
+        return None
+    try:
+        return b.pb.GetProviderSchema.Response.FromString(answer)
+    except DecodeError:
+        return None
+
+
 def get_provider_schema(b: Backend, request: Wire, response: Wire) -> None:
-    if b.schema_response is None and b.prebuilt_schema is not None:
-        with contextlib.suppress(DecodeError):  # then made below, as with no snapshot
-            b.schema_response = b.pb.GetProviderSchema.Response.FromString(b.prebuilt_schema)
+    if b.schema_response is None:
+        b.schema_response = _prebuilt(b)
     if b.schema_response is None:
         pb, catalog = b.pb, b.catalog
         made = pb.GetProviderSchema.Response(

@@ -8,6 +8,7 @@ docs/threads.md.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import importlib
 import json
@@ -164,7 +165,7 @@ def backend_for(provider: Provider | str, protocol: int) -> Backend:
     messages = importlib.import_module(f"provider._generated.tfplugin{protocol}_pb2")
     backend = Backend(messages, protocol, lambda: _catalog(provider))
     if isinstance(provider, str):
-        backend.prebuilt_schema = schema_snapshot.prebuilt(provider, protocol)
+        backend.prebuilt_schema = functools.partial(schema_snapshot.prebuilt, provider, protocol)
     return backend
 
 

@@ -79,6 +79,7 @@ SCHEMA_ONLY_START = textwrap.dedent(
     def call(method, request):
         return asyncio.run(handlers[method].unary_unary(request, None))
 
+    snapshots_before_schema = "provider._generated.schema_snapshots" in sys.modules
     schema = call("GetProviderSchema", pb.GetProviderSchema.Request())
     after_schema = [m for m in OPERATIONS if m in sys.modules]
     declaring_after_schema = [m for m in DECLARING if m in sys.modules]
@@ -90,7 +91,8 @@ SCHEMA_ONLY_START = textwrap.dedent(
         pb.ValidateResourceConfig.Request(type_name="testing_null", config=config),
     )
     print(json.dumps({
-        "prebuilt": backend.prebuilt_schema is not None,
+        "snapshots_before_schema": snapshots_before_schema,
+        "prebuilt": backend.prebuilt_schema() is not None,
         "schema": schema.SerializeToString().hex(),
         "resources": sorted(schema.resource_schemas),
         "metadata": sorted(r.type_name for r in meta.resources),

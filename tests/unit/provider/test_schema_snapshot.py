@@ -69,6 +69,7 @@ def test_the_makefile_and_the_package_name_the_provider_as_main_serves_it() -> N
 
 def test_a_start_answers_the_schema_without_importing_the_provider() -> None:
     seen = in_a_fresh_interpreter(SCHEMA_ONLY_START)
+    assert not seen["snapshots_before_schema"]  # looked up by the schema's RPC, not at start
     assert seen["prebuilt"]
     assert parsed(bytes.fromhex(seen["schema"]), 6) == built(TestingProvider(), 6)
     assert seen["declaring_after_schema"] == []
@@ -156,7 +157,7 @@ def test_a_prebuilt_answer_that_does_not_parse_is_built_instead() -> None:
     from provider.server.serve import backend_for
 
     backend = backend_for(TestingProvider(), 6)
-    backend.prebuilt_schema = b"\xff\xff not a message"
+    backend.prebuilt_schema = lambda: b"\xff\xff not a message"
     response = backend.pb.GetProviderSchema.Response()
     schema_rpcs.get_provider_schema(backend, None, response)
     assert response == built(TestingProvider(), 6)
