@@ -6,7 +6,7 @@ PIP      := $(VENV)/bin/pip
 STAMP    := $(VENV)/.installed
 GEN_DIR  := provider/_generated
 PROTOS   := $(wildcard proto/*.proto)
-DATACLASS_METHODS := $(GEN_DIR)/dataclass_methods.py
+DATACLASS_METHODS := $(GEN_DIR)/dataclass_methods.py $(GEN_DIR)/tarmak_dataclass_methods.py
 SCHEMA_SNAPSHOTS := $(GEN_DIR)/schema_snapshots.py
 # The providers whose schema answer a start can send without importing them.
 SCHEMA_ENTRIES := provider.tarmak.provider:TarmakProvider tests.e2e.testing_provider:TestingProvider
@@ -26,12 +26,14 @@ install: $(STAMP) proto bytecode
 bytecode: proto $(DATACLASS_METHODS) $(SCHEMA_SNAPSHOTS)
 	$(PY) -m compileall -q -j0 provider connector devenv registry_tools tests bench >/dev/null
 
-# The methods of the dataclasses in provider/cty, framework and server, written
-# once here instead of compiled at every start (provider/prebuilt_dataclasses.py).
-$(DATACLASS_METHODS): $(GEN_DIR)/.stamp provider/prebuilt_dataclasses.py provider/dataclass_codegen.py \
-  $(wildcard provider/cty/*.py provider/framework/*.py provider/server/*.py)
+# The methods of the dataclasses in provider/cty, framework, server, tarmak and
+# resources, written once here instead of compiled at every start
+# (provider/prebuilt_dataclasses.py).
+$(DATACLASS_METHODS) &: $(GEN_DIR)/.stamp provider/prebuilt_dataclasses.py provider/dataclass_codegen.py \
+  $(wildcard provider/cty/*.py provider/framework/*.py provider/server/*.py) \
+  $(wildcard provider/tarmak/*.py provider/tarmak/hostnames/*.py provider/resources/*.py)
 	$(PY) -m provider.dataclass_codegen
-	touch $@
+	touch $(DATACLASS_METHODS)
 
 # GetProviderSchema's answers, for a start that only reports the schema
 # (provider/server/schema_snapshot.py). A server checks the sources they were

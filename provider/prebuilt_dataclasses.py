@@ -1,14 +1,18 @@
-"""`dataclass` for the provider's generic layers (cty, framework, server), with
-its methods compiled when the package is built instead of at every start.
+"""`dataclass` for the provider's packages (cty, framework, server, and the
+Tarmak provider's tarmak and resources), with its methods compiled when the
+package is built instead of at every start.
 
 The standard library's `dataclasses.dataclass` writes each class's `__init__`,
 `__repr__`, `__eq__`, `__hash__` (and, for frozen classes, `__setattr__` and
 `__delattr__`) as source text and compiles it while the module imports.
-Terraform starts the provider several times per run, and these layers declare
-dozens of dataclasses, so `make` writes that same text once, into
-`provider/_generated/dataclass_methods.py` (`provider/dataclass_codegen.py`,
-which takes it from the standard library itself), where it is compiled to
-bytecode with the rest of the package.
+Terraform starts the provider several times per run, and these packages
+declare dozens of dataclasses, so `make` writes that same text once, into
+modules of `provider/_generated/` (`provider/dataclass_codegen.py`, which
+takes it from the standard library itself), where it is compiled to
+bytecode with the rest of the package. The generic layers' methods and the
+Tarmak provider's are two modules (`GENERATED`): a start loads only those of
+the classes it makes, so one that serves the testing provider, or answers
+only the schema, does not load the Tarmak provider's.
 
 At import, `dataclass` looks its class up there. It uses the prebuilt methods
 only when the class has exactly the shape they were written for (the same
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import importlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -50,7 +55,15 @@ Entry = tuple[Shape, tuple[tuple[str, Callable[..., Any]], ...], str | None, tup
 _OWN_METHODS = ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__")
 # Class attributes that dataclasses sets (named, as it names them).
 _PARAMS, _FIELDS = "__dataclass_params__", "__dataclass_fields__"
-_entries: dict[str, Entry] | None = None
+# The generated module that holds the methods of each package's classes.
+GENERATED = {
+    "provider.cty": "dataclass_methods",
+    "provider.framework": "dataclass_methods",
+    "provider.server": "dataclass_methods",
+    "provider.tarmak": "tarmak_dataclass_methods",
+    "provider.resources": "tarmak_dataclass_methods",
+}
+_entries: dict[str, dict[str, Entry]] = {}  # by generated module, once loaded
 # Every class this decorator made, by "module.qualname", and whether its methods
 # were prebuilt: the generator's list of classes, and the tests' check.
 MADE: dict[str, bool] = {}
@@ -73,7 +86,7 @@ def dataclass(
         # TARMAK_PREBUILT_DATACLASSES=0 leaves every class to dataclasses.dataclass
         # (the generator sets it, to see what the standard library makes).
         enabled = os.environ.get("TARMAK_PREBUILT_DATACLASSES") != "0"
-        entry = _load().get(name) if enabled else None
+        entry = _load(generated_module(cls.__module__)).get(name) if enabled else None
         prebuilt = entry is not None and entry[0] == shape(cls, frozen)
         MADE[name] = prebuilt
         if entry is not None and prebuilt:
@@ -144,16 +157,23 @@ def _default_text(value: object) -> str | None:
     return None if value is MISSING else repr(value)
 
 
-def _load() -> dict[str, Entry]:
-    global _entries
-    if _entries is None:
-        try:
-            from provider._generated import dataclass_methods
+def generated_module(module: str) -> str | None:
+    """Which module of provider/_generated holds the methods of `module`'s classes."""
+    package = next((p for p in GENERATED if module == p or module.startswith(f"{p}.")), None)
+    return None if package is None else GENERATED[package]
 
-            _entries = _usable(dataclass_methods)
+
+def _load(generated: str | None) -> dict[str, Entry]:
+    if generated is None:
+        return {}
+    entries = _entries.get(generated)
+    if entries is None:
+        try:
+            entries = _usable(importlib.import_module(f"provider._generated.{generated}"))
         except ImportError:  # not generated (yet): `make` writes it
-            _entries = {}
-    return _entries
+            entries = {}
+        _entries[generated] = entries
+    return entries
 
 
 def _usable(module: ModuleType) -> dict[str, Entry]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from connector.methods import Method
 from provider.framework import ModifyPlanRequest, ModifyPlanResponse, Resource, timeouts_block
 from provider.framework.context import Context, OperationTimedOut
 from provider.framework.diagnostics import Diagnostics
+from provider.prebuilt_dataclasses import dataclass
 from provider.tarmak.settings import ProviderSettings
 
 if TYPE_CHECKING:

@@ -9,8 +9,9 @@ and the provider block each import it without importing each other.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from provider.prebuilt_dataclasses import dataclass
 
 if TYPE_CHECKING:
     from provider.framework.diagnostics import Diagnostics

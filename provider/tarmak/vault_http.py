@@ -24,9 +24,9 @@ import select
 import ssl
 import threading
 import urllib.parse
-from dataclasses import dataclass
 from typing import Any
 
+from provider.prebuilt_dataclasses import dataclass
 from provider.tarmak.forking import start_over_in_forked_children
 from provider.tarmak.settings import VaultSettings
 

@@ -17,9 +17,9 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from provider.prebuilt_dataclasses import dataclass
 from provider.tarmak.settings import VaultSettings
 
 if TYPE_CHECKING:

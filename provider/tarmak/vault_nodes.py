@@ -14,10 +14,10 @@ from __future__ import annotations
 import functools
 import threading
 import urllib.parse
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from provider.prebuilt_dataclasses import dataclass
 from provider.tarmak.settings import VaultSettings
 from provider.tarmak.vault_http import NodeClient, TLSFailure, Unreachable
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from provider.prebuilt_dataclasses import dataclass
 from provider.tarmak.hostnames.claims import Claims
 from provider.tarmak.hostnames.counters import CounterStore, InvalidName
 from provider.tarmak.hostnames.patience import PatientKV

@@ -14,8 +14,8 @@ moved the counter meanwhile, the write is refused and the caller reads again.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 
+from provider.prebuilt_dataclasses import dataclass
 from provider.tarmak.hostnames.records import HostnameKey, render
 from provider.tarmak.hostnames.rules import hostname_problem
 from provider.tarmak.hostnames.store import KVStore

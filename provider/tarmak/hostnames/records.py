@@ -11,10 +11,10 @@ import datetime
 import os
 import secrets
 import socket
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from provider.prebuilt_dataclasses import dataclass
 from provider.tarmak.hostnames.rules import DEFAULT_FORMAT, KEY_ATTRIBUTES
 from provider.tarmak.hostnames.store import KVStore
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
+from provider.prebuilt_dataclasses import dataclass, field
 from provider.tarmak.forking import start_over_in_forked_children
 from provider.tarmak.hostnames.counters import Written
 from provider.tarmak.hostnames.records import HostnameKey

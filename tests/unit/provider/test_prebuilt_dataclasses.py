@@ -1,5 +1,5 @@
 """The dataclass methods `make` writes ahead of time (provider/prebuilt_dataclasses.py)
-are current, used for every class of the generic layers, and leave each class
+are current, used for every class of the provider's packages, and leave each class
 as the standard library's dataclasses would."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def import_generic_layers() -> None:
+def import_provider_packages() -> None:
     for name in dataclass_codegen.PACKAGES:
         package = importlib.import_module(name)
         for info in pkgutil.walk_packages(package.__path__, f"{name}."):
@@ -42,8 +42,8 @@ def import_generic_layers() -> None:
 
 
 def describe_classes() -> dict[str, Any]:
-    """What a reader of each class of the generic layers can see of its dataclass-ness."""
-    import_generic_layers()
+    """What a reader of each class of the provider's packages can see of its dataclass-ness."""
+    import_provider_packages()
     described = {}
     for name in sorted(prebuilt_dataclasses.MADE):
         module_name, _, qualname = name.rpartition(".")
@@ -90,11 +90,46 @@ def test_generated_methods_are_current() -> None:
     assert "not prebuilt" not in done.stderr, done.stderr
 
 
-def test_every_class_of_the_generic_layers_is_prebuilt() -> None:
-    import_generic_layers()
+def test_every_class_of_the_provider_packages_is_prebuilt() -> None:
+    import_provider_packages()
     assert prebuilt_dataclasses.MADE
     left = [name for name, prebuilt in prebuilt_dataclasses.MADE.items() if not prebuilt]
     assert not left, "run `make`; the generator says why a class is left out"
+
+
+def test_every_dataclass_of_the_provider_packages_is_declared_with_the_prebuilt_decorator() -> None:
+    """A dataclass declared with `dataclasses.dataclass` itself is compiled at every
+    start; the generator cannot see it."""
+    import_provider_packages()
+    declared = [
+        f"{module.__name__}.{value.__qualname__}"
+        for name, module in list(sys.modules.items())
+        if name.startswith(tuple(f"{package}." for package in dataclass_codegen.PACKAGES))
+        for value in vars(module).values()
+        if inspect.isclass(value)
+        and value.__module__ == module.__name__
+        and dataclasses.is_dataclass(value)
+    ]
+    assert "provider.tarmak.settings.ProviderSettings" in declared
+    assert [name for name in declared if name not in prebuilt_dataclasses.MADE] == []
+
+
+def test_a_start_loads_only_the_generated_methods_of_the_classes_it_makes() -> None:
+    """The generic layers' classes do not load the Tarmak provider's methods
+    (a start serving the testing provider, or only the schema, makes none)."""
+    code = (
+        "import sys\n"
+        "from provider import prebuilt_dataclasses\n"
+        "import provider.server.backend, provider.framework.schema, provider.cty\n"
+        "tarmak = 'provider._generated.tarmak_dataclass_methods'\n"
+        "print(tarmak in sys.modules)\n"
+        "import provider.tarmak.settings\n"
+        "print(tarmak in sys.modules)\n"
+        "print(prebuilt_dataclasses.MADE['provider.tarmak.settings.ProviderSettings'])\n"
+    )
+    done = run(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "True"]
 
 
 def test_prebuilt_classes_are_what_dataclasses_makes() -> None:
