@@ -26,6 +26,7 @@ import pytest
 from devenv.environment import LocalEnvironment
 from devenv.terraform_binary import TerraformBinary
 from devenv.vault import VaultEndpoint
+from provider.prebuilt_dataclasses import GENERATED
 from provider.server.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
 from provider.tarmak import ENTRY as TARMAK
 from provider.tarmak.provider import TarmakProvider
@@ -671,6 +672,16 @@ def test_the_package_answers_the_schema_from_an_unchecked_snapshot(native_packag
     assert list(written["SNAPSHOTS"]) == [TARMAK]
     for protocol, answer in written["SNAPSHOTS"][TARMAK]["responses"].items():
         assert parsed(answer, protocol) == built(TarmakProvider(), protocol)
+
+
+def test_the_package_carries_the_prebuilt_dataclass_methods(native_package: Path) -> None:
+    """Without them every start of the package would compile its dataclasses'
+    methods again (provider/prebuilt_dataclasses.py falls back silently)."""
+    with zipfile.ZipFile(native_package) as package:
+        for module in sorted(set(GENERATED.values())):
+            source = f"provider/_generated/{module}.py"
+            carried = package.read(f"runtime/lib/python3/dist-packages/{source}")
+            assert carried == (ROOT / source).read_bytes(), source
 
 
 def test_the_package_is_reproducible_from_another_checkout_path_and_cache(
