@@ -1,9 +1,9 @@
-"""`make` writes the modules of provider/_generated that
-`prebuilt_dataclasses.GENERATED` names with this: the
-methods `dataclasses.dataclass` makes for every class of the provider's
-packages (`PACKAGES`) that is declared with
-`provider.prebuilt_dataclasses.dataclass`, as the very text the standard
-library compiles for them, so that a start loads them as bytecode instead.
+"""`make` writes with this the modules of provider/_generated that
+`prebuilt_dataclasses.GENERATED` names: the methods `dataclasses.dataclass`
+makes for every class of the provider's packages (`PACKAGES`) that is
+declared with `provider.prebuilt_dataclasses.dataclass`, as the very text the
+standard library compiles for them, so that a start loads them as bytecode
+instead.
 
 The text is not written here: the generator imports those layers with the
 standard library doing the work, records each method's text as
