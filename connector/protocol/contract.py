@@ -136,7 +136,8 @@ class PollResult:
 
     status: Status
     detail: str = ""
-    init_token: str | None = None
+    # Left out of repr: a log line that shows the result must not show the token.
+    init_token: str | None = field(default=None, repr=False)
 
     def to_result(self) -> dict[str, Any]:
         result: dict[str, Any] = {"status": self.status, "detail": self.detail}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from provider.prebuilt_dataclasses import dataclass
+from provider.prebuilt_dataclasses import dataclass, field
 
 if TYPE_CHECKING:
     from provider.framework.diagnostics import Diagnostics
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class VaultSettings:
     address: str
-    token: str
+    # Left out of repr: a log line or an error that shows the settings must not show it.
+    token: str = field(repr=False)
     ca_cert: str | None = None
     namespace: str | None = None
     timeout: float = 10.0

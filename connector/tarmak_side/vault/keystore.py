@@ -39,14 +39,17 @@ class StoredKeys:
     """What the keys file holds. Shares and tokens are blobs of `protection`."""
 
     protection: str  # transit | pgp | file
-    shares: tuple[str, ...]
+    # The shares and tokens (and a step under way, which may hold new shares or
+    # a retired token) are left out of repr: a log line or an error that shows
+    # what is stored must not show them, protected or not.
+    shares: tuple[str, ...] = field(repr=False)
     threshold: int
-    root_token: str | None  # None once revoked for a Tarmak token
+    root_token: str | None = field(repr=False)  # None once revoked for a Tarmak token
     recovery: bool = False  # shares are recovery keys: the cluster auto-unseals
     kms_key_id: str | None = None
-    tarmak_token: str | None = None
+    tarmak_token: str | None = field(default=None, repr=False)
     # A step under way (rekey, replace-token): what the next run needs to finish it.
-    pending: dict[str, Any] | None = field(default=None, compare=False)
+    pending: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     version: int = field(default=FORMAT)
     generation: int = field(default=0, compare=False)  # from the file name, not stored
 

@@ -206,3 +206,12 @@ def test_old_method_names_still_reach_the_same_handlers() -> None:
         "VaultClusterStatus": Method.VAULT_CLUSTER_CONVERGE,
         "VaultClusterInitStatus": Method.VAULT_CLUSTER_OBSERVE,
     }
+
+
+def test_a_poll_result_never_shows_its_init_token_in_a_repr() -> None:
+    from connector.protocol import PollResult, Status
+
+    result = PollResult(Status.READY, "up", init_token="init-token-secret")
+    assert "init-token-secret" not in repr(result)
+    assert "up" in repr(result)
+    assert result != PollResult(Status.READY, "up", init_token="another")  # still compared
