@@ -23,8 +23,10 @@ TIMEOUT = 10
 class Answer:
     node: Node
     status: int
-    body: dict[str, Any]
-    text: str
+    # Left out of repr: an answer may carry unseal keys, a root token or a
+    # decrypted share (sys/init, generate-root, rekey, transit decrypt).
+    body: dict[str, Any] = field(repr=False)
+    text: str = field(repr=False)
 
     @property
     def ok(self) -> bool:

@@ -151,18 +151,3 @@ def test_init_token_period_defaults_to_five_years_and_is_checked(tmp_path: Path)
     assert custom.vault.init_token_period == "720h"
     with pytest.raises(ConfigError, match=r"vault.init_token_period: .* 'forever'"):
         EnvironmentConfig.load(_config(tmp_path, {"init_token_period": "forever"}))
-
-
-def test_what_is_stored_never_shows_its_shares_or_tokens_in_a_repr() -> None:
-    stored = StoredKeys(
-        "file",
-        ("share-secret-1", "share-secret-2"),
-        2,
-        "root-secret",
-        tarmak_token="tarmak-secret",
-        pending={"shares": ["new-share-secret"], "retired_token": "retired-secret"},
-    )
-    shown = repr(stored)
-    assert "file" in shown and "threshold=2" in shown
-    for secret in ("share-secret", "root-secret", "tarmak-secret", "new-share", "retired-secret"):
-        assert secret not in shown
