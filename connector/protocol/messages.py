@@ -45,7 +45,8 @@ class Request:
 @dataclass(frozen=True)
 class Response:
     id: str
-    result: dict[str, Any] | None = None
+    # Left out of repr: a result may carry a secret (an instance role's init token).
+    result: dict[str, Any] | None = field(default=None, repr=False)
     error: RpcError | None = None
     version: int = PROTOCOL_VERSION
 

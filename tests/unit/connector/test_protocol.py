@@ -208,10 +208,13 @@ def test_old_method_names_still_reach_the_same_handlers() -> None:
     }
 
 
-def test_a_poll_result_never_shows_its_init_token_in_a_repr() -> None:
+def test_a_poll_result_and_its_response_never_show_the_init_token_in_a_repr() -> None:
     from connector.protocol import PollResult, Status
 
     result = PollResult(Status.READY, "up", init_token="init-token-secret")
     assert "init-token-secret" not in repr(result)
     assert "up" in repr(result)
     assert result != PollResult(Status.READY, "up", init_token="another")  # still compared
+    answer = Response("1", result.to_result())
+    assert "init-token-secret" not in repr(answer)
+    assert answer == decode(encode(answer))  # still sent and compared
