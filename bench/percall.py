@@ -7,7 +7,9 @@ divided by CALLS. The sides, started afresh each round and interleaved so
 background load hits them alike (each round in an order of its own):
 
 - ours: the core serving the test provider's `testing_null` (the bench's
-  "ours"; its read and create are plain `def`s);
+  "ours"; its operations are coroutines, run on the event loop);
+- ours-plain: the same core serving `testing_null_plain`, whose operations
+  are plain `def`s, handed to a worker thread and back;
 - floor: bench/bare_null_plugin.py on grpc's threaded server;
 - floor-aio: the same handlers on grpc.aio's server (BARE_SERVER=aio);
 - NAME=PATH arguments: the test provider of another checkout (an A/B of a
@@ -103,6 +105,10 @@ def sides(base: Path, others: list[str]) -> dict[str, tuple[str, str]]:
         "ours": (
             str(next(base.glob(f"registry.terraform.io/test/testing/*/{platform()}/*"))),
             "testing_null",
+        ),
+        "ours-plain": (
+            str(next(base.glob(f"registry.terraform.io/test/testing/*/{platform()}/*"))),
+            "testing_null_plain",
         ),
         "floor": (str(next(base.glob(f"{BARE_ADDRESS}/*/{platform()}/*"))), "barenull_resource"),
         "floor-aio": (

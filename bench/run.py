@@ -10,11 +10,14 @@ one run.
 2. A full start (bench/full_start.py): handshake, mTLS, the schema,
    Shutdown, exit — what Terraform pays each time it starts a provider.
 3. `terraform apply` and `terraform plan` of 100 resources: our core (the test
-   provider's `testing_null`) vs 100 `null_resource` of the Go provider, each
-   peer's null-like resource, and the floor: bench/bare_null_plugin.py, a
-   null provider on the generated grpcio-tools code with no framework at all.
-   Then the same of LARGE (1,000) resources for ours, the Go provider and the
-   floor, so that the cost per resource can be compared at both counts.
+   provider's `testing_null`, whose operations are coroutines: they only
+   compute) vs 100 `null_resource` of the Go provider, each peer's null-like
+   resource, and the floor: bench/bare_null_plugin.py, a null provider on the
+   generated grpcio-tools code with no framework at all. Beside ours,
+   `testing_null_plain`: the same resource with plain `def` operations, which
+   the framework hands to a worker thread (what an operation that may block
+   pays). Then the same of LARGE (1,000) resources for those, the Go provider
+   and the floor, so that the cost per resource can be compared at both counts.
 4. `terraform apply` of 100 `tarmak_hostname` against OpenBao -dev vs 100
    `null_resource`, and the same 100 with hostnames numbered in memory
    (bench/allocator_without_vault.py): what the resource costs Terraform and
@@ -76,18 +79,20 @@ LARGE_RUNS = int(os.environ.get("BENCH_LARGE_RUNS", "5"))
 ONLY = os.environ.get("BENCH_ONLY", "")
 ONLY_RESOURCES = ONLY == "resources"
 # The providers the LARGE rows compare (each with its own 1,000 resources).
-LARGE_PROVIDERS: tuple[str, ...] = ("ours", "go-null", "bare")
+LARGE_PROVIDERS: tuple[str, ...] = ("ours", "ours-plain", "go-null", "bare")
 if ONLY_RESOURCES:  # the asyncio server's share, apart from the framework's
     LARGE_PROVIDERS += ("bare-aio",)
 # name -> (source, local name, resource type) in the apply and plan rows
 SOURCES = {
     "ours": ("test/testing", "testing", "testing_null"),
+    "ours-plain": ("test/testing", "testing", "testing_null_plain"),
     "go-null": ("hashicorp/null", "null", "null_resource"),
     "bare": ("bench/barenull", "barenull", "barenull_resource"),
     "bare-aio": ("bench/barenullaio", "barenull", "barenull_resource"),
 }
 LABELS = {
     "ours": "ours",
+    "ours-plain": "ours, plain `def` operations",
     "go-null": "Go null",
     "bare": "the floor",
     "bare-aio": "the floor on grpc.aio",
@@ -303,7 +308,7 @@ def timed_run(workdir: Path, env: dict[str, str], *args: str, fresh: bool) -> fl
 
 def terraform_runs(cli_config: Path, base: Path) -> dict[str, float]:
     env = terraform_env(cli_config)
-    small = ("ours", "go-null", "bare", *(LARGE_PROVIDERS if ONLY_RESOURCES else ()))
+    small = ("ours", "ours-plain", "go-null", "bare", *(LARGE_PROVIDERS if ONLY_RESOURCES else ()))
     configs = {name: hundred(*SOURCES[name]) for name in dict.fromkeys(small)}
     for peer in () if ONLY_RESOURCES else PEERS:
         configs[peer.name] = hundred(f"bench/{peer.name}", peer.name, peer.resource)
@@ -490,7 +495,12 @@ def print_per_resource(runs: dict[str, float]) -> None:
                 f"| {kind}: {LABELS[p]} | {at_100[p] * 1000:.0f} ms | "
                 f"{at_large[p] * 1000:.0f} ms | {extra[p] * 1000:.2f} ms |"
             )
-        pairs = [("ours", "go-null"), ("ours", "bare")]
+        pairs = [
+            ("ours", "go-null"),
+            ("ours", "bare"),
+            ("ours-plain", "bare"),
+            ("ours-plain", "ours"),
+        ]
         if "bare-aio" in LARGE_PROVIDERS:
             pairs += [("ours", "bare-aio"), ("bare-aio", "bare")]
         for mine, against in pairs:
@@ -673,6 +683,11 @@ def main() -> None:
                     runs[f"{kind}-ours"],
                     ratio(runs[f"{kind}-ours"], go, "Go", target)
                     + f"; {ratio(runs[f'{kind}-ours'], runs[f'{kind}-bare'], 'the floor', '1.1x')}",
+                ),
+                (
+                    f"{kind} 100: ours, plain `def` operations (`testing_null_plain`)",
+                    runs[f"{kind}-ours-plain"],
+                    ratio(runs[f"{kind}-ours-plain"], runs[f"{kind}-bare"], "the floor"),
                 ),
                 (f"{kind} 100: Go null", go, ""),
                 *[

@@ -134,18 +134,43 @@ class Slow(Resource):
         pass
 
 
+NULL_SCHEMA = Schema(
+    Block(
+        attributes={
+            "triggers": Attribute(MapType(STRING), optional=True, force_new=True),
+            "id": Attribute(STRING, computed=True),
+        }
+    )
+)
+
+
 class Null(Resource):
-    """Does nothing, like the null provider's null_resource (for benchmarks)."""
+    """Does nothing, like the null provider's null_resource (for benchmarks).
+
+    Its operations only compute, so they are coroutines, as the framework asks
+    of operations that never block: they run on the event loop, with no
+    hand-off to a worker thread (docs/threads.md)."""
 
     type_name = "testing_null"
-    schema = Schema(
-        Block(
-            attributes={
-                "triggers": Attribute(MapType(STRING), optional=True, force_new=True),
-                "id": Attribute(STRING, computed=True),
-            }
-        )
-    )
+    schema = NULL_SCHEMA
+
+    async def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+        resp.state = {**req.plan, "id": secrets.token_hex(8)}
+
+    async def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+        resp.state = dict(req.state)
+
+    async def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
+        pass
+
+
+class PlainNull(Resource):
+    """`testing_null` with plain `def` operations, which the framework hands to
+    a worker thread and back, as it must for an operation that may block: the
+    benchmarks show what that hand-off costs beside `testing_null`."""
+
+    type_name = "testing_null_plain"
+    schema = NULL_SCHEMA
 
     def create(self, req: CreateRequest, resp: CreateResponse) -> None:
         resp.state = {**req.plan, "id": secrets.token_hex(8)}
@@ -223,7 +248,7 @@ class TestingProvider(Provider):
         resp.provider_data = store
 
     def resources(self) -> list[Resource]:
-        return [Thing(), Slow(), Null(), SecretSink()]
+        return [Thing(), Slow(), Null(), PlainNull(), SecretSink()]
 
     def data_sources(self) -> list[DataSource]:
         return [Echo()]
