@@ -35,7 +35,7 @@ START_RUNS (3x RUNS). BENCH_RUNS, BENCH_START_RUNS, BENCH_LARGE (0 leaves those
 rows out) and BENCH_LARGE_RUNS set them; BENCH_CACHE names where the Go provider
 and the peers are kept (default .venv/bench-cache). Parts alone, printed and
 not saved: BENCH_ONLY=resources runs only the apply and plan rows at 100 and
-LARGE resources, of ours, the Go provider, the floor and the floor on grpc.aio
+LARGE resources, of ours (both ways), the Go provider, the floor and the floor on grpc.aio
 (BARE_SERVER=aio), with the per-resource table; BENCH_ONLY=hostname runs only
 part 4 and prints its rows and their CPU times.
 """
