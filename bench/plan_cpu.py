@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import run  # noqa: E402
-from devenv.mirror import build_mirror, platform  # noqa: E402
+from devenv.mirror import platform  # noqa: E402
 from devenv.processes import children_cpu_seconds  # noqa: E402
 from devenv.terraform_binary import script_header  # noqa: E402
 
@@ -93,12 +93,7 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="plan-cpu-"))
     try:
         mirror = base / "mirror"
-        cli_config = build_mirror(mirror, ("testing",))
-        go = mirror / "registry.terraform.io/hashicorp/null/2.1.2" / platform()
-        go.mkdir(parents=True)
-        shutil.copy(run.null_provider(), go / run.NULL_BINARY)
-        run.publish_bare(mirror)
-        run.publish_bare(mirror, aio=True)
+        cli_config = run.resource_mirror(mirror)
         for name, checkout in checkouts.items():
             publish_checkout(mirror, name, checkout)
         log = base / "providers.log"

@@ -186,6 +186,23 @@ def launchers(mirror: Path) -> dict[str, list[str]]:
     return argvs
 
 
+def publish_go_null(mirror: Path) -> None:
+    """The Go null provider in `mirror`, where `terraform init` looks for it."""
+    target = mirror / "registry.terraform.io/hashicorp/null/2.1.2" / platform()
+    target.mkdir(parents=True)
+    shutil.copy(null_provider(), target / NULL_BINARY)
+
+
+def resource_mirror(mirror: Path) -> Path:
+    """A mirror of the resource rows' providers: ours (the test provider), the Go
+    null provider and the floor on both servers. Returns its CLI config."""
+    cli_config = build_mirror(mirror, ("testing",))
+    publish_go_null(mirror)
+    publish_bare(mirror)
+    publish_bare(mirror, aio=True)
+    return cli_config
+
+
 def publish_script(
     mirror: Path, address: str, name: str, module: str, environ: dict[str, str]
 ) -> None:
@@ -516,13 +533,7 @@ def resource_rows() -> None:
     """BENCH_ONLY=resources: the apply and plan rows alone, printed, not recorded."""
     base = Path(tempfile.mkdtemp(prefix="tarmak-bench-"))
     try:
-        mirror = base / "mirror"
-        cli_config = build_mirror(mirror, ("testing",))
-        target = mirror / "registry.terraform.io/hashicorp/null/2.1.2" / platform()
-        target.mkdir(parents=True)
-        shutil.copy(null_provider(), target / NULL_BINARY)
-        publish_bare(mirror)
-        publish_bare(mirror, aio=True)
+        cli_config = resource_mirror(base / "mirror")
         print(f"{RUNS} runs each ({LARGE_RUNS} at {LARGE:,}), medians, on {os.cpu_count()} cores")
         runs = terraform_runs(cli_config, base)
         print("\n| measurement | median |\n|---|---:|")
@@ -603,12 +614,9 @@ def main() -> None:
         return
     base = Path(tempfile.mkdtemp(prefix="tarmak-bench-"))
     try:
-        null = null_provider()
         mirror = base / "mirror"
         cli_config = build_mirror(mirror, ("testing", "tarmak"))
-        target = mirror / "registry.terraform.io/hashicorp/null/2.1.2" / platform()
-        target.mkdir(parents=True)
-        shutil.copy(null, target / NULL_BINARY)
+        publish_go_null(mirror)
         publish_bare_hostname(mirror)
         if ONLY == "hostname":
             print(f"{RUNS} runs each, medians, on {os.cpu_count()} cores\n", flush=True)
