@@ -8,6 +8,7 @@ docs/threads.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
 import importlib
@@ -84,7 +85,13 @@ def serve(
     except handshake.HandshakeError as err:
         sys.stderr.write(f"{err}\n")
         return 1
-    _run_loop(_serve(provider, address, protocol, debug, env))
+    try:
+        _run_loop(_serve(provider, address, protocol, debug, env))
+    except BrokenPipeError:
+        # Our standard output closed before the handshake line went out: the
+        # process that started us (Terraform) is gone, and nothing will connect.
+        sys.stderr.write("The plugin's standard output is closed: its client is gone.\n")
+        return 1
     return 0
 
 
@@ -126,36 +133,41 @@ async def _serve(
     grpc_health_pb2_grpc.add_HealthServicer_to_server(Health(), server)
 
     place = handshake.private_socket(env)
-    cert = ""
-    if env.get("PLUGIN_CLIENT_CERT") and not debug:
-        made = generate_certificate()
-        credentials = grpc.ssl_server_credentials([(made.key_pem, made.cert_pem)])
-        server.add_secure_port(f"unix:{place.path}", credentials)
-        cert = made.handshake_field
-    else:
-        server.add_insecure_port(f"unix:{place.path}")
-    await server.start()
-    # Start-up is over: entry points import with the collector off (see
-    # provider/main.py); what they made lives as long as the process.
-    gc.freeze()
-    gc.enable()
-
-    # Under Terraform, Ctrl-C reaches us as StopProvider; run by hand (--debug) it stops us.
-    if debug:
-        loop.add_signal_handler(signal.SIGINT, stopping.set)
-    else:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    loop.add_signal_handler(signal.SIGTERM, stopping.set)
-    if debug:
-        _print_reattach(address, protocol, place.path)
-    else:
-        sys.stdout.write(handshake.handshake_line(protocol, place.path, cert))
-        sys.stdout.flush()
+    # From here on the socket's directory is ours to remove, however serving
+    # ends: even when the client is gone before the handshake line is written.
     try:
-        await stopping.wait()
+        cert = ""
+        if env.get("PLUGIN_CLIENT_CERT") and not debug:
+            made = generate_certificate()
+            credentials = grpc.ssl_server_credentials([(made.key_pem, made.cert_pem)])
+            server.add_secure_port(f"unix:{place.path}", credentials)
+            cert = made.handshake_field
+        else:
+            server.add_insecure_port(f"unix:{place.path}")
+        await server.start()
+        try:
+            # Start-up is over: entry points import with the collector off (see
+            # provider/main.py); what they made lives as long as the process.
+            gc.freeze()
+            gc.enable()
+
+            # Under Terraform, Ctrl-C reaches us as StopProvider; run by hand
+            # (--debug) it stops us.
+            if debug:
+                loop.add_signal_handler(signal.SIGINT, stopping.set)
+            else:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            loop.add_signal_handler(signal.SIGTERM, stopping.set)
+            if debug:
+                _print_reattach(address, protocol, place.path)
+            else:
+                sys.stdout.write(handshake.handshake_line(protocol, place.path, cert))
+                sys.stdout.flush()
+            await stopping.wait()
+        finally:
+            backend.stop()
+            await server.stop(grace=1)
     finally:
-        backend.stop()
-        await server.stop(grace=1)
         place.remove()
 
 
@@ -186,8 +198,10 @@ def serve_and_exit(provider: Provider | str, address: str) -> NoReturn:
     matters, so only the standard streams are flushed."""
     code = serve(provider, address)
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe: nothing more can be said through it.
+        with contextlib.suppress(OSError):
+            stream.flush()
     os._exit(code)
 
 

@@ -84,6 +84,38 @@ def plugin(tmp_path: Path) -> Iterator[Plugin]:
             process.wait()
 
 
+def test_a_client_gone_before_the_handshake_leaves_no_socket_directory(
+    tmp_path: Path,
+) -> None:
+    """Terraform killed while the provider starts: the handshake line meets a
+    closed pipe. The provider says so in one line and removes the private
+    directory it made for its socket."""
+    env = {
+        **os.environ,
+        MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE,
+        "PLUGIN_PROTOCOL_VERSIONS": "6,5",
+        "PLUGIN_CLIENT_CERT": generate_certificate().cert_pem.decode(),
+        "PLUGIN_UNIX_SOCKET_DIR": str(tmp_path),
+    }
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.e2e.testing_provider"],
+            cwd=ROOT,
+            env=env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 1
+    assert done.stderr == "The plugin's standard output is closed: its client is gone.\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_serves_tls_with_the_certificate_from_its_handshake_line(plugin: Plugin) -> None:
     schema = tfplugin6_pb2_grpc.ProviderStub(plugin.channel).GetProviderSchema(
         tfplugin6_pb2.GetProviderSchema.Request(), timeout=10
