@@ -136,14 +136,7 @@ async def _serve(
     # From here on the socket's directory is ours to remove, however serving
     # ends: even when the client is gone before the handshake line is written.
     try:
-        cert = ""
-        if env.get("PLUGIN_CLIENT_CERT") and not debug:
-            made = generate_certificate()
-            credentials = grpc.ssl_server_credentials([(made.key_pem, made.cert_pem)])
-            server.add_secure_port(f"unix:{place.path}", credentials)
-            cert = made.handshake_field
-        else:
-            server.add_insecure_port(f"unix:{place.path}")
+        cert = _listen(server, place.path, env, debug)
         await server.start()
         try:
             # Start-up is over: entry points import with the collector off (see
@@ -169,6 +162,18 @@ async def _serve(
             await server.stop(grace=1)
     finally:
         place.remove()
+
+
+def _listen(server: grpc.aio.Server, path: str, env: Mapping[str, str], debug: bool) -> str:
+    """Listen on the socket at `path`, over TLS when Terraform asked for it
+    (AutoMTLS: PLUGIN_CLIENT_CERT); the certificate for the handshake line, or ""."""
+    if env.get("PLUGIN_CLIENT_CERT") and not debug:
+        made = generate_certificate()
+        credentials = grpc.ssl_server_credentials([(made.key_pem, made.cert_pem)])
+        server.add_secure_port(f"unix:{path}", credentials)
+        return made.handshake_field
+    server.add_insecure_port(f"unix:{path}")
+    return ""
 
 
 def backend_for(provider: Provider | str, protocol: int) -> Backend:
