@@ -43,10 +43,9 @@ import msgpack  # noqa: E402
 
 from bench.full_start import _channel, plugin_environment  # noqa: E402
 from bench.run import BARE_ADDRESS, BARE_AIO_ADDRESS, publish_bare  # noqa: E402
-from devenv.mirror import build_mirror, platform  # noqa: E402
+from devenv.mirror import PROVIDERS, build_mirror, platform, write_launcher  # noqa: E402
 from devenv.plugin_sockets import plugin_sockets  # noqa: E402
 from devenv.processes import cpu_seconds  # noqa: E402
-from devenv.terraform_binary import script_header  # noqa: E402
 from provider._generated import tfplugin6_pb2 as pb  # noqa: E402
 from provider._generated import tfplugin6_pb2_grpc as pb_grpc  # noqa: E402
 
@@ -90,12 +89,6 @@ def request(kind: str, resource: str) -> tuple[str, Any]:
     raise ValueError(f"unknown kind {kind!r}")
 
 
-def launcher(path: Path, body: str) -> str:
-    path.write_text(script_header(sys.executable) + "import gc\ngc.disable()\n" + body)
-    path.chmod(0o755)
-    return str(path)
-
-
 def sides(base: Path, others: list[str]) -> dict[str, tuple[str, str]]:
     """Name -> (launcher, resource type) of every side to measure."""
     build_mirror(base, ("testing",))
@@ -118,9 +111,10 @@ def sides(base: Path, others: list[str]) -> dict[str, tuple[str, str]]:
     }
     for other in others:
         name, _, checkout = other.partition("=")
-        body = f"import sys\nsys.path.insert(0, {checkout!r})\n"
-        body += "from tests.e2e.testing_provider import main\nmain()\n"
-        found[name] = (launcher(base / f"other-{name}", body), "testing_null")
+        # Launched as ours is (devenv/mirror.py), from that checkout's code.
+        launcher = base / f"other-{name}"
+        write_launcher(launcher, PROVIDERS["testing"][2], Path(checkout))
+        found[name] = (str(launcher), "testing_null")
     wanted = os.environ.get("PERCALL_SIDES")
     if wanted:
         found = {name: found[name] for name in wanted.split(",")}

@@ -38,9 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import run  # noqa: E402
-from devenv.mirror import platform  # noqa: E402
+from devenv.mirror import PROVIDERS, platform, write_launcher  # noqa: E402
 from devenv.processes import children_cpu_seconds  # noqa: E402
-from devenv.terraform_binary import script_header  # noqa: E402
 
 COUNT = int(os.environ.get("PLAN_CPU_COUNT", "1000"))
 ROUNDS = int(os.environ.get("PLAN_CPU_ROUNDS", "5"))
@@ -65,15 +64,9 @@ def publish_checkout(mirror: Path, name: str, checkout: str) -> None:
     """The test provider of `checkout`, at registry.terraform.io/test/<name>."""
     target = mirror / f"registry.terraform.io/test/{name}/0.0.1" / platform()
     target.mkdir(parents=True)
-    launcher = target / f"terraform-provider-{name}_v0.0.1"
-    launcher.write_text(
-        script_header(sys.executable) + "import gc\ngc.disable()\nimport sys\n"
-        f"sys.path.insert(0, {checkout!r})\n"
-        "from provider.server.serve import serve_and_exit\n"
-        "serve_and_exit('tests.e2e.testing_provider:TestingProvider',"
-        f" 'registry.terraform.io/test/{name}')\n"
-    )
-    launcher.chmod(0o755)
+    # Launched as ours is (devenv/mirror.py), from that checkout's code.
+    serves = PROVIDERS["testing"][2]
+    write_launcher(target / f"terraform-provider-{name}_v0.0.1", serves, Path(checkout))
     run.SOURCES[name] = (f"test/{name}", "testing", "testing_null")
 
 

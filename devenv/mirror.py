@@ -40,20 +40,25 @@ def platform() -> str:
     return f"{sys.platform}_{arch}"
 
 
+def write_launcher(path: Path, serves: str, root: Path = ROOT) -> None:
+    """A launcher at `path` that runs `serves` with the code of the checkout at
+    `root` (this one unless told) first on the path."""
+    # The collector stays off while the provider imports; serve() turns it
+    # back on once the server has started (see provider/main.py for why).
+    path.write_text(
+        script_header(sys.executable) + "import gc\ngc.disable()\nimport sys\n"
+        f"sys.path.insert(0, {str(root)!r})\n{serves}"
+    )
+    path.chmod(0o755)
+
+
 def build_mirror(directory: Path, names: tuple[str, ...] = tuple(PROVIDERS)) -> Path:
     """Write the mirror and a CLI config using it; returns the CLI config's path."""
     for name in names:
         address, version, serves = PROVIDERS[name]
         target = directory / address / version / platform()
         target.mkdir(parents=True, exist_ok=True)
-        launcher = target / f"terraform-provider-{name}_v{version}"
-        # The collector stays off while the provider imports; serve() turns it
-        # back on once the server has started (see provider/main.py for why).
-        launcher.write_text(
-            script_header(sys.executable) + "import gc\ngc.disable()\nimport sys\n"
-            f"sys.path.insert(0, {str(ROOT)!r})\n{serves}"
-        )
-        launcher.chmod(0o755)
+        write_launcher(target / f"terraform-provider-{name}_v{version}", serves)
     cli_config = directory / "terraformrc"
     cli_config.write_text(
         textwrap.dedent(
