@@ -63,10 +63,10 @@ import hvac  # noqa: E402
 from bench.full_start import full_start, plugin_environment  # noqa: E402
 from bench.peers import PEERS  # noqa: E402
 from bench.plots import record  # noqa: E402
-from devenv.mirror import build_mirror, platform  # noqa: E402
+from devenv.mirror import build_mirror, platform, write_launcher  # noqa: E402
 from devenv.plugin_sockets import plugin_sockets  # noqa: E402
 from devenv.processes import children_cpu_seconds, cpu_seconds  # noqa: E402
-from devenv.terraform_binary import bundled_terraform, script_header  # noqa: E402
+from devenv.terraform_binary import bundled_terraform  # noqa: E402
 from devenv.vault import OpenBaoServer  # noqa: E402
 from provider.tarmak.hostnames.rules import DEFAULT_MOUNT  # noqa: E402
 
@@ -208,17 +208,16 @@ def publish_script(
 ) -> None:
     """The script `module` (run as __main__) behind a launcher like ours (same
     interpreter, collector off while importing, this checkout first on the path,
-    its compiled bytecode) at `address` in the mirror, with `environ` set first."""
+    its compiled bytecode: devenv/mirror.py) at `address` in the mirror, with
+    `environ` set before it runs."""
     target = mirror / address / "0.1.0" / platform()
     target.mkdir(parents=True)
-    launcher = target / f"terraform-provider-{name}_v0.1.0"
     settings = "".join(f"os.environ[{k!r}] = {v!r}\n" for k, v in environ.items())
-    launcher.write_text(
-        script_header(sys.executable) + f"import gc\ngc.disable()\nimport os\n{settings}"
-        f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
-        f"import runpy\nrunpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n"
+    write_launcher(
+        target / f"terraform-provider-{name}_v0.1.0",
+        f"import os\n{settings}import runpy\n"
+        f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n",
     )
-    launcher.chmod(0o755)
 
 
 def publish_bare(mirror: Path, aio: bool = False) -> None:
