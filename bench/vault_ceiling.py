@@ -12,7 +12,11 @@ in these shapes:
   data is on /dev/shm;
 - allocations of one counter by 8 writer processes (as bench/hostnaming.py),
   by 8 threads of one process sharing its BatchReserver (one `terraform apply
-  -parallelism=8`), and by one writer.
+  -parallelism=8`), and by one writer;
+- with BENCH_SHAPES=ahead, the 8-threads shape against the same, interleaved,
+  with batches that reserve AHEAD numbers at least (not only one per caller
+  waiting): what the counter writes cost, and what giving up gap-free numbers
+  under concurrent applies would buy (docs/benchmarks.md, "Reserving ahead").
 
 BENCH_REPEATS (default 3) repeats each shape; medians are printed.
 BENCH_ALLOCATIONS (default 100) is the allocations or writes per writer.
@@ -40,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.hostname_vaults import Target, raft_standbys  # noqa: E402
 from provider.tarmak import vault_http  # noqa: E402
+from provider.tarmak.hostnames import reserver  # noqa: E402
 from provider.tarmak.hostnames.allocator import Hostnaming  # noqa: E402
 from provider.tarmak.hostnames.records import HostnameKey  # noqa: E402
 from provider.tarmak.hostnames.reserver import BatchReserver  # noqa: E402
@@ -47,8 +52,11 @@ from provider.tarmak.hostnames.rules import DEFAULT_FORMAT  # noqa: E402
 from provider.tarmak.settings import VaultSettings  # noqa: E402
 from provider.tarmak.vault_kv import open_kv  # noqa: E402
 
+KEY = HostnameKey("bench", "web", "prod")
 PER_WRITER = int(os.environ.get("BENCH_ALLOCATIONS", "100"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+# The smallest batch of the "ahead" shape's reserving side.
+AHEAD = 16
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,7 @@ class Job:
     count: int
     threads: int
     plain: bool
+    ahead: int = 0  # reserve at least this many numbers per counter write
 
 
 @dataclass(frozen=True)
@@ -99,8 +108,9 @@ def writer(job: Job) -> Done:
     cpu = time.process_time()
     kv = open_kv(VaultSettings(job.address, job.token, job.ca_cert), job.mount)
     kv.check_mount()
+    if job.ahead:
+        _reserve_ahead(job.ahead)
     naming = Hostnaming(kv, sleep=time.sleep, reserver=BatchReserver())
-    key = HostnameKey("bench", "web", "prod")
     retries: list[int] = []
     done: list[int] = []
     failed: list[BaseException] = []
@@ -117,7 +127,7 @@ def writer(job: Job) -> Done:
             if job.plain:
                 kv.write(f"plain/{prefix}/{n}", {"n": n}, cas=0)
             else:
-                retries.append(naming.allocate(key, DEFAULT_FORMAT, False).cas_retries)
+                retries.append(naming.allocate(KEY, DEFAULT_FORMAT, False).cas_retries)
             done.append(n)
 
     threads = [threading.Thread(target=one_thread) for _ in range(job.threads)]
@@ -130,12 +140,34 @@ def writer(job: Job) -> Done:
     return Done(len(done), retries, time.process_time() - cpu, dict(counts))
 
 
+def _reserve_ahead(least: int) -> None:
+    """In this writer process only: batches of at least `least` numbers, which
+    leave numbers reserved and unused when the writers stop (a gap)."""
+    one_per_waiter = reserver.Turn.batch_size
+
+    def batch_size(self: reserver.Turn) -> int:
+        return max(least, one_per_waiter(self))
+
+    reserver.Turn.batch_size = batch_size  # type: ignore[method-assign]
+
+
+def _counter_last(target: Target, mount: str) -> int:
+    kv = open_kv(VaultSettings(target.admin_address, target.token, target.ca_cert or ""), mount)
+    entry = kv.read(f"counters/{KEY.path}")
+    return int(entry.data["last"]) if entry.data else 0
+
+
 def _warm(_: int) -> None:
     import provider.tarmak.vault_kv  # noqa: F401
 
 
 def run(
-    target: Target, addresses: list[str], processes: int, threads: int, plain: bool
+    target: Target,
+    addresses: list[str],
+    processes: int,
+    threads: int,
+    plain: bool,
+    ahead: int = 0,
 ) -> dict[str, Any]:
     mount = f"ceiling-{secrets.token_hex(3)}"
     target.enable_kv2(mount)
@@ -148,6 +180,7 @@ def run(
             PER_WRITER,
             threads,
             plain,
+            ahead,
         )
         for i in range(processes)
     ]
@@ -159,6 +192,8 @@ def run(
         took = time.perf_counter() - started
         vault_cpu = target.cpu_seconds() - vault_cpu
     done = sum(r.done for r in results)
+    # Numbers the counter moved past that no allocation took: a gap in the names.
+    unused = 0 if plain else _counter_last(target, mount) - done
     requests: collections.Counter[str] = collections.Counter()
     for r in results:
         requests.update(r.requests)
@@ -171,6 +206,7 @@ def run(
         "retries": statistics.mean(x for r in results for x in r.retries) if not plain else 0,
         "kinds": {k: v / done for k, v in sorted(requests.items())},
         "seconds": took,
+        "unused": unused,
     }
 
 
@@ -204,7 +240,7 @@ def report(label: str, rows: list[dict[str, Any]]) -> None:
     print(
         f"| {label} | {row['per_second']:.0f} | {row['vault_ms']:.2f} | "
         f"{row['requests']:.2f} | {row['vault_ms_per_request']:.2f} | {row['retries']:.2f} | "
-        f"{row['writer_ms']:.2f} | "
+        f"{row['writer_ms']:.2f} | {row['unused']:.0f} | "
         + " ".join(f"{r['per_second']:.0f}/{r['vault_ms']:.1f}" for r in rows)
         + " |",
         flush=True,
@@ -223,7 +259,7 @@ def main() -> None:
     print(
         f"{PER_WRITER} per writer, {REPEATS} repeats; medians; "
         "| shape | per s | Vault CPU ms per unit | requests per unit | Vault ms per request "
-        "| CAS retries | writer ms | each run (per s / Vault ms) |"
+        "| CAS retries | writer ms | numbers left unused | each run (per s / Vault ms) |"
     )
     for which in CLUSTERS:
         base = "/dev/shm" if "shm" in which else None
@@ -244,6 +280,8 @@ def main() -> None:
                     f"{which} plain, 8 proc, active",
                     [run(target, [active], 8, 1, True) for _ in range(REPEATS)],
                 )
+            if "ahead" in SHAPES:
+                compare_reserving_ahead(target, standbys[:1])
             if "alloc" not in SHAPES:
                 continue
             shapes = [
@@ -258,6 +296,18 @@ def main() -> None:
             for label, addresses, processes, threads in shapes:
                 rows = [run(target, addresses, processes, threads, False) for _ in range(REPEATS)]
                 report(f"{which} alloc, {label}", rows)
+
+
+def compare_reserving_ahead(target: Target, standby: list[str]) -> None:
+    """8 threads through a standby, one batch per waiting caller against batches
+    of at least AHEAD, interleaved (REPEATS rounds of each)."""
+    sides: dict[str, list[dict[str, Any]]] = {"one per waiting caller": [], f"at least {AHEAD}": []}
+    for round_ in range(REPEATS):
+        for name in sorted(sides, reverse=round_ % 2 == 1):
+            ahead = AHEAD if name.startswith("at least") else 0
+            sides[name].append(run(target, standby, 1, 8, False, ahead))
+    for name, rows in sides.items():
+        report(f"alloc, 1 proc x 8 threads, standby, batches {name}", rows)
 
 
 if __name__ == "__main__":
