@@ -16,7 +16,10 @@ in these shapes:
 - with BENCH_SHAPES=ahead, the 8-threads shape against the same, interleaved,
   with batches that reserve AHEAD numbers at least (not only one per caller
   waiting): what the counter writes cost, and what giving up gap-free numbers
-  under concurrent applies would buy (docs/benchmarks.md, "Reserving ahead").
+  under concurrent applies would buy (docs/benchmarks/vault-ceiling.md, "Built
+  end to end and measured again"). Its 800 allocations use up the last batch of
+  16 exactly, so it leaves no number unused here: the gap shows when applies
+  stop mid-batch, as tests/e2e/test_hostname.py's concurrent applies do.
 
 BENCH_REPEATS (default 3) repeats each shape; medians are printed.
 BENCH_ALLOCATIONS (default 100) is the allocations or writes per writer.
