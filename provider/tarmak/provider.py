@@ -30,6 +30,23 @@ def _setting(config: dict[str, Any], name: str, env: str) -> str | None:
     return value
 
 
+def _header_setting(config: dict[str, Any], name: str, env: str) -> tuple[str | None, str]:
+    """A setting sent as an HTTP header (the token, the namespace): stripped of
+    surrounding whitespace, as Vault's CLI reads a token file (`file(".vault-token")`
+    may end in a newline); and what is wrong with it, without its value, if it holds
+    characters a header cannot carry (http.client's own error would quote it)."""
+    value = _setting(config, name, env)
+    if value is None:
+        return None, ""
+    value = value.strip()
+    if not all(" " <= c <= "~" for c in value):
+        return None, (
+            f"{name} (or {env}) holds characters a Vault header cannot carry (control or "
+            "non-ASCII characters); its value is not shown here."
+        )
+    return value or None, ""
+
+
 class TarmakProvider(Provider):
     type_name = "tarmak"
     schema = Schema(
@@ -71,17 +88,19 @@ class TarmakProvider(Provider):
     def configure(self, req: ConfigureRequest, resp: ConfigureResponse) -> None:
         config = req.config or {}
         address = _setting(config, "vault_address", "VAULT_ADDR")
-        token = _setting(config, "vault_token", "VAULT_TOKEN")
+        token, token_problem = _header_setting(config, "vault_token", "VAULT_TOKEN")
+        namespace, namespace_problem = _header_setting(config, "vault_namespace", "VAULT_NAMESPACE")
         vault = None
-        problem = ""
-        if address and token:
+        # Like a missing setting, reported by the first resource that needs Vault.
+        problem = token_problem or namespace_problem
+        if not problem and address and token:
             vault = VaultSettings(
                 address=address.rstrip("/"),
                 token=token,
                 ca_cert=_setting(config, "vault_ca_cert", "VAULT_CACERT"),
-                namespace=_setting(config, "vault_namespace", "VAULT_NAMESPACE"),
+                namespace=namespace,
             )
-        else:
+        elif not problem:
             missing = [n for n, v in (("vault_address", address), ("vault_token", token)) if not v]
             problem = (
                 f"Vault is not configured: set {' and '.join(missing)} in the provider block "

@@ -47,6 +47,12 @@ class TLSFailure(Unreachable):
     """The node's certificate was not signed by the CA we trust (or names another host)."""
 
 
+class Unsendable(Exception):
+    """http.client refused the request itself: a header value (the token, the
+    namespace) holds characters HTTP cannot carry. Its own message quotes the
+    value, so this one names the headers instead."""
+
+
 @dataclass(frozen=True)
 class Reply:
     """One answer: its status, its JSON body (None when empty or not JSON), the
@@ -134,7 +140,14 @@ class NodeClient:
                     connection.connect()
                     assert connection.sock is not None
                     connection.sock.settimeout(self.settings.timeout)
-                connection.request(method, target, body, headers)
+                try:
+                    connection.request(method, target, body, headers)
+                except ValueError:  # an invalid header value; nothing was sent
+                    connection.close()
+                    raise Unsendable(
+                        "the request could not be sent: the Vault token or namespace holds "
+                        "characters an HTTP header cannot carry (not shown here)"
+                    ) from None
                 response = connection.getresponse()
                 data = response.read()
             except _STALE as err:

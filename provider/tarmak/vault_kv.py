@@ -332,7 +332,7 @@ class KV2:
         """What never got an answer: a certificate we do not trust, or no connection.
         A node other than the configured one is named as what it is, and forgotten
         as the active node (the next request looks for it again)."""
-        from provider.tarmak.vault_http import TLSFailure, Unreachable
+        from provider.tarmak.vault_http import TLSFailure, Unreachable, Unsendable
 
         where = self.client.url
         if node is not self.client:
@@ -348,3 +348,5 @@ class KV2:
         except Unreachable as err:
             self._forget(node)
             raise VaultUnavailable(f"cannot reach Vault at {where}: {err}") from None
+        except Unsendable as err:
+            raise VaultError(f"{err} (Vault at {where})") from None

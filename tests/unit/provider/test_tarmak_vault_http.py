@@ -18,7 +18,7 @@ import pytest
 
 from devenv.pki import ThrowawayCA
 from provider.tarmak.settings import VaultSettings
-from provider.tarmak.vault_http import NodeClient, TLSFailure, Unreachable
+from provider.tarmak.vault_http import NodeClient, TLSFailure, Unreachable, Unsendable
 from tests.unit.provider.forked import in_forked_child
 from tests.unit.provider.scripted_vault import Answer, Node, fixed, serving
 
@@ -210,3 +210,14 @@ def test_a_provider_start_loads_no_http_client() -> None:
         check=True,
     )
     assert done.stdout.strip() == ""
+
+
+def test_a_token_http_cannot_carry_is_refused_without_quoting_it() -> None:
+    """http.client's own error quotes the header value: the token."""
+    secret = "s.must-not-show"
+    with serving(Node(fixed(200, {}))) as node:
+        vault = NodeClient(VaultSettings(node.url, secret + "\n", timeout=5), node.url)
+        with pytest.raises(Unsendable) as refused:
+            vault.request("GET", "/v1/kv/data/x")
+    assert secret not in str(refused.value) and "token" in str(refused.value)
+    assert node.seen == []
