@@ -273,8 +273,14 @@ def new_key(args: argparse.Namespace) -> int:
         key_id = generate_key(home, args.name, args.email, args.bits)
         armored = export_secret_key(home, key_id)
         fingerprint = describe_key(home, key_id).fingerprint
-    out.touch(mode=0o600)
-    out.write_text(armored)
+    # Made here, private from the first byte: never an existing file or a link
+    # someone put at `out` while the key was being generated.
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise SigningError(f"{out} exists; not overwriting a key") from None
+    with os.fdopen(fd, "w") as written:
+        written.write(armored)
     print(
         f"{out}: RSA-{args.bits} signing key {key_id} (keep it secret; TARMAK_GPG_KEY_FILE={out})"
     )

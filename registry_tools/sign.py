@@ -90,9 +90,27 @@ def keyring(key_file: Path | None, home: str | None) -> Iterator[str | None]:
         return
     if not key_file.is_file():
         raise SigningError(f"signing key file {key_file} does not exist")
+    _refuse_if_others_can_change(key_file)
     with throwaway_home() as scratch:
         _gpg(scratch, "--import", str(key_file))
         yield scratch
+
+
+def _refuse_if_others_can_change(key_file: Path) -> None:
+    """Whoever can replace the key file decides what the registry's users trust
+    (as OpenSSH refuses such files): it must be ours (or root's), and writable
+    by no one else."""
+    st = key_file.stat()
+    if st.st_uid not in (os.getuid(), 0):
+        raise SigningError(
+            f"signing key file {key_file} belongs to another user (uid {st.st_uid}); "
+            "use a copy of your own"
+        )
+    if st.st_mode & 0o022:
+        raise SigningError(
+            f"signing key file {key_file} can be changed by other users "
+            f"(mode {st.st_mode & 0o777:o}); run: chmod go-w {key_file}"
+        )
 
 
 def describe_key(home: str | None, key_id: str | None) -> SigningKey:

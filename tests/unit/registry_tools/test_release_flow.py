@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import types
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -215,6 +216,36 @@ def test_signing_and_verifying_leave_no_gpg_daemon(keys: list[Key], tmp_path: Pa
 def test_a_missing_key_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(SigningError, match="does not exist"), keyring(tmp_path / "nope.asc", None):
         pass
+
+
+def test_a_key_file_others_can_change_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """Whoever can replace the signing key decides what the registry's users trust."""
+    key_file = tmp_path / "signing.asc"
+    key_file.write_text("not read: refused first\n")
+    key_file.chmod(0o664)
+    with pytest.raises(SigningError, match="chmod go-w"), keyring(key_file, None):
+        pass
+
+
+def test_new_key_never_writes_into_a_file_that_appeared_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key takes seconds to generate: a file (or a link) put at --out in that
+    time is refused, never filled with the private key."""
+    out = tmp_path / "new.asc"
+
+    def generate_then_someone_creates_out(*args: object) -> str:
+        out.write_text("someone else's\n")
+        out.chmod(0o644)
+        return "KEYID"
+
+    monkeypatch.setattr(cli, "generate_key", generate_then_someone_creates_out)
+    monkeypatch.setattr(cli, "export_secret_key", lambda home, key_id: "PRIVATE KEY")
+    described = types.SimpleNamespace(fingerprint="F" * 40)
+    monkeypatch.setattr(cli, "describe_key", lambda home, key_id: described)
+    argv = ["new-key", "--name", "n", "--email", "n@example.invalid", "--out", str(out)]
+    assert cli.main(argv) == 1
+    assert out.read_text() == "someone else's\n"
 
 
 # ---- trees: publishing, key rotation ---------------------------------------------
