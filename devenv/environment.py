@@ -6,17 +6,28 @@ Tarmak runs Vault, sealed with Shamir or auto-unsealed by the KMS."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from devenv.bastion import Bastion
 from devenv.kms import KmsServer
-from devenv.pki import ThrowawayCA
+from devenv.pki import ThrowawayCA, write_private
 from devenv.processes import ChildProcess, free_port, wait_until
 from devenv.raft_cluster import RaftCluster
 from devenv.vault import OpenBaoServer
 from devenv.wing import WingStandIn
+
+
+def _make_private_directory(directory: Path) -> None:
+    """The environment's directory holds keys and the dev Vault's token: ours
+    alone (`python -m devenv up` uses a fixed path under /tmp, which another
+    user could have made first)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if directory.stat().st_uid != os.getuid():
+        raise RuntimeError(f"{directory} belongs to another user; choose another directory")
+    directory.chmod(0o700)
 
 
 @dataclass
@@ -42,7 +53,7 @@ class LocalEnvironment:
     ) -> LocalEnvironment:
         """Start everything; a failure part-way stops what had started.
         `auto_unseal`: the cluster's nodes have `seal "transit"` against the KMS."""
-        directory.mkdir(parents=True, exist_ok=True)
+        _make_private_directory(directory)
         ca = ThrowawayCA(directory / "pki")
         started: list[
             OpenBaoServer | Bastion | WingStandIn | ChildProcess | RaftCluster | KmsServer
@@ -162,4 +173,5 @@ class LocalEnvironment:
                 "wing_url": self.wing_url,
             },
         }
-        (self.directory / "state.json").write_text(json.dumps(state, indent=2))
+        # It holds the dev Vault's root token: readable by us alone.
+        write_private(self.directory / "state.json", json.dumps(state, indent=2).encode())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,15 @@ class CertFiles:
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner may read, from its first byte (a chmod after
+    the write would leave it readable by everyone in between)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(out.fileno(), 0o600)  # an existing file keeps its mode otherwise
+        out.write(data)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -82,6 +92,5 @@ class ThrowawayCA:
         )
         files = CertFiles(self.directory / f"{name}.pem", self.directory / f"{name}-key.pem")
         files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        files.key.write_bytes(_key_pem(key))
-        files.key.chmod(0o600)
+        write_private(files.key, _key_pem(key))
         return files

@@ -63,7 +63,6 @@ class OpenBaoServer:
                 bao_binary(),
                 "server",
                 "-dev",
-                f"-dev-root-token-id={self.endpoint.token}",
                 f"-dev-listen-address=127.0.0.1:{self.port}",
                 "-dev-no-store-token",
             ]
@@ -90,6 +89,8 @@ class OpenBaoServer:
             self.endpoint = VaultEndpoint(f"https://127.0.0.1:{self.port}", None, str(ca.cert_path))
             argv = [bao_binary(), "server", f"-config={config}"]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+        if dev:  # the root token in the environment, which only we can read (not argv)
+            env["BAO_DEV_ROOT_TOKEN_ID"] = self.endpoint.token or ""
         self.process = ChildProcess(argv, directory / "bao.log", env)
 
     def start(self) -> OpenBaoServer:
