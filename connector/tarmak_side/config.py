@@ -2,7 +2,9 @@
 
 Read once when the controller starts and refused there, in one line naming
 the key, if anything is wrong: its shape against `config_schema.SCHEMA`, and
-every path it names (resolved against env.yaml's directory) on disk.
+every path it names (resolved against env.yaml's directory) on disk. env.yaml
+and every file it names decide what Tarmak trusts, so each is refused when
+someone other than this user or root could change it (safe_paths.check_trusted).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from connector.tarmak_side.safe_paths import (
     UnsafePath,
     check_private_directory,
     check_private_key,
+    check_trusted,
 )
 
 DEFAULT_WING_URL = "https://127.0.0.1:9443/healthz"
@@ -89,9 +92,15 @@ class EnvironmentConfig:
         """The checked config of the env.yaml at `path`, or one-line ConfigError."""
         source = str(Path(path).resolve())
         try:
-            raw = yaml.safe_load(Path(path).read_bytes())
+            # Whoever could rewrite env.yaml would choose the KMS, bastion and keys.
+            check_trusted(Path(os.path.abspath(path)))
+            data = Path(path).read_bytes()
+        except UnsafePath as err:
+            raise ConfigError(f"{source}: {err}") from None
         except OSError as err:
             raise ConfigError(f"cannot read {source}: {err.strerror}") from None
+        try:
+            raw = yaml.safe_load(data)
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -185,7 +194,8 @@ def _vault(vault: dict[str, Any]) -> VaultConfig:
 
 
 def _path_problem(setting: PathSetting, follow_symlink: bool) -> str | None:
-    """What is wrong with the path on disk, or None."""
+    """What is wrong with the path on disk, or None. Every path env.yaml names holds a
+    secret or decides what is trusted, so none may be changeable by another user."""
     path = setting.path
     try:
         if setting.check is PathCheck.STATE_DIR:
@@ -193,13 +203,17 @@ def _path_problem(setting: PathSetting, follow_symlink: bool) -> str | None:
             return None
         st = os.stat(path)
         if setting.check is PathCheck.DIRECTORY:
-            return None if stat.S_ISDIR(st.st_mode) else f"{path} is not a directory"
+            if not stat.S_ISDIR(st.st_mode):
+                return f"{path} is not a directory"
+            check_trusted(path)
+            return None
         if stat.S_ISDIR(st.st_mode):
             return f"{path} is a directory, not a file"
         if not stat.S_ISREG(st.st_mode):
             return f"{path} is not a regular file"
         if setting.check is PathCheck.SECRET_FILE:
             check_private_key(path)
+        check_trusted(path)
         with open(path, "rb"):
             pass
     except FileNotFoundError:

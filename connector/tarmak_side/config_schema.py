@@ -23,11 +23,17 @@ class SchemaError(Exception):
 
 
 class PathCheck(enum.Enum):
-    """What a path must be on disk (checked by config.py through safe_paths)."""
+    """What a path must be on disk (checked by config.py through safe_paths).
 
-    FILE = "file"  # an existing regular file
+    Every path env.yaml names either holds a secret or decides what is trusted (the
+    KMS's CA, the bastion's host keys, the PGP keys shares are encrypted to), so each
+    kind is also refused when someone other than this user or root could change it,
+    or a directory above it (safe_paths.check_trusted; the state directory: ours).
+    """
+
+    FILE = "file"  # an existing regular file; anyone may read it
     SECRET_FILE = "secret file"  # a file others cannot read (a private key, a token)
-    DIRECTORY = "directory"  # an existing directory
+    DIRECTORY = "directory"  # an existing directory; anyone may read it
     STATE_DIR = "state directory"  # ours, writable by us alone; made if absent
 
 

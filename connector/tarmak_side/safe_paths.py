@@ -6,8 +6,11 @@ the CA that Vault's TLS is checked against. If another user may write to it
 file or plant one of their own before the first run: so the directory must
 be ours and writable by us alone, and files in it are opened without
 following symbolic links. A bastion private key others can read is refused
-too (ssh itself refuses such a key). Every refusal names the path, the mode
-found and the command that fixes it.
+too (ssh itself refuses such a key), as is a Vault keys file others can read.
+Files that decide what is trusted (env.yaml, CA certificates, PGP public keys,
+known_hosts, a gnupg home) may be read by anyone, but are refused when someone
+other than this user or root could change them or a directory above them.
+Every refusal names the path, the mode found and the command that fixes it.
 """
 
 from __future__ import annotations
@@ -27,37 +30,76 @@ def _mode(st: os.stat_result) -> str:
     return f"{stat.S_IMODE(st.st_mode):04o}"
 
 
-def check_ours(st: os.stat_result, path: Path, *, owner_fix: str, mode_fix: str) -> None:
+def check_ours(
+    st: os.stat_result, path: Path, *, owner_fix: str, mode_fix: str, allow_root: bool = False
+) -> None:
     """Refuse what another user owns, or what group or others may write: either could
     replace a secret or plant one. What to do about it depends on what `path` holds
-    (a keys file must never be removed), so the caller's fixes end the messages."""
-    if st.st_uid != os.geteuid():
+    (a keys file must never be removed), so the caller's fixes end the messages.
+    `allow_root`: root may own it too (a system CA bundle, /etc/ssh/ssh_known_hosts)."""
+    if st.st_uid != os.geteuid() and not (allow_root and st.st_uid == 0):
+        also = " or root" if allow_root else ""
         raise UnsafePath(
-            f"{path} is owned by uid {st.st_uid}, not by this user (uid {os.geteuid()}): "
+            f"{path} is owned by uid {st.st_uid}, not by this user (uid {os.geteuid()}){also}: "
             f"{owner_fix}"
         )
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise UnsafePath(f"{path} is mode {_mode(st)}: {mode_fix}")
 
 
-def _check_ancestors(directory: Path) -> None:
-    """No one else may replace `directory`: each directory above it is ours or root's,
+def _holders(path: Path) -> list[Path]:
+    """The directories whose writers could change what `path` leads to: each one above
+    its real path, and each one above a symbolic link met on the way (whoever may write
+    the directory a link is in may point the link elsewhere). Nearest first."""
+    found = dict.fromkeys(Path(os.path.realpath(path)).parents)
+    absolute = Path(os.path.abspath(path))
+    for step in (absolute, *absolute.parents):
+        if step.is_symlink():
+            holder = Path(os.path.realpath(step.parent))
+            found.update(dict.fromkeys((holder, *holder.parents)))
+    return list(found)
+
+
+def _check_ancestors(path: Path, what: str = "the state directory") -> None:
+    """No one else may replace `path`: each directory above it is ours or root's,
     and writable by others only with the sticky bit (as /tmp is)."""
-    for parent in Path(os.path.realpath(directory)).parents:
+    for parent in _holders(path):
         try:
             st = os.stat(parent)
         except FileNotFoundError:
             continue  # made later, by us
         if st.st_uid not in (0, os.geteuid()):
             raise UnsafePath(
-                f"{parent} (above {directory}) is owned by uid {st.st_uid}, who could replace "
-                f"{directory}: keep the state directory under directories you or root own"
+                f"{parent} (above {path}) is owned by uid {st.st_uid}, who could replace "
+                f"{path}: keep {what} under directories you or root own"
             )
         if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
             raise UnsafePath(
-                f"{parent} (above {directory}) is mode {_mode(st)}: others may rename "
-                f"{directory}; run `chmod go-w {parent}` or move the state directory"
+                f"{parent} (above {path}) is mode {_mode(st)}: others may rename "
+                f"{path}; run `chmod go-w {parent}` or move {what}"
             )
+
+
+def check_trusted(path: Path) -> os.stat_result:
+    """Check a file or directory that decides what Tarmak trusts (env.yaml, a CA, a PGP
+    public key, known_hosts, a gnupg home), and return its status (through a link).
+
+    Anyone may read it: it holds nothing secret. But whoever may change it, or a
+    directory above it, redirects Tarmak (to their KMS, their bastion, their PGP key),
+    so it must be owned by this user or root and writable by no one else.
+    """
+    st = os.stat(path)
+    check_ours(
+        st,
+        path,
+        allow_root=True,
+        owner_fix="whoever owns it decides what Tarmak trusts; use a copy of your own "
+        f"(or, as root, `chown {os.geteuid()} {path}`)",
+        mode_fix="group or others may change it, and with it what Tarmak trusts; "
+        f"run `chmod go-w {path}`",
+    )
+    _check_ancestors(path, "it")
+    return st
 
 
 def check_private_directory(path: Path, *, follow_symlink: bool = False) -> bool:
@@ -155,13 +197,18 @@ def private_copy(
     return path
 
 
+def check_unreadable(st: os.stat_result, path: Path, why: str) -> None:
+    """Refuse a secret group or others have any permission on (as OpenSSH refuses an
+    UNPROTECTED PRIVATE KEY FILE); `why` says what is at stake."""
+    if st.st_mode & 0o077:
+        raise UnsafePath(
+            f"{path} is mode {_mode(st)}, open to others ({why}): run `chmod 600 {path}`"
+        )
+
+
 def check_private_key(path: Path) -> None:
     """A private key must be a file others cannot read (ssh refuses any other)."""
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
         raise UnsafePath(f"{path} is not a file")
-    if st.st_mode & 0o077:
-        raise UnsafePath(
-            f"{path} is mode {_mode(st)}, open to others (ssh refuses such a key): "
-            f"run `chmod 600 {path}`"
-        )
+    check_unreadable(st, path, "ssh refuses such a key")

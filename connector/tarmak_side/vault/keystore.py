@@ -8,8 +8,11 @@ reserved file, fsync'd, and linked to its final name, which fails if any
 file is there, so a crash leaves either no keys file or a whole one and two
 writers can never both succeed. The directory and files are opened without
 following symlinks and refused if another user owns them or could write
-them (safe_paths.check_ours, on what was opened). The file holds only
-protected values (see protection.py).
+them (safe_paths.check_ours, on what was opened); a keys file is refused too
+when group or others may read it, since it can hold a plaintext root token and
+unseal key (`kind: file`, or the format from before protection). A state
+directory others may read (0755) is accepted, as ~/.ssh is by OpenSSH and by
+safe_paths.check_private_directory: its files are each kept from others.
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from connector.tarmak_side.safe_paths import UnsafePath, check_ours, ensure_private_directory
+from connector.tarmak_side.safe_paths import (
+    UnsafePath,
+    check_ours,
+    check_unreadable,
+    ensure_private_directory,
+)
 from connector.tarmak_side.vault.errors import OperationFailed
 
 FORMAT = 2
@@ -162,6 +170,7 @@ class KeyStore:
                 raise KeysConflict(f"cannot open the Vault keys file {path}: {err}") from None
             with os.fdopen(fd, "rb") as handle:
                 _check_ours(fd, path, "chmod 600")
+                _check_unreadable(fd, path)
                 text = handle.read()
         try:
             raw = json.loads(text)
@@ -293,6 +302,19 @@ def _check_ours(fd: int, path: Path, fix: str) -> None:
             f"{fix} {path})",
             mode_fix=f"group or others may write it, so Vault keys are not kept there; run "
             f"`{fix} {path}`",
+        )
+    except UnsafePath as err:
+        raise OperationFailed(str(err)) from None
+
+
+def _check_unreadable(fd: int, path: Path) -> None:
+    """The keys file as opened is readable by its owner alone: it may hold Vault's root
+    token and unseal key in plaintext, and secrets are never readable by others."""
+    try:
+        check_unreadable(
+            os.fstat(fd),
+            path,
+            "a Vault keys file holds the cluster's unseal keys and root token",
         )
     except UnsafePath as err:
         raise OperationFailed(str(err)) from None

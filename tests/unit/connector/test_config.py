@@ -1,12 +1,15 @@
 """env.yaml has one schema: it matches the config classes other code uses, and no
-input, however malformed, gets anything but a one-line ConfigError."""
+input, however malformed, gets anything but a one-line ConfigError. env.yaml and
+every file it names are refused when another user could change them."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -137,3 +140,159 @@ def test_any_bytes_are_a_config_or_one_line_error(tmp_path: Path, data: bytes) -
         EnvironmentConfig.load(path)
     except ConfigError as err:
         assert "\n" not in str(err)
+
+
+# ---- env.yaml and the files it names decide what is trusted: no one else may change them
+
+NOBODY = 65534
+TRUSTED_KEYS = [
+    ("bastion.known_hosts_path", "known_hosts"),
+    ("bastion.wing_ca_cert", "wing-ca.pem"),
+    ("vault.key_protection.ca_cert", "kms-ca.pem"),
+    ("vault.key_protection.pgp_keys[0]", "ops1.asc"),
+    ("vault.key_protection.pgp_keys[1]", "ops2.asc"),
+    ("vault.key_protection.root_token_pgp_key", "root.asc"),
+    ("vault.key_protection.gnupg_home", "gnupg"),
+]
+
+
+def every_path(directory: Path) -> Path:
+    """An env.yaml naming every kind of path, each made as the fixtures and the demo make
+    them: files 0644 (0600 for secrets) in a 0755 directory, readable by others."""
+    directory.chmod(0o755)
+    for name in ("key", "token"):
+        (directory / name).write_text("secret")
+        (directory / name).chmod(0o600)
+    for _, name in TRUSTED_KEYS:
+        if name == "gnupg":
+            (directory / name).mkdir(mode=0o755)
+        else:
+            (directory / name).write_text("public")
+            (directory / name).chmod(0o644)
+    config = directory / "env.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "bastion": {
+                    "key_path": "key",
+                    "known_hosts_path": "known_hosts",
+                    "wing_ca_cert": "wing-ca.pem",
+                },
+                "vault": {
+                    "key_shares": 2,
+                    "key_threshold": 2,
+                    "key_protection": {
+                        "kind": "pgp",
+                        "pgp_keys": ["ops1.asc", "ops2.asc"],
+                        "root_token_pgp_key": "root.asc",
+                        "gnupg_home": "gnupg",
+                        # not used by kind pgp, but named: checked all the same
+                        "ca_cert": "kms-ca.pem",
+                        "token_file": "token",
+                    },
+                },
+            }
+        )
+    )
+    config.chmod(0o644)
+    return config
+
+
+def test_files_others_may_read_but_not_write_are_accepted(tmp_path: Path) -> None:
+    config = EnvironmentConfig.load(every_path(tmp_path))
+    assert config.vault.key_protection is not None
+    assert config.vault.key_protection.ca_cert == tmp_path / "kms-ca.pem"
+
+
+def test_the_reviews_proof_env_yaml_and_the_files_it_names_at_0666_are_refused(
+    tmp_path: Path,
+) -> None:
+    config = every_path(tmp_path)
+    for path in [config, *(tmp_path / name for _, name in TRUSTED_KEYS)]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
+    with pytest.raises(ConfigError, match=f"is mode 0666: .*chmod go-w {config}"):
+        EnvironmentConfig.load(config)
+
+
+def test_an_env_yaml_others_may_write_is_refused_naming_it_and_the_fix(tmp_path: Path) -> None:
+    config = every_path(tmp_path)
+    config.chmod(0o664)
+    with pytest.raises(ConfigError) as refused:
+        EnvironmentConfig.load(config)
+    assert str(refused.value) == (
+        f"{config}: {config} is mode 0664: group or others may change it, and with it what "
+        f"Tarmak trusts; run `chmod go-w {config}`"
+    )
+
+
+def test_an_env_yaml_in_a_directory_others_may_write_is_refused(tmp_path: Path) -> None:
+    config = every_path(tmp_path)
+    tmp_path.chmod(0o777)
+    with pytest.raises(ConfigError, match=f"{tmp_path} \\(above {config}\\) is mode 0777"):
+        EnvironmentConfig.load(config)
+
+
+def test_a_missing_env_yaml_is_still_reported_as_unreadable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"cannot read .*env\.yaml: No such file"):
+        EnvironmentConfig.load(tmp_path / "env.yaml")
+
+
+@pytest.mark.parametrize(("key", "name"), TRUSTED_KEYS)
+def test_a_file_env_yaml_names_that_others_may_write_is_refused_naming_the_key(
+    tmp_path: Path, key: str, name: str
+) -> None:
+    config = every_path(tmp_path)
+    path = tmp_path / name
+    mode = 0o757 if path.is_dir() else 0o646
+    path.chmod(mode)
+    with pytest.raises(ConfigError) as refused:
+        EnvironmentConfig.load(config)
+    assert str(refused.value).startswith(f"{config}: {key}: {path} is mode {mode:04o}: ")
+    assert str(refused.value).endswith(f"run `chmod go-w {path}`")
+    path.chmod(0o755 if path.is_dir() else 0o644)
+    EnvironmentConfig.load(config)
+
+
+@pytest.mark.parametrize(("key", "name"), TRUSTED_KEYS)
+def test_a_file_env_yaml_names_in_a_directory_others_may_write_is_refused(
+    tmp_path: Path, key: str, name: str
+) -> None:
+    """Whoever may write the directory may put a file of their own in its place."""
+    config = every_path(tmp_path)
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    (tmp_path / name).rename(shared / name)
+    (tmp_path / name).symlink_to(shared / name)
+    shared.chmod(0o777)
+    with pytest.raises(ConfigError) as refused:
+        EnvironmentConfig.load(config)
+    assert str(refused.value).startswith(f"{config}: {key}: {shared} (above ")
+    assert "is mode 0777: others may rename " in str(refused.value)
+    assert f"run `chmod go-w {shared}`" in str(refused.value)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file away needs root")
+@pytest.mark.parametrize(("key", "name"), [*TRUSTED_KEYS, ("env.yaml", "env.yaml")])
+def test_a_file_another_user_owns_is_refused(tmp_path: Path, key: str, name: str) -> None:
+    config = every_path(tmp_path)
+    path = tmp_path / name
+    os.chown(path, NOBODY, NOBODY)
+    with pytest.raises(ConfigError) as refused:
+        EnvironmentConfig.load(config)
+    where = "" if name == "env.yaml" else f"{key}: "
+    assert str(refused.value).startswith(
+        f"{config}: {where}{path} is owned by uid {NOBODY}, not by this user"
+    )
+    os.chown(path, 0, 0)  # root's is trusted
+    EnvironmentConfig.load(config)
+
+
+def test_a_secret_file_in_a_directory_others_may_write_is_refused(tmp_path: Path) -> None:
+    config = every_path(tmp_path)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    (tmp_path / "token").rename(shared / "token")
+    (tmp_path / "token").symlink_to(shared / "token")
+    with pytest.raises(ConfigError, match=r"vault\.key_protection\.token_file: .*mode 0777"):
+        EnvironmentConfig.load(config)

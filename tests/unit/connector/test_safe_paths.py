@@ -1,5 +1,7 @@
-"""The state directory and the files in it are refused when another user could
-change them, as OpenSSH refuses an unsafe ~/.ssh; each refusal says how to fix it."""
+"""The state directory and the files in it, and the files that decide what is
+trusted, are refused when another user could change them, as OpenSSH refuses an
+unsafe ~/.ssh; secrets others could read are refused too; each refusal says how
+to fix it."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from connector.tarmak_side.safe_paths import (
     UnsafePath,
     check_private_directory,
     check_private_key,
+    check_trusted,
+    check_unreadable,
     ensure_private_directory,
     private_copy,
     read_private_file,
@@ -132,3 +136,91 @@ def test_a_private_key_others_can_read_is_refused(tmp_path: Path, mode: int) -> 
     assert f"chmod 600 {key}" in str(refused.value)
     key.chmod(0o600)
     check_private_key(key)
+
+
+# ---- files that decide what is trusted: anyone may read them, only we (or root) change them
+
+
+def test_a_trusted_file_others_may_read_but_not_write_is_accepted(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    ca = tmp_path / "ca.pem"
+    ca.write_text("ca")
+    ca.chmod(0o644)
+    assert check_trusted(ca).st_size == 2
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o664, 0o646, 0o620])
+def test_a_trusted_file_others_may_write_is_refused(tmp_path: Path, mode: int) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("ca")
+    ca.chmod(mode)
+    with pytest.raises(UnsafePath) as refused:
+        check_trusted(ca)
+    assert f"{ca} is mode {mode:04o}: group or others may change it" in str(refused.value)
+    assert f"run `chmod go-w {ca}`" in str(refused.value)
+
+
+def test_a_trusted_directory_others_may_write_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o755)
+    check_trusted(home)
+    home.chmod(0o777)
+    with pytest.raises(UnsafePath, match=f"{home} is mode 0777: .*chmod go-w {home}"):
+        check_trusted(home)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file away needs root")
+def test_a_trusted_file_owned_by_someone_else_is_refused(tmp_path: Path) -> None:
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("")
+    os.chown(known_hosts, NOBODY, NOBODY)
+    with pytest.raises(UnsafePath, match=f"{known_hosts} is owned by uid {NOBODY}.*or root: "):
+        check_trusted(known_hosts)
+    os.chown(known_hosts, 0, 0)  # root's (a system CA bundle) is trusted
+    check_trusted(known_hosts)
+
+
+def test_a_trusted_file_under_a_directory_others_may_write_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "env").mkdir()
+    ca = shared / "env" / "ca.pem"
+    ca.write_text("ca")
+    shared.chmod(0o777)
+    with pytest.raises(UnsafePath, match=f"{shared} \\(above {ca}\\) is mode 0777: .*chmod go-w"):
+        check_trusted(ca)
+    shared.chmod(0o1777)  # sticky, as /tmp: others cannot rename what is ours
+    check_trusted(ca)
+
+
+def test_a_link_kept_where_others_may_write_is_refused(tmp_path: Path) -> None:
+    """The link's target is safe, but whoever may write the link's directory may
+    point it elsewhere."""
+    safe = tmp_path / "safe"
+    safe.mkdir()
+    (safe / "known_hosts").write_text("")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    link = shared / "known_hosts"
+    link.symlink_to(safe / "known_hosts")
+    shared.chmod(0o777)
+    with pytest.raises(UnsafePath, match=f"{shared} \\(above {link}\\) is mode 0777"):
+        check_trusted(link)
+    shared.chmod(0o755)
+    check_trusted(link)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_a_secret_others_may_read_is_refused_with_the_chmod_to_run(
+    tmp_path: Path, mode: int
+) -> None:
+    secret = tmp_path / "vault-c.json"
+    secret.write_text("{}")
+    secret.chmod(mode)
+    with pytest.raises(UnsafePath) as refused:
+        check_unreadable(secret.stat(), secret, "it holds keys")
+    assert str(refused.value) == (
+        f"{secret} is mode {mode:04o}, open to others (it holds keys): run `chmod 600 {secret}`"
+    )
+    secret.chmod(0o600)
+    check_unreadable(secret.stat(), secret, "it holds keys")

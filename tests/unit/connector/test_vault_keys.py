@@ -151,3 +151,43 @@ def test_init_token_period_defaults_to_five_years_and_is_checked(tmp_path: Path)
     assert custom.vault.init_token_period == "720h"
     with pytest.raises(ConfigError, match=r"vault.init_token_period: .* 'forever'"):
         EnvironmentConfig.load(_config(tmp_path, {"init_token_period": "forever"}))
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660], ids=lambda m: f"{m:04o}")
+def test_a_keys_file_others_may_read_is_refused_saying_what_to_run(
+    tmp_path: Path, mode: int
+) -> None:
+    """It may hold the root token and unseal key in plaintext (kind file), as OpenSSH
+    refuses an UNPROTECTED PRIVATE KEY FILE."""
+    state = tmp_path / "state"
+    path = KeyStore(state).save("c", ClusterKeys("root", "unseal"))
+    path.chmod(mode)
+    with pytest.raises(OperationFailed) as refused:
+        KeyStore(state).load("c")
+    assert f"{path} is mode {mode:04o}" in str(refused.value)
+    assert str(refused.value).endswith(f"run `chmod 600 {path}`")
+    path.chmod(0o600)
+    assert KeyStore(state).load("c") == ClusterKeys("root", "unseal")
+
+
+def test_a_keys_file_from_before_protection_readable_by_others_is_refused(
+    tmp_path: Path,
+) -> None:
+    tmp_path.chmod(0o700)
+    path = tmp_path / "vault-c.json"
+    path.write_text('{"root_token": "r", "unseal_key": "u"}')
+    path.chmod(0o644)
+    with pytest.raises(OperationFailed, match=f"open to others.*chmod 600 {path}"):
+        KeyStore(tmp_path).load("c")
+
+
+def test_a_state_dir_others_may_read_but_not_write_keeps_its_0600_keys(tmp_path: Path) -> None:
+    """As OpenSSH accepts a ~/.ssh of 0755 and safe_paths.check_private_directory does:
+    each keys file is kept from others (refused otherwise), and nothing else in the
+    directory is secret; no one else may add, rename or delete its files."""
+    state = tmp_path / "state"
+    KeyStore(state).save("c", ClusterKeys("root", "unseal"))
+    state.chmod(0o755)
+    assert KeyStore(state).load("c") == ClusterKeys("root", "unseal")
+    KeyStore(state).save("d", ClusterKeys("root-d", "unseal-d"))
+    assert stat.S_IMODE((state / "vault-d.json").stat().st_mode) == 0o600
