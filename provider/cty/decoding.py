@@ -26,6 +26,7 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
@@ -136,19 +137,37 @@ def checked_number(number: Decimal, path: tuple[PathStep, ...] = ()) -> int | De
     return int(number) if number == number.to_integral_value() else number
 
 
-_JSON_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# JSON's tokens that matter to its nesting: (1) an opening bracket, (2) a closing
+# one, a whole string (the brackets in it do not count), or (3) the quote of a
+# string that never closes. After (3), only brackets are looked for.
+_JSON_TOKEN = re.compile(rb'([\[{])|([\]}])|"[^"\\]*(?:\\.[^"\\]*)*"|(")', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"([\[{])|([\]}])")
 
 
 def check_json_depth(data: bytes, limit: int = MAX_DEPTH) -> None:
-    """Refuse JSON nested deeper than `limit` before a recursive parser sees it."""
+    """Refuse JSON nested deeper than `limit` before a recursive parser sees it.
+
+    One left-to-right pass, whatever the input. A string that never closes
+    swallows every later quote (each is escaped within it), so looking for a
+    string at each of them in turn would take time quadratic in its length:
+    the brackets after it are counted instead (the parser refuses such JSON)."""
     if data.count(b"[") + data.count(b"{") <= limit:
         return  # cannot be deeper: the usual case costs two scans in C
-    depth = 0
-    for token in _JSON_NESTING.finditer(data):
-        first = token.group()[0]
-        if first in b"[{":
+    depth, unclosed = _nesting(_JSON_TOKEN.finditer(data), 0, limit)
+    if unclosed is not None:
+        _nesting(_JSON_BRACKET.finditer(data, unclosed), depth, limit)
+
+
+def _nesting(tokens: Iterator[re.Match[bytes]], depth: int, limit: int) -> tuple[int, int | None]:
+    """The depth after `tokens`, and where a string that never closes begins (if one does)."""
+    for token in tokens:
+        kind = token.lastindex
+        if kind == 1:
             depth += 1
             if depth > limit:
                 raise DecodeError(f"JSON nested more than {limit} levels deep")
-        elif first in b"]}":
+        elif kind == 2:
             depth -= 1
+        elif kind == 3:
+            return depth, token.end()
+    return depth, None

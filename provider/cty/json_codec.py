@@ -136,11 +136,14 @@ def encode(value: Any, type_: CtyType) -> bytes:
     return _dump(value, type_).encode()
 
 
-def from_plain(raw: Any, type_: CtyType, path: tuple[PathStep, ...] = ()) -> Any:
-    """Convert a JSON-decoded Python value to a cty value of `type_`."""
+def from_plain(raw: Any, type_: CtyType, path: tuple[PathStep, ...] = (), wrapped: int = 0) -> Any:
+    """Convert a JSON-decoded Python value to a cty value of `type_`.
+
+    `wrapped` counts the dynamic values around `raw` within `path`: each is a
+    level of nesting with no step in the path, and MAX_DEPTH bounds them too."""
     if raw is None:
         return None
-    if len(path) > MAX_DEPTH:
+    if len(path) + wrapped > MAX_DEPTH:
         raise DecodeError(f"value nested more than {MAX_DEPTH} levels deep", path)
     primitive = primitive_name(type_)
     if primitive == "dynamic":
@@ -150,7 +153,7 @@ def from_plain(raw: Any, type_: CtyType, path: tuple[PathStep, ...] = ()) -> Any
             inner = type_from_json(raw["type"])
         except ValueError as err:
             raise DecodeError(f"dynamic value: {err}", path) from None
-        return Typed(inner, from_plain(raw["value"], inner, path))
+        return Typed(inner, from_plain(raw["value"], inner, path, wrapped + 1))
     if primitive == "string":
         return _string(raw, path)
     if primitive == "number":
@@ -160,19 +163,23 @@ def from_plain(raw: Any, type_: CtyType, path: tuple[PathStep, ...] = ()) -> Any
     if isinstance(type_, ListType | SetType):
         if not isinstance(raw, list):
             raise DecodeError(f"expected a list, got {_kind(raw)}", path)
-        items = [from_plain(v, type_.element, (*path, ("key", i))) for i, v in enumerate(raw)]
+        items = [
+            from_plain(v, type_.element, (*path, ("key", i)), wrapped) for i, v in enumerate(raw)
+        ]
         return distinct(items) if isinstance(type_, SetType) else items
     if isinstance(type_, TupleType):
         if not isinstance(raw, list) or len(raw) != len(type_.elements):
             raise DecodeError(f"expected a tuple of {len(type_.elements)}", path)
         return [
-            from_plain(v, t, (*path, ("key", i)))
+            from_plain(v, t, (*path, ("key", i)), wrapped)
             for i, (v, t) in enumerate(zip(raw, type_.elements, strict=True))
         ]
     if isinstance(type_, MapType):
         if not isinstance(raw, dict):
             raise DecodeError(f"expected a map, got {_kind(raw)}", path)
-        return {k: from_plain(v, type_.element, (*path, ("key", k))) for k, v in raw.items()}
+        return {
+            k: from_plain(v, type_.element, (*path, ("key", k)), wrapped) for k, v in raw.items()
+        }
     if isinstance(type_, ObjectType):
         if not isinstance(raw, dict):
             raise DecodeError(f"expected an object, got {_kind(raw)}", path)
@@ -180,7 +187,9 @@ def from_plain(raw: Any, type_: CtyType, path: tuple[PathStep, ...] = ()) -> Any
         for name in raw:
             if name not in known:
                 raise DecodeError("unsupported attribute", (*path, ("name", name)))
-        return {k: from_plain(raw.get(k), t, (*path, ("name", k))) for k, t in type_.attributes}
+        return {
+            k: from_plain(raw.get(k), t, (*path, ("name", k)), wrapped) for k, t in type_.attributes
+        }
     raise DecodeError(f"cannot decode type {type_!r}", path)
 
 

@@ -75,12 +75,16 @@ def _ext_hook(code: int, data: bytes) -> Any:
     return UNKNOWN  # type 0 (plain unknown) or 12 (refined unknown)
 
 
-def _from_wire(raw: Any, type_: CtyType, path: tuple[PathStep, ...]) -> Any:
+def _from_wire(raw: Any, type_: CtyType, path: tuple[PathStep, ...], wrapped: int = 0) -> Any:
+    """`raw` as a value of `type_`, inside `wrapped` dynamic values within `path`.
+
+    A dynamic value adds a level of nesting, but no step to the path: `wrapped`
+    counts them, so that MAX_DEPTH bounds them too (and the encoder's recursion)."""
     if raw is UNKNOWN or raw is None:
         return raw
     if isinstance(raw, msgpack.Timestamp):
         return UNKNOWN  # cty reads every extension, this one included, as unknown
-    if len(path) > MAX_DEPTH:
+    if len(path) + wrapped > MAX_DEPTH:
         raise DecodeError(f"value nested more than {MAX_DEPTH} levels deep", path)
     primitive = primitive_name(type_)
     if primitive == "dynamic":
@@ -90,7 +94,7 @@ def _from_wire(raw: Any, type_: CtyType, path: tuple[PathStep, ...]) -> Any:
             inner = type_from_json(raw[0])
         except ValueError as err:
             raise DecodeError(f"dynamic value: {err}", path) from None
-        return Typed(inner, _from_wire(raw[1], inner, path))
+        return Typed(inner, _from_wire(raw[1], inner, path, wrapped + 1))
     if primitive == "string":
         if not isinstance(raw, str):
             raise DecodeError(f"expected string, got {_kind(raw)}", path)
@@ -103,20 +107,24 @@ def _from_wire(raw: Any, type_: CtyType, path: tuple[PathStep, ...]) -> Any:
         return raw
     if isinstance(type_, ListType | SetType):
         _expect(raw, list, path)
-        items = [_from_wire(v, type_.element, (*path, ("key", i))) for i, v in enumerate(raw)]
+        items = [
+            _from_wire(v, type_.element, (*path, ("key", i)), wrapped) for i, v in enumerate(raw)
+        ]
         return distinct(items) if isinstance(type_, SetType) else items
     if isinstance(type_, TupleType):
         _expect(raw, list, path)
         if len(raw) != len(type_.elements):
             raise DecodeError(f"tuple needs {len(type_.elements)} elements", path)
         return [
-            _from_wire(v, t, (*path, ("key", i)))
+            _from_wire(v, t, (*path, ("key", i)), wrapped)
             for i, (v, t) in enumerate(zip(raw, type_.elements, strict=True))
         ]
     if isinstance(type_, MapType):
         _expect(raw, dict, path)
         _string_keys(raw, path)
-        return {k: _from_wire(v, type_.element, (*path, ("key", k))) for k, v in raw.items()}
+        return {
+            k: _from_wire(v, type_.element, (*path, ("key", k)), wrapped) for k, v in raw.items()
+        }
     if isinstance(type_, ObjectType):
         _expect(raw, dict, path)
         _string_keys(raw, path)
@@ -124,7 +132,9 @@ def _from_wire(raw: Any, type_: CtyType, path: tuple[PathStep, ...]) -> Any:
         for name in raw:
             if name not in known:
                 raise DecodeError("unsupported attribute", (*path, ("name", name)))
-        return {k: _from_wire(raw.get(k), t, (*path, ("name", k))) for k, t in type_.attributes}
+        return {
+            k: _from_wire(raw.get(k), t, (*path, ("name", k)), wrapped) for k, t in type_.attributes
+        }
     raise DecodeError(f"cannot decode type {type_!r}", path)
 
 

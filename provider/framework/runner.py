@@ -26,7 +26,7 @@ from provider.framework.identity_rules import identity_of, import_id_for
 from provider.framework.planning import Plan, plan_change
 from provider.framework.provider import ConfigureRequest, ConfigureResponse, Provider
 from provider.framework.schema import Schema
-from provider.framework.timeouts import default_timeouts, timeout_for
+from provider.framework.timeouts import default_timeouts, timeout_errors, timeout_for
 from provider.framework.validation import validate_block
 from provider.prebuilt_dataclasses import dataclass, field
 
@@ -168,8 +168,8 @@ class ProviderRunner:
 
     async def read(self, type_name: str, state: res.State, private: bytes) -> Outcome:
         resource = self.resources[type_name]
-        ctx = self._context(state, "read", resource)
         resp = res.ReadResponse()
+        ctx = self._context(state, "read", resource, resp.diagnostics)
         with guard(resp.diagnostics, f"reading {type_name}"):
             await perform(resource.read, res.ReadRequest(state, ctx, private), resp)
         if resp.diagnostics.has_error() and resp.state is None:
@@ -199,6 +199,8 @@ class ProviderRunner:
                 resource.modify_plan(res.ModifyPlanRequest(plan.planned, prior, config), resp)
                 diags.extend(resp.diagnostics)
                 plan = Plan(resp.plan, plan.requires_replace + resp.requires_replace)
+        if plan.planned is not None:  # refuse now a timeout its apply could not use
+            diags.extend(timeout_errors(plan.planned, _creates_or_updates(prior)))
         planned = Planned(plan, prior_private, diags)
         if plan.planned is None:
             return planned  # a destroy: the identity goes with the object
@@ -217,6 +219,10 @@ class ProviderRunner:
         planned_private: bytes,
     ) -> Outcome:
         resource = self.resources[type_name]
+        refused = timeout_errors(planned, _creates_or_updates(prior)) if planned else None
+        if refused and refused.has_error():  # nothing done: what exists stays in state
+            kept = Outcome(prior, planned_private if prior is not None else b"", refused)
+            return _with_identity(resource, kept)
         if planned is None:
             out = await self._delete(resource, prior or {}, planned_private)
         elif prior is None:
@@ -261,8 +267,8 @@ class ProviderRunner:
         )
 
     async def _delete(self, resource: res.Resource, prior: res.State, private: bytes) -> Outcome:
-        ctx = self._context(prior, "delete", resource)
         resp = res.DeleteResponse()
+        ctx = self._context(prior, "delete", resource, resp.diagnostics)
         with guard(resp.diagnostics, f"deleting {resource.type_name}"):
             await perform(resource.delete, res.DeleteRequest(prior, ctx, private), resp)
         # On failure the object stays in state, so nothing is lost.
@@ -306,9 +312,34 @@ class ProviderRunner:
             source.read(res.DataSourceReadRequest(config, Context(self.stop_event)), resp)
         return Outcome(complete(source.schema, resp.state), b"", resp.diagnostics)
 
-    def _context(self, value: res.State | None, operation: str, resource: res.Resource) -> Context:
+    def _context(
+        self,
+        value: res.State | None,
+        operation: str,
+        resource: res.Resource,
+        diags: Diagnostics | None = None,
+    ) -> Context:
+        """The operation's context, with its timeout. A stored state's timeout that
+        is not a duration (the state was edited by hand) must not block a refresh
+        or a destroy: it is reported on `diags` as a warning and the default used.
+        A create's or update's comes from a plan, which refused it already."""
         default = default_timeouts(resource.schema).get(operation)
+        problems = timeout_errors(value, operation)
+        if problems.has_error():
+            for problem in problems:
+                if diags is not None:
+                    diags.add_warning(
+                        f"{problem.summary} in the stored state",
+                        f"{problem.detail} The default ({default or 'none'}) is used instead.",
+                        problem.path,
+                    )
+            value = None
         return Context(self.stop_event, timeout_for(value, operation, default))
+
+
+def _creates_or_updates(prior: res.State | None) -> str:
+    """The operation whose timeout applying a planned value uses."""
+    return "create" if prior is None else "update"
 
 
 def _known_after_apply(resource: res.Resource, out: Outcome) -> Outcome:

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from provider.cty import STRING
+from provider.framework.diagnostics import Diagnostics
 from provider.framework.duration import parse_duration
+from provider.framework.path import Path
 from provider.framework.schema import Attribute, Block, NestedBlock, Nesting, Schema
 from provider.framework.validators import duration
 from provider.prebuilt_dataclasses import dataclass, field
@@ -50,9 +52,29 @@ def default_timeouts(schema: Schema) -> Mapping[str, str]:
 
 
 def timeout_for(value: dict[str, Any] | None, operation: str, default: str | None) -> float | None:
-    """Seconds allowed for `operation`: the configured value, else the default."""
-    block = (value or {}).get("timeouts")
-    configured = block.get(operation) if isinstance(block, dict) else None
+    """Seconds allowed for `operation`: the configured value, else the default.
+
+    Raises DurationError for a configured value that is not a duration: check
+    a state or plan with `timeout_errors` first."""
+    configured = _configured(value, operation)
     if isinstance(configured, str):
         return parse_duration(configured)
     return parse_duration(default) if default else None
+
+
+def timeout_errors(value: dict[str, Any] | None, operation: str) -> Diagnostics:
+    """The "Invalid duration" error at timeouts.<operation>, as validation reports
+    it, when `value` sets that timeout to something that is not a duration.
+
+    Terraform validates configuration, but a stored state or a plan reaches the
+    provider as it is (written by another version, or edited by hand)."""
+    diags = Diagnostics()
+    configured = _configured(value, operation)
+    if isinstance(configured, str):
+        duration(configured, Path.root("timeouts").at_name(operation), diags)
+    return diags
+
+
+def _configured(value: dict[str, Any] | None, operation: str) -> Any:
+    block = (value or {}).get("timeouts")
+    return block.get(operation) if isinstance(block, dict) else None

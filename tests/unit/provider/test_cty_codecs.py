@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import time
 import unicodedata
 from decimal import Decimal
 from typing import Any
@@ -33,6 +34,7 @@ from provider.cty import (
 from provider.cty.decoding import MAX_DEPTH, MAX_MAGNITUDE
 from provider.cty.msgpack_codec import DecodeError
 from provider.cty.values import cty_order, distinct
+from tests.unit.provider.forked import in_forked_child
 
 names = st.text(string.ascii_lowercase + "_", min_size=1, max_size=6)
 
@@ -273,6 +275,28 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
     assert json_codec.decode(text, HOSTNAME_LIKE)["name"] == "[" * 1000
 
 
+def _time_nesting_checks() -> list[tuple[float, str]]:
+    """How long refusing a string that never closes takes, at about 250 kB and 1 MB.
+
+    Each quote after it is escaped: a scan that looked for a string at every
+    quote again would take time quadratic in its length (an hour at 1 MB)."""
+    timings = []
+    for size in (125_000, 500_000):
+        data = b'"' + b'\\"' * size + b"[" * 65
+        started = time.perf_counter()
+        with pytest.raises(DecodeError, match="nested more than") as err:
+            json_codec.loads(data)
+        timings.append((time.perf_counter() - started, str(err.value)))
+    return timings
+
+
+def test_json_nesting_check_is_linear_in_strings_that_never_close() -> None:
+    (small, _), (large, message) = in_forked_child(_time_nesting_checks, timeout=20)
+    assert message == f"JSON nested more than {MAX_DEPTH} levels deep"
+    assert large < 2.0, f"1 MB took {large:.2f} s"
+    assert large < 10 * small + 0.05, "4 times the input took more than 10 times as long"
+
+
 @pytest.mark.parametrize(
     "type_json",
     [b"[" * 200, b'"nothing"', b"[1]", b'["object", [1]]', b'["object", {}, 1]', b"\xff", b"{}"],
@@ -286,6 +310,31 @@ def test_deep_dynamic_types_are_refused() -> None:
     deep = b'["list",' * 40 + b'"string"' + b"]" * 40
     with pytest.raises(DecodeError, match="nested"):
         msgpack_codec.decode(msgpack.packb([deep, None]), DYNAMIC)
+
+
+def _dynamic_in_dynamic(levels: int) -> Any:
+    """A string inside `levels` dynamic values, as plain msgpack data."""
+    wire: Any = ['"string"', "x"]
+    for _ in range(levels - 1):
+        wire = ['"dynamic"', wire]
+    return wire
+
+
+def test_dynamic_values_count_towards_the_nesting_limit() -> None:
+    # Each dynamic value is a level of msgpack arrays, as a list would be.
+    within = msgpack_codec.decode(msgpack.packb(_dynamic_in_dynamic(MAX_DEPTH)), DYNAMIC)
+    assert msgpack_codec.decode(msgpack_codec.encode(within, DYNAMIC), DYNAMIC) == within
+    for levels in (MAX_DEPTH + 1, 900):
+        with pytest.raises(DecodeError, match=f"nested more than {MAX_DEPTH} levels"):
+            msgpack_codec.decode(msgpack.packb(_dynamic_in_dynamic(levels)), DYNAMIC)
+
+
+def test_dynamic_values_from_plain_count_towards_the_nesting_limit() -> None:
+    plain: Any = "x"
+    for type_json in ['"string"'] + ['"dynamic"'] * 899:
+        plain = {"value": plain, "type": json_codec.loads(type_json)}
+    with pytest.raises(DecodeError, match=f"nested more than {MAX_DEPTH} levels"):
+        json_codec.from_plain(plain, DYNAMIC)
 
 
 # Any msgpack data, well-formed for a type or not: the per-type converters

@@ -16,6 +16,8 @@ from provider.framework import (
     ConfigureResponse,
     CreateRequest,
     CreateResponse,
+    DeleteRequest,
+    DeleteResponse,
     ImportRequest,
     ImportResponse,
     Provider,
@@ -23,7 +25,11 @@ from provider.framework import (
     ReadResponse,
     Resource,
     Schema,
+    UpdateRequest,
+    UpdateResponse,
+    timeouts_block,
 )
+from provider.framework.diagnostics import Severity
 from provider.framework.identity import IdentityAttribute, IdentitySchema
 from provider.framework.list_resource import ListResource
 from provider.framework.runner import ProviderRunner
@@ -208,6 +214,7 @@ def test_async_wait_times_out_at_the_deadline() -> None:
         (b'{"address": {"a": 1}}', "address: expected string"),
         (b'{"address": "a", "n": NaN}', "NaN is not a number"),
         (b"\xff", "invalid JSON"),
+        (b'"' + b'\\"' * 20_000 + b"[" * 65, "nested more than"),  # a string never closed
     ],
 )
 def test_bad_stored_state_is_a_diagnostic_not_a_provider_bug(raw: bytes, reason: str) -> None:
@@ -321,3 +328,102 @@ def test_configure_reaches_every_kind_at_once() -> None:
     named, found = runner.resources["x_named"], runner.list_resources["x_named"]
     assert isinstance(named, Named) and isinstance(found, Found)
     assert named.configured == "client" and found.configured == "client"
+
+
+# ---- timeouts in a state or plan, which Terraform does not validate -------------------
+
+
+class Timed(Resource):
+    """A resource with a timeout for each operation, that records which ran."""
+
+    type_name = "x_timed"
+    schema = Schema(
+        Block(
+            {"id": Attribute(STRING, computed=True)},
+            blocks={"timeouts": timeouts_block(create="1m", read="1m", update="1m", delete="1m")},
+        )
+    )
+    ran: list[str] = []
+
+    def create(self, req: CreateRequest, resp: CreateResponse) -> None:
+        Timed.ran.append("create")
+        resp.state = {**req.plan, "id": "t-1"}
+
+    def read(self, req: ReadRequest, resp: ReadResponse) -> None:
+        Timed.ran.append("read")
+        resp.state = dict(req.state)
+
+    def update(self, req: UpdateRequest, resp: UpdateResponse) -> None:
+        Timed.ran.append("update")
+        resp.state = dict(req.plan)
+
+    def delete(self, req: DeleteRequest, resp: DeleteResponse) -> None:
+        Timed.ran.append(f"delete within {req.context.remaining():.0f} s")
+
+
+class WithTimed(Provider):
+    type_name = "x"
+
+    def resources(self) -> list[Resource]:
+        return [Timed()]
+
+
+BOGUS = {"id": "t-1", "timeouts": dict.fromkeys(("create", "read", "update", "delete"), "bogus")}
+
+
+def _invalid_duration_at(diagnostics: object, operation: str, stored: bool = False) -> None:
+    [diagnostic] = diagnostics  # type: ignore[misc]
+    summary = "Invalid duration in the stored state" if stored else "Invalid duration"
+    assert diagnostic.summary == summary and str(diagnostic.path) == f"timeouts.{operation}"
+    assert diagnostic.severity is (Severity.WARNING if stored else Severity.ERROR)
+    assert "'bogus' is not a duration" in diagnostic.detail
+    assert "bug in the provider" not in diagnostic.detail
+
+
+def test_a_bad_timeout_in_state_is_a_warning_and_the_read_uses_the_default() -> None:
+    """A state edited by hand must not block every refresh (and so every plan)."""
+    Timed.ran.clear()
+    out = asyncio.run(ProviderRunner(WithTimed()).read("x_timed", BOGUS, b"private"))
+    _invalid_duration_at(out.diagnostics, "read", stored=True)
+    assert "The default (1m) is used instead." in next(iter(out.diagnostics)).detail
+    assert out.state == BOGUS and Timed.ran == ["read"]
+
+
+def test_a_bad_timeout_in_state_does_not_block_a_destroy() -> None:
+    Timed.ran.clear()
+    out = asyncio.run(ProviderRunner(WithTimed()).apply("x_timed", BOGUS, None, None, b""))
+    _invalid_duration_at(out.diagnostics, "delete", stored=True)
+    assert out.state is None and Timed.ran == ["delete within 60 s"]
+    planned = ProviderRunner(WithTimed()).plan("x_timed", BOGUS, None, None, b"")
+    assert list(planned.diagnostics) == []
+
+
+@pytest.mark.parametrize(
+    ("prior", "planned", "operation"),
+    [(None, BOGUS, "create"), (BOGUS, BOGUS, "update")],
+)
+def test_a_bad_timeout_in_a_plan_fails_apply_and_keeps_what_exists(
+    prior: dict[str, object] | None, planned: dict[str, object] | None, operation: str
+) -> None:
+    Timed.ran.clear()
+    runner = ProviderRunner(WithTimed())
+    out = asyncio.run(runner.apply("x_timed", prior, planned, planned, b"private"))
+    _invalid_duration_at(out.diagnostics, operation)
+    assert out.state == prior and Timed.ran == []
+    assert out.private == (b"" if prior is None else b"private")
+
+
+@pytest.mark.parametrize(
+    ("prior", "proposed", "operation"),
+    [(None, BOGUS, "create"), (BOGUS, BOGUS, "update")],
+)
+def test_plan_reports_the_bad_timeout_its_apply_would_use(
+    prior: dict[str, object] | None, proposed: dict[str, object] | None, operation: str
+) -> None:
+    planned = ProviderRunner(WithTimed()).plan("x_timed", prior, proposed, proposed, b"")
+    _invalid_duration_at(planned.diagnostics, operation)
+    # as validation reports it in configuration
+    validated = ProviderRunner(WithTimed()).validate_resource_config("x_timed", BOGUS)
+    assert [
+        (d.summary, d.path, d.detail) for d in validated if str(d.path) == f"timeouts.{operation}"
+    ] == [(d.summary, d.path, d.detail) for d in planned.diagnostics]
