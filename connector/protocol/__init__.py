@@ -21,12 +21,18 @@ from connector.protocol.contract import (
     BastionParams,
     ClusterObservation,
     InstanceRoleParams,
+    InvalidParams,
     PollResult,
     Status,
     VaultClusterParams,
     Waiting,
 )
-from connector.protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from connector.protocol.errors import (
+    LocalProtocolError,
+    MalformedResponse,
+    ProtocolError,
+    RemoteProtocolError,
+)
 from connector.protocol.messages import (
     PROTOCOL_VERSION,
     ErrorCode,
@@ -51,7 +57,9 @@ __all__ = [
     "ErrorCode",
     "Event",
     "InstanceRoleParams",
+    "InvalidParams",
     "LocalProtocolError",
+    "MalformedResponse",
     "Message",
     "Method",
     "NeedData",

@@ -37,6 +37,9 @@ class Connection:
     def __init__(self, max_message: int = MAX_MESSAGE) -> None:
         self._buffer = bytearray()
         self._partial: dict[int, bytearray] = {}
+        # Bytes held in _partial over all channels: each channel under the cap could
+        # otherwise add up to far more than it (300 channels of 256 KiB: 75 MiB).
+        self._partial_bytes = 0
         self._ended = False
         self.max_message = max_message
 
@@ -81,17 +84,24 @@ class Connection:
         if frame.kind is Kind.OPEN:
             return ChannelOpened(frame.channel)
         if frame.kind is Kind.CLOSE:
-            self._partial.pop(frame.channel, None)
+            self._partial_bytes -= len(self._partial.pop(frame.channel, b""))
             return ChannelClosed(frame.channel)
         partial = self._partial.setdefault(frame.channel, bytearray())
         if len(partial) + len(frame.payload) > self.max_message:
             raise RemoteProtocolError(
                 f"message on channel {frame.channel} exceeds {self.max_message} bytes"
             )
+        if self._partial_bytes + len(frame.payload) > self.max_message:
+            raise RemoteProtocolError(
+                f"unfinished messages on {len(self._partial)} channels exceed "
+                f"{self.max_message} bytes"
+            )
         partial += frame.payload
+        self._partial_bytes += len(frame.payload)
         if frame.kind is Kind.MORE:
             return None
         del self._partial[frame.channel]
+        self._partial_bytes -= len(partial)
         return Message(frame.channel, bytes(partial))
 
     def send(self, event: Event) -> bytes:

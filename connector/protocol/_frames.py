@@ -4,8 +4,9 @@
     kind     u8               OPEN, MORE (a chunk, more follow), LAST (final chunk), CLOSE
     length   u32 big-endian   payload bytes, at most MAX_FRAME_PAYLOAD
 
-Messages of any size travel as MORE* LAST; a reassembled message is capped at
-MAX_MESSAGE so a broken or hostile peer cannot make us buffer without bound.
+Messages of any size travel as MORE* LAST; a reassembled message, and all the
+unfinished ones of a connection together, are capped at MAX_MESSAGE so a broken
+or hostile peer cannot make us buffer without bound.
 """
 
 from __future__ import annotations

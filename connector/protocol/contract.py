@@ -10,13 +10,56 @@ like connector/methods.py: the provider's resources import it on every start.
 
 from __future__ import annotations
 
+import contextlib
+import math
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
-from typing import Any
+from enum import Enum, StrEnum
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 # Tarmak holds a waiting call at most this long before answering "not ready" when
 # the caller gives no wait_seconds.
 DEFAULT_WAIT_SECONDS = 30.0
+
+
+class InvalidParams(ValueError):
+    """A request's params break the contract; the message names the field and the
+    type it must have, so the caller learns what to fix (JSON-RPC INVALID_PARAMS)."""
+
+
+class _Missing(Enum):
+    REQUIRED = "required"
+
+
+def _param(params: dict[str, Any], name: str, kind: type[T], what: str, default: T | _Missing) -> T:
+    """params[name] if it is a `kind` (`what` says that in words), else InvalidParams.
+    A boolean is no number here, though Python counts it as an int."""
+    value = params.get(name, default)
+    if value is _Missing.REQUIRED:
+        raise InvalidParams(f"param {name!r} is missing: it must be {what}")
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise InvalidParams(f"param {name!r} must be {what}")
+    return value
+
+
+def _optional_str(params: dict[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidParams(f"param {name!r} must be a string or null")
+    return value
+
+
+def _seconds(params: dict[str, Any], name: str, default: float) -> float:
+    """A finite number >= 0: infinity or NaN would hold a call for ever."""
+    value = params.get(name, default)
+    seconds = math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError):  # an integer of 400 digits
+            seconds = float(value)
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise InvalidParams(f"param {name!r} must be a number >= 0")
+    return seconds
 
 
 class Status(StrEnum):
@@ -38,8 +81,8 @@ class Waiting:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Waiting:
         return cls(
-            bool(params.get("wait", True)),
-            float(params.get("wait_seconds", DEFAULT_WAIT_SECONDS)),
+            _param(params, "wait", bool, "a boolean", True),
+            _seconds(params, "wait_seconds", DEFAULT_WAIT_SECONDS),
         )
 
 
@@ -54,7 +97,11 @@ class BastionParams:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> BastionParams:
-        return cls(str(params["hostname"]), str(params["username"]), params.get("instance_id"))
+        return cls(
+            _param(params, "hostname", str, "a string", _Missing.REQUIRED),
+            _param(params, "username", str, "a string", _Missing.REQUIRED),
+            _optional_str(params, "instance_id"),
+        )
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import cast
 
-from connector.protocol import NEED_DATA, Connection, ProtocolError
+from connector.protocol import NEED_DATA, Connection, Event, ProtocolError
 from connector.tarmak_side.server import RequestServer
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class ConnectorController:
             while data := stdout.read1(256 * 1024):
                 incoming.receive_data(data)
                 while (event := incoming.next_event()) is not NEED_DATA:
-                    self.server.on_event(generation, event)
+                    self._deliver(generation, event)
         except (OSError, ProtocolError) as err:
             log.warning("connector stream broke: %s", err)
         finally:
@@ -143,3 +143,16 @@ class ConnectorController:
                 process.wait()
             stdout.close()
         return _ended(process.returncode)
+
+    def _deliver(self, generation: int, event: Event) -> None:
+        """Hand one event to the server. Whatever goes wrong with one message is
+        that message's problem: one line (no payload, which may hold a secret),
+        and the reader goes on serving the rest."""
+        try:
+            self.server.on_event(generation, event)
+        except Exception as err:
+            log.error(
+                "a message on channel %d could not be handled: %s",
+                event.channel,
+                type(err).__name__,
+            )

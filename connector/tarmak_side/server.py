@@ -32,6 +32,7 @@ from connector.protocol import (
     Connection,
     ErrorCode,
     Event,
+    InvalidParams,
     Message,
     Method,
     ProtocolError,
@@ -175,6 +176,8 @@ class RequestServer:
     # ---- events from the connector ----------------------------------------------
 
     def on_event(self, generation: int, event: Event) -> None:
+        """Handle one event. Nothing a message holds raises here: bad input is logged
+        in one line and ignored or answered, so the thread reading the connector lives."""
         if isinstance(event, ChannelClosed):
             with self._lock:
                 for work in self._inflight.values():
@@ -186,10 +189,24 @@ class RequestServer:
         try:
             message = decode(event.payload)
         except ProtocolError as err:
-            log.warning("unreadable message on channel %d: %s", event.channel, err)
+            log.warning("unreadable message on channel %d: %s", event.channel, _one_line(str(err)))
             return
         if not isinstance(message, Request):
             return
+        try:
+            self._on_request(route, message)
+        except Exception as err:  # a bug here must not end the connector's reader
+            log.error(
+                "could not handle %s on channel %d: %s",
+                _one_line(message.method, 80),
+                event.channel,
+                type(err).__name__,
+            )
+            if message.id is not None:
+                error = RpcError(ErrorCode.INTERNAL_ERROR, f"internal error: {type(err).__name__}")
+                self._send(route, Response(message.id, error=error))
+
+    def _on_request(self, route: Route, message: Request) -> None:
         mismatch = version_mismatch(message)
         if mismatch is not None:
             self._send(route, mismatch)
@@ -230,7 +247,12 @@ class RequestServer:
             error = RpcError(ErrorCode.METHOD_NOT_FOUND, f"unknown method {request.method!r}")
             self._send(route, Response(request.id, error=error))
         else:
-            self._pool.submit(self._run, handler, call)
+            try:
+                self._pool.submit(self._run, handler, call)
+            except RuntimeError:  # shut down: nothing will run it, so nothing may wait on it
+                with self._lock:
+                    self._inflight.pop(request.id, None)
+                raise
 
     def _run(self, handler: Handler, call: Call) -> None:
         started = time.monotonic()
@@ -246,6 +268,9 @@ class RequestServer:
         except OperationFailed as err:
             response = Response(call.id, error=RpcError(ErrorCode.FAILED, str(err)))
             outcome = f"error: {_one_line(str(err))}"
+        except InvalidParams as err:  # the caller's mistake: no traceback, the field named
+            response = Response(call.id, error=RpcError(ErrorCode.INVALID_PARAMS, str(err)))
+            outcome = f"invalid params: {_one_line(str(err))}"
         except Exception as err:
             log.exception("%s failed", call.method)
             response = Response(

@@ -28,6 +28,7 @@ from connector.protocol import (
     PROTOCOL_VERSION,
     Connection,
     ErrorCode,
+    MalformedResponse,
     Message,
     Method,
     ProtocolError,
@@ -82,6 +83,8 @@ class TarmakClient:
 
         try:
             response = await ctx.until(future, describe)
+        except MalformedResponse as err:  # already out of _pending: nothing to cancel
+            raise TarmakError(f"Tarmak sent a malformed answer to {method}: {err.reason}") from None
         except BaseException:
             self._forget(request_id)
             raise
@@ -89,7 +92,10 @@ class TarmakClient:
             if response.error.code == ErrorCode.VERSION_MISMATCH:
                 raise TarmakError(response.error.message)
             raise TarmakError(f"Tarmak could not complete {method}: {response.error.message}")
-        return response.result or {}
+        # JSON-RPC allows any result; every method of ours answers an object.
+        if not isinstance(response.result, dict):
+            raise TarmakError(f"Tarmak sent a malformed answer to {method}: not a JSON object")
+        return response.result
 
     # ---- the link to the connector -------------------------------------------
 
@@ -145,7 +151,7 @@ class TarmakClient:
                 incoming.receive_data(data)
                 while (event := incoming.next_event()) is not NEED_DATA:
                     if isinstance(event, Message):
-                        self._on_message(event.payload)
+                        self._deliver(event.payload)
         except (OSError, ProtocolError) as err:
             log.info("tarmak-connector connection lost: %s", err)
         finally:
@@ -153,8 +159,23 @@ class TarmakClient:
             self.last_problem = "tarmak-connector went away; waiting for it to come back"
             writer.close()
 
+    def _deliver(self, payload: bytes) -> None:
+        """One message's problem stays that message's: the link, and every other
+        call waiting on it, goes on (one line, never the payload: it may hold a token)."""
+        try:
+            self._on_message(payload)
+        except Exception as err:
+            log.error("could not handle an answer from Tarmak: %s", type(err).__name__)
+
     def _on_message(self, payload: bytes) -> None:
-        message = decode(payload)
+        try:
+            message = decode(payload)
+        except MalformedResponse as err:
+            self._on_malformed(err)
+            return
+        except ProtocolError as err:  # framing is intact: skip it, as Tarmak's side does
+            log.warning("ignored an unreadable message from tarmak-connector: %s", err)
+            return
         if not isinstance(message, Response):
             return
         if message.id.startswith("ping-"):
@@ -164,8 +185,17 @@ class TarmakClient:
         if entry is not None and not entry[1].done():  # else answered, or given up on
             entry[1].set_result(message)
 
+    def _on_malformed(self, err: MalformedResponse) -> None:
+        """A malformed answer fails the call it answers, and only that one."""
+        entry = self._pending.pop(err.response_id, None)
+        if entry is not None and not entry[1].done():
+            entry[1].set_exception(err)
+        elif err.response_id.startswith("ping-"):
+            log.warning("tarmak-connector answered Ping with a %s", err)
+
     def _on_pong(self, message: Response) -> None:
-        remote = (message.result or {}).get("protocol_version")
+        result = message.result if isinstance(message.result, dict) else {}
+        remote = result.get("protocol_version")
         if message.error is not None or remote != PROTOCOL_VERSION:
             detail = message.error.message if message.error else f"it speaks version {remote}"
             problem = (

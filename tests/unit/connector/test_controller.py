@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+from connector.protocol import Connection, Event, Message
 from connector.tarmak_side.controller import ConnectorController
 from connector.tarmak_side.server import RequestServer
 
@@ -82,3 +84,43 @@ def test_stopping_ends_the_connector_by_closing_its_input(tmp_path: Path) -> Non
     assert process is not None
     stubborn.stop()
     assert process.wait(5) == -signal.SIGTERM
+
+
+class Flaky(RequestServer):
+    """A server whose first message raises something it never should."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.events: list[Event] = []
+        self.second = threading.Event()
+
+    def on_event(self, generation: int, event: Event) -> None:
+        self.events.append(event)
+        if len(self.events) == 1:
+            raise RuntimeError("a bug, with hvs.secret in its message")
+        self.second.set()
+
+
+def test_one_message_that_breaks_the_server_does_not_end_the_reader(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="connector.tarmak_side.controller")
+    frames = Connection()
+    wire = frames.send(Message(1, b"first")) + frames.send(Message(2, b"second"))
+    # Writes two messages, then waits for the end of its input, as the relay does.
+    script = (
+        f"import sys; sys.stdout.buffer.write({wire!r}); sys.stdout.flush(); "
+        "sys.stdin.buffer.read()"
+    )
+    server = Flaky()
+    controller = ConnectorController([sys.executable, "-c", script], server).start()
+    try:
+        assert server.second.wait(10), "the message after the broken one was handled"
+    finally:
+        controller.stop()
+    assert server.events == [Message(1, b"first"), Message(2, b"second")]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == [
+        "a message on channel 1 could not be handled: RuntimeError"
+    ]
+    assert all(r.exc_info is None for r in caplog.records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 
@@ -218,3 +219,140 @@ def test_a_poll_result_and_its_response_never_show_the_init_token_in_a_repr() ->
     answer = Response("1", result.to_result())
     assert "init-token-secret" not in repr(answer)
     assert answer == decode(encode(answer))  # still sent and compared
+
+
+# ---- bad input from the wire: a protocol error, never another exception ----------
+
+ANSWER = b'{"jsonrpc":"2.0","tarmak_protocol":1,"id":"1",'
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [
+        b'"error":5}',
+        b'"error":"boom"}',
+        b'"error":[1]}',
+        b'"error":null}',
+        b'"error":{"code":"x","message":"m"}}',
+        b'"error":{"code":1e400,"message":"m"}}',
+        b'"error":{"code":[1],"message":"m"}}',
+        b'"error":{"code":NaN,"message":"m"}}',
+        b'"error":{"code":true,"message":"m"}}',
+        b'"error":{"code":1}}',
+        b'"error":{"code":1,"message":7}}',
+        b'"error":{"code":1,"message":"m","data":[1]}}',
+    ],
+)
+def test_a_malformed_answer_names_the_call_it_answers(ending: bytes) -> None:
+    from connector.protocol import MalformedResponse
+
+    with pytest.raises(MalformedResponse) as err:
+        decode(ANSWER + ending)
+    assert err.value.response_id == "1"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"[" * 5000,
+        b'{"a":' * 5000,
+        b'{"jsonrpc":"2.0","tarmak_protocol":true,"method":"Ping"}',
+        b'{"jsonrpc":"2.0","tarmak_protocol":1,"method":"Ping","id":[1]}',
+        b'{"jsonrpc":"2.0","tarmak_protocol":1,"method":"Ping","id":{"a":1}}',
+        b'{"jsonrpc":"2.0","tarmak_protocol":1,"id":[1],"result":{}}',
+        b'{"jsonrpc":"2.0","tarmak_protocol":1,"id":true,"error":5}',
+        b"\xff\xfe\x00",
+    ],
+)
+def test_unreadable_messages_are_remote_errors(payload: bytes) -> None:
+    with pytest.raises(RemoteProtocolError):
+        decode(payload)
+
+
+def test_a_result_may_be_any_json_value_and_each_caller_checks_its_shape() -> None:
+    """JSON-RPC 2.0 lets `result` be any value; the TarmakClient rejects non-objects."""
+    assert [decode(ANSWER + b'"result":' + v + b"}").result for v in (b"[1]", b"5", b"null")] == [
+        [1],
+        5,
+        None,
+    ]
+    assert decode(b'{"jsonrpc":"2.0","tarmak_protocol":1,"id":7,"result":{}}').id == "7"
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+
+
+@given(
+    st.sampled_from(["method", "result", "error"]),
+    st.dictionaries(st.sampled_from(["id", "params", "tarmak_protocol"]), JSON),
+    JSON | st.dictionaries(st.sampled_from(["code", "message", "data"]), JSON),
+)
+def test_decode_raises_nothing_but_protocol_errors(
+    kind: str, fields: dict[str, object], value: object
+) -> None:
+    """Well-formed JSON of any shape: a message, or a protocol error (no TypeError...)."""
+    from connector.protocol import ProtocolError
+
+    envelope = {"jsonrpc": "2.0", "tarmak_protocol": 1, "id": "1", **fields, kind: value}
+    with contextlib.suppress(ProtocolError):
+        decode(json.dumps(envelope).encode())
+
+
+def test_buffered_partial_messages_are_capped_across_channels() -> None:
+    """Each channel under the cap, together over it: still refused."""
+    from connector.protocol._frames import Frame, Kind, encode_frame
+
+    conn = Connection(max_message=1000)
+    conn.receive_data(b"".join(encode_frame(Frame(c, Kind.MORE, b"x" * 400)) for c in (1, 2)))
+    assert drain(conn) == []
+    conn.receive_data(encode_frame(Frame(3, Kind.MORE, b"x" * 400)))
+    with pytest.raises(RemoteProtocolError, match="1000 bytes"):
+        drain(conn)
+
+    conn = Connection(max_message=1000)  # a finished or closed message frees its share
+    conn.receive_data(
+        encode_frame(Frame(1, Kind.MORE, b"x" * 600))
+        + encode_frame(Frame(1, Kind.LAST, b"y"))
+        + encode_frame(Frame(2, Kind.MORE, b"x" * 600))
+        + encode_frame(Frame(2, Kind.CLOSE))
+        + encode_frame(Frame(3, Kind.MORE, b"x" * 600))
+        + encode_frame(Frame(3, Kind.LAST, b"y"))
+    )
+    assert drain(conn) == [
+        Message(1, b"x" * 600 + b"y"),
+        ChannelClosed(2),
+        Message(3, b"x" * 600 + b"y"),
+    ]
+
+
+def test_params_that_break_the_contract_name_the_field_and_its_type() -> None:
+    from connector.protocol import BastionParams, InvalidParams, Waiting
+
+    cases: list[tuple[Callable[[dict[str, object]], object], dict[str, object], str]] = [
+        (BastionParams.from_params, {}, "hostname"),
+        (BastionParams.from_params, {"hostname": "h"}, "username"),
+        (BastionParams.from_params, {"hostname": 1, "username": "u"}, "hostname"),
+        (
+            BastionParams.from_params,
+            {"hostname": "h", "username": "u", "instance_id": 2},
+            "instance_id",
+        ),
+        (Waiting.from_params, {"wait_seconds": "x"}, "wait_seconds"),
+        (Waiting.from_params, {"wait_seconds": None}, "wait_seconds"),
+        (Waiting.from_params, {"wait_seconds": True}, "wait_seconds"),
+        (Waiting.from_params, {"wait_seconds": float("inf")}, "wait_seconds"),
+        (Waiting.from_params, {"wait_seconds": -1}, "wait_seconds"),
+        (Waiting.from_params, {"wait": "no"}, "wait"),
+    ]
+    for parse, params, name in cases:
+        with pytest.raises(InvalidParams, match=f"'{name}'") as err:
+            parse(params)  # type: ignore[arg-type]
+        assert "must be" in str(err.value)
+    assert Waiting.from_params({"wait": False, "wait_seconds": 5}) == Waiting(False, 5.0)
+    assert BastionParams.from_params({"hostname": "h", "username": "u", "instance_id": None}) == (
+        BastionParams("h", "u")
+    )

@@ -21,6 +21,7 @@ from connector.protocol import (
     decode,
     encode,
 )
+from connector.protocol.contract import BastionParams
 from connector.tarmak_side.server import Call, OperationFailed, RequestServer
 
 
@@ -204,3 +205,60 @@ def test_a_not_ready_answer_logs_what_is_still_awaited(caplog) -> None:  # type:
     assert line.startswith(
         "VaultClusterConverge Vault v1,v2,v3: not-ready: Vault v3: standby; 2 of 3 nodes vote ("
     )
+
+
+def test_params_that_break_the_contract_are_invalid_params_without_a_traceback(caplog) -> None:  # type: ignore[no-untyped-def]
+    """The caller's mistake, not Tarmak's: -32602 naming the field, one log line."""
+    caplog.set_level(logging.INFO, logger="connector.tarmak_side.server")
+
+    def bastion(call: Call) -> dict:  # type: ignore[type-arg]
+        BastionParams.from_params(call.params)  # as wing.py reads them
+        call.deadline()
+        return {"status": "ready"}
+
+    server = RequestServer({Method.BASTION_INSTANCE_STATUS: bastion})
+    out = Output()
+    server.attach(1, out)
+    named = {"hostname": "h", "username": "u"}
+    cases = [({}, "'hostname'"), ({**named, "wait_seconds": "x"}, "'wait_seconds'")]
+    cases += [({**named, "wait_seconds": None}, "'wait_seconds'")]
+    for n, (params, _) in enumerate(cases):
+        message = encode(Request(Method.BASTION_INSTANCE_STATUS, params, f"r{n}"))
+        server.on_event(1, Message(1, message))
+    wait_for(lambda: len(out.responses()) == len(cases))
+    server.shutdown()
+    answers = {r.id: r.error for _, r in out.responses()}
+    for n, (_, field) in enumerate(cases):
+        error = answers[f"r{n}"]
+        assert error is not None and error.code == ErrorCode.INVALID_PARAMS
+        assert field in error.message and "must be" in error.message
+    wait_for(lambda: len(caplog.records) == len(cases))
+    assert all(r.exc_info is None and r.levelno == logging.INFO for r in caplog.records)
+    assert all("invalid params: param '" in r.getMessage() for r in caplog.records)
+
+
+def test_a_failure_handling_one_request_is_answered_and_logged_in_one_line(caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO, logger="connector.tarmak_side.server")
+    server = RequestServer({Method.BASTION_INSTANCE_STATUS: lambda call: {}})
+    out = Output()
+    server.attach(1, out)
+
+    def broken(route: object, request: Request) -> None:
+        raise KeyError("hvs.secret-from-the-payload")
+
+    server._start_or_join = broken  # type: ignore[assignment,method-assign]
+    server.on_event(1, request(3, Method.BASTION_INSTANCE_STATUS, "r1"))
+    server.on_event(1, Message(3, b'{"jsonrpc":"2.0","tarmak_protocol":1,"id":"x","error":5}'))
+    server.on_event(1, request(3, Method.PING, "p"))  # and the next request is served
+    wait_for(lambda: len(out.responses()) == 2)
+    server.shutdown()
+    (_, failed), (_, pong) = out.responses()
+    assert failed.id == "r1" and failed.error is not None
+    assert failed.error.code == ErrorCode.INTERNAL_ERROR
+    assert pong.id == "p" and pong.error is None
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert lines == [
+        f"could not handle {Method.BASTION_INSTANCE_STATUS} on channel 3: KeyError",
+        "unreadable message on channel 3: malformed answer: error is a number, not an object",
+    ]
+    assert all(r.exc_info is None for r in caplog.records)

@@ -111,6 +111,11 @@ class ScriptedConnector:
         assert self.conn is not None and request.id is not None
         self.conn.sendall(self.frames.send(Message(0, encode(Response(request.id, result)))))
 
+    def answer_raw(self, payload: bytes) -> None:
+        """Send `payload` as one message, however broken its JSON-RPC."""
+        assert self.conn is not None
+        self.conn.sendall(self.frames.send(Message(0, payload)))
+
     def drop(self) -> None:
         assert self.conn is not None
         self.conn.shutdown(socket.SHUT_RDWR)
@@ -204,3 +209,45 @@ def test_a_thousand_waiting_calls_share_one_connection_and_no_thread(short_dir: 
     assert asyncio.run(scenario()) == [{"status": "ready"}] * 1000
     assert connector.connections == 1
     connector.close()
+
+
+def test_a_malformed_answer_fails_its_call_alone_and_the_link_lives_on(short_dir: Path) -> None:
+    """A broken answer is no reason to drop the connection: the call it answers
+    fails saying why, garbage is skipped, and later answers still arrive."""
+    path = str(short_dir / "c.sock")
+    connector = ScriptedConnector(path)
+    client = TarmakClient(path)
+
+    def answer(request: Request, body: bytes) -> bytes:
+        return b'{"jsonrpc":"2.0","tarmak_protocol":1,"id":"%s",%s}' % (
+            str(request.id).encode(),
+            body,
+        )
+
+    async def scenario() -> list[object]:
+        calls = [
+            asyncio.ensure_future(
+                client.call(Method.BASTION_INSTANCE_STATUS, {"n": n}, Context(timeout=10), "b")
+            )
+            for n in range(4)
+        ]
+        await _until(lambda: len(connector.requests) == 4)
+        by_n = {r.params["n"]: r for r in connector.requests}
+        connector.answer_raw(answer(by_n[0], b'"error":5'))
+        connector.answer_raw(b"[" * 5000)  # unreadable, and nobody's answer
+        connector.answer_raw(answer(by_n[1], b'"result":[1]'))
+        connector.answer_raw(answer(by_n[2], b'"error":{"code":"x","message":"m"}'))
+        connector.answer(by_n[3], {"status": "ready"})
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    bad_error, bad_result, bad_code, good = asyncio.run(scenario())
+    connector.close()
+    assert isinstance(bad_error, TarmakError)
+    assert str(bad_error) == (
+        f"Tarmak sent a malformed answer to {Method.BASTION_INSTANCE_STATUS}: "
+        "error is a number, not an object"
+    )
+    assert isinstance(bad_result, TarmakError) and "not a JSON object" in str(bad_result)
+    assert isinstance(bad_code, TarmakError) and "error code is a string" in str(bad_code)
+    assert good == {"status": "ready"}
+    assert connector.connections == 1, "the link was never dropped"
