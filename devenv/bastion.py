@@ -18,6 +18,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from connector.tarmak_side.safe_paths import write_private_file
 from devenv.processes import ChildProcess, free_port, wait_until
 
 SSHD_CANDIDATES = ("/usr/sbin/sshd", "/usr/local/sbin/sshd")
@@ -33,14 +34,14 @@ def sshd_binary() -> str:
 def write_keypair(private_path: Path, comment: str) -> str:
     """Write an Ed25519 key in OpenSSH format; return the public key line."""
     key = ed25519.Ed25519PrivateKey.generate()
-    private_path.write_bytes(
+    write_private_file(
+        private_path,
         key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.OpenSSH,
             serialization.NoEncryption(),
-        )
+        ),
     )
-    private_path.chmod(0o600)
     public = key.public_key().public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     )

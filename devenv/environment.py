@@ -11,9 +11,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from connector.tarmak_side.safe_paths import write_private_file
 from devenv.bastion import Bastion
 from devenv.kms import KmsServer
-from devenv.pki import ThrowawayCA, write_private
+from devenv.pki import ThrowawayCA
 from devenv.processes import ChildProcess, free_port, wait_until
 from devenv.raft_cluster import RaftCluster
 from devenv.vault import OpenBaoServer
@@ -174,4 +175,4 @@ class LocalEnvironment:
             },
         }
         # It holds the dev Vault's root token: readable by us alone.
-        write_private(self.directory / "state.json", json.dumps(state, indent=2).encode())
+        write_private_file(self.directory / "state.json", json.dumps(state, indent=2).encode())

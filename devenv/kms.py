@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from connector.tarmak_side.safe_paths import write_private_file
 from devenv import audit_file
 from devenv.pki import ThrowawayCA
 from devenv.processes import ChildProcess, wait_until
@@ -199,9 +200,7 @@ class KmsServer:
             "auth/token/create-orphan",
             {"policies": policies, "period": TOKEN_PERIOD, "no_default_policy": True},
         )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(created["auth"]["client_token"])
+        write_private_file(path, created["auth"]["client_token"].encode())
 
     def create_key(self, name: str) -> None:
         self.call("POST", f"{MOUNT}/keys/{name}", {"type": "aes256-gcm96"})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from connector.tarmak_side.safe_paths import write_private_file
 
 
 @dataclass(frozen=True)
@@ -22,15 +23,6 @@ class CertFiles:
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file only its owner may read, from its first byte (a chmod after
-    the write would leave it readable by everyone in between)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        os.fchmod(out.fileno(), 0o600)  # an existing file keeps its mode otherwise
-        out.write(data)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -92,5 +84,5 @@ class ThrowawayCA:
         )
         files = CertFiles(self.directory / f"{name}.pem", self.directory / f"{name}-key.pem")
         files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        write_private(files.key, _key_pem(key))
+        write_private_file(files.key, _key_pem(key))
         return files

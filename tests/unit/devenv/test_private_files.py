@@ -7,8 +7,9 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from connector.tarmak_side.safe_paths import write_private_file
 from devenv.environment import _make_private_directory
-from devenv.pki import ThrowawayCA, write_private
+from devenv.pki import ThrowawayCA
 from devenv.vault import OpenBaoServer
 
 
@@ -18,7 +19,7 @@ def test_issued_keys_and_private_files_are_only_ours(tmp_path: Path) -> None:
     existing = tmp_path / "state.json"
     existing.write_text("{}")
     existing.chmod(0o644)
-    write_private(existing, b'{"token": "t"}')
+    write_private_file(existing, b'{"token": "t"}')
     assert stat.S_IMODE(existing.stat().st_mode) == 0o600
 
 
