@@ -22,10 +22,22 @@
  *
  * Terraform shows nothing a provider writes to stderr before the handshake,
  * only the first line of its stdout ("Unrecognized remote plugin message:
- * <line>"). So until Python runs, stderr points at stdout: a loader or
- * interpreter that cannot start says why where Terraform shows it. The real
- * stderr waits on another descriptor, named in TARMAK_LAUNCHER_STDERR_FD,
- * and the bootstrap puts it back before the provider writes anything.
+ * <line>"). So until Python runs, stderr points at stdout: this launcher, a
+ * loader or an interpreter that cannot start says why where Terraform shows
+ * it. The real stderr waits on another descriptor, named in
+ * TARMAK_LAUNCHER_STDERR_FD, and the bootstrap puts it back before the
+ * provider writes anything.
+ *
+ * Even that line can be lost. go-plugin (in every Terraform release) reads
+ * stdout on one goroutine while another waits for stderr to close, reaps the
+ * process and closes the stdout pipe; when the process writes its reason and
+ * exits at once, the second may win, and Terraform shows an empty message
+ * (9 of 480 such starts under load, on 1.0.3 and 1.11.4). So a small child,
+ * the stderr holder, keeps the real stderr open until the bootstrap says
+ * Python runs (a byte on the pipe named in TARMAK_LAUNCHER_STARTED, which
+ * also names the holder for the bootstrap to reap), or for LINGER_MS after
+ * the process died without saying so: long enough for the line to be read
+ * (0 of 480 lost with 300 ms).
  *
  * The loader splits --library-path at ':', and Terraform's plugin directory has
  * one whenever the registry address has a port (.terraform/providers/host:8443/...).
@@ -39,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef LOADER
@@ -53,7 +66,62 @@ static const char *const python_args[] = {PYTHON_ARGS};
 #ifndef STDERR_FD_VARIABLE
 #error "build with -DSTDERR_FD_VARIABLE=... (registry_tools/launcher.py sets it)"
 #endif
+#ifndef STARTED_VARIABLE
+#error "build with -DSTARTED_VARIABLE=... (registry_tools/launcher.py sets it)"
+#endif
 #define N_PYTHON_ARGS (sizeof python_args / sizeof python_args[0])
+
+#define LINGER_MS 500
+
+/* Moves the real stderr to a descriptor of its own, named in
+ * STDERR_FD_VARIABLE, and points stderr at stdout; returns that descriptor,
+ * or -1 (stderr left as it was) when it cannot. */
+static int point_stderr_at_stdout(void) {
+    int real_stderr = fcntl(STDERR_FILENO, F_DUPFD, 10);
+    if (real_stderr < 0) return -1;
+    char number[16];
+    snprintf(number, sizeof number, "%d", real_stderr);
+    if (setenv(STDERR_FD_VARIABLE, number, 1) != 0 || dup2(STDOUT_FILENO, STDERR_FILENO) < 0) {
+        unsetenv(STDERR_FD_VARIABLE);
+        close(real_stderr);
+        return -1;
+    }
+    return real_stderr;
+}
+
+/* The holder's whole life: stderr open until a byte arrives (Python runs) or,
+ * if every writer is gone without one, LINGER_MS longer. */
+static void hold_stderr(int started) {
+    char byte;
+    ssize_t got;
+    do got = read(started, &byte, 1); while (got < 0 && errno == EINTR);
+    if (got != 1) {
+        struct timespec left = {LINGER_MS / 1000, (LINGER_MS % 1000) * 1000000L};
+        while (nanosleep(&left, &left) != 0 && errno == EINTR) {}
+    }
+    _exit(0);
+}
+
+/* Forks the stderr holder (see the top of this file), which keeps only the
+ * real stderr and its pipe, and names the pipe and its pid in
+ * STARTED_VARIABLE; without a holder the start goes on as before. */
+static void start_stderr_holder(void) {
+    unsetenv(STARTED_VARIABLE);
+    int pipe_fds[2];
+    if (pipe(pipe_fds) != 0) return;
+    pid_t holder = fork();
+    if (holder == 0) {
+        close(pipe_fds[1]);
+        close(STDIN_FILENO);
+        close(STDOUT_FILENO);
+        close(STDERR_FILENO);
+        hold_stderr(pipe_fds[0]);
+    }
+    close(pipe_fds[0]);
+    char value[48];
+    snprintf(value, sizeof value, "%d,%ld", pipe_fds[1], (long)holder);
+    if (holder < 0 || setenv(STARTED_VARIABLE, value, 1) != 0) close(pipe_fds[1]);
+}
 
 /* The directory holding this executable: /proc/self/exe, or argv[0] without /proc. */
 static int own_directory(const char *argv0, char *out, size_t size) {
@@ -81,6 +149,9 @@ static int join(char *out, size_t size, const char *dir, const char *suffix) {
 }
 
 int main(int argc, char **argv) {
+    int real_stderr = point_stderr_at_stdout();
+    if (real_stderr >= 0) start_stderr_holder();
+
     char dir[PATH_MAX], loader[PATH_MAX], libs[PATH_MAX], python[PATH_MAX];
     if (own_directory(argc > 0 ? argv[0] : "", dir, sizeof dir) != 0) {
         fputs("terraform-provider-tarmak: cannot find the package directory "
@@ -122,16 +193,7 @@ int main(int argc, char **argv) {
     unsetenv("LD_PRELOAD");
     unsetenv("LD_AUDIT");
     unsetenv("LD_LIBRARY_PATH");
-    int saved_stderr = fcntl(STDERR_FILENO, F_DUPFD, 10);
-    if (saved_stderr >= 0) {
-        char number[16];
-        snprintf(number, sizeof number, "%d", saved_stderr);
-        if (setenv(STDERR_FD_VARIABLE, number, 1) == 0 && dup2(STDOUT_FILENO, STDERR_FILENO) < 0) {
-            unsetenv(STDERR_FD_VARIABLE);
-        }
-    }
     execv(loader, args);
-    if (saved_stderr >= 0) dup2(saved_stderr, STDERR_FILENO);
     fprintf(stderr, "terraform-provider-tarmak: cannot run %s: %s\n", loader, strerror(errno));
     return 127;
 }

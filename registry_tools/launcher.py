@@ -24,13 +24,26 @@ COMPILERS = {"amd64": "gcc", "arm64": "aarch64-linux-gnu-gcc"}
 LOADERS = {"amd64": "ld-linux-x86-64.so.2", "arm64": "ld-linux-aarch64.so.1"}
 # Where the launcher keeps the real stderr while stderr points at stdout (launcher.c).
 STDERR_FD_VARIABLE = "TARMAK_LAUNCHER_STDERR_FD"
-# Puts stderr back, then runs provider.main exactly as `-m provider.main` does.
+# "<fd>,<pid>": the pipe on which the bootstrap tells the stderr holder that
+# Python runs, and the holder's pid, to reap it (launcher.c says why it exists).
+STARTED_VARIABLE = "TARMAK_LAUNCHER_STARTED"
+# Puts stderr back, lets the holder go, then runs provider.main exactly as
+# `-m provider.main` does.
 BOOTSTRAP = (
     "import os, runpy\n"
     f"fd = os.environ.pop('{STDERR_FD_VARIABLE}', '')\n"
     "if fd.isdigit():\n"
     "    os.dup2(int(fd), 2)\n"
     "    os.close(int(fd))\n"
+    f"started = os.environ.pop('{STARTED_VARIABLE}', '').split(',')\n"
+    "if len(started) == 2 and all(part.isdigit() for part in started):\n"
+    "    try:\n"
+    "        os.write(int(started[0]), b'.')\n"
+    "        os.close(int(started[0]))\n"
+    "        os.waitpid(int(started[1]), 0)\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "del fd, started\n"
     "runpy._run_module_as_main('provider.main')\n"
 )
 # -I: no PYTHON* variables, user site or current directory from the host.
@@ -52,6 +65,7 @@ def build_launcher(arch: str, output: Path) -> Path:
         raise LauncherError(f"{compiler} is missing: run `make system-packages`")
     argv = [compiler, "-static", "-Os", "-s", "-Wall", "-Wextra", "-Werror"]
     argv += [f'-DLOADER="{LOADERS[arch]}"', f'-DSTDERR_FD_VARIABLE="{STDERR_FD_VARIABLE}"']
+    argv += [f'-DSTARTED_VARIABLE="{STARTED_VARIABLE}"']
     argv += [f"-DPYTHON_ARGS={c_string_list(PYTHON_ARGS)}"]
     argv += ["-o", str(output), str(SOURCE)]
     proc = subprocess.run(argv, capture_output=True, text=True)

@@ -660,6 +660,73 @@ def test_a_package_that_cannot_start_says_why_in_terraform_s_message(
     assert "libz.so.1: file too short" in result.text, result.output
 
 
+BROKEN_STARTS = {
+    "a damaged library": ("runtime/lib/libz.so.1", "libz.so.1: file too short"),
+    "no loader": ("runtime/lib/ld-linux-x86-64.so.2", "terraform-provider-tarmak: cannot run"),
+}
+
+
+@pytest.mark.parametrize("damage", list(BROKEN_STARTS), ids=list(BROKEN_STARTS))
+def test_a_package_that_cannot_start_holds_stderr_open_until_its_reason_can_be_read(
+    damage: str, native_package: Path, tmp_path: Path
+) -> None:
+    """go-plugin reaps the process once stderr closes, and closes the stdout pipe
+    then, maybe before reading the one line that says why (launcher.c): so the
+    reason is on stdout, and stderr closes only a moment after the process died."""
+    file, reason = BROKEN_STARTS[damage]
+    unpacked, _ = unpacked_mirror(native_package, tmp_path / "mirror")
+    if file.endswith(".so.2"):
+        (unpacked / file).unlink()
+    else:
+        (unpacked / file).write_bytes(b"")
+    (executable,) = unpacked.glob(f"{EXECUTABLE_PREFIX}*")
+    process = subprocess.Popen(
+        [str(executable)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={"PATH": "/bin"}
+    )
+    try:
+        assert process.wait(30) == 127
+        assert process.stderr is not None and process.stdout is not None
+        open_after_exit, _, _ = select.select([process.stderr], [], [], 0)
+        closed_later, _, _ = select.select([process.stderr], [], [], 10)
+        assert (open_after_exit, closed_later) == ([], [process.stderr])
+        assert process.stderr.read() == b""
+        assert reason in process.stdout.readline().decode()
+    finally:
+        process.communicate()
+
+
+def test_a_package_that_starts_leaves_no_stderr_holder_behind(
+    native_package: Path, tmp_path: Path
+) -> None:
+    """The holder exits, and is reaped, as soon as Python runs; its pipe does not
+    stay open in the provider."""
+    unpacked, _ = unpacked_mirror(native_package, tmp_path / "mirror")
+    (executable,) = unpacked.glob(f"{EXECUTABLE_PREFIX}*")
+    env = {
+        "PATH": "/bin",
+        "HOME": str(tmp_path),
+        "PLUGIN_UNIX_SOCKET_DIR": str(tmp_path),
+        MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE,
+    }
+    process = subprocess.Popen(
+        [str(executable)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+    )
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 120)
+        assert ready and process.stdout.readline().count(b"|") >= 4
+        proc = Path(f"/proc/{process.pid}")
+        children = {p.read_text().strip() for p in (proc / "task").glob("*/children")}
+        assert children == {""}
+        pipes = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
+        assert sum(target.startswith("pipe:") for target in pipes) == 1, pipes  # stdout
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        assert process.stdout is not None
+        process.stdout.close()
+
+
 def test_the_package_answers_the_schema_from_an_unchecked_snapshot(native_package: Path) -> None:
     """Terraform unpacks the zip without its files' times, so a snapshot checked
     against them (as `make` writes one for a checkout) would never be used."""
