@@ -50,6 +50,14 @@ def _optional_str(params: dict[str, Any], name: str) -> str | None:
     return value
 
 
+def _strings(params: dict[str, Any], name: str) -> tuple[str, ...]:
+    """A list of strings (maybe empty: what an empty one means is the handler's to say)."""
+    value = params.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidParams(f"param {name!r} must be a list of strings")
+    return tuple(value)
+
+
 def _seconds(params: dict[str, Any], name: str, default: float) -> float:
     """A finite number >= 0: infinity or NaN would hold a call for ever."""
     value = params.get(name, default)
@@ -115,6 +123,16 @@ class VaultClusterParams:
     def to_params(self) -> dict[str, Any]:
         return {**asdict(self), "internal_fqdns": list(self.internal_fqdns)}
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> VaultClusterParams:
+        return cls(
+            _strings(params, "internal_fqdns"),
+            _param(params, "vault_ca", str, "a string", _Missing.REQUIRED),
+            _optional_str(params, "vault_kms_key_id"),
+            _optional_str(params, "vault_unseal_key_name"),
+            _param(params, "create", bool, "a boolean", True),
+        )
+
 
 @dataclass(frozen=True)
 class InstanceRoleParams:
@@ -128,6 +146,26 @@ class InstanceRoleParams:
     def to_params(self) -> dict[str, Any]:
         return {**asdict(self), "internal_fqdns": list(self.internal_fqdns)}
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> InstanceRoleParams:
+        return cls(
+            _strings(params, "internal_fqdns"),
+            _param(params, "vault_ca", str, "a string", _Missing.REQUIRED),
+            _param(params, "vault_cluster_name", str, "a string", _Missing.REQUIRED),
+            _param(params, "role_name", str, "a string", _Missing.REQUIRED),
+            _optional_str(params, "vault_unseal_key_name"),
+            _param(params, "create", bool, "a boolean", True),
+        )
+
+    def cluster(self) -> VaultClusterParams:
+        """The cluster the role is in, to converge but never to initialise."""
+        return VaultClusterParams(
+            self.internal_fqdns,
+            self.vault_ca,
+            vault_unseal_key_name=self.vault_unseal_key_name,
+            create=False,
+        )
+
 
 @dataclass(frozen=True)
 class NodeUnsealParams:
@@ -140,6 +178,15 @@ class NodeUnsealParams:
 
     def to_params(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> NodeUnsealParams:
+        return cls(
+            _param(params, "node", str, "a string", _Missing.REQUIRED),
+            _param(params, "vault_ca", str, "a string", _Missing.REQUIRED),
+            _optional_str(params, "vault_kms_key_id"),
+            _optional_str(params, "vault_unseal_key_name"),
+        )
 
 
 class UnsealOutcome(StrEnum):

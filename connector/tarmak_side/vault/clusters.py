@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from connector.protocol.contract import ClusterObservation, PollResult, Status
+from connector.protocol.contract import (
+    ClusterObservation,
+    InstanceRoleParams,
+    PollResult,
+    Status,
+    VaultClusterParams,
+)
 from connector.tarmak_side.config import ConfigError, EnvironmentConfig
 from connector.tarmak_side.server import Call
 from connector.tarmak_side.vault.api import VaultApi
@@ -47,9 +53,9 @@ class VaultClusters:
 
     # ---- shared --------------------------------------------------------------------
 
-    def keys_name(self, params: dict[str, Any]) -> str:
-        name = params.get("vault_unseal_key_name") or f"{self.config.environment}-vault"
-        if not isinstance(name, str) or "/" in name or name.startswith("."):
+    def keys_name(self, vault_unseal_key_name: str | None) -> str:
+        name = vault_unseal_key_name or f"{self.config.environment}-vault"
+        if "/" in name or name.startswith("."):
             raise OperationFailed(f"vault_unseal_key_name {name!r} cannot name a keys file")
         return name
 
@@ -60,23 +66,24 @@ class VaultClusters:
         protection = protection_for(self.config, stored.kms_key_id, name, stored.protection)
         return ClusterKeys(stored, protection, self.store.path(name))
 
-    def survey(self, params: dict[str, Any]) -> contextlib.AbstractContextManager[Survey]:
-        nodes = listed_nodes(params, self.config.vault.port)
-        return survey(
-            self.links,
-            nodes,
-            ca_file(
-                self.config.state_dir, params, follow_symlink=self.config.follow_state_dir_symlink
-            ),
-            None,
+    def ca_file(self, vault_ca: str) -> str:
+        return ca_file(
+            self.config.state_dir, vault_ca, follow_symlink=self.config.follow_state_dir_symlink
         )
+
+    def survey(
+        self, internal_fqdns: Sequence[str], vault_ca: str
+    ) -> contextlib.AbstractContextManager[Survey]:
+        nodes = listed_nodes(internal_fqdns, self.config.vault.port)
+        return survey(self.links, nodes, self.ca_file(vault_ca), None)
 
     # ---- observing (plan, refresh) -----------------------------------------------------
 
     def init_status(self, call: Call) -> dict[str, Any]:
         """What the cluster looks like, from sys/health alone: no side effects."""
-        keys_stored = self.store.load(self.keys_name(call.params)) is not None
-        with self.survey(call.params) as found:
+        params = VaultClusterParams.from_params(call.params)
+        keys_stored = self.store.load(self.keys_name(params.vault_unseal_key_name)) is not None
+        with self.survey(params.internal_fqdns, params.vault_ca) as found:
             return _observation(found, keys_stored).to_result()
 
     # ---- converging (apply) ----------------------------------------------------------
@@ -84,57 +91,54 @@ class VaultClusters:
     def cluster_status(self, call: Call) -> dict[str, Any]:
         """Converge until ready: initialise once if needed, join and unseal every node,
         then set up every instance role the environment config names."""
-        params = call.params
-        name = self.keys_name(params)
+        params = VaultClusterParams.from_params(call.params)
+        name = self.keys_name(params.vault_unseal_key_name)
 
         def attempt() -> PollResult:
-            with self._ready(params, name, allow_init=bool(params.get("create"))) as (api, seen):
+            with self._ready(params, name) as (api, seen):
                 self.roles.set_up_all(api)
             return PollResult(Status.READY, seen)
 
         return until_ready(call, self.locks, name, attempt).to_result()
 
     @contextlib.contextmanager
-    def _ready(
-        self, params: dict[str, Any], name: str, allow_init: bool
-    ) -> Iterator[tuple[VaultApi, str]]:
-        """One converge pass (apply): when ready, Tarmak's own token settled (tokens.py)
-        and the active node with it, and what was seen (the tunnels close on leaving);
-        NotReady otherwise."""
+    def _ready(self, cluster: VaultClusterParams, name: str) -> Iterator[tuple[VaultApi, str]]:
+        """One converge pass (apply; it initialises only if `cluster.create`): when
+        ready, Tarmak's own token settled (tokens.py) and the active node with it, and
+        what was seen (the tunnels close on leaving); NotReady otherwise."""
         keys = self.keys(name)
-        with self.survey(params) as found:
-            self.converger.step(found, keys, name, params, allow_init)
+        with self.survey(cluster.internal_fqdns, cluster.vault_ca) as found:
+            self.converger.step(found, keys, name, cluster)
             assert keys is not None and found.active is not None  # step saw them
             keys = self.tokens.settle(found.active.api, keys, name)
             yield found.active.api.with_token(keys.token()), found.describe()
 
     def instance_role(self, call: Call) -> dict[str, Any]:
-        params = call.params
-        cluster, role = str(params.get("vault_cluster_name")), str(params.get("role_name"))
+        params = InstanceRoleParams.from_params(call.params)
+        cluster, role = params.vault_cluster_name, params.role_name
         try:
             settings = self.config.role(cluster, role)
         except ConfigError as err:
             raise OperationFailed(str(err)) from None
-        name = self.keys_name(params)
-        if not params.get("create", True):
-            return self._observe_role(params, name, cluster, role).to_result()
+        name = self.keys_name(params.vault_unseal_key_name)
+        if not params.create:
+            return self._observe_role(params, name).to_result()
 
         def attempt() -> PollResult:
-            with self._ready(params, name, allow_init=False) as (api, _):
+            with self._ready(params.cluster(), name) as (api, _):
                 token = self.roles.ensure(api, cluster, role, settings)
             return PollResult(Status.READY, init_token=token)
 
         return until_ready(call, self.locks, name, attempt).to_result()
 
-    def _observe_role(
-        self, params: dict[str, Any], name: str, cluster: str, role: str
-    ) -> PollResult:
+    def _observe_role(self, params: InstanceRoleParams, name: str) -> PollResult:
         """Is the role's init token still there and valid? Reads only."""
+        cluster, role = params.vault_cluster_name, params.role_name
         keys = self.keys(name)
         if keys is None:
             return PollResult(Status.NOT_READY, f"no keys in {self.store.path(name)}")
         try:
-            with self.survey(params) as found:
+            with self.survey(params.internal_fqdns, params.vault_ca) as found:
                 active = found.active
                 if active is None:
                     return PollResult(Status.NOT_READY, found.describe())

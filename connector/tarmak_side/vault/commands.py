@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from connector.protocol.contract import VaultClusterParams
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.vault.clusters import VaultClusters
 from connector.tarmak_side.vault.errors import NotReady, OperationFailed
@@ -50,11 +51,9 @@ def run_key_command(config: EnvironmentConfig, args: argparse.Namespace) -> int:
     links: Links = DirectLinks() if args.direct else BastionLinks(config, bastion)
     operations = KeyOperations(VaultClusters(config, links))
     try:
-        params = {
-            "internal_fqdns": args.node,
-            "vault_ca": args.vault_ca.read_text(),
-            "vault_unseal_key_name": args.name,
-        }
+        params = VaultClusterParams(
+            tuple(args.node), args.vault_ca.read_text(), vault_unseal_key_name=args.name
+        )
         run = {
             "generate-root": operations.generate_root,
             "rekey": operations.rekey,

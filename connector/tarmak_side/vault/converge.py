@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from connector.protocol.contract import VaultClusterParams
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.vault.errors import NotReady, OperationFailed
 from connector.tarmak_side.vault.health import Health
@@ -62,15 +63,15 @@ class Converger:
         found: Survey,
         keys: ClusterKeys | None,
         name: str,
-        params: dict[str, Any],
-        allow_init: bool,
+        cluster: VaultClusterParams,
     ) -> None:
-        """One pass; returns when the cluster is ready, raises NotReady otherwise."""
+        """One pass; returns when the cluster is ready, raises NotReady otherwise.
+        It initialises the cluster only if `cluster.create` says so."""
         detail = found.describe()
         if keys is None and name in self._unprotected:
             raise NotReady(f"{detail}; {self._store(name, *self._unprotected[name])}")
         if keys is None:
-            raise NotReady(self._initialise(found, name, params, allow_init, detail))
+            raise NotReady(self._initialise(found, name, cluster, detail))
         active = found.active
         uninitialised = {str(s.node) for s in found.seen if s.health is Health.UNINITIALISED}
         awaiting = self._awaiting_join.setdefault(name, {})
@@ -83,7 +84,7 @@ class Converger:
                 shares = shares if shares is not None else keys.shares()
                 acted.append(self._unseal(seen, shares, str(keys.path)))
             elif seen.health is Health.UNINITIALISED and active is not None:
-                acted.append(self._join_when_due(awaiting, seen, active, params))
+                acted.append(self._join_when_due(awaiting, seen, active, cluster.vault_ca))
         if acted:
             raise NotReady(f"{detail}; {'; '.join(acted)}")
         if not all(s.unsealed for s in found.seen) or active is None:
@@ -103,7 +104,7 @@ class Converger:
             )
 
     def _initialise(
-        self, found: Survey, name: str, params: dict[str, Any], allow_init: bool, detail: str
+        self, found: Survey, name: str, cluster: VaultClusterParams, detail: str
     ) -> str:
         path = self.store.path(name)
         initialised = [s for s in found.answered if s.health is not Health.UNINITIALISED]
@@ -114,11 +115,11 @@ class Converger:
                 "cluster's keys file there (or set vault_unseal_key_name to the name they "
                 "are stored under)"
             )
-        if not allow_init:
+        if not cluster.create:
             return f"{detail}; waiting for tarmak_vault_cluster to initialise it"
         if len(found.answered) < len(found.seen):
             return f"{detail}; every node must answer before the cluster is initialised"
-        kms_key_id = params.get("vault_kms_key_id") or None
+        kms_key_id = cluster.vault_kms_key_id or None
         protection = protection_for(self.config, kms_key_id, name)
         protection.check()
         reservation = self.store.reserve(name)
@@ -210,7 +211,7 @@ class Converger:
         return f"Vault {seen.node} took {len(shares)} shares and is still sealed"
 
     def _join_when_due(
-        self, awaiting: dict[str, float], seen: Seen, active: Seen, params: dict[str, Any]
+        self, awaiting: dict[str, float], seen: Seen, active: Seen, vault_ca: str
     ) -> str:
         """Join `seen` once it has had JOIN_GRACE_SECONDS to join by itself; once
         per grace, so a join under way is never sent again on top of itself."""
@@ -223,17 +224,17 @@ class Converger:
                 f"{self.join_grace - (now - since):.0f}s more before joining it to {active.node}"
             )
         awaiting[key] = now
-        return self._join(seen, active, params)
+        return self._join(seen, active, vault_ca)
 
     @staticmethod
-    def _join(seen: Seen, active: Seen, params: dict[str, Any]) -> str:
+    def _join(seen: Seen, active: Seen, vault_ca: str) -> str:
         """A new or replaced node joins the active one (retry_join may already be doing it)."""
         answer = seen.api.call(
             "PUT",
             "sys/storage/raft/join",
             {
                 "leader_api_addr": f"https://{active.node.host}:{active.node.port}",
-                "leader_ca_cert": params["vault_ca"],
+                "leader_ca_cert": vault_ca,
             },
         )
         log.info("Vault %s joining %s: HTTP %s", seen.node, active.node, answer.status)

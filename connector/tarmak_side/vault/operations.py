@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
+from connector.protocol.contract import VaultClusterParams
 from connector.tarmak_side.vault.api import VaultApi
 from connector.tarmak_side.vault.clusters import VaultClusters
 from connector.tarmak_side.vault.errors import OperationFailed
@@ -49,14 +50,14 @@ class KeyOperations:
         self.step: Callable[[str], None] = lambda _name: None
 
     @contextlib.contextmanager
-    def _cluster(self, params: dict[str, Any]) -> Iterator[tuple[VaultApi, ClusterKeys, str]]:
+    def _cluster(self, params: VaultClusterParams) -> Iterator[tuple[VaultApi, ClusterKeys, str]]:
         """The active node with Tarmak's token, and the stored keys, under the lock."""
-        name = self.clusters.keys_name(params)
+        name = self.clusters.keys_name(params.vault_unseal_key_name)
         with self.clusters.locks.hold(name):
             keys = self.clusters.keys(name)
             if keys is None:
                 raise OperationFailed(f"no Vault keys are stored in {self.store.path(name)}")
-            with self.clusters.survey(params) as found:
+            with self.clusters.survey(params.internal_fqdns, params.vault_ca) as found:
                 if found.active is None:
                     raise OperationFailed(f"no active Vault node: {found.describe()}")
                 yield found.active.api.with_token(keys.token()), keys, name
@@ -66,14 +67,14 @@ class KeyOperations:
 
     # ---- generate-root ------------------------------------------------------------------
 
-    def generate_root(self, params: dict[str, Any]) -> str:
+    def generate_root(self, params: VaultClusterParams) -> str:
         """A root token for the operator (not stored: revoke it when done)."""
         with self._cluster(params) as (api, keys, _):
             return generate_root(api, keys)
 
     # ---- replace-token ------------------------------------------------------------------
 
-    def replace_token(self, params: dict[str, Any]) -> str:
+    def replace_token(self, params: VaultClusterParams) -> str:
         """A new Tarmak token; the old one and the root token used are revoked."""
         with self._cluster(params) as (api, keys, name):
             stored = keys.stored
@@ -103,7 +104,7 @@ class KeyOperations:
 
     # ---- rotate-kms-key -----------------------------------------------------------------
 
-    def rotate_kms_key(self, params: dict[str, Any]) -> str:
+    def rotate_kms_key(self, params: VaultClusterParams) -> str:
         """Rotate the transit key, then rewrap every stored blob under its newest version."""
         with self._cluster(params) as (_, keys, name):
             protection = keys.protection
@@ -136,7 +137,7 @@ class KeyOperations:
 
     # ---- rekey ---------------------------------------------------------------------------
 
-    def rekey(self, params: dict[str, Any]) -> str:
+    def rekey(self, params: VaultClusterParams) -> str:
         """New shares (as env.yaml's key_shares/threshold/protection say) replace the old."""
         with self._cluster(params) as (api, keys, name):
             base = f"sys/rotate/{'recovery' if keys.stored.recovery else 'root'}"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from connector.tarmak_side.safe_paths import UnsafePath, private_copy
 from connector.tarmak_side.vault.api import VaultApi
@@ -57,11 +56,10 @@ class Survey:
         return "; ".join(s.describe() for s in self.seen)
 
 
-def ca_file(state_dir: Path, params: dict[str, Any], *, follow_symlink: bool = False) -> str:
+def ca_file(state_dir: Path, ca: str, *, follow_symlink: bool = False) -> str:
     """The cluster's CA as a file requests can verify with (content-addressed). A file
     planted under that name is replaced, one that is not ours is refused."""
-    ca = params.get("vault_ca") or ""
-    if not isinstance(ca, str) or "BEGIN CERTIFICATE" not in ca:
+    if "BEGIN CERTIFICATE" not in ca:
         raise OperationFailed("vault_ca must be the PEM text of the cluster's CA certificate")
     digest = hashlib.sha256(ca.encode()).hexdigest()[:16]
     name = f"vault-ca-{digest}.pem"
@@ -77,11 +75,10 @@ def ca_file(state_dir: Path, params: dict[str, Any], *, follow_symlink: bool = F
     return str(path)
 
 
-def listed_nodes(params: dict[str, Any], default_port: int) -> list[Node]:
-    listed = params.get("internal_fqdns") or []
-    if not isinstance(listed, list) or not listed:
+def listed_nodes(internal_fqdns: Sequence[str], default_port: int) -> list[Node]:
+    if not internal_fqdns:
         raise OperationFailed("internal_fqdns names no Vault node")
-    return [Node.parse(str(n), default_port) for n in listed]
+    return [Node.parse(n, default_port) for n in internal_fqdns]
 
 
 @contextlib.contextmanager

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.protocol.contract import NodeUnsealResult, UnsealOutcome
+from connector.protocol.contract import NodeUnsealParams, NodeUnsealResult, UnsealOutcome
 from connector.tarmak_side.server import Call
 from connector.tarmak_side.vault.api import VaultApi
 from connector.tarmak_side.vault.clusters import VaultClusters
 from connector.tarmak_side.vault.errors import NotReady, OperationFailed
 from connector.tarmak_side.vault.keys import ClusterKeys
 from connector.tarmak_side.vault.nodes import Node
-from connector.tarmak_side.vault.survey import ca_file
 
 
 class NodeUnsealer:
@@ -27,14 +26,13 @@ class NodeUnsealer:
         self.clusters = clusters
 
     def unseal_node(self, call: Call) -> dict[str, Any]:
-        params = call.params
-        clusters, config = self.clusters, self.clusters.config
-        name = clusters.keys_name(params)
-        listed = params.get("node")
-        if not isinstance(listed, str) or not listed:
+        params = NodeUnsealParams.from_params(call.params)
+        clusters = self.clusters
+        name = clusters.keys_name(params.vault_unseal_key_name)
+        if not params.node:
             raise OperationFailed("node names no Vault node")
-        node = Node.parse(listed, config.vault.port)
-        ca = ca_file(config.state_dir, params, follow_symlink=config.follow_state_dir_symlink)
+        node = Node.parse(params.node, clusters.config.vault.port)
+        ca = clusters.ca_file(params.vault_ca)
         with clusters.locks.hold(name):  # not while a converge (or a key command) runs
             keys = clusters.keys(name)
             if keys is None:
@@ -43,7 +41,7 @@ class NodeUnsealer:
                     "only a cluster it initialised, and this action never initialises one "
                     "(apply tarmak_vault_cluster first)"
                 )
-            wanted = params.get("vault_kms_key_id") or None
+            wanted = params.vault_kms_key_id or None
             if wanted is not None and wanted != keys.stored.kms_key_id:
                 raise OperationFailed(
                     f"the keys in {keys.path} are protected by KMS key "

@@ -321,8 +321,46 @@ def test_buffered_partial_messages_are_capped_across_channels() -> None:
 
 def test_params_that_break_the_contract_name_the_field_and_its_type() -> None:
     from connector.protocol import BastionParams, InvalidParams, Waiting
+    from connector.protocol.contract import (
+        InstanceRoleParams,
+        NodeUnsealParams,
+        VaultClusterParams,
+    )
 
+    cluster = VaultClusterParams(("v1", "v2:8300"), "PEM", "kms-1", "prod-vault")
+    role = InstanceRoleParams(("v1",), "PEM", "prod", "worker", create=True)
+    unseal = NodeUnsealParams("v1", "PEM")
     cases: list[tuple[Callable[[dict[str, object]], object], dict[str, object], str]] = [
+        (
+            VaultClusterParams.from_params,
+            {**cluster.to_params(), "internal_fqdns": "v1"},
+            "internal_fqdns",
+        ),
+        (
+            VaultClusterParams.from_params,
+            {**cluster.to_params(), "internal_fqdns": ["v1", 2]},
+            "internal_fqdns",
+        ),
+        (VaultClusterParams.from_params, {**cluster.to_params(), "vault_ca": None}, "vault_ca"),
+        (
+            VaultClusterParams.from_params,
+            {**cluster.to_params(), "vault_kms_key_id": 5},
+            "vault_kms_key_id",
+        ),
+        (
+            VaultClusterParams.from_params,
+            {**cluster.to_params(), "vault_unseal_key_name": []},
+            "vault_unseal_key_name",
+        ),
+        (VaultClusterParams.from_params, {**cluster.to_params(), "create": "yes"}, "create"),
+        (InstanceRoleParams.from_params, {**role.to_params(), "role_name": None}, "role_name"),
+        (
+            InstanceRoleParams.from_params,
+            {"internal_fqdns": ["v1"], "vault_ca": "PEM"},
+            "vault_cluster_name",
+        ),
+        (NodeUnsealParams.from_params, {**unseal.to_params(), "node": ["v1"]}, "node"),
+        (NodeUnsealParams.from_params, {"node": "v1"}, "vault_ca"),
         (BastionParams.from_params, {}, "hostname"),
         (BastionParams.from_params, {"hostname": "h"}, "username"),
         (BastionParams.from_params, {"hostname": 1, "username": "u"}, "hostname"),
@@ -343,6 +381,9 @@ def test_params_that_break_the_contract_name_the_field_and_its_type() -> None:
             parse(params)  # type: ignore[arg-type]
         assert "must be" in str(err.value)
     assert Waiting.from_params({"wait": False, "wait_seconds": 5}) == Waiting(False, 5.0)
+    for sent in (cluster, role, unseal):
+        assert type(sent).from_params(sent.to_params()) == sent
+    assert role.cluster() == VaultClusterParams(("v1",), "PEM", create=False)
     assert BastionParams.from_params({"hostname": "h", "username": "u", "instance_id": None}) == (
         BastionParams("h", "u")
     )

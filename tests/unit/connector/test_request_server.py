@@ -7,6 +7,9 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
+
+import pytest
 
 from connector.protocol import (
     NEED_DATA,
@@ -23,6 +26,8 @@ from connector.protocol import (
 )
 from connector.protocol.contract import BastionParams
 from connector.tarmak_side.server import Call, OperationFailed, RequestServer
+from connector.tarmak_side.vault.unseal import NodeUnsealer
+from tests.unit.connector.vault_servers import clusters
 
 
 class Output(io.BytesIO):
@@ -235,6 +240,54 @@ def test_params_that_break_the_contract_are_invalid_params_without_a_traceback(c
     wait_for(lambda: len(caplog.records) == len(cases))
     assert all(r.exc_info is None and r.levelno == logging.INFO for r in caplog.records)
     assert all("invalid params: param '" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "field"),
+    [
+        (Method.VAULT_CLUSTER_CONVERGE, {"internal_fqdns": ["v1"], "vault_ca": 5}, "'vault_ca'"),
+        (
+            Method.VAULT_CLUSTER_OBSERVE,
+            {"internal_fqdns": [1], "vault_ca": "PEM"},
+            "'internal_fqdns'",
+        ),
+        (
+            Method.VAULT_CLUSTER_CONVERGE,
+            {"internal_fqdns": ["v1"], "vault_ca": "PEM", "vault_kms_key_id": 5},
+            "'vault_kms_key_id'",
+        ),
+        (
+            Method.VAULT_INSTANCE_ROLE,
+            {"internal_fqdns": ["v1"], "vault_ca": "PEM", "vault_cluster_name": "demo"},
+            "'role_name'",
+        ),
+        (Method.VAULT_NODE_UNSEAL, {"node": 8200, "vault_ca": "PEM"}, "'node'"),
+    ],
+)
+def test_the_vault_handlers_answer_params_of_the_wrong_type_with_invalid_params(  # type: ignore[no-untyped-def]
+    method: Method, params: dict[str, object], field: str, tmp_path: Path, caplog
+) -> None:
+    """Before, such a field reached the handlers' own reading: a key id of 5 was an
+    internal error with a traceback, a missing role name looked up the role "None"."""
+    caplog.set_level(logging.INFO, logger="connector.tarmak_side.server")
+    side = clusters(tmp_path, None)
+    server = RequestServer(
+        {
+            Method.VAULT_CLUSTER_CONVERGE: side.cluster_status,
+            Method.VAULT_CLUSTER_OBSERVE: side.init_status,
+            Method.VAULT_INSTANCE_ROLE: side.instance_role,
+            Method.VAULT_NODE_UNSEAL: NodeUnsealer(side).unseal_node,
+        }
+    )
+    out = Output()
+    server.attach(1, out)
+    server.on_event(1, Message(1, encode(Request(method, params, "r"))))
+    wait_for(lambda: len(out.responses()) == 1)
+    server.shutdown()
+    [(_, answer)] = out.responses()
+    assert answer.error is not None and answer.error.code == ErrorCode.INVALID_PARAMS
+    assert field in answer.error.message and "must be" in answer.error.message
+    assert all(r.exc_info is None for r in caplog.records)
 
 
 def test_a_failure_handling_one_request_is_answered_and_logged_in_one_line(caplog) -> None:  # type: ignore[no-untyped-def]

@@ -148,7 +148,7 @@ def test_an_unwritable_state_dir_leaves_vault_uninitialised(
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
     (state / ".vault-t-vault.lock").touch()  # left by an earlier run, as is the CA
-    ca_file(state, {"vault_ca": tls_vault[1].cert_pem})
+    ca_file(state, tls_vault[1].cert_pem)
     with unwritable(state), pytest.raises(OperationFailed) as refused:
         converge(side, tls_vault)
     assert f"cannot reserve the Vault keys file {state / 'vault-t-vault.json'}" in str(

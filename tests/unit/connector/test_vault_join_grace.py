@@ -11,6 +11,7 @@ from typing import Any, cast
 
 import pytest
 
+from connector.protocol.contract import VaultClusterParams
 from connector.tarmak_side.vault.api import Answer, VaultApi
 from connector.tarmak_side.vault.converge import Converger
 from connector.tarmak_side.vault.errors import NotReady
@@ -68,7 +69,7 @@ KEYS = ClusterKeys(
     cast(KeyProtection, PlainProtection()),
     Path("/state/vault-demo.json"),
 )
-PARAMS = {"vault_ca": CA}
+CLUSTER = VaultClusterParams(("vault-1",), CA, create=False)
 
 
 def step(
@@ -78,7 +79,7 @@ def step(
     seen = [Seen(cast(VaultApi, ACTIVE), 200), Seen(cast(VaultApi, new), status)]
     seen += [Seen(cast(VaultApi, api), 501) for api in more]
     with pytest.raises(NotReady) as waiting:
-        converger.step(Survey(tuple(seen)), KEYS, name, PARAMS, allow_init=False)
+        converger.step(Survey(tuple(seen)), KEYS, name, CLUSTER)
     return str(waiting.value)
 
 
@@ -144,6 +145,6 @@ def test_nothing_is_joined_without_an_active_node(converger: Converger, clock: C
     lone = Survey((Seen(cast(VaultApi, new), 501), Seen(cast(VaultApi, ACTIVE), 503)))
     for _ in range(3):
         with pytest.raises(NotReady):
-            converger.step(lone, KEYS, "demo", PARAMS, allow_init=False)
+            converger.step(lone, KEYS, "demo", CLUSTER)
         clock.now += 20
     assert joins(new) == 0

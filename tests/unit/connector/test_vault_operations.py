@@ -22,12 +22,12 @@ from tests.unit.connector.vault_servers import (
     Vault,
     auto_unseal_vault,
     bastion_files,
+    cluster_params,
     clusters,
     converge,
     health,
     kms,
     lookup,
-    params,
     seal,
     stored_keys,
     tarmak_api,
@@ -72,7 +72,7 @@ def test_generate_root_gives_a_root_token_it_does_not_store(
     ready: tuple[VaultClusters, Vault],
 ) -> None:
     side, vault = ready
-    token = KeyOperations(side).generate_root(params(vault))
+    token = KeyOperations(side).generate_root(cluster_params(vault))
     assert lookup(vault, token).json()["data"]["policies"] == ["root"]
     stored = "".join(p.read_text() for p in side.store.directory.glob("vault-*.json"))
     assert token not in stored
@@ -86,13 +86,13 @@ def test_rekey_stopped_at_each_step_then_run_again(
     ops = KeyOperations(side)
     before = stored_keys(side)
     old = before.shares()
-    stopped_then_run_again(ops, step, lambda: ops.rekey(params(vault)))
+    stopped_then_run_again(ops, step, lambda: ops.rekey(cluster_params(vault)))
     after = stored_keys(side)
     assert after.stored.pending is None
     assert set(after.shares()).isdisjoint(old), "new shares"
     assert len(generations(side)) == 1, f"old shares removed: {generations(side)}"
     assert not ops._live(tarmak_api(side, vault), before), "the old shares open nothing"
-    seal(vault, ops.generate_root(params(vault)))
+    seal(vault, ops.generate_root(cluster_params(vault)))
     assert converge(side, vault)["status"] == "ready" and health(vault) == 200
 
 
@@ -104,7 +104,7 @@ def test_rotate_kms_key_stopped_then_run_again_rewraps_everything(
     ops = KeyOperations(side)
     before = stored_keys(side)
     secrets = (before.shares(), before.token())
-    stopped_then_run_again(ops, step, lambda: ops.rotate_kms_key(params(vault)))
+    stopped_then_run_again(ops, step, lambda: ops.rotate_kms_key(cluster_params(vault)))
     after = stored_keys(side)
     assert isinstance(after.protection, TransitProtection)
     assert all('"wrapped": "vault:v1:' not in b for b in after.stored.shares)
@@ -120,7 +120,7 @@ def test_replace_token_stopped_then_run_again_revokes_old_and_root(
     ops = KeyOperations(side)
     before = stored_keys(side)
     old = before.token()
-    stopped_then_run_again(ops, step, lambda: ops.replace_token(params(vault)))
+    stopped_then_run_again(ops, step, lambda: ops.replace_token(cluster_params(vault)))
     after = stored_keys(side)
     assert after.stored.root_token is None
     assert after.stored.pending is None
@@ -207,7 +207,7 @@ def test_a_kms_that_does_not_answer_changes_nothing_stored(
     before = {p.name: p.read_bytes() for p in side.store.directory.glob("vault-*.json")}
     away = clusters(tmp_path, {**transit_settings(kms), "address": "http://127.0.0.1:9"})
     with pytest.raises(OperationFailed, match=r"KMS http://127.0.0.1:9 is not answering"):
-        getattr(KeyOperations(away), command)(params(vault))
+        getattr(KeyOperations(away), command)(cluster_params(vault))
     after = {p.name: p.read_bytes() for p in side.store.directory.glob("vault-*.json")}
     assert after == before
 
@@ -220,10 +220,12 @@ def test_an_auto_unseal_cluster_gets_recovery_shares_and_rekeys_them(
     keys = stored_keys(side)
     assert keys.stored.recovery and len(keys.stored.shares) == 3
     ops = KeyOperations(side)
-    assert lookup(auto_unseal_vault, ops.generate_root(params(auto_unseal_vault))).ok
+    assert lookup(auto_unseal_vault, ops.generate_root(cluster_params(auto_unseal_vault))).ok
     old = keys.shares()
-    stopped_then_run_again(ops, "pending-stored", lambda: ops.rekey(params(auto_unseal_vault)))
+    stopped_then_run_again(
+        ops, "pending-stored", lambda: ops.rekey(cluster_params(auto_unseal_vault))
+    )
     after = stored_keys(side)
     assert after.stored.recovery
     assert set(after.shares()).isdisjoint(old)
-    assert lookup(auto_unseal_vault, ops.generate_root(params(auto_unseal_vault))).ok
+    assert lookup(auto_unseal_vault, ops.generate_root(cluster_params(auto_unseal_vault))).ok

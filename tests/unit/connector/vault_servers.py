@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from connector.protocol.contract import VaultClusterParams
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.server import Call
 from connector.tarmak_side.vault import VaultClusters
@@ -167,6 +168,11 @@ def params(vault: Vault, wait: float = 20) -> dict[str, Any]:
         "create": True,
         "wait_seconds": wait,
     }
+
+
+def cluster_params(vault: Vault) -> VaultClusterParams:
+    """The same, as the Tarmak side reads them (what the key commands take)."""
+    return VaultClusterParams.from_params(params(vault))
 
 
 def converge(side: VaultClusters, vault: Vault, wait: float = 20) -> dict[str, Any]:
