@@ -135,7 +135,7 @@ class EnvironmentConfig:
             settings["state_dir"] = base / "state"
             paths.append(PathSetting("state_dir", settings["state_dir"], PathCheck.STATE_DIR))
         for setting in paths:
-            problem = _path_problem(setting, follow)
+            problem = path_problem(setting.path, setting.check, follow_symlink=follow)
             if problem:
                 raise ConfigError(f"{source}: {setting.key}: {problem}")
         vault = settings.get("vault", {})
@@ -193,16 +193,17 @@ def _vault(vault: dict[str, Any]) -> VaultConfig:
     )
 
 
-def _path_problem(setting: PathSetting, follow_symlink: bool) -> str | None:
+def path_problem(path: Path, kind: PathCheck, *, follow_symlink: bool = False) -> str | None:
     """What is wrong with the path on disk, or None. Every path env.yaml names holds a
-    secret or decides what is trusted, so none may be changeable by another user."""
-    path = setting.path
+    secret or decides what is trusted, so none may be changeable by another user.
+    Checked when the config loads and again each time the file is used, as OpenSSH
+    does: the Tarmak side runs for a long time."""
     try:
-        if setting.check is PathCheck.STATE_DIR:
+        if kind is PathCheck.STATE_DIR:
             check_private_directory(path, follow_symlink=follow_symlink)
             return None
         st = os.stat(path)
-        if setting.check is PathCheck.DIRECTORY:
+        if kind is PathCheck.DIRECTORY:
             if not stat.S_ISDIR(st.st_mode):
                 return f"{path} is not a directory"
             check_trusted(path)
@@ -211,7 +212,7 @@ def _path_problem(setting: PathSetting, follow_symlink: bool) -> str | None:
             return f"{path} is a directory, not a file"
         if not stat.S_ISREG(st.st_mode):
             return f"{path} is not a regular file"
-        if setting.check is PathCheck.SECRET_FILE:
+        if kind is PathCheck.SECRET_FILE:
             check_private_key(path)
         check_trusted(path)
         with open(path, "rb"):

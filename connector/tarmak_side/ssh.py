@@ -14,6 +14,8 @@ from pathlib import Path
 
 import paramiko
 
+from connector.tarmak_side.config import path_problem
+from connector.tarmak_side.config_schema import PathCheck
 from connector.tarmak_side.safe_paths import UnsafePath, check_private_key
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,10 @@ class BastionConnection:
     def connect(self) -> BastionConnection:
         s = self.settings
         client = self._client
+        problem = path_problem(Path(s.known_hosts_path), PathCheck.FILE)
+        if problem:
+            client.close()
+            raise HostKeyRefused(f"bastion.known_hosts_path: {problem}")
         try:
             client.load_host_keys(s.known_hosts_path)
         except OSError as err:

@@ -6,13 +6,15 @@ import threading
 import time
 import urllib.parse
 import warnings
+from pathlib import Path
 from typing import Any
 
 import requests
 import urllib3
 
 from connector.protocol.contract import BastionParams, PollResult, Status
-from connector.tarmak_side.config import BastionConfig
+from connector.tarmak_side.config import BastionConfig, path_problem
+from connector.tarmak_side.config_schema import PathCheck
 from connector.tarmak_side.server import Call, OperationFailed
 from connector.tarmak_side.ssh import (
     BastionConnection,
@@ -50,8 +52,12 @@ class BastionChecker:
         """(healthy, what was seen), through the bastion's SSH connection."""
         url = urllib.parse.urlsplit(self.config.wing_url)
         wing_host, wing_port = url.hostname or "127.0.0.1", url.port or 443
+        ca = self.config.wing_ca_cert
+        problem = ca and path_problem(Path(ca), PathCheck.FILE)
+        if problem:
+            raise BastionRefused(f"bastion.wing_ca_cert: {problem}")
         connection = self.connection(hostname, username)
-        session, base = session_through(connection, wing_host, wing_port, self.config.wing_ca_cert)
+        session, base = session_through(connection, wing_host, wing_port, ca)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)

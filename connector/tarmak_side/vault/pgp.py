@@ -18,12 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connector.tarmak_side.config import KeyProtectionConfig
+from connector.tarmak_side.config import KeyProtectionConfig, path_problem
+from connector.tarmak_side.config_schema import PathCheck
 from connector.tarmak_side.vault.errors import ProtectionFailed
+
+
+def check_public_key(path: Path) -> None:
+    """Refused, as when the config loaded, if another user could now change it."""
+    problem = path_problem(path, PathCheck.FILE)
+    if problem:
+        raise ProtectionFailed(f"the OpenPGP public key {path}: {problem}")
 
 
 def dearmor(path: Path) -> bytes:
     """The binary key of an ASCII-armored public key file (what Vault wants, base64'd)."""
+    check_public_key(path)
     try:
         lines = path.read_text().splitlines()
     except (OSError, UnicodeDecodeError) as err:
@@ -52,6 +61,10 @@ class PgpProtection:
         return cls(settings.pgp_keys, settings.root_token_pgp_key, settings.gnupg_home)
 
     def _gpg(self, args: list[str], data: bytes, what: str, home: Path | None = None) -> bytes:
+        if home is None and self.gnupg_home is not None:
+            problem = path_problem(self.gnupg_home, PathCheck.DIRECTORY)
+            if problem:
+                raise ProtectionFailed(f"vault.key_protection.gnupg_home: {problem}")
         home = home or self.gnupg_home
         argv = ["gpg", "--batch", "--no-tty", "--no-autostart", "--quiet"]
         argv += ["--homedir", str(home)] if home else []
@@ -98,6 +111,7 @@ class PgpProtection:
 
     def protect(self, secret: bytes) -> str:
         """Encrypt to root_token_pgp_key, as Vault does the root token."""
+        check_public_key(self.root_token_pgp_key)
         out = self._gpg(
             [
                 "--trust-model",

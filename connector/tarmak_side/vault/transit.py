@@ -22,7 +22,8 @@ import requests
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from connector.tarmak_side.config import KeyProtectionConfig
+from connector.tarmak_side.config import KeyProtectionConfig, path_problem
+from connector.tarmak_side.config_schema import PathCheck
 from connector.tarmak_side.vault.errors import ProtectionFailed
 
 PREFIX = "transit:"
@@ -53,6 +54,9 @@ class TransitProtection:
         )
 
     def _token(self) -> str:
+        problem = path_problem(Path(self.token_file), PathCheck.SECRET_FILE)
+        if problem:
+            raise ProtectionFailed(f"vault.key_protection.token_file: {problem}")
         try:
             fd = os.open(self.token_file, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError as err:
@@ -73,6 +77,9 @@ class TransitProtection:
 
     def _kms(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         url = f"{self.address}/v1/{self.mount}/{path}"
+        problem = self.ca_cert and path_problem(self.ca_cert, PathCheck.FILE)
+        if problem:
+            raise ProtectionFailed(f"vault.key_protection.ca_cert: {problem}")
         try:
             answer = requests.request(
                 "POST" if body is not None else "GET",
