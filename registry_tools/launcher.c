@@ -32,12 +32,13 @@
  * stdout on one goroutine while another waits for stderr to close, reaps the
  * process and closes the stdout pipe; when the process writes its reason and
  * exits at once, the second may win, and Terraform shows an empty message
- * (9 of 480 such starts under load, on 1.0.3 and 1.11.4). So a small child,
- * the stderr holder, keeps the real stderr open until the bootstrap says
- * Python runs (a byte on the pipe named in TARMAK_LAUNCHER_STARTED, which
- * also names the holder for the bootstrap to reap), or for LINGER_MS after
- * the process died without saying so: long enough for the line to be read
- * (0 of 480 lost with 300 ms).
+ * (a one-line script provider lost it in 9 of 480 starts under load, on
+ * 1.0.3 and 1.11.4; this package, before the holder, in 6 of 480). So a
+ * small child, the stderr holder, keeps the real stderr open until the
+ * bootstrap says Python runs (a byte on the pipe named in
+ * TARMAK_LAUNCHER_STARTED, which also names the holder for the bootstrap to
+ * reap), or for LINGER_MS after the process died without saying so: long
+ * enough for the line to be read (0 of 480 lost, docs/publishing.md).
  *
  * The loader splits --library-path at ':', and Terraform's plugin directory has
  * one whenever the registry address has a port (.terraform/providers/host:8443/...).
