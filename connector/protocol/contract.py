@@ -43,6 +43,10 @@ def _param(params: dict[str, Any], name: str, kind: type[T], what: str, default:
     return value
 
 
+def _required_str(params: dict[str, Any], name: str) -> str:
+    return _param(params, name, str, "a string", _Missing.REQUIRED)
+
+
 def _optional_str(params: dict[str, Any], name: str) -> str | None:
     value = params.get(name)
     if value is not None and not isinstance(value, str):
@@ -106,8 +110,8 @@ class BastionParams:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> BastionParams:
         return cls(
-            _param(params, "hostname", str, "a string", _Missing.REQUIRED),
-            _param(params, "username", str, "a string", _Missing.REQUIRED),
+            _required_str(params, "hostname"),
+            _required_str(params, "username"),
             _optional_str(params, "instance_id"),
         )
 
@@ -127,7 +131,7 @@ class VaultClusterParams:
     def from_params(cls, params: dict[str, Any]) -> VaultClusterParams:
         return cls(
             _strings(params, "internal_fqdns"),
-            _param(params, "vault_ca", str, "a string", _Missing.REQUIRED),
+            _required_str(params, "vault_ca"),
             _optional_str(params, "vault_kms_key_id"),
             _optional_str(params, "vault_unseal_key_name"),
             _param(params, "create", bool, "a boolean", True),
@@ -150,9 +154,9 @@ class InstanceRoleParams:
     def from_params(cls, params: dict[str, Any]) -> InstanceRoleParams:
         return cls(
             _strings(params, "internal_fqdns"),
-            _param(params, "vault_ca", str, "a string", _Missing.REQUIRED),
-            _param(params, "vault_cluster_name", str, "a string", _Missing.REQUIRED),
-            _param(params, "role_name", str, "a string", _Missing.REQUIRED),
+            _required_str(params, "vault_ca"),
+            _required_str(params, "vault_cluster_name"),
+            _required_str(params, "role_name"),
             _optional_str(params, "vault_unseal_key_name"),
             _param(params, "create", bool, "a boolean", True),
         )
@@ -182,8 +186,8 @@ class NodeUnsealParams:
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> NodeUnsealParams:
         return cls(
-            _param(params, "node", str, "a string", _Missing.REQUIRED),
-            _param(params, "vault_ca", str, "a string", _Missing.REQUIRED),
+            _required_str(params, "node"),
+            _required_str(params, "vault_ca"),
             _optional_str(params, "vault_kms_key_id"),
             _optional_str(params, "vault_unseal_key_name"),
         )
