@@ -22,11 +22,12 @@
  *
  * Terraform shows nothing a provider writes to stderr before the handshake,
  * only the first line of its stdout ("Unrecognized remote plugin message:
- * <line>"). So until Python runs, stderr points at stdout: this launcher, a
- * loader or an interpreter that cannot start says why where Terraform shows
- * it. The real stderr waits on another descriptor, named in
- * TARMAK_LAUNCHER_STDERR_FD, and the bootstrap puts it back before the
- * provider writes anything.
+ * <line>"). So when it starts the provider (not `connector`, whose stdout
+ * is the protocol to Tarmak), until Python runs, stderr points at stdout:
+ * this launcher, a loader or an interpreter that cannot start says why
+ * where Terraform shows it. The real stderr waits on another descriptor,
+ * named in TARMAK_LAUNCHER_STDERR_FD, and the bootstrap puts it back before
+ * the provider writes anything.
  *
  * Even that line can be lost. go-plugin (in every Terraform release) reads
  * stdout on one goroutine while another waits for stderr to close, reaps the
@@ -107,7 +108,6 @@ static void hold_stderr(int started) {
  * real stderr and its pipe, and names the pipe and its pid in
  * STARTED_VARIABLE; without a holder the start goes on as before. */
 static void start_stderr_holder(void) {
-    unsetenv(STARTED_VARIABLE);
     int pipe_fds[2];
     if (pipe(pipe_fds) != 0) return;
     pid_t holder = fork();
@@ -149,9 +149,26 @@ static int join(char *out, size_t size, const char *dir, const char *suffix) {
     return 0;
 }
 
+/* Opens /dev/null on any of 0, 1 and 2 that is closed, so that no descriptor
+ * opened later (the holder's pipe, the library directory) takes its place. */
+static void open_standard_descriptors(void) {
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int null = open("/dev/null", O_RDWR);
+            if (null >= 0 && null != fd) close(null); /* not the lowest free: leave it */
+        }
+    }
+}
+
 int main(int argc, char **argv) {
-    int real_stderr = point_stderr_at_stdout();
-    if (real_stderr >= 0) start_stderr_holder();
+    open_standard_descriptors();
+    unsetenv(STDERR_FD_VARIABLE); /* set below, never taken from the caller */
+    unsetenv(STARTED_VARIABLE);
+    /* The connector's stdout carries the framed protocol to Tarmak, which reads
+     * its stderr: there the launcher's, loader's and interpreter's reasons stay
+     * on stderr. Only the provider's start is read by go-plugin. */
+    int connector = argc > 1 && strcmp(argv[1], "connector") == 0;
+    if (!connector && point_stderr_at_stdout() >= 0) start_stderr_holder();
 
     char dir[PATH_MAX], loader[PATH_MAX], libs[PATH_MAX], python[PATH_MAX];
     if (own_directory(argc > 0 ? argv[0] : "", dir, sizeof dir) != 0) {

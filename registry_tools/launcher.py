@@ -37,9 +37,17 @@ BOOTSTRAP = (
     "    os.close(int(fd))\n"
     f"started = os.environ.pop('{STARTED_VARIABLE}', '').split(',')\n"
     "if len(started) == 2 and all(part.isdigit() for part in started):\n"
+    # Each step on its own: a holder already gone fails the write, and its pipe must
+    # still close and the holder still be reaped.
     "    try:\n"
     "        os.write(int(started[0]), b'.')\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "    try:\n"
     "        os.close(int(started[0]))\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "    try:\n"
     "        os.waitpid(int(started[1]), 0)\n"
     "    except OSError:\n"
     "        pass\n"

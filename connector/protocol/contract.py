@@ -134,7 +134,8 @@ class VaultClusterParams:
             _required_str(params, "vault_ca"),
             _optional_str(params, "vault_kms_key_id"),
             _optional_str(params, "vault_unseal_key_name"),
-            _param(params, "create", bool, "a boolean", True),
+            # Absent: never initialise (sys/init cannot be undone); every provider sends it.
+            _param(params, "create", bool, "a boolean", False),
         )
 
 

@@ -16,7 +16,6 @@ import paramiko
 
 from connector.tarmak_side.config import path_problem
 from connector.tarmak_side.config_schema import PathCheck
-from connector.tarmak_side.safe_paths import UnsafePath, check_private_key
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +34,11 @@ class HostKeyRefused(BastionRefused):
 
 def _private_key(path: str) -> paramiko.PKey:
     """The client key, refused with its setting named if it is unusable."""
+    problem = path_problem(Path(path), PathCheck.SECRET_FILE)
+    if problem:
+        raise BastionRefused(f"bastion.key_path: {problem}")
     try:
-        check_private_key(Path(path))
         return paramiko.PKey.from_path(path)
-    except UnsafePath as err:
-        raise BastionRefused(f"bastion.key_path: {err}") from None
     except OSError as err:
         raise BastionRefused(f"bastion.key_path: cannot read {path}: {err.strerror}") from None
     except (paramiko.SSHException, ValueError) as err:

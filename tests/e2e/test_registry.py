@@ -697,6 +697,60 @@ def test_a_package_that_cannot_start_holds_stderr_open_until_its_reason_can_be_r
         process.communicate()
 
 
+def test_the_connector_of_a_package_that_cannot_start_says_why_on_stderr(
+    native_package: Path, tmp_path: Path
+) -> None:
+    """The connector's stdout is the framed protocol Tarmak reads: a reason there
+    would be an unreadable frame ("unknown frame kind 116"), so it goes to stderr."""
+    unpacked, _ = unpacked_mirror(native_package, tmp_path / "mirror")
+    (unpacked / "runtime" / "lib" / "libz.so.1").write_bytes(b"")
+    (executable,) = unpacked.glob(f"{EXECUTABLE_PREFIX}*")
+    done = subprocess.run(
+        [str(executable), "connector"], capture_output=True, env={"PATH": "/bin"}, timeout=30
+    )
+    assert (done.returncode, done.stdout) == (127, b"")
+    assert b"libz.so.1: file too short" in done.stderr
+
+
+def test_a_package_started_with_its_standard_descriptors_closed_still_says_why(
+    native_package: Path, tmp_path: Path
+) -> None:
+    """With stdin or stderr closed, the holder's pipe or the library directory took
+    descriptor 0 or 2: the provider died before Python ran, and with stderr closed
+    said nothing. The launcher opens /dev/null on a closed one first."""
+    unpacked, _ = unpacked_mirror(native_package, tmp_path / "mirror")
+    (executable,) = unpacked.glob(f"{EXECUTABLE_PREFIX}*")
+    env = {
+        "PATH": "/bin",
+        "HOME": str(tmp_path),
+        "PLUGIN_UNIX_SOCKET_DIR": str(tmp_path),
+        MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE,
+    }
+    for closed in (0, 2):
+        process = subprocess.Popen(
+            ["/bin/sh", "-c", f'exec "$0" {closed}>&-', str(executable)],
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        try:
+            assert process.stdout is not None
+            ready, _, _ = select.select([process.stdout], [], [], 120)
+            assert ready and process.stdout.readline().count(b"|") >= 4, f"fd {closed} closed"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+            assert process.stdout is not None
+            process.stdout.close()
+    (unpacked / "runtime" / "lib" / "libz.so.1").write_bytes(b"")
+    done = subprocess.run(
+        ["/bin/sh", "-c", 'exec "$0" 2>&-', str(executable)],
+        stdout=subprocess.PIPE,
+        env={"PATH": "/bin"},
+        timeout=30,
+    )
+    assert done.returncode == 127 and b"libz.so.1: file too short" in done.stdout
+
+
 def test_a_package_that_starts_leaves_no_stderr_holder_behind(
     native_package: Path, tmp_path: Path
 ) -> None:

@@ -4,6 +4,7 @@ loaded may not be safe when the bastion, the KMS or gpg reads it."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from connector.tarmak_side.vault.errors import ProtectionFailed
 from connector.tarmak_side.vault.pgp import PgpProtection, dearmor
 from connector.tarmak_side.vault.transit import TransitProtection
 from connector.tarmak_side.wing import BastionChecker, BastionRefused
-from tests.unit.connector.test_config import every_path
+from tests.unit.connector.test_config import NOBODY, every_path
 
 
 def loaded(tmp_path: Path) -> EnvironmentConfig:
@@ -36,6 +37,16 @@ def test_the_bastion_s_known_hosts_made_writable_after_loading_is_refused(tmp_pa
     b = config.bastion
     settings = SSHSettings("127.0.0.1", 9, "u", b.key_path, b.known_hosts_path)
     with pytest.raises(HostKeyRefused, match=r"^bastion.known_hosts_path: .* is mode 0666"):
+        BastionConnection(settings).connect()
+
+
+def test_the_bastion_key_given_to_another_user_after_loading_is_refused(tmp_path: Path) -> None:
+    """Before, its use checked only its mode: not its owner, nor the directories above."""
+    config = loaded(tmp_path)
+    os.chown(tmp_path / "key", NOBODY, NOBODY)
+    b = config.bastion
+    settings = SSHSettings("127.0.0.1", 9, "u", b.key_path, b.known_hosts_path)
+    with pytest.raises(BastionRefused, match=rf"^bastion.key_path: .* owned by uid {NOBODY}"):
         BastionConnection(settings).connect()
 
 

@@ -384,6 +384,8 @@ def test_params_that_break_the_contract_name_the_field_and_its_type() -> None:
     for sent in (cluster, role, unseal):
         assert type(sent).from_params(sent.to_params()) == sent
     assert role.cluster() == VaultClusterParams(("v1",), "PEM", create=False)
+    # Without `create` a converge never initialises, as before the contract read it.
+    assert VaultClusterParams.from_params({"vault_ca": "PEM"}).create is False
     assert BastionParams.from_params({"hostname": "h", "username": "u", "instance_id": None}) == (
         BastionParams("h", "u")
     )
