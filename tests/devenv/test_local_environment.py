@@ -134,7 +134,7 @@ def test_an_unusable_private_key_is_refused_naming_key_path(
     message = str(refused.value)
     assert message.startswith("bastion.key_path: ") and "known_hosts" not in message
     assert {
-        "missing": f"cannot read {key}: No such file or directory",
+        "missing": f"{key} does not exist",  # as when env.yaml loads
         "0644": f"{key} is mode 0644, open to others (ssh refuses such a key): "
         f"run `chmod 600 {key}`",
         "not a key": f"{key} is not a private key ssh can use",
