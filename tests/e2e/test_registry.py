@@ -7,6 +7,7 @@ CPython the darwin pex carries wheels for."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -660,6 +661,28 @@ def test_a_package_that_cannot_start_says_why_in_terraform_s_message(
     assert "libz.so.1: file too short" in result.text, result.output
 
 
+@contextlib.contextmanager
+def serving(command: list[str], scratch: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The package started as Terraform starts it, once its handshake line is read;
+    stopped on leaving."""
+    env = {
+        "PATH": "/bin",
+        "HOME": str(scratch),
+        "PLUGIN_UNIX_SOCKET_DIR": str(scratch),
+        MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE,
+    }
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    assert process.stdout is not None
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 120)
+        assert ready and process.stdout.readline().count(b"|") >= 4, command
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        process.stdout.close()
+
+
 # What is damaged (a glob under the package), and the reason that must reach Terraform.
 BROKEN_STARTS = {
     "a damaged library": ("runtime/lib/libz.so.1", "libz.so.1: file too short"),
@@ -720,27 +743,9 @@ def test_a_package_started_with_its_standard_descriptors_closed_still_says_why(
     said nothing. The launcher opens /dev/null on a closed one first."""
     unpacked, _ = unpacked_mirror(native_package, tmp_path / "mirror")
     (executable,) = unpacked.glob(f"{EXECUTABLE_PREFIX}*")
-    env = {
-        "PATH": "/bin",
-        "HOME": str(tmp_path),
-        "PLUGIN_UNIX_SOCKET_DIR": str(tmp_path),
-        MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE,
-    }
     for closed in (0, 2):
-        process = subprocess.Popen(
-            ["/bin/sh", "-c", f'exec "$0" {closed}>&-', str(executable)],
-            stdout=subprocess.PIPE,
-            env=env,
-        )
-        try:
-            assert process.stdout is not None
-            ready, _, _ = select.select([process.stdout], [], [], 120)
-            assert ready and process.stdout.readline().count(b"|") >= 4, f"fd {closed} closed"
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
-            assert process.stdout is not None
-            process.stdout.close()
+        with serving(["/bin/sh", "-c", f'exec "$0" {closed}>&-', str(executable)], tmp_path):
+            pass
     (unpacked / "runtime" / "lib" / "libz.so.1").write_bytes(b"")
     done = subprocess.run(
         ["/bin/sh", "-c", 'exec "$0" 2>&-', str(executable)],
@@ -758,29 +763,12 @@ def test_a_package_that_starts_leaves_no_stderr_holder_behind(
     stay open in the provider."""
     unpacked, _ = unpacked_mirror(native_package, tmp_path / "mirror")
     (executable,) = unpacked.glob(f"{EXECUTABLE_PREFIX}*")
-    env = {
-        "PATH": "/bin",
-        "HOME": str(tmp_path),
-        "PLUGIN_UNIX_SOCKET_DIR": str(tmp_path),
-        MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE,
-    }
-    process = subprocess.Popen(
-        [str(executable)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
-    )
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], 120)
-        assert ready and process.stdout.readline().count(b"|") >= 4
+    with serving([str(executable)], tmp_path) as process:
         proc = Path(f"/proc/{process.pid}")
         children = {p.read_text().strip() for p in (proc / "task").glob("*/children")}
         assert children == {""}
         pipes = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
         assert sum(target.startswith("pipe:") for target in pipes) == 1, pipes  # stdout
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
-        assert process.stdout is not None
-        process.stdout.close()
 
 
 def test_the_package_answers_the_schema_from_an_unchecked_snapshot(native_package: Path) -> None:

@@ -31,23 +31,25 @@ def transit(config: EnvironmentConfig) -> TransitProtection:
     )
 
 
+def connecting(config: EnvironmentConfig) -> BastionConnection:
+    """A connection to the configured bastion (127.0.0.1:9: the checks come first)."""
+    b = config.bastion
+    return BastionConnection(SSHSettings("127.0.0.1", 9, "u", b.key_path, b.known_hosts_path))
+
+
 def test_the_bastion_s_known_hosts_made_writable_after_loading_is_refused(tmp_path: Path) -> None:
     config = loaded(tmp_path)
     (tmp_path / "known_hosts").chmod(0o666)
-    b = config.bastion
-    settings = SSHSettings("127.0.0.1", 9, "u", b.key_path, b.known_hosts_path)
     with pytest.raises(HostKeyRefused, match=r"^bastion.known_hosts_path: .* is mode 0666"):
-        BastionConnection(settings).connect()
+        connecting(config).connect()
 
 
 def test_the_bastion_key_given_to_another_user_after_loading_is_refused(tmp_path: Path) -> None:
     """Before, its use checked only its mode: not its owner, nor the directories above."""
     config = loaded(tmp_path)
     os.chown(tmp_path / "key", NOBODY, NOBODY)
-    b = config.bastion
-    settings = SSHSettings("127.0.0.1", 9, "u", b.key_path, b.known_hosts_path)
     with pytest.raises(BastionRefused, match=rf"^bastion.key_path: .* owned by uid {NOBODY}"):
-        BastionConnection(settings).connect()
+        connecting(config).connect()
 
 
 def test_the_wing_ca_made_writable_after_loading_is_refused(tmp_path: Path) -> None:
