@@ -22,6 +22,7 @@ from provider.framework.author_code import complete, guard, perform
 from provider.framework.catalog import Catalog
 from provider.framework.context import Context, StopSignal
 from provider.framework.diagnostics import Diagnostics
+from provider.framework.duration import DurationError
 from provider.framework.identity_rules import identity_of, import_id_for
 from provider.framework.planning import Plan, plan_change
 from provider.framework.provider import ConfigureRequest, ConfigureResponse, Provider
@@ -324,17 +325,18 @@ class ProviderRunner:
         or a destroy: it is reported on `diags` as a warning and the default used.
         A create's or update's comes from a plan, which refused it already."""
         default = default_timeouts(resource.schema).get(operation)
-        problems = timeout_errors(value, operation)
-        if problems.has_error():
-            for problem in problems:
-                if diags is not None:
-                    diags.add_warning(
-                        f"{problem.summary} in the stored state",
-                        f"{problem.detail} The default ({default or 'none'}) is used instead.",
-                        problem.path,
-                    )
-            value = None
-        return Context(self.stop_event, timeout_for(value, operation, default))
+        try:
+            seconds = timeout_for(value, operation, default)
+        except DurationError:  # parsed once; the diagnostics only when it is not a duration
+            warned = diags if diags is not None else Diagnostics()
+            for problem in timeout_errors(value, operation):
+                warned.add_warning(
+                    f"{problem.summary} in the stored state",
+                    f"{problem.detail} The default ({default or 'none'}) is used instead.",
+                    problem.path,
+                )
+            seconds = timeout_for(None, operation, default)
+        return Context(self.stop_event, seconds)
 
 
 def _creates_or_updates(prior: res.State | None) -> str:

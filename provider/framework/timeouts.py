@@ -54,8 +54,8 @@ def default_timeouts(schema: Schema) -> Mapping[str, str]:
 def timeout_for(value: dict[str, Any] | None, operation: str, default: str | None) -> float | None:
     """Seconds allowed for `operation`: the configured value, else the default.
 
-    Raises DurationError for a configured value that is not a duration: check
-    a state or plan with `timeout_errors` first."""
+    Raises DurationError for a configured value that is not a duration;
+    `timeout_errors` says where, as diagnostics."""
     configured = _configured(value, operation)
     if isinstance(configured, str):
         return parse_duration(configured)
