@@ -169,8 +169,7 @@ class KeyStore:
             except OSError as err:
                 raise KeysConflict(f"cannot open the Vault keys file {path}: {err}") from None
             with os.fdopen(fd, "rb") as handle:
-                _check_ours(fd, path, "chmod 600")
-                _check_unreadable(fd, path)
+                _check_ours(fd, path, "chmod 600", keys_file=True)
                 text = handle.read()
         try:
             raw = json.loads(text)
@@ -292,29 +291,23 @@ class Reservation:
                 _fsync_directory(directory)
 
 
-def _check_ours(fd: int, path: Path, fix: str) -> None:
-    """The directory or keys file as opened (not as its name leads now) is ours alone."""
+def _check_ours(fd: int, path: Path, fix: str, *, keys_file: bool = False) -> None:
+    """The directory or keys file as opened (not as its name leads now) is ours alone;
+    a keys file is readable by its owner alone too: it may hold Vault's root token and
+    unseal key in plaintext, and secrets are never readable by others."""
+    st = os.fstat(fd)
     try:
         check_ours(
-            os.fstat(fd),
+            st,
             path,
             owner_fix=f"Tarmak keeps Vault keys only in files of its own (chown it, then "
             f"{fix} {path})",
             mode_fix=f"group or others may write it, so Vault keys are not kept there; run "
             f"`{fix} {path}`",
         )
-    except UnsafePath as err:
-        raise OperationFailed(str(err)) from None
-
-
-def _check_unreadable(fd: int, path: Path) -> None:
-    """The keys file as opened is readable by its owner alone: it may hold Vault's root
-    token and unseal key in plaintext, and secrets are never readable by others."""
-    try:
-        check_unreadable(
-            os.fstat(fd),
-            path,
-            "a Vault keys file holds the cluster's unseal keys and root token",
-        )
+        if keys_file:
+            check_unreadable(
+                st, path, "a Vault keys file holds the cluster's unseal keys and root token"
+            )
     except UnsafePath as err:
         raise OperationFailed(str(err)) from None
