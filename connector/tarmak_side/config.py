@@ -21,7 +21,7 @@ from connector.tarmak_side.config_schema import PathCheck, PathSetting, SchemaEr
 from connector.tarmak_side.safe_paths import (
     UnsafePath,
     check_private_directory,
-    check_private_key,
+    check_secret_file,
     check_trusted,
 )
 
@@ -213,7 +213,7 @@ def path_problem(path: Path, kind: PathCheck, *, follow_symlink: bool = False) -
         if not stat.S_ISREG(st.st_mode):
             return f"{path} is not a regular file"
         if kind is PathCheck.SECRET_FILE:
-            check_private_key(path)
+            check_secret_file(path)
         check_trusted(path)
         with open(path, "rb"):
             pass

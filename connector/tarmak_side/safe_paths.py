@@ -197,6 +197,9 @@ def private_copy(
     return path
 
 
+SECRET_FILE_REASON = "only its owner may read a secret, as ssh requires of a key"
+
+
 def check_unreadable(st: os.stat_result, path: Path, why: str) -> None:
     """Refuse a secret group or others have any permission on (as OpenSSH refuses an
     UNPROTECTED PRIVATE KEY FILE); `why` says what is at stake."""
@@ -206,9 +209,10 @@ def check_unreadable(st: os.stat_result, path: Path, why: str) -> None:
         )
 
 
-def check_private_key(path: Path) -> None:
-    """A private key must be a file others cannot read (ssh refuses any other)."""
+def check_secret_file(path: Path) -> None:
+    """A private key or a token must be a file others cannot read (ssh refuses any
+    other key). The reason names no one use: the same check guards both."""
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
         raise UnsafePath(f"{path} is not a file")
-    check_unreadable(st, path, "ssh refuses such a key")
+    check_unreadable(st, path, SECRET_FILE_REASON)

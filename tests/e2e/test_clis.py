@@ -373,8 +373,8 @@ BROKEN_CONFIGS = [
     (
         "key-0644",
         "bastion: {key_path: loose_key, known_hosts_path: known_hosts}\n",
-        "bastion.key_path: {dir}/loose_key is mode 0644, open to others (ssh refuses such a key): "
-        "run `chmod 600 {dir}/loose_key`",
+        "bastion.key_path: {dir}/loose_key is mode 0644, open to others (only its owner may "
+        "read a secret, as ssh requires of a key): run `chmod 600 {dir}/loose_key`",
     ),
     (
         "wing-ca-missing",

@@ -296,3 +296,19 @@ def test_a_secret_file_in_a_directory_others_may_write_is_refused(tmp_path: Path
     (tmp_path / "token").symlink_to(shared / "token")
     with pytest.raises(ConfigError, match=r"vault\.key_protection\.token_file: .*mode 0777"):
         EnvironmentConfig.load(config)
+
+
+def test_a_token_file_others_can_read_is_refused_without_speaking_of_keys(
+    tmp_path: Path,
+) -> None:
+    """The KMS token is a secret like the bastion's key, but no ssh key: the reason
+    given fits both."""
+    config = every_path(tmp_path)
+    (tmp_path / "token").chmod(0o644)
+    with pytest.raises(ConfigError) as refused:
+        EnvironmentConfig.load(config)
+    token = tmp_path / "token"
+    assert (
+        f"vault.key_protection.token_file: {token} is mode 0644, open to others (only its "
+        f"owner may read a secret, as ssh requires of a key): run `chmod 600 {token}`"
+    ) in str(refused.value)

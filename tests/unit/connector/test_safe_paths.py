@@ -13,7 +13,7 @@ import pytest
 from connector.tarmak_side.safe_paths import (
     UnsafePath,
     check_private_directory,
-    check_private_key,
+    check_secret_file,
     check_trusted,
     check_unreadable,
     ensure_private_directory,
@@ -131,11 +131,11 @@ def test_a_private_key_others_can_read_is_refused(tmp_path: Path, mode: int) -> 
     key.write_text("key")
     key.chmod(mode)
     with pytest.raises(UnsafePath) as refused:
-        check_private_key(key)
+        check_secret_file(key)
     assert f"{key} is mode {mode:04o}" in str(refused.value)
     assert f"chmod 600 {key}" in str(refused.value)
     key.chmod(0o600)
-    check_private_key(key)
+    check_secret_file(key)
 
 
 # ---- files that decide what is trusted: anyone may read them, only we (or root) change them
