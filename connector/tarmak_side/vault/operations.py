@@ -24,7 +24,7 @@ from connector.tarmak_side.vault.errors import OperationFailed
 from connector.tarmak_side.vault.generate_root import SharesRefused, generate_root
 from connector.tarmak_side.vault.keys import ClusterKeys
 from connector.tarmak_side.vault.keystore import StoredKeys
-from connector.tarmak_side.vault.protection import protection_for
+from connector.tarmak_side.vault.protection import KeyProtection, protection_for
 from connector.tarmak_side.vault.transit import TransitProtection
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,7 @@ class KeyOperations:
                     protection=pending["protection"],
                     shares=tuple(pending["shares"]),
                     threshold=int(pending["threshold"]),
+                    **pending.get("tokens", {}),
                 ),
                 protection_for(
                     self.clusters.config, keys.stored.kms_key_id, name, pending["protection"]
@@ -186,6 +187,7 @@ class KeyOperations:
             # A stopped run's rotation: its new shares were never stored or used.
             api.call("DELETE", f"{base}/init").require("cancelling a stale rotation")
         new.check()
+        tokens = _tokens_under(new, keys)
         vault = self.clusters.config.vault
         started = api.call(
             "POST",
@@ -213,6 +215,7 @@ class KeyOperations:
             "shares": list(new.from_init([str(k) for k in done.get("keys") or []])),
             "threshold": vault.key_threshold,
             "nonce": done.get("verification_nonce"),
+            "tokens": tokens,
         }
         keys = self._advance(
             name, keys, replace(stored, pending={**(stored.pending or {}), "rekey": pending})
@@ -228,3 +231,19 @@ class KeyOperations:
             return False
         api.call("POST", "auth/token/revoke-self", {}, token=root)
         return True
+
+
+def _tokens_under(new: KeyProtection, keys: ClusterKeys) -> dict[str, str]:
+    """The stored tokens protected as the new shares will be. Left under the old
+    protection, a rekey from `file` to `transit` would keep them in plaintext in a
+    file that says `transit`, and no token could be read from it again. Done before
+    Vault's rotation starts, so a token that cannot be moved changes nothing."""
+    stored = keys.stored
+    return {
+        field: new.protect(keys.reveal(blob, what).encode())
+        for field, blob, what in (
+            ("tarmak_token", stored.tarmak_token, "Tarmak's token"),
+            ("root_token", stored.root_token, "the root token"),
+        )
+        if blob is not None
+    }

@@ -96,6 +96,33 @@ def test_rekey_stopped_at_each_step_then_run_again(
     assert converge(side, vault)["status"] == "ready" and health(vault) == 200
 
 
+@pytest.mark.parametrize("step", ["pending-stored", "verified", None])
+def test_rekey_moves_plaintext_keys_and_the_token_under_the_kms(
+    kms: Kms, tls_vault: Vault, tmp_path: Path, step: str | None
+) -> None:
+    """Keys kept as kind `file` (or from before protection existed) move to `transit`
+    with a rekey once env.yaml names the KMS: the shares and Tarmak's token, none
+    left in plaintext, and Tarmak still works (before, the token stayed in plaintext
+    in a file that said `transit`, and no token could be read from it)."""
+    plain = clusters(tmp_path, {"kind": "file"})
+    assert converge(plain, tls_vault)["status"] == "ready"
+    token = stored_keys(plain).token()
+    side = clusters(tmp_path, transit_settings(kms))  # the same state directory
+    ops = KeyOperations(side)
+    if step is None:
+        ops.rekey(cluster_params(tls_vault))
+    else:
+        stopped_then_run_again(ops, step, lambda: ops.rekey(cluster_params(tls_vault)))
+    after = stored_keys(side)
+    assert isinstance(after.protection, TransitProtection)
+    assert after.token() == token
+    stored = "".join(p.read_text() for p in side.store.directory.glob("vault-*.json"))
+    assert token not in stored, "Tarmak's token is not kept in plaintext"
+    assert not any(share in stored for share in after.shares()), "nor any share"
+    assert len(generations(side)) == 1
+    assert converge(side, tls_vault)["status"] == "ready"
+
+
 @pytest.mark.parametrize("step", ["rotated", "stored"])
 def test_rotate_kms_key_stopped_then_run_again_rewraps_everything(
     ready: tuple[VaultClusters, Vault], step: str
