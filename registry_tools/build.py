@@ -32,7 +32,12 @@ from registry_tools.bundle import BundleError, build_bundle
 from registry_tools.debian import DebianError
 from registry_tools.launcher import LauncherError
 from registry_tools.pex_check import PexCheckError, check_darwin_pex
-from registry_tools.platforms import PYTHONS, Target, write_complete_platforms
+from registry_tools.platforms import (
+    DARWIN_PYTHONS,
+    Target,
+    self_contained,
+    write_complete_platforms,
+)
 from registry_tools.requirements import (
     SHIPPED_DISTRIBUTIONS,
     package_requirements,
@@ -42,29 +47,10 @@ from registry_tools.smoke import SmokeError, how_it_runs, start_package
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "build" / "package-cache"
-DARWIN_PYTHONS = "CPython " + " or ".join(f"{major}.{minor}" for major, minor in PYTHONS)
-DARWIN_REQUIREMENT = f"{DARWIN_PYTHONS} on PATH"
 
 
 class BuildError(Exception):
     pass
-
-
-def self_contained(target: Target) -> bool:
-    return target.os == "linux"
-
-
-def package_warnings(targets: list[Target]) -> tuple[str, ...]:
-    """What `terraform init` should tell users about packages that are not self-contained."""
-    darwin = sorted(t.name for t in targets if not self_contained(t))
-    if not darwin:
-        return ()
-    return (
-        f"The {' and '.join(darwin)} packages of terraform-provider-tarmak need "
-        f"{DARWIN_PYTHONS} on the Mac's PATH (stock macOS has 3.9: install one from python.org "
-        "or Homebrew); the first start unpacks them under ~/.pex. "
-        "The linux packages are self-contained and need nothing on the host.",
-    )
 
 
 def _quiet(step: str) -> None:

@@ -31,14 +31,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from provider import __version__
-from registry_tools.build import (
+from registry_tools.build import BuildError, build_package
+from registry_tools.platforms import (
     DARWIN_REQUIREMENT,
-    BuildError,
-    build_package,
-    package_warnings,
+    DEFAULT_TARGETS,
+    Target,
+    parse_target,
     self_contained,
 )
-from registry_tools.platforms import DEFAULT_TARGETS, Target, parse_target
 from registry_tools.promote import PromotionError, promote
 from registry_tools.protocols import ProtocolError
 from registry_tools.registry import (
@@ -133,9 +133,7 @@ def package(args: argparse.Namespace) -> int:
         except SigningError as err:
             raise SigningError(f"no signing key: {KEY_HINT}\n({err})") from err
         zips = build_all(targets, args.version, release_dir)
-        release = sign_release(
-            args.version, zips, release_dir, home, key_id, package_warnings(list(zips))
-        )
+        release = sign_release(args.version, zips, release_dir, home, key_id)
     publish(release, tree)
     _mirror(args, release)
     print(f"signed with {release.key.key_id}; all platforms in {_took(started)}")

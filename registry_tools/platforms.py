@@ -8,6 +8,7 @@ out the marker environment and the wheel tags that interpreter accepts.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +79,27 @@ DEFAULT_TARGETS = (
     Target("darwin", "amd64"),
     Target("darwin", "arm64"),
 )
+
+
+DARWIN_PYTHONS = "CPython " + " or ".join(f"{major}.{minor}" for major, minor in PYTHONS)
+DARWIN_REQUIREMENT = f"{DARWIN_PYTHONS} on PATH"
+
+
+def self_contained(target: Target) -> bool:
+    return target.os == "linux"
+
+
+def package_warnings(targets: Iterable[Target]) -> tuple[str, ...]:
+    """What `terraform init` should tell users about packages that are not self-contained."""
+    darwin = sorted({t.name for t in targets if not self_contained(t)})
+    if not darwin:
+        return ()
+    return (
+        f"The {' and '.join(darwin)} packages of terraform-provider-tarmak need "
+        f"{DARWIN_PYTHONS} on the Mac's PATH (stock macOS has 3.9: install one from python.org "
+        "or Homebrew); the first start unpacks them under ~/.pex. "
+        "The linux packages are self-contained and need nothing on the host.",
+    )
 
 
 def parse_target(text: str) -> Target:

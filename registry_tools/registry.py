@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from registry_tools.archive import h1_hash, sha256_hex, zip_hash
-from registry_tools.platforms import Target
+from registry_tools.platforms import Target, package_warnings
 from registry_tools.release import Release
 from registry_tools.sign import SigningError, SigningKey, normalise_fingerprint, verify_detached
 from registry_tools.versions import parse_version, sort_key
@@ -276,8 +276,12 @@ def _add_version(tree: RegistryTree, release: Release) -> None:
     }
     ordered = sorted(entries.values(), key=lambda e: sort_key(e["version"]))
     document: dict[str, Any] = {"versions": ordered}
-    if release.warnings:  # e.g. what the darwin packages need; `terraform init` prints them
-        document["warnings"] = list(release.warnings)
+    # `terraform init` prints these ("Additional provider information from registry").
+    # They follow from every version's platforms, so that a version published or
+    # promoted without a build, or a later one with linux packages only, keeps them.
+    published = (Target(p["os"], p["arch"]) for entry in ordered for p in entry["platforms"])
+    if warnings := package_warnings(published):
+        document["warnings"] = list(warnings)
     write_atomically(tree.versions_path, _json_bytes(document))
 
 

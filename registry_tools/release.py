@@ -35,8 +35,6 @@ class Release:
     platforms: tuple[Target, ...]
     key: SigningKey
     protocols: tuple[str, ...] = ()  # e.g. ("6.0", "5.0"), from the built provider
-    # Shown by `terraform init` ("Additional provider information from registry").
-    warnings: tuple[str, ...] = ()
 
     def zip_path(self, target: Target) -> Path:
         return self.directory / zip_name(self.version, target.name)
@@ -82,7 +80,6 @@ def sign_release(
     directory: Path,
     gnupg_home: str | None,
     key_id: str | None,
-    warnings: tuple[str, ...] = (),
 ) -> Release:
     """Make a signed release of already-built zips (one per platform)."""
     parse_version(version)
@@ -99,7 +96,7 @@ def sign_release(
     provenance = write_provenance(version, placed, directory)
     shasums = write_shasums([*placed.values(), manifest, provenance], version, directory)
     detach_sign(shasums, gnupg_home, key.key_id)
-    return Release(version, directory, tuple(zips), key, protocols, warnings)
+    return Release(version, directory, tuple(zips), key, protocols)
 
 
 def make_release(

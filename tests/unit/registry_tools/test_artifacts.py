@@ -13,13 +13,12 @@ import pytest
 
 from registry_tools import cli, launcher, smoke
 from registry_tools.archive import h1_hash, write_provider_zip, write_tree_zip, zip_hash
-from registry_tools.build import package_warnings, self_contained
 from registry_tools.checksums import parse_shasums, write_shasums
 from registry_tools.debian import sources_list
 from registry_tools.elf import ElfInfo, read_elf
 from registry_tools.launcher import build_launcher
 from registry_tools.manifest import write_manifest
-from registry_tools.platforms import DEFAULT_TARGETS, parse_target
+from registry_tools.platforms import DEFAULT_TARGETS, package_warnings, parse_target, self_contained
 
 
 def test_zip_holds_one_executable_file_entry(tmp_path: Path) -> None:

@@ -597,3 +597,28 @@ def test_release_engineer_flow_through_the_cli(
     wrong = ["publish", str(provider_zip(tmp_path / "z", "0.3.0")), "--tree", str(production)]
     assert cli.main([*wrong, "--base-url", "https://p:8443", *common, str(production_key)]) == 1
     assert "rotate the tree's key" in capsys.readouterr().err
+
+
+def test_the_darwin_requirement_stays_through_publish_and_promote(
+    keys: list[Key], tmp_path: Path
+) -> None:
+    """`terraform init` prints the versions document's warnings. A version with darwin
+    packages published from zips built elsewhere, or promoted, carries the darwin
+    Python requirement there too, and a later version with linux packages only does
+    not drop it (before, only `package` wrote it, and every other publish removed it)."""
+    staging_key, production_key, _ = keys
+    staging, production = tree(tmp_path, "staging"), tree(tmp_path, "production")
+    zips = {
+        LINUX: provider_zip(tmp_path / "zips", "1.0.0"),
+        DARWIN: provider_zip(tmp_path / "zips", "1.0.0", "darwin_arm64", style="broken"),
+    }
+    made = sign_release("1.0.0", zips, tmp_path / "releases", staging_key.home, staging_key.key_id)
+    publish(made, staging)
+    publish(release(tmp_path, "1.1.0", staging_key), staging)
+    promote_with(staging, production, "1.0.0", staging_key, production_key)
+    for registry in (staging, production):
+        (warning,) = json.loads(registry.versions_path.read_text())["warnings"]
+        assert "darwin_arm64" in warning and "on the Mac's PATH" in warning
+    linux_only = tree(tmp_path, "linux-only")
+    publish(release(tmp_path, "1.2.0", staging_key), linux_only)
+    assert "warnings" not in json.loads(linux_only.versions_path.read_text())
