@@ -99,7 +99,8 @@ class KeyOperations:
                     ),
                 )
                 self.step("token-stored")
-            self.clusters.tokens.settle(api, keys, name)
+            keys = self.clusters.tokens.settle(api, keys, name)
+            self.store.prune(name, below=keys.stored.generation)
             return f"Tarmak has a new Vault token, stored in {self.store.path(name)}"
 
     # ---- rotate-kms-key -----------------------------------------------------------------
@@ -150,7 +151,6 @@ class KeyOperations:
                     protection=pending["protection"],
                     shares=tuple(pending["shares"]),
                     threshold=int(pending["threshold"]),
-                    **pending.get("tokens", {}),
                 ),
                 protection_for(
                     self.clusters.config, keys.stored.kms_key_id, name, pending["protection"]
@@ -172,7 +172,10 @@ class KeyOperations:
                 )
             self.step("verified")
             others = {k: v for k, v in (keys.stored.pending or {}).items() if k != "rekey"}
-            keys = self._advance(name, keys, replace(fresh.stored, pending=others or None))
+            # The tokens stored now (a replace-token may have run since the rekey began),
+            # protected as the new shares are.
+            done = replace(fresh.stored, pending=others or None)
+            keys = self._advance(name, keys, _tokens_moved(fresh.protection, keys, done))
             self.step("stored")
             self.store.prune(name, below=keys.stored.generation)
             return f"new key shares stored in {self.store.path(name)}; the old ones are removed"
@@ -187,7 +190,7 @@ class KeyOperations:
             # A stopped run's rotation: its new shares were never stored or used.
             api.call("DELETE", f"{base}/init").require("cancelling a stale rotation")
         new.check()
-        tokens = _tokens_under(new, keys)
+        _tokens_moved(new, keys, stored)  # proof, before Vault rotates, that they can move
         vault = self.clusters.config.vault
         started = api.call(
             "POST",
@@ -215,7 +218,6 @@ class KeyOperations:
             "shares": list(new.from_init([str(k) for k in done.get("keys") or []])),
             "threshold": vault.key_threshold,
             "nonce": done.get("verification_nonce"),
-            "tokens": tokens,
         }
         keys = self._advance(
             name, keys, replace(stored, pending={**(stored.pending or {}), "rekey": pending})
@@ -233,17 +235,17 @@ class KeyOperations:
         return True
 
 
-def _tokens_under(new: KeyProtection, keys: ClusterKeys) -> dict[str, str]:
-    """The stored tokens protected as the new shares will be. Left under the old
-    protection, a rekey from `file` to `transit` would keep them in plaintext in a
-    file that says `transit`, and no token could be read from it again. Done before
-    Vault's rotation starts, so a token that cannot be moved changes nothing."""
-    stored = keys.stored
-    return {
-        field: new.protect(keys.reveal(blob, what).encode())
-        for field, blob, what in (
-            ("tarmak_token", stored.tarmak_token, "Tarmak's token"),
-            ("root_token", stored.root_token, "the root token"),
-        )
-        if blob is not None
-    }
+def _tokens_moved(new: KeyProtection, keys: ClusterKeys, into: StoredKeys) -> StoredKeys:
+    """`into` holding the tokens `keys` holds now, protected as the new shares are.
+    Left under the old protection, a rekey from `file` to `transit` would keep them
+    in plaintext in a file that says `transit`, and no token could be read from it
+    again."""
+
+    def moved(blob: str | None, what: str) -> str | None:
+        return None if blob is None else new.protect(keys.reveal(blob, what).encode())
+
+    return replace(
+        into,
+        tarmak_token=moved(keys.stored.tarmak_token, "Tarmak's token"),
+        root_token=moved(keys.stored.root_token, "the root token"),
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Any
 
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.vault.api import VaultApi
@@ -102,8 +103,14 @@ class TarmakToken:
                 name,
                 replace(stored, root_token=None)
                 if field == "root_token"
-                else replace(stored, pending=None),
+                else replace(stored, pending=_without(stored.pending, field)),
             )
             log.info("revoked the %s of Vault cluster %s", field.replace("_", " "), name)
             keys = replace(keys, stored=stored)
         return keys
+
+
+def _without(pending: dict[str, Any] | None, step: str) -> dict[str, Any] | None:
+    """The steps under way but `step`: a rekey stopped half-way stays to be finished."""
+    rest = {k: v for k, v in (pending or {}).items() if k != step}
+    return rest or None

@@ -154,7 +154,36 @@ def test_replace_token_stopped_then_run_again_revokes_old_and_root(
     new = after.token()
     assert new != old and lookup(vault, new).ok
     assert lookup(vault, old).status_code == 403, "the old token is revoked"
+    assert len(generations(side)) == 1, f"old generations removed: {generations(side)}"
     assert converge(side, vault)["status"] == "ready", "Tarmak works with the new token"
+
+
+def test_a_replace_token_between_two_runs_of_a_rekey_keeps_the_rekey_to_finish(
+    ready: tuple[VaultClusters, Vault],
+) -> None:
+    """replace-token ends by clearing its own step, not every step under way: a rekey
+    stopped with its new shares stored (and Vault's rotation waiting for them) is
+    still there to be finished, not started over."""
+    side, vault = ready
+    ops = KeyOperations(side)
+
+    def stop_once_stored(name: str) -> None:
+        if name == "pending-stored":
+            raise Stopped(name)
+
+    ops.step = stop_once_stored
+    with pytest.raises(Stopped):
+        ops.rekey(cluster_params(vault))
+    ops.step = lambda _name: None
+    new_shares = stored_keys(side).stored.pending["rekey"]["shares"]  # type: ignore[index]
+    ops.replace_token(cluster_params(vault))
+    assert set(stored_keys(side).stored.pending or {}) == {"rekey"}
+    ops.rekey(cluster_params(vault))
+    after = stored_keys(side)
+    assert after.stored.pending is None
+    assert list(after.stored.shares) == new_shares, "the rekey finished the rotation it began"
+    seal(vault, ops.generate_root(cluster_params(vault)))
+    assert converge(side, vault)["status"] == "ready" and health(vault) == 200
 
 
 def run_cli(config: Path, command: str, vault: Vault) -> subprocess.CompletedProcess[str]:
