@@ -135,8 +135,8 @@ def test_an_unusable_private_key_is_refused_naming_key_path(
     assert message.startswith("bastion.key_path: ") and "known_hosts" not in message
     assert {
         "missing": f"{key} does not exist",  # as when env.yaml loads
-        "0644": f"{key} is mode 0644, open to others (ssh refuses such a key): "
-        f"run `chmod 600 {key}`",
+        "0644": f"{key} is mode 0644, open to others (only its owner may read a secret, "
+        f"as ssh requires of a key): run `chmod 600 {key}`",
         "not a key": f"{key} is not a private key ssh can use",
     }[problem] in message
 

@@ -298,7 +298,7 @@ def test_a_secret_file_in_a_directory_others_may_write_is_refused(tmp_path: Path
         EnvironmentConfig.load(config)
 
 
-def test_a_token_file_others_can_read_is_refused_without_speaking_of_keys(
+def test_a_token_file_others_can_read_is_refused_with_a_reason_that_fits_a_token(
     tmp_path: Path,
 ) -> None:
     """The KMS token is a secret like the bastion's key, but no ssh key: the reason
