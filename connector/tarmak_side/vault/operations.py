@@ -157,6 +157,13 @@ class KeyOperations:
                 ),
                 keys.path,
             )
+            others = {k: v for k, v in (keys.stored.pending or {}).items() if k != "rekey"}
+            # The tokens stored now (a replace-token may have run since the rekey began),
+            # protected as the new shares are. Made before Vault switches to the new
+            # shares: a KMS that fails here leaves the old ones in use and stored.
+            done = _tokens_moved(
+                fresh.protection, keys, replace(fresh.stored, pending=others or None)
+            )
             verify = api.call("GET", f"{base}/verify")
             if verify.ok and verify.data.get("nonce") == pending["nonce"]:
                 _feed_shares(
@@ -171,11 +178,7 @@ class KeyOperations:
                     "and stored: run rekey again"
                 )
             self.step("verified")
-            others = {k: v for k, v in (keys.stored.pending or {}).items() if k != "rekey"}
-            # The tokens stored now (a replace-token may have run since the rekey began),
-            # protected as the new shares are.
-            done = replace(fresh.stored, pending=others or None)
-            keys = self._advance(name, keys, _tokens_moved(fresh.protection, keys, done))
+            keys = self._advance(name, keys, done)
             self.step("stored")
             self.store.prune(name, below=keys.stored.generation)
             return f"new key shares stored in {self.store.path(name)}; the old ones are removed"
@@ -236,16 +239,21 @@ class KeyOperations:
 
 
 def _tokens_moved(new: KeyProtection, keys: ClusterKeys, into: StoredKeys) -> StoredKeys:
-    """`into` holding the tokens `keys` holds now, protected as the new shares are.
-    Left under the old protection, a rekey from `file` to `transit` would keep them
-    in plaintext in a file that says `transit`, and no token could be read from it
-    again."""
+    """`into` holding the tokens `keys` holds now, protected as the new shares are:
+    Tarmak's token, a root token, and a retired token a stopped replace-token has
+    still to revoke. Left under the old protection, a rekey from `file` to `transit`
+    would keep them in plaintext in a file that says `transit`, and none could be
+    read from it again."""
 
     def moved(blob: str | None, what: str) -> str | None:
         return None if blob is None else new.protect(keys.reveal(blob, what).encode())
 
+    pending = dict(into.pending or {})
+    if "retired_token" in pending:
+        pending["retired_token"] = moved(pending["retired_token"], "the retired token")
     return replace(
         into,
         tarmak_token=moved(keys.stored.tarmak_token, "Tarmak's token"),
         root_token=moved(keys.stored.root_token, "the root token"),
+        pending=pending or None,
     )

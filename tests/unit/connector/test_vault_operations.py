@@ -285,3 +285,35 @@ def test_an_auto_unseal_cluster_gets_recovery_shares_and_rekeys_them(
     assert after.stored.recovery
     assert set(after.shares()).isdisjoint(old)
     assert lookup(auto_unseal_vault, ops.generate_root(cluster_params(auto_unseal_vault))).ok
+
+
+@pytest.mark.parametrize("step", ["root-stored", "token-stored"])
+def test_a_rekey_to_transit_between_two_runs_of_replace_token_moves_every_token(
+    kms: Kms, tls_vault: Vault, tmp_path: Path, step: str
+) -> None:
+    """A replace-token stopped with a root token, or a retired token still to revoke,
+    stored as kind `file`; then a rekey to `transit`: each of them moves too, so the
+    next replace-token finishes (revoking them) and none is left in plaintext."""
+    plain = clusters(tmp_path, {"kind": "file"})
+    assert converge(plain, tls_vault)["status"] == "ready"
+    old = stored_keys(plain).token()
+
+    def stop(name: str) -> None:
+        if name == step:
+            raise Stopped(name)
+
+    stopped = KeyOperations(plain)
+    stopped.step = stop
+    with pytest.raises(Stopped):
+        stopped.replace_token(cluster_params(tls_vault))
+    side = clusters(tmp_path, transit_settings(kms))  # the same state directory
+    ops = KeyOperations(side)
+    ops.rekey(cluster_params(tls_vault))
+    ops.replace_token(cluster_params(tls_vault))
+    after = stored_keys(side)
+    assert after.stored.pending is None and after.stored.root_token is None
+    new = after.token()
+    assert new != old and lookup(tls_vault, old).status_code == 403, "the old token is revoked"
+    stored = "".join(p.read_text() for p in side.store.directory.glob("vault-*.json"))
+    assert old not in stored and new not in stored, "no token in plaintext"
+    assert converge(side, tls_vault)["status"] == "ready"
