@@ -162,7 +162,7 @@ def number_to_wire(value: int | Decimal) -> int | float | str:
         return str(value)
     if value.is_finite() and value == value.to_integral_value():
         # an integer beyond int64 is text, as an int is, even where a float64 holds it
-        return int(value) if _INT64_MIN <= value <= _INT64_MAX else format(value, "f")
+        return int(value) if _INT64_MIN <= value <= _INT64_MAX else str(int(value))
     as_float = float(value)
     if Decimal(as_float) == value:
         return as_float

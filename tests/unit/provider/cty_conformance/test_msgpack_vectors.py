@@ -61,6 +61,7 @@ BOTH_WAYS: list[tuple[str, CtyType, Any, str]] = [
     ("largest uint64", NUMBER, 2**64 - 1, _str(str(2**64 - 1))),
     # the same for a Decimal a provider's code made, integral and beyond int64
     ("2**70 as a Decimal", NUMBER, Decimal(2**70), _str(str(2**70))),
+    ("2**63 as a Decimal with zero decimals", NUMBER, Decimal(f"{2**63}.00"), _str(str(2**63))),
     ("-1e25 as a Decimal", NUMBER, Decimal("-1E+25"), _str("-" + "1" + "0" * 25)),
     ("10**40", NUMBER, 10**40, "d9 29" + str(10**40).encode().hex()),
     ("exact binary fraction", NUMBER, Decimal("2.25"), "cb 4002000000000000"),
