@@ -36,10 +36,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from registry_tools.archive import sha256_hex
+from registry_tools.archive import sha256_hex, zip_name
 from registry_tools.checksums import parse_shasums, shasums_name
 from registry_tools.manifest import manifest_name, manifest_protocols
-from registry_tools.platforms import Target
+from registry_tools.platforms import Target, parse_target
 from registry_tools.provenance import provenance_name
 from registry_tools.registry import PublishError, RegistryTree, publish, signing_keys
 from registry_tools.release import Release
@@ -82,14 +82,29 @@ def _basename(url: str) -> str:
     return Path(urlsplit(url).path).name
 
 
+def _staged_target(version: str, platform: Any) -> Target:
+    """A platform staging's versions document names, only if it is one we build: its
+    names become paths in both trees."""
+    try:
+        return parse_target(f"{platform['os']}_{platform['arch']}")
+    except (KeyError, TypeError, ValueError):
+        raise PromotionError(
+            f"staging {version}: the versions document names an unknown platform {platform!r}"
+        ) from None
+
+
 def read_staged(tree: RegistryTree, version: str) -> Staged:
     entry = tree.version_entry(version)
     if entry is None:
         raise PromotionError(f"{version} is not published in {tree.root}")
     platforms, keys, shasums = [], set(), {}
     for platform in entry["platforms"]:
-        path = tree.download_path(version, platform["os"], platform["arch"])
+        target = _staged_target(version, platform)
+        path = tree.download_path(version, target.os, target.arch)
         document: dict[str, Any] = json.loads(path.read_text())
+        if document["filename"] != zip_name(version, target.name):
+            # The name becomes a path on this machine before anything is verified.
+            raise PromotionError(f"{path}: unexpected file name {document['filename']!r}")
         if tuple(document["protocols"]) != tuple(entry["protocols"]):
             raise PromotionError(f"{path}: protocols differ from the versions document")
         if _basename(document["shasums_url"]) != shasums_name(version):
@@ -99,7 +114,7 @@ def read_staged(tree: RegistryTree, version: str) -> Staged:
         for key in document["signing_keys"]["gpg_public_keys"]:
             keys.add(SigningKey(key["key_id"], key["ascii_armor"]))
         shasums[document["filename"]] = document["shasum"]
-        platforms.append(Target(platform["os"], platform["arch"]))
+        platforms.append(target)
     if len(keys) != 1:
         raise PromotionError(f"{version}: the download documents name {len(keys)} signing keys")
     return Staged(version, tuple(platforms), tuple(entry["protocols"]), keys.pop(), shasums)

@@ -87,8 +87,15 @@ def write_atomically(path: Path, data: bytes) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     with os.fdopen(handle, "wb") as out:
         out.write(data)
+        out.flush()
+        os.fsync(out.fileno())  # a crash must leave the old document or the new, not none
     os.chmod(temporary, 0o644)
     os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _json_bytes(value: Any) -> bytes:

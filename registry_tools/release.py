@@ -11,8 +11,8 @@ signature.
 
 from __future__ import annotations
 
-import os
 import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,15 +63,20 @@ class Release:
         return [*zips, self.manifest, *extra, self.shasums, self.signature]
 
 
-def _place(source: Path, target: Path) -> None:
-    """Put a zip into the release directory without copying its bytes if we can."""
+def _checked_copy(source: Path, target: Path, scratch: Path, version: str) -> Path:
+    """The zip to sign, checked: the build's own output where it lies, any other
+    zip copied first into a file of our own and checked there. Not `source` itself:
+    checked, then copied, it could change in between; and not a hard link to it:
+    the store and the mirror link to the release's file, so a caller's file
+    rewritten in place later (an upload, `cp` over it) would change signed bytes."""
     if source.resolve() == target.resolve():
-        return
-    target.unlink(missing_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
+        copy = source
+    else:
+        copy = scratch / target.name / source.name  # the error names the caller's file
+        copy.parent.mkdir()
+        shutil.copyfile(source, copy)
+    check_provider_zip(copy, version)
+    return copy
 
 
 def sign_release(
@@ -83,14 +88,18 @@ def sign_release(
 ) -> Release:
     """Make a signed release of already-built zips (one per platform)."""
     parse_version(version)
-    for source in zips.values():
-        check_provider_zip(source, version)
-    directory.mkdir(parents=True, exist_ok=True)
-    key = describe_key(gnupg_home, key_id)
-    placed = {}
-    for target, source in zips.items():
-        placed[target] = directory / zip_name(version, target.name)
-        _place(source, placed[target])
+    placed = {target: directory / zip_name(version, target.name) for target in zips}
+    with tempfile.TemporaryDirectory(prefix="tarmak-release-") as scratch:
+        checked = {
+            target: _checked_copy(source, placed[target], Path(scratch), version)
+            for target, source in zips.items()
+        }
+        directory.mkdir(parents=True, exist_ok=True)
+        key = describe_key(gnupg_home, key_id)
+        for target, copy in checked.items():
+            if copy != placed[target]:
+                placed[target].unlink(missing_ok=True)
+                shutil.move(copy, placed[target])
     protocols = release_protocols({(t.os, t.arch): path for t, path in placed.items()})
     manifest = write_manifest(version, directory, protocols)
     provenance = write_provenance(version, placed, directory)

@@ -19,7 +19,10 @@ from pathlib import Path, PurePosixPath
 
 from registry_tools.archive import executable_name
 
-_UNIX = 3
+# Creators whose entries carry a Unix mode in the high bits of the external
+# attributes: Unix and macOS. Go's archive/zip, which Terraform unzips with,
+# reads the mode of both, so both must be checked.
+_UNIX_CREATORS = (3, 19)
 
 
 class ZipContentError(Exception):
@@ -28,7 +31,7 @@ class ZipContentError(Exception):
 
 def entry_mode(info: zipfile.ZipInfo) -> int:
     """The Unix mode stored with an entry; 0 when the zip records none."""
-    return (info.external_attr >> 16) & 0xFFFF if info.create_system == _UNIX else 0
+    return (info.external_attr >> 16) & 0xFFFF if info.create_system in _UNIX_CREATORS else 0
 
 
 def entry_problem(info: zipfile.ZipInfo) -> str | None:

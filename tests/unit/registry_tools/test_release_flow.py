@@ -622,3 +622,43 @@ def test_the_darwin_requirement_stays_through_publish_and_promote(
     linux_only = tree(tmp_path, "linux-only")
     publish(release(tmp_path, "1.2.0", staging_key), linux_only)
     assert "warnings" not in json.loads(linux_only.versions_path.read_text())
+
+
+def test_a_published_zip_is_a_copy_its_source_cannot_change_later(
+    keys: list[Key], tmp_path: Path
+) -> None:
+    """The store holds bytes of its own: a zip given to publish and then rewritten in
+    place (an upload, `cp` over it) does not change what was signed."""
+    registry = tree(tmp_path, "staging")
+    source = provider_zip(tmp_path / "upload", "1.0.0")
+    made = sign_release("1.0.0", {LINUX: source}, tmp_path / "rel", keys[0].home, keys[0].key_id)
+    publish(made, registry)
+    stored = registry.store_dir("1.0.0") / source.name
+    signed = stored.read_bytes()
+    with source.open("r+b") as rewritten:
+        rewritten.write(b"not the signed bytes")
+    assert stored.read_bytes() == signed
+
+
+@pytest.mark.parametrize("change", ["file name", "platform"])
+def test_promotion_refuses_staged_names_that_would_make_paths_of_their_own(
+    keys: list[Key], tmp_path: Path, change: str
+) -> None:
+    """A staging tree changed by someone without the staging key names a file or a
+    platform with `..`: promotion refuses before it copies or writes anything."""
+    staging_key, production_key, _ = keys
+    staging, production = tree(tmp_path, "staging"), tree(tmp_path, "production")
+    publish(release(tmp_path, "1.0.0", staging_key), staging)
+    if change == "file name":
+        document_path = staging.download_path("1.0.0", "linux", "amd64")
+        document = json.loads(document_path.read_text())
+        document["filename"] = "../../../escaped.zip"
+        document_path.write_text(json.dumps(document))
+    else:
+        versions = json.loads(staging.versions_path.read_text())
+        versions["versions"][0]["platforms"][0]["os"] = "../linux"
+        staging.versions_path.write_text(json.dumps(versions))
+    expected = "unexpected file name" if change == "file name" else "unknown platform"
+    with pytest.raises(PromotionError, match=expected):
+        promote_with(staging, production, "1.0.0", staging_key, production_key)
+    assert not production.root.exists()
