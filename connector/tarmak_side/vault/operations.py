@@ -166,12 +166,22 @@ class KeyOperations:
             )
             verify = api.call("GET", f"{base}/verify")
             if verify.ok and verify.data.get("nonce") == pending["nonce"]:
-                _feed_shares(
+                if verify.data.get("progress"):
+                    # A stopped run gave Vault some of the shares, and Vault refuses one
+                    # given twice: verification starts over, under a new nonce, kept first.
+                    keys, pending = self._restart_verification(api, keys, name, base, pending)
+                answer = _feed_shares(
                     api, f"{base}/verify", fresh, pending["nonce"], "verifying the new key shares"
                 )
+                if not answer.get("complete"):
+                    raise OperationFailed(
+                        "Vault did not complete the verification of the new key shares; the old "
+                        "shares are still in use and stored: run rekey again"
+                    )
             elif not self._live(api, fresh):
-                # The rotation was cancelled (e.g. the active node restarted): start again.
-                keys = self._advance(name, keys, replace(keys.stored, pending=None))
+                # The rotation was cancelled (e.g. the active node restarted): start again,
+                # keeping any other step under way (a retired token still to revoke).
+                keys = self._advance(name, keys, replace(keys.stored, pending=others or None))
                 raise OperationFailed(
                     "Vault no longer has the rotation this run stored new shares for (it was "
                     "cancelled or the active node restarted); the old shares are still in use "
@@ -182,6 +192,18 @@ class KeyOperations:
             self.step("stored")
             self.store.prune(name, below=keys.stored.generation)
             return f"new key shares stored in {self.store.path(name)}; the old ones are removed"
+
+    def _restart_verification(
+        self, api: VaultApi, keys: ClusterKeys, name: str, base: str, pending: dict[str, Any]
+    ) -> tuple[ClusterKeys, dict[str, Any]]:
+        api.call("DELETE", f"{base}/verify").require("restarting the verification")
+        nonce = api.call("GET", f"{base}/verify").require("reading the verification").data
+        pending = {**pending, "nonce": nonce.get("nonce")}
+        stored = keys.stored
+        keys = self._advance(
+            name, keys, replace(stored, pending={**(stored.pending or {}), "rekey": pending})
+        )
+        return keys, pending
 
     def _start_rekey(
         self, api: VaultApi, keys: ClusterKeys, name: str, base: str

@@ -186,6 +186,64 @@ def test_a_replace_token_between_two_runs_of_a_rekey_keeps_the_rekey_to_finish(
     assert converge(side, vault)["status"] == "ready" and health(vault) == 200
 
 
+def stop_at(ops: KeyOperations, wanted: str) -> None:
+    def step(name: str) -> None:
+        if name == wanted:
+            raise Stopped(name)
+
+    ops.step = step
+
+
+def test_a_rekey_stopped_part_way_through_verifying_finishes_when_run_again(
+    ready: tuple[VaultClusters, Vault],
+) -> None:
+    """Vault refuses a share given twice to one verification: a run stopped after
+    giving some of them restarts the verification instead of failing forever."""
+    side, vault = ready
+    ops = KeyOperations(side)
+    stop_at(ops, "pending-stored")
+    with pytest.raises(Stopped):
+        ops.rekey(cluster_params(vault))
+    ops.step = lambda _name: None
+    keys = stored_keys(side)
+    pending = (keys.stored.pending or {})["rekey"]
+    first = keys.reveal(pending["shares"][0], "a new share")
+    tarmak_api(side, vault).call(
+        "POST", "sys/rotate/root/verify", {"key": first, "nonce": pending["nonce"]}
+    ).require("giving one share, as a stopped run did")
+    ops.rekey(cluster_params(vault))
+    after = stored_keys(side)
+    assert after.stored.pending is None
+    assert list(after.stored.shares) == pending["shares"]
+    seal(vault, ops.generate_root(cluster_params(vault)))
+    assert converge(side, vault)["status"] == "ready" and health(vault) == 200
+
+
+def test_a_cancelled_rotation_keeps_a_retired_token_still_to_revoke(
+    ready: tuple[VaultClusters, Vault],
+) -> None:
+    """A rekey and a replace-token both stopped half-way, then Vault's rotation
+    cancelled: the rekey says so and starts nothing, and the retired token stays
+    stored, so the next replace-token still revokes it."""
+    side, vault = ready
+    old = stored_keys(side).token()
+    ops = KeyOperations(side)
+    stop_at(ops, "pending-stored")
+    with pytest.raises(Stopped):
+        ops.rekey(cluster_params(vault))
+    stop_at(ops, "token-stored")
+    with pytest.raises(Stopped):
+        ops.replace_token(cluster_params(vault))
+    ops.step = lambda _name: None
+    tarmak_api(side, vault).call("DELETE", "sys/rotate/root/init").require("cancelling")
+    with pytest.raises(OperationFailed, match="no longer has the rotation"):
+        ops.rekey(cluster_params(vault))
+    assert set(stored_keys(side).stored.pending or {}) == {"retired_token"}
+    ops.replace_token(cluster_params(vault))
+    assert lookup(vault, old).status_code == 403, "the retired token is revoked"
+    assert stored_keys(side).stored.pending is None
+
+
 def run_cli(config: Path, command: str, vault: Vault) -> subprocess.CompletedProcess[str]:
     """`tarmak-controller --config <config> <command>`, straight to the test's Vault node."""
     server, ca = vault
