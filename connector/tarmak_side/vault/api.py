@@ -17,6 +17,8 @@ from connector.tarmak_side.vault.errors import NotReady, OperationFailed
 from connector.tarmak_side.vault.nodes import Node
 
 TIMEOUT = 10
+# sys/init: its answer is the only copy of the keys (connector/tarmak_side/vault/converge.py).
+INIT_TIMEOUT = 120
 
 
 @dataclass(frozen=True)
@@ -70,12 +72,13 @@ class VaultApi:
         path: str,
         body: dict[str, Any] | None = None,
         token: str | None = None,
+        timeout: float = TIMEOUT,
     ) -> Answer:
         token = token or self.token
         headers = {"X-Vault-Token": token} if token else {}
         try:
             response = self.session.request(
-                method, f"{self.url}/v1/{path}", json=body, headers=headers, timeout=TIMEOUT
+                method, f"{self.url}/v1/{path}", json=body, headers=headers, timeout=timeout
             )
         except requests.exceptions.SSLError:
             raise OperationFailed(

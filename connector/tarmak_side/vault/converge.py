@@ -25,6 +25,7 @@ from typing import Any
 
 from connector.protocol.contract import VaultClusterParams
 from connector.tarmak_side.config import EnvironmentConfig
+from connector.tarmak_side.vault.api import INIT_TIMEOUT
 from connector.tarmak_side.vault.errors import NotReady, OperationFailed
 from connector.tarmak_side.vault.health import Health
 from connector.tarmak_side.vault.keys import ClusterKeys
@@ -122,6 +123,7 @@ class Converger:
         kms_key_id = cluster.vault_kms_key_id or None
         protection = protection_for(self.config, kms_key_id, name)
         protection.check()
+        protection.prepare(self.config.vault.key_shares + 1)  # the shares and the root token
         reservation = self.store.reserve(name)
         first = found.seen[0]
         try:
@@ -186,7 +188,9 @@ class Converger:
             **protection.init_params(recovery),
         }
         log.info("initialising Vault %s (%s shares)", first.node, prefix)
-        answer = first.api.call("PUT", "sys/init", body)
+        # The answer is the only copy of the keys: wait for it far longer than for any
+        # other call (a slow Raft or auto-unseal init), rather than give up on it.
+        answer = first.api.call("PUT", "sys/init", body, timeout=INIT_TIMEOUT)
         if not answer.ok:
             raise OperationFailed(
                 f"Vault {first.node} refused sys/init: HTTP {answer.status} {answer.errors()}"

@@ -134,6 +134,9 @@ class PgpProtection:
             raise ProtectionFailed("a stored value is corrupted (not base64 OpenPGP)") from None
         return self._gpg(["--decrypt"], message, "decrypt a stored Vault secret")
 
+    def prepare(self, count: int) -> None:
+        """Nothing to fetch: Vault encrypts the shares and the root token itself."""
+
     def init_params(self, recovery: bool) -> dict[str, Any]:
         keys = [base64.b64encode(dearmor(p)).decode() for p in self.pgp_keys]
         return {

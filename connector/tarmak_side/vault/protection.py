@@ -27,6 +27,8 @@ class KeyProtection(Protocol):
 
     def check(self) -> None: ...
 
+    def prepare(self, count: int) -> None: ...
+
     def protect(self, secret: bytes) -> str: ...
 
     def reveal(self, blob: str) -> bytes: ...
@@ -49,6 +51,9 @@ class PlaintextFile:
         )
 
     def check(self) -> None:
+        pass
+
+    def prepare(self, count: int) -> None:
         pass
 
     def protect(self, secret: bytes) -> str:

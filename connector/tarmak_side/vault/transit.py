@@ -14,7 +14,7 @@ import base64
 import json
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,9 @@ class TransitProtection:
     context: str  # the cluster's name
     ca_cert: Path | None = None
     kind: str = "transit"
+    # Data keys fetched ahead by prepare() (plaintext, wrapped), used by protect()
+    # first. Secrets: never compared or shown.
+    _ready: list[tuple[bytes, str]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def from_config(
@@ -118,15 +121,25 @@ class TransitProtection:
         if self.reveal(self.protect(b"tarmak check")) != b"tarmak check":
             raise ProtectionFailed(f"KMS {self.address}: the round trip changed the secret")
 
-    def protect(self, secret: bytes) -> str:
+    def prepare(self, count: int) -> None:
+        """Fetch `count` data keys now. The sys/init answer exists only in this
+        process's memory until it is stored, so protecting it must not wait on N+1
+        round trips to the KMS: with the keys fetched first, it is local work."""
+        while len(self._ready) < count:
+            self._ready.append(self._data_key())
+
+    def _data_key(self) -> tuple[bytes, str]:
         data = self._kms(f"datakey/plaintext/{self.key}", {"bits": 256})
-        data_key = base64.b64decode(data["plaintext"])
+        return base64.b64decode(data["plaintext"]), data["ciphertext"]
+
+    def protect(self, secret: bytes) -> str:
+        data_key, wrapped = self._ready.pop() if self._ready else self._data_key()
         nonce = os.urandom(12)
         sealed = AESGCM(data_key).encrypt(nonce, secret, self.context.encode())
         return PREFIX + json.dumps(
             {
                 "key": self.key,
-                "wrapped": data["ciphertext"],
+                "wrapped": wrapped,
                 "nonce": base64.b64encode(nonce).decode(),
                 "sealed": base64.b64encode(sealed).decode(),
             }

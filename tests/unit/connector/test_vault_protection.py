@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,22 @@ def test_a_file_that_is_no_pgp_key_is_named(gnupg: GnuPG, tmp_path: Path) -> Non
     junk.write_text("hello")
     with pytest.raises(ProtectionFailed, match=rf"{junk} is not an ASCII-armored"):
         PgpProtection((junk,), junk, gnupg.home).check()
+
+
+def test_prepared_data_keys_protect_an_init_answer_with_no_call_to_the_kms(kms: Kms) -> None:
+    """The keys fetched before sys/init protect its answer even if the KMS stops
+    answering right after: the only copy of the keys never waits on it."""
+    protection = transit(kms)
+    protection.prepare(4)
+    away = replace(protection, address="http://127.0.0.1:9")  # the same fetched keys
+    blobs = away.from_init(["share-1", "share-2", "share-3", "root-token"])
+    assert [protection.reveal(b) for b in blobs] == [
+        b"share-1",
+        b"share-2",
+        b"share-3",
+        b"root-token",
+    ]
+    assert len({json.loads(b.removeprefix("transit:"))["wrapped"] for b in blobs}) == 4
+    with pytest.raises(ProtectionFailed, match="not answering"):
+        away.protect(b"a fifth secret")
+    assert "share" not in repr(protection) and "_ready" not in repr(protection)
