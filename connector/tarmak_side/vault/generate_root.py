@@ -7,12 +7,16 @@ names these paths) opens the attempt and the stored shares complete it."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 from connector.tarmak_side.vault.api import VaultApi
 from connector.tarmak_side.vault.errors import OperationFailed
 from connector.tarmak_side.vault.keys import ClusterKeys
 
+log = logging.getLogger(__name__)
 ATTEMPT = "sys/generate-root-token/attempt"
 
 
@@ -47,3 +51,20 @@ def generate_root(api: VaultApi, keys: ClusterKeys) -> str:
         )
     raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
     return bytes(a ^ b for a, b in zip(raw, otp.encode(), strict=True)).decode()
+
+
+@contextlib.contextmanager
+def revoked_unless_kept(api: VaultApi, token: str, what: str) -> Iterator[None]:
+    """Revoke `token` when the step that was to store it fails: a root token (or a
+    Tarmak token) made and then neither stored nor revoked would stay valid with no
+    one holding it, and a run again would make another."""
+    try:
+        yield
+    except BaseException:
+        try:
+            revoked = api.call("POST", "auth/token/revoke-self", {}, token=token)
+        except OperationFailed:
+            revoked = None
+        if revoked is None or not revoked.ok:
+            log.warning("could not revoke the %s made by a step that failed: revoke it", what)
+        raise

@@ -21,7 +21,11 @@ from connector.protocol.contract import VaultClusterParams
 from connector.tarmak_side.vault.api import VaultApi
 from connector.tarmak_side.vault.clusters import VaultClusters
 from connector.tarmak_side.vault.errors import OperationFailed
-from connector.tarmak_side.vault.generate_root import SharesRefused, generate_root
+from connector.tarmak_side.vault.generate_root import (
+    SharesRefused,
+    generate_root,
+    revoked_unless_kept,
+)
 from connector.tarmak_side.vault.keys import ClusterKeys
 from connector.tarmak_side.vault.keystore import StoredKeys
 from connector.tarmak_side.vault.protection import KeyProtection, protection_for
@@ -81,23 +85,28 @@ class KeyOperations:
             if not (stored.pending or {}).get("retired_token"):
                 if stored.root_token is None:
                     root = generate_root(api, keys)
-                    keys = self._advance(
-                        name,
-                        keys,
-                        replace(stored, root_token=keys.protection.protect(root.encode())),
-                    )
+                    with revoked_unless_kept(api, root, "root token"):
+                        keys = self._advance(
+                            name,
+                            keys,
+                            replace(stored, root_token=keys.protection.protect(root.encode())),
+                        )
                     self.step("root-stored")
                 token = self.clusters.tokens.create(api, keys.root_token())
                 stored = keys.stored
-                keys = self._advance(
-                    name,
-                    keys,
-                    replace(
-                        stored,
-                        tarmak_token=keys.protection.protect(token.encode()),
-                        pending={**(stored.pending or {}), "retired_token": stored.tarmak_token},
-                    ),
-                )
+                with revoked_unless_kept(api, token, "new Tarmak token"):
+                    keys = self._advance(
+                        name,
+                        keys,
+                        replace(
+                            stored,
+                            tarmak_token=keys.protection.protect(token.encode()),
+                            pending={
+                                **(stored.pending or {}),
+                                "retired_token": stored.tarmak_token,
+                            },
+                        ),
+                    )
                 self.step("token-stored")
             keys = self.clusters.tokens.settle(api, keys, name)
             self.store.prune(name, below=keys.stored.generation)
@@ -256,7 +265,9 @@ class KeyOperations:
             root = generate_root(api, keys)
         except SharesRefused:
             return False
-        api.call("POST", "auth/token/revoke-self", {}, token=root)
+        api.call("POST", "auth/token/revoke-self", {}, token=root).require(
+            "revoking the root token made to test the new shares"
+        )
         return True
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.vault.api import VaultApi
+from connector.tarmak_side.vault.generate_root import revoked_unless_kept
 from connector.tarmak_side.vault.keys import ClusterKeys
 from connector.tarmak_side.vault.keystore import KeyStore
 
@@ -76,7 +77,10 @@ class TarmakToken:
         stored, protect = keys.stored, keys.protection.protect
         if stored.tarmak_token is None:
             token = self.create(api, keys.root_token())
-            stored = self.store.advance(name, replace(stored, tarmak_token=protect(token.encode())))
+            with revoked_unless_kept(api, token, "new Tarmak token"):
+                stored = self.store.advance(
+                    name, replace(stored, tarmak_token=protect(token.encode()))
+                )
             log.info("stored Tarmak's own token for Vault cluster %s", name)
             keys = replace(keys, stored=stored)
         token = keys.token()

@@ -8,12 +8,14 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from connector.tarmak_side.server import OperationFailed
-from connector.tarmak_side.vault import VaultClusters
+from connector.tarmak_side.vault import VaultClusters, operations
+from connector.tarmak_side.vault.errors import ProtectionFailed
 from connector.tarmak_side.vault.operations import KeyOperations
 from connector.tarmak_side.vault.transit import TransitProtection
 from tests.unit.connector.vault_servers import (
@@ -375,3 +377,27 @@ def test_a_rekey_to_transit_between_two_runs_of_replace_token_moves_every_token(
     stored = "".join(p.read_text() for p in side.store.directory.glob("vault-*.json"))
     assert old not in stored and new not in stored, "no token in plaintext"
     assert converge(side, tls_vault)["status"] == "ready"
+
+
+def test_a_root_token_that_cannot_be_stored_is_revoked(
+    ready: tuple[VaultClusters, Vault], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """replace-token makes a root token, then the KMS fails to protect it: the token
+    is revoked, not left valid with no one holding it (a run again makes another)."""
+    side, vault = ready
+    made: list[str] = []
+    real = operations.generate_root
+
+    def generating(api: Any, keys: Any) -> str:
+        made.append(real(api, keys))
+        return made[-1]
+
+    def failing(self: TransitProtection, secret: bytes) -> str:
+        raise ProtectionFailed("the KMS is away")
+
+    monkeypatch.setattr(operations, "generate_root", generating)
+    monkeypatch.setattr(TransitProtection, "protect", failing)
+    with pytest.raises(ProtectionFailed, match="the KMS is away"):
+        KeyOperations(side).replace_token(cluster_params(vault))
+    (root,) = made
+    assert lookup(vault, root).status_code == 403, "the root token made is revoked"
