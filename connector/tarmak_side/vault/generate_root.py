@@ -55,9 +55,10 @@ def generate_root(api: VaultApi, keys: ClusterKeys) -> str:
 
 @contextlib.contextmanager
 def revoked_unless_kept(api: VaultApi, token: str, what: str) -> Iterator[None]:
-    """Revoke `token` when the step that was to store it fails: a root token (or a
+    """Revoke `token` when protecting it, for storing, fails: a root token (or a
     Tarmak token) made and then neither stored nor revoked would stay valid with no
-    one holding it, and a run again would make another."""
+    one holding it, and a run again would make another. Only around the protection,
+    never around the write: a write that raises may have stored the token already."""
     try:
         yield
     except BaseException:

@@ -86,27 +86,17 @@ class KeyOperations:
                 if stored.root_token is None:
                     root = generate_root(api, keys)
                     with revoked_unless_kept(api, root, "root token"):
-                        keys = self._advance(
-                            name,
-                            keys,
-                            replace(stored, root_token=keys.protection.protect(root.encode())),
-                        )
+                        blob = keys.protection.protect(root.encode())
+                    keys = self._advance(name, keys, replace(stored, root_token=blob))
                     self.step("root-stored")
                 token = self.clusters.tokens.create(api, keys.root_token())
                 stored = keys.stored
                 with revoked_unless_kept(api, token, "new Tarmak token"):
-                    keys = self._advance(
-                        name,
-                        keys,
-                        replace(
-                            stored,
-                            tarmak_token=keys.protection.protect(token.encode()),
-                            pending={
-                                **(stored.pending or {}),
-                                "retired_token": stored.tarmak_token,
-                            },
-                        ),
-                    )
+                    blob = keys.protection.protect(token.encode())
+                retiring = {**(stored.pending or {}), "retired_token": stored.tarmak_token}
+                keys = self._advance(
+                    name, keys, replace(stored, tarmak_token=blob, pending=retiring)
+                )
                 self.step("token-stored")
             keys = self.clusters.tokens.settle(api, keys, name)
             self.store.prune(name, below=keys.stored.generation)

@@ -78,9 +78,8 @@ class TarmakToken:
         if stored.tarmak_token is None:
             token = self.create(api, keys.root_token())
             with revoked_unless_kept(api, token, "new Tarmak token"):
-                stored = self.store.advance(
-                    name, replace(stored, tarmak_token=protect(token.encode()))
-                )
+                protected = protect(token.encode())
+            stored = self.store.advance(name, replace(stored, tarmak_token=protected))
             log.info("stored Tarmak's own token for Vault cluster %s", name)
             keys = replace(keys, stored=stored)
         token = keys.token()
