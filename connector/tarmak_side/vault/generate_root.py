@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from connector.tarmak_side.vault.api import VaultApi
-from connector.tarmak_side.vault.errors import OperationFailed
+from connector.tarmak_side.vault.errors import NotReady, OperationFailed
 from connector.tarmak_side.vault.keys import ClusterKeys
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def revoked_unless_kept(api: VaultApi, token: str, what: str) -> Iterator[None]:
     except BaseException:
         try:
             revoked = api.call("POST", "auth/token/revoke-self", {}, token=token)
-        except OperationFailed:
+        except (OperationFailed, NotReady):  # the step's own error is the one to report
             revoked = None
         if revoked is None or not revoked.ok:
             log.warning("could not revoke the %s made by a step that failed: revoke it", what)
