@@ -61,6 +61,19 @@ class StoredKeys:
     version: int = field(default=FORMAT)
     generation: int = field(default=0, compare=False)  # from the file name, not stored
 
+    def pending_step(self, name: str) -> Any:
+        """What the step `name` under way recorded for its next run (None: none)."""
+        return (self.pending or {}).get(name)
+
+    def with_step(self, name: str, record: Any) -> StoredKeys:
+        """These keys with the step `name` under way, beside any other step."""
+        return replace(self, pending={**(self.pending or {}), name: record})
+
+    def without_step(self, name: str) -> StoredKeys:
+        """These keys with the step `name` done; any other step stays to be finished."""
+        rest = {k: v for k, v in (self.pending or {}).items() if k != name}
+        return replace(self, pending=rest or None)
+
     def to_json(self) -> bytes:
         data = asdict(self)
         data["shares"] = list(self.shares)

@@ -82,7 +82,7 @@ class KeyOperations:
         """A new Tarmak token; the old one and the root token used are revoked."""
         with self._cluster(params) as (api, keys, name):
             stored = keys.stored
-            if not (stored.pending or {}).get("retired_token"):
+            if not stored.pending_step("retired_token"):
                 if stored.root_token is None:
                     root = generate_root(api, keys)
                     with revoked_unless_kept(api, root, "root token"):
@@ -93,10 +93,8 @@ class KeyOperations:
                 stored = keys.stored
                 with revoked_unless_kept(api, token, "new Tarmak token"):
                     blob = keys.protection.protect(token.encode())
-                retiring = {**(stored.pending or {}), "retired_token": stored.tarmak_token}
-                keys = self._advance(
-                    name, keys, replace(stored, tarmak_token=blob, pending=retiring)
-                )
+                retiring = stored.with_step("retired_token", stored.tarmak_token)
+                keys = self._advance(name, keys, replace(retiring, tarmak_token=blob))
                 self.step("token-stored")
             keys = self.clusters.tokens.settle(api, keys, name)
             self.store.prune(name, below=keys.stored.generation)
@@ -141,7 +139,7 @@ class KeyOperations:
         """New shares (as env.yaml's key_shares/threshold/protection say) replace the old."""
         with self._cluster(params) as (api, keys, name):
             base = f"sys/rotate/{'recovery' if keys.stored.recovery else 'root'}"
-            pending = (keys.stored.pending or {}).get("rekey")
+            pending = keys.stored.pending_step("rekey")
             if pending is None:
                 keys, pending = self._start_rekey(api, keys, name, base)
             fresh = ClusterKeys(
@@ -156,13 +154,10 @@ class KeyOperations:
                 ),
                 keys.path,
             )
-            others = {k: v for k, v in (keys.stored.pending or {}).items() if k != "rekey"}
             # The tokens stored now (a replace-token may have run since the rekey began),
             # protected as the new shares are. Made before Vault switches to the new
             # shares: a KMS that fails here leaves the old ones in use and stored.
-            done = _tokens_moved(
-                fresh.protection, keys, replace(fresh.stored, pending=others or None)
-            )
+            done = _tokens_moved(fresh.protection, keys, fresh.stored.without_step("rekey"))
             verify = api.call("GET", f"{base}/verify")
             if verify.ok and verify.data.get("nonce") == pending["nonce"]:
                 if verify.data.get("progress"):
@@ -180,7 +175,7 @@ class KeyOperations:
             elif not self._live(api, fresh):
                 # The rotation was cancelled (e.g. the active node restarted): start again,
                 # keeping any other step under way (a retired token still to revoke).
-                keys = self._advance(name, keys, replace(keys.stored, pending=others or None))
+                keys = self._advance(name, keys, keys.stored.without_step("rekey"))
                 raise OperationFailed(
                     "Vault no longer has the rotation this run stored new shares for (it was "
                     "cancelled or the active node restarted); the old shares are still in use "
@@ -199,9 +194,7 @@ class KeyOperations:
         nonce = api.call("GET", f"{base}/verify").require("reading the verification").data
         pending = {**pending, "nonce": nonce.get("nonce")}
         stored = keys.stored
-        keys = self._advance(
-            name, keys, replace(stored, pending={**(stored.pending or {}), "rekey": pending})
-        )
+        keys = self._advance(name, keys, stored.with_step("rekey", pending))
         return keys, pending
 
     def _start_rekey(
@@ -243,9 +236,7 @@ class KeyOperations:
             "threshold": vault.key_threshold,
             "nonce": done.get("verification_nonce"),
         }
-        keys = self._advance(
-            name, keys, replace(stored, pending={**(stored.pending or {}), "rekey": pending})
-        )
+        keys = self._advance(name, keys, stored.with_step("rekey", pending))
         self.step("pending-stored")
         return keys, pending
 
@@ -271,12 +262,10 @@ def _tokens_moved(new: KeyProtection, keys: ClusterKeys, into: StoredKeys) -> St
     def moved(blob: str | None, what: str) -> str | None:
         return None if blob is None else new.protect(keys.reveal(blob, what).encode())
 
-    pending = dict(into.pending or {})
-    if "retired_token" in pending:
-        pending["retired_token"] = moved(pending["retired_token"], "the retired token")
+    if retired := into.pending_step("retired_token"):
+        into = into.with_step("retired_token", moved(retired, "the retired token"))
     return replace(
         into,
         tarmak_token=moved(keys.stored.tarmak_token, "Tarmak's token"),
         root_token=moved(keys.stored.root_token, "the root token"),
-        pending=pending or None,
     )

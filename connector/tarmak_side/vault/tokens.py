@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any
 
 from connector.tarmak_side.config import EnvironmentConfig
 from connector.tarmak_side.vault.api import VaultApi
@@ -87,11 +86,7 @@ class TarmakToken:
             f"renewing Tarmak's token (stored in {keys.path})"
         )
         for field in ("root_token", "retired_token"):
-            blob = (
-                getattr(stored, field)
-                if field == "root_token"
-                else ((stored.pending or {}).get(field))
-            )
+            blob = getattr(stored, field) if field == "root_token" else stored.pending_step(field)
             if blob is None:
                 continue
             revoked = api.call(
@@ -106,14 +101,8 @@ class TarmakToken:
                 name,
                 replace(stored, root_token=None)
                 if field == "root_token"
-                else replace(stored, pending=_without(stored.pending, field)),
+                else stored.without_step(field),
             )
             log.info("revoked the %s of Vault cluster %s", field.replace("_", " "), name)
             keys = replace(keys, stored=stored)
         return keys
-
-
-def _without(pending: dict[str, Any] | None, step: str) -> dict[str, Any] | None:
-    """The steps under way but `step`: a rekey stopped half-way stays to be finished."""
-    rest = {k: v for k, v in (pending or {}).items() if k != step}
-    return rest or None
